@@ -1,0 +1,342 @@
+"""The closed set of negotiation events, each a frozen pydantic model.
+
+An event is an envelope (id, type, valid time, precision, sources, asserted_by) around
+its type's own ``data``. Types are named in the past tense. ``AnyEvent`` is the
+discriminated union on ``type`` that parses what a client sends.
+
+CAMEO codes follow GDELT's ``CAMEO.eventcodes.txt`` (ceasefire is 0871, not 0831).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any, ClassVar, Literal, Union
+from uuid import UUID, uuid4
+
+from pydantic import Field, TypeAdapter, model_validator
+
+from domain.values import (
+    Actor,
+    Frozen,
+    Name,
+    Place,
+    RegionCode,
+    Source,
+    Text,
+    ValidTime,
+    start_of,
+)
+
+CODEBOOK = "CAMEO 1.1b3 (GDELT CAMEO.eventcodes.txt) / PLOVER 2022"
+
+Precision = Literal["exact", "day", "month", "year"]
+ProposalId = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._:-]+$")]
+RoundNumber = Annotated[int, Field(ge=1, le=1000)]
+Regions = Annotated[list[RegionCode], Field(max_length=200)]
+
+
+class Event(Frozen):
+    """The envelope every event shares (DESIGN.md §2.1)."""
+
+    cameo: ClassVar[str | None] = None
+    plover: ClassVar[str | None] = None
+
+    id: UUID = Field(default_factory=uuid4, description="idempotency key")
+    type: str
+    occurred_at: ValidTime = Field(description="valid time: when it happened in the world")
+    occurred_until: ValidTime | None = None
+    precision: Precision | None = Field(
+        default=None, description="defaults to 'day' for a date, 'exact' for a datetime"
+    )
+    sources: Annotated[list[Source], Field(min_length=1, max_length=50)]
+    asserted_by: Actor | None = None
+    data: Frozen
+
+    @model_validator(mode="after")
+    def _precision_and_interval(self) -> Event:
+        if self.precision is None:
+            implied = "exact" if isinstance(self.occurred_at, datetime) else "day"
+            # The model is frozen; filling a default during validation is still ours.
+            self.__dict__["precision"] = implied
+        if self.occurred_until is not None and start_of(self.occurred_until) < start_of(
+            self.occurred_at
+        ):
+            raise ValueError("occurred_until must not be before occurred_at")
+        return self
+
+    @property
+    def valid_from(self) -> datetime:
+        """The UTC instant used to order this event along valid time."""
+        return start_of(self.occurred_at)
+
+    @property
+    def subject_id(self) -> UUID | None:
+        """The event this one is about, for disputes, corrections and retractions."""
+        return None
+
+
+class NegotiationOpened(Event):
+    class Data(Frozen):
+        title: Name
+        parties: Annotated[list[Actor], Field(min_length=1, max_length=50)]
+        mediators: Annotated[list[Actor], Field(max_length=50)] = []
+
+    type: Literal["NegotiationOpened"] = "NegotiationOpened"
+    data: Data
+
+
+class DelegationNamed(Event):
+    class Data(Frozen):
+        party: Actor
+        head: Actor
+        members: Annotated[list[Actor], Field(max_length=100)] = []
+
+    type: Literal["DelegationNamed"] = "DelegationNamed"
+    data: Data
+
+
+class ContactHeld(Event):
+    cameo, plover = "040", "CONSULT"
+
+    class Data(Frozen):
+        participants: Annotated[list[Actor], Field(min_length=2, max_length=50)]
+        medium: Literal["phone", "visit", "third-party", "video", "letter"]
+        summary: Text
+
+    type: Literal["ContactHeld"] = "ContactHeld"
+    data: Data
+
+
+class StatementIssued(Event):
+    cameo = "010"
+
+    class Data(Frozen):
+        speaker: Actor
+        summary: Text
+        topic: Name | None = None
+
+    type: Literal["StatementIssued"] = "StatementIssued"
+    data: Data
+
+
+class ProposalMade(Event):
+    cameo, plover = "036", "AGREE"
+
+    class Data(Frozen):
+        proposal_id: ProposalId
+        proposer: Actor
+        addressee: Actor | None = None
+        subject: Literal[
+            "meeting", "memorandum", "ceasefire", "roadmap", "prisoner_exchange", "other"
+        ]
+        summary: Text
+        terms: Annotated[list[Text], Field(max_length=100)] = []
+
+    type: Literal["ProposalMade"] = "ProposalMade"
+    data: Data
+
+
+class ProposalAnswered(Event):
+    cameo, plover = "036", "AGREE"  # 125 / REJECT when the answer is a rejection
+
+    class Data(Frozen):
+        proposal_id: ProposalId
+        responder: Actor
+        response: Literal["accepted", "rejected", "countered", "noted"]
+        summary: Text | None = None
+
+    type: Literal["ProposalAnswered"] = "ProposalAnswered"
+    data: Data
+
+
+class RoundScheduled(Event):
+    """A round announced for a date. ``occurred_at`` is the announcement."""
+
+    cameo, plover = "036", "AGREE"
+
+    class Data(Frozen):
+        round: RoundNumber
+        starts_at: ValidTime
+        place: Place
+        status: Literal["proposed", "confirmed", "postponed", "cancelled"] = "proposed"
+
+    type: Literal["RoundScheduled"] = "RoundScheduled"
+    data: Data
+
+
+class HostAnnounced(Event):
+    cameo, plover = "039", "AGREE"
+
+    class Data(Frozen):
+        round: RoundNumber
+        host: Actor
+        place: Place | None = None
+
+    type: Literal["HostAnnounced"] = "HostAnnounced"
+    data: Data
+
+
+class RoundHeld(Event):
+    cameo, plover = "046", "CONSULT"
+
+    class Data(Frozen):
+        round: RoundNumber
+        place: Place
+        delegations: Annotated[list[Actor], Field(max_length=50)] = []
+        outcomes: Annotated[list[Text], Field(max_length=100)] = []
+
+    type: Literal["RoundHeld"] = "RoundHeld"
+    data: Data
+
+
+class DocumentExchanged(Event):
+    cameo, plover = "046", "CONSULT"
+
+    class Data(Frozen):
+        title: Name
+        sender: Actor = Field(alias="from")
+        recipient: Actor = Field(alias="to")
+        round: RoundNumber | None = None
+
+    type: Literal["DocumentExchanged"] = "DocumentExchanged"
+    data: Data
+
+
+class CeasefireProposed(Event):
+    cameo, plover = "0356", "AGREE"
+
+    class Data(Frozen):
+        proposer: Actor
+        scope: Regions = []
+        duration: timedelta | None = None
+        conditions: Annotated[list[Text], Field(max_length=100)] = []
+
+    type: Literal["CeasefireProposed"] = "CeasefireProposed"
+    data: Data
+
+
+class CeasefireDeclared(Event):
+    cameo, plover = "0871", "CONCEDE"
+
+    class Data(Frozen):
+        parties: Annotated[list[Actor], Field(min_length=1, max_length=50)]
+        effective_from: ValidTime
+        effective_until: ValidTime | None = None
+        scope: Regions = []
+
+    type: Literal["CeasefireDeclared"] = "CeasefireDeclared"
+    data: Data
+
+
+class SecurityZoneDeclared(Event):
+    cameo, plover = "1382", "THREATEN"
+
+    class Data(Frozen):
+        declared_by: Actor
+        regions: Annotated[list[RegionCode], Field(min_length=1, max_length=200)]
+        depth_km: Annotated[float, Field(gt=0, le=5000)] | None = None
+        status: Literal["declared", "implemented"] = "declared"
+
+    type: Literal["SecurityZoneDeclared"] = "SecurityZoneDeclared"
+    data: Data
+
+
+class ClaimDisputed(Event):
+    cameo, plover = "112", "ACCUSE"
+
+    class Data(Frozen):
+        event_id: UUID
+        disputed_by: Actor
+        counter_claim: Text
+
+    type: Literal["ClaimDisputed"] = "ClaimDisputed"
+    data: Data
+
+    @property
+    def subject_id(self) -> UUID:
+        return self.data.event_id
+
+
+class EventCorrected(Event):
+    """A fact about the log: fields of an earlier event, as they should have been."""
+
+    class Data(Frozen):
+        event_id: UUID
+        data: Annotated[dict[str, Any], Field(min_length=1)]
+        reason: Text
+
+    type: Literal["EventCorrected"] = "EventCorrected"
+    data: Data
+
+    @property
+    def subject_id(self) -> UUID:
+        return self.data.event_id
+
+
+class EventRetracted(Event):
+    """A fact about the log: an earlier event should no longer count."""
+
+    class Data(Frozen):
+        event_id: UUID
+        reason: Text
+
+    type: Literal["EventRetracted"] = "EventRetracted"
+    data: Data
+
+    @property
+    def subject_id(self) -> UUID:
+        return self.data.event_id
+
+
+AnyEvent = Annotated[
+    Union[
+        NegotiationOpened,
+        DelegationNamed,
+        ContactHeld,
+        StatementIssued,
+        ProposalMade,
+        ProposalAnswered,
+        RoundScheduled,
+        HostAnnounced,
+        RoundHeld,
+        DocumentExchanged,
+        CeasefireProposed,
+        CeasefireDeclared,
+        SecurityZoneDeclared,
+        ClaimDisputed,
+        EventCorrected,
+        EventRetracted,
+    ],
+    Field(discriminator="type"),
+]
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.model_fields["type"].default: cls for cls in Event.__subclasses__()
+}
+"""Every event type by name."""
+
+any_event: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
+
+LOG_FACTS = ("ClaimDisputed", "EventCorrected", "EventRetracted")
+"""Types that speak about another event rather than about the world."""
+
+
+def parse_event(value: Any) -> AnyEvent:
+    """Validate one event from JSON-like data (raises pydantic's ValidationError)."""
+    return any_event.validate_python(value)
+
+
+def corrected(event: AnyEvent, fields: dict[str, Any]) -> AnyEvent:
+    """The event with ``fields`` of its data replaced, validated as its own type."""
+    merged = {**event.data.model_dump(by_alias=True), **fields}
+    return event.model_copy(update={"data": type(event.data).model_validate(merged)})
+
+
+def dump_event(event: Event) -> dict[str, Any]:
+    """The canonical JSON-ready form of an event, as stored and hashed."""
+    return event.model_dump(mode="json", by_alias=True)
+
+
+def event_date(value: date | datetime) -> str:
+    """ISO text of a valid time, as the client gave it."""
+    return value.isoformat()

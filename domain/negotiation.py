@@ -1,0 +1,297 @@
+"""The Negotiation aggregate: the write side of one peace process's log.
+
+It keeps only what its invariants need: the round numbers held and hosted, the
+proposals made, the ids (and types) of the events in its stream, which of them are
+retracted, and the head of its hash chain. Every event it accepts is wrapped in a
+``Recorded``: the stored event of the ``eventsourcing`` library, carrying the server's
+clock and the SHA-256 chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+from pydantic import AwareDatetime, Field
+
+from domain.errors import InvalidEventError
+from domain.events import (
+    AnyEvent,
+    ClaimDisputed,
+    EventCorrected,
+    EventRetracted,
+    HostAnnounced,
+    NegotiationOpened,
+    ProposalAnswered,
+    ProposalMade,
+    RoundHeld,
+    RoundScheduled,
+    dump_event,
+)
+from domain.values import Frozen
+
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+_NAMESPACE = UUID("5b0c1e4e-4f3a-4c8e-9a51-70a3e1d0c0de")
+
+
+def negotiation_id(slug: str) -> UUID:
+    """The aggregate id of a negotiation, derived from its slug."""
+    return uuid5(_NAMESPACE, slug)
+
+
+def check_slug(slug: str) -> str:
+    if not SLUG.match(slug):
+        raise InvalidEventError(
+            "a slug is 1-64 lower-case letters, digits and inner hyphens, e.g. istanbul-2025",
+            field="slug",
+            value=slug,
+        )
+    return slug
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, no spaces, UTF-8: the bytes that are hashed."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def chain_hash(
+    *,
+    negotiation: str,
+    version: int,
+    recorded_at: datetime,
+    event: dict[str, Any],
+    previous_hash: str | None,
+) -> str:
+    """SHA-256 of an event's canonical JSON followed by the previous event's hash."""
+    body = canonical_json(
+        {
+            "negotiation": negotiation,
+            "version": version,
+            "recorded_at": recorded_at.isoformat(),
+            "event": event,
+        }
+    )
+    return hashlib.sha256(body + (previous_hash or "").encode()).hexdigest()
+
+
+class Recorded(Frozen):
+    """An event as the log holds it: the library's stored domain event."""
+
+    originator_id: UUID
+    originator_version: int
+    timestamp: AwareDatetime = Field(description="recorded_at: set by the server only")
+    negotiation: str
+    event: AnyEvent
+    previous_hash: str | None
+    hash: str
+    position: int | None = Field(default=None, exclude=True)
+
+    @property
+    def recorded_at(self) -> datetime:
+        return self.timestamp
+
+    @property
+    def version(self) -> int:
+        return self.originator_version
+
+    def expected_hash(self) -> str:
+        """Recompute this event's chain hash from its content."""
+        return chain_hash(
+            negotiation=self.negotiation,
+            version=self.originator_version,
+            recorded_at=self.timestamp,
+            event=dump_event(self.event),
+            previous_hash=self.previous_hash,
+        )
+
+
+class Negotiation:
+    """Write-side state of one negotiation, rebuilt from its ``Recorded`` events."""
+
+    def __init__(self, slug: str) -> None:
+        self.slug = slug
+        self._id = negotiation_id(slug)
+        self._version = 0
+        self.event_types: dict[UUID, str] = {}
+        self.retracted: set[UUID] = set()
+        self.rounds_known: set[int] = set()
+        self.rounds_held: set[int] = set()
+        self.proposals: set[str] = set()
+        self.last_hash: str | None = None
+        self.last_recorded_at: datetime | None = None
+        self._pending: list[Recorded] = []
+
+    # The library's aggregate protocol.
+    @property
+    def id(self) -> UUID:
+        return self._id
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    @version.setter
+    def version(self, value: int) -> None:
+        self._version = value
+
+    def collect_events(self) -> Sequence[Recorded]:
+        pending, self._pending = self._pending, []
+        return pending
+
+    # Commands.
+    def record(self, events: Sequence[AnyEvent], recorded_at: datetime) -> list[Recorded]:
+        """Check ``events`` against the invariants and return them recorded and chained.
+
+        Nothing changes until every event has passed, so a batch is all or nothing.
+        """
+        check = _Batch(self)
+        for index, event in enumerate(events):
+            check.admit(event, index, batch=len(events) > 1)
+        recorded: list[Recorded] = []
+        previous = self.last_hash
+        for offset, event in enumerate(events, start=1):
+            version = self._version + offset
+            digest = chain_hash(
+                negotiation=self.slug,
+                version=version,
+                recorded_at=recorded_at,
+                event=dump_event(event),
+                previous_hash=previous,
+            )
+            recorded.append(
+                Recorded(
+                    originator_id=self._id,
+                    originator_version=version,
+                    timestamp=recorded_at,
+                    negotiation=self.slug,
+                    event=event,
+                    previous_hash=previous,
+                    hash=digest,
+                )
+            )
+            previous = digest
+        for item in recorded:
+            self.apply(item)
+        self._pending.extend(recorded)
+        return recorded
+
+    # Evolution.
+    def apply(self, recorded: Recorded) -> None:
+        """Fold one stored event into the write-side state."""
+        event = recorded.event
+        self.event_types[event.id] = event.type
+        if isinstance(event, RoundScheduled | HostAnnounced):
+            self.rounds_known.add(event.data.round)
+        elif isinstance(event, RoundHeld):
+            self.rounds_known.add(event.data.round)
+            self.rounds_held.add(event.data.round)
+        elif isinstance(event, ProposalMade):
+            self.proposals.add(event.data.proposal_id)
+        elif isinstance(event, EventRetracted):
+            self.retracted.add(event.data.event_id)
+        self._version = recorded.originator_version
+        self.last_hash = recorded.hash
+        self.last_recorded_at = recorded.timestamp
+
+
+def replay(aggregate: Negotiation | None, events: Iterable[Recorded]) -> Negotiation | None:
+    """The projector the repository uses: fold stored events into a Negotiation."""
+    for recorded in events:
+        if aggregate is None:
+            aggregate = Negotiation(recorded.negotiation)
+        aggregate.apply(recorded)
+    return aggregate
+
+
+class _Batch:
+    """Checks a batch of new events against the stream and against each other."""
+
+    def __init__(self, negotiation: Negotiation) -> None:
+        self.n = negotiation
+        self.types: dict[UUID, str] = {}
+        self.retracted: set[UUID] = set()
+        self.rounds_known: set[int] = set()
+        self.rounds_held: set[int] = set()
+        self.proposals: set[str] = set()
+
+    def _type_of(self, event_id: UUID) -> str | None:
+        return self.types.get(event_id) or self.n.event_types.get(event_id)
+
+    def admit(self, event: AnyEvent, index: int, *, batch: bool) -> None:
+        prefix = f"events.{index}." if batch else ""
+
+        def fail(message: str, field: str, value: object) -> InvalidEventError:
+            return InvalidEventError(message, field=prefix + field, value=value)
+
+        opened = self.n.version > 0 or bool(self.types)
+        if isinstance(event, NegotiationOpened):
+            if opened:
+                raise fail("the negotiation is already open", "type", event.type)
+        elif not opened:
+            raise fail("the first event of a negotiation is NegotiationOpened", "type", event.type)
+        if event.id in self.types or event.id in self.n.event_types:
+            raise fail("this id is already used in this negotiation", "id", str(event.id))
+
+        if isinstance(event, RoundHeld):
+            held = self.rounds_held | self.n.rounds_held
+            if event.data.round in held:
+                raise fail(
+                    f"round {event.data.round} is already recorded as held; "
+                    "correct that event instead",
+                    "data.round",
+                    event.data.round,
+                )
+            self.rounds_held.add(event.data.round)
+            self.rounds_known.add(event.data.round)
+        elif isinstance(event, RoundScheduled):
+            self.rounds_known.add(event.data.round)
+        elif isinstance(event, HostAnnounced):
+            if event.data.round not in self.rounds_known | self.n.rounds_known:
+                raise fail(
+                    f"round {event.data.round} is neither scheduled nor held in this "
+                    "negotiation; record RoundScheduled first",
+                    "data.round",
+                    event.data.round,
+                )
+        elif isinstance(event, ProposalMade):
+            if event.data.proposal_id in self.proposals | self.n.proposals:
+                raise fail(
+                    "this proposal_id is already used", "data.proposal_id", event.data.proposal_id
+                )
+            self.proposals.add(event.data.proposal_id)
+        elif isinstance(event, ProposalAnswered):
+            if event.data.proposal_id not in self.proposals | self.n.proposals:
+                raise fail(
+                    "no proposal with this proposal_id in this negotiation",
+                    "data.proposal_id",
+                    event.data.proposal_id,
+                )
+        elif isinstance(event, ClaimDisputed | EventCorrected | EventRetracted):
+            self._admit_log_fact(event, fail)
+        self.types[event.id] = event.type
+
+    def _admit_log_fact(
+        self, event: ClaimDisputed | EventCorrected | EventRetracted, fail: Any
+    ) -> None:
+        target = event.data.event_id
+        target_type = self._type_of(target)
+        if target_type is None:
+            raise fail("no event with this id in this negotiation", "data.event_id", str(target))
+        if target in self.retracted or target in self.n.retracted:
+            raise fail("that event is retracted", "data.event_id", str(target))
+        if isinstance(event, EventCorrected | EventRetracted) and target_type in (
+            "EventCorrected",
+            "EventRetracted",
+        ):
+            raise fail(
+                f"a {target_type} cannot itself be corrected or retracted",
+                "data.event_id",
+                str(target),
+            )
+        if isinstance(event, EventRetracted):
+            self.retracted.add(target)

@@ -1,0 +1,150 @@
+"""Value objects shared by every event: Actor, Place, Source, and the ISO code types.
+
+Country codes are ISO 3166-1 alpha-3 and regions ISO 3166-2, both checked against
+pycountry's tables. A region is never a bare number: GeoNames "07" is Kharkiv while
+ISO ``UA-07`` is Volyn, so only the prefixed ISO form is accepted.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from functools import cache, lru_cache
+from typing import Annotated, Any
+
+import pycountry
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    model_validator,
+)
+
+
+class Frozen(BaseModel):
+    """Base of every domain model: immutable, and strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+@cache
+def _alpha3_codes() -> frozenset[str]:
+    return frozenset(c.alpha_3 for c in pycountry.countries)
+
+
+@cache
+def _alpha2_to_alpha3() -> dict[str, str]:
+    return {c.alpha_2: c.alpha_3 for c in pycountry.countries}
+
+
+@lru_cache(maxsize=4096)
+def _subdivision_country(code: str) -> str | None:
+    sub = pycountry.subdivisions.get(code=code)  # type: ignore[no-untyped-call]
+    return None if sub is None else _alpha2_to_alpha3().get(sub.country_code)
+
+
+def check_country(value: str) -> str:
+    """Accept an ISO 3166-1 alpha-3 code (any case); return it upper-cased."""
+    code = value.strip().upper()
+    if code not in _alpha3_codes():
+        raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-3 country code (e.g. UKR)")
+    return code
+
+
+def check_region(value: str) -> str:
+    """Accept an ISO 3166-2 subdivision code such as ``UA-63``; return it upper-cased."""
+    code = value.strip().upper()
+    if "-" not in code:
+        raise ValueError(
+            f"{value!r} is not an ISO 3166-2 region code: give the country prefix, "
+            "e.g. UA-63 for Kharkiv (bare GeoNames numbers are ambiguous)"
+        )
+    if _subdivision_country(code) is None:
+        raise ValueError(f"{value!r} is not an ISO 3166-2 region code")
+    return code
+
+
+def region_country(code: str) -> str | None:
+    """The alpha-3 country that an ISO 3166-2 region belongs to."""
+    return _subdivision_country(code)
+
+
+CountryCode = Annotated[str, AfterValidator(check_country)]
+RegionCode = Annotated[str, AfterValidator(check_region)]
+Text = Annotated[str, Field(min_length=1, max_length=4000)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+ValidTime = AwareDatetime | date
+"""A point in valid time: a calendar date, or a datetime with a UTC offset."""
+
+
+def start_of(value: date | datetime) -> datetime:
+    """The UTC instant at which a valid time begins (a date begins at 00:00 UTC)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return datetime.combine(value, time.min, tzinfo=UTC)
+
+
+def end_of_day(value: date | datetime) -> datetime:
+    """A query bound: a date means the end of that day in UTC, inclusive."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return datetime.combine(value, time.max, tzinfo=UTC)
+
+
+class Actor(Frozen):
+    """A party to the talks. A bare country code (``"RUS"``) is a state actor."""
+
+    name: Name | None = None
+    country: CountryCode | None = None
+    role: Name | None = None
+    wikidata: Annotated[str, Field(pattern=r"^Q[1-9][0-9]*$")] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_country_is_a_state(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"country": value}
+        return value
+
+    @model_validator(mode="after")
+    def _named_or_national(self) -> Actor:
+        if self.name is None and self.country is None:
+            raise ValueError("an actor needs a name or a country")
+        return self
+
+    @property
+    def label(self) -> str:
+        """How a person would name this actor in one line."""
+        if self.name and self.country:
+            return f"{self.name} ({self.country})"
+        return self.name or self.country or "?"
+
+
+class Place(Frozen):
+    """Where something happened. ``region`` must lie in ``country``."""
+
+    city: Name | None = None
+    country: CountryCode
+    region: RegionCode | None = None
+    geonames: Annotated[int, Field(gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _region_in_country(self) -> Place:
+        if self.region is not None and region_country(self.region) != self.country:
+            raise ValueError(f"region {self.region} does not lie in country {self.country}")
+        return self
+
+
+class Source(Frozen):
+    """Who reported a fact, when, and on whose word."""
+
+    outlet: Name
+    url: HttpUrl | None = None
+    published_at: ValidTime | None = None
+    attributed_to: Actor | None = None
+    quote: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+    via: list[Name] = Field(default_factory=list, max_length=10)
