@@ -24,6 +24,7 @@ from domain.values import (
     Source,
     Text,
     ValidTime,
+    end_of_day,
     start_of,
 )
 
@@ -58,7 +59,9 @@ class Event(Frozen):
             implied = "exact" if isinstance(self.occurred_at, datetime) else "day"
             # The model is frozen; filling a default during validation is still ours.
             self.__dict__["precision"] = implied
-        if self.occurred_until is not None and start_of(self.occurred_until) < start_of(
+        # A date as the end of an interval means the whole of that day, so a round
+        # that began at 10:00 on 16 May may end "on 16 May".
+        if self.occurred_until is not None and end_of_day(self.occurred_until) < start_of(
             self.occurred_at
         ):
             raise ValueError("occurred_until must not be before occurred_at")

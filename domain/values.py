@@ -16,6 +16,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     HttpUrl,
@@ -77,7 +78,38 @@ Text = Annotated[str, Field(min_length=1, max_length=4000)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-ValidTime = AwareDatetime | date
+def _iso_valid_time(value: Any) -> Any:
+    """Refuse what pydantic would otherwise bend into a valid time.
+
+    Without this, a naive datetime at midnight (``2025-05-16T00:00:00``) silently
+    became the date 2025-05-16, and a number such as ``20250516`` became a Unix
+    timestamp in 1970. A valid time is an ISO 8601 date, or a datetime with an offset.
+    """
+    if isinstance(value, bool | int | float):
+        raise ValueError(
+            "a valid time is an ISO 8601 date or a datetime with a UTC offset, not a number"
+        )
+    if isinstance(value, datetime):
+        if value.utcoffset() is None:
+            raise ValueError(
+                "a datetime needs a UTC offset, e.g. 2025-05-16T10:00:00+03:00; "
+                "or give a date (2025-05-16)"
+            )
+        return value
+    if isinstance(value, str) and len(value.strip()) > 10:
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return value  # pydantic reports the malformed text
+        if parsed.utcoffset() is None:
+            raise ValueError(
+                f"{value!r} has no UTC offset: give one (e.g. 2025-05-16T10:00:00+03:00 "
+                "or ...Z), or give a date (2025-05-16)"
+            )
+    return value
+
+
+ValidTime = Annotated[AwareDatetime | date, BeforeValidator(_iso_valid_time)]
 """A point in valid time: a calendar date, or a datetime with a UTC offset."""
 
 

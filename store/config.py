@@ -1,0 +1,67 @@
+"""The one place where Parley's settings become the eventsourcing library's environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+SQLITE_RECORDER_TOPIC = "store.sqlite:SQLiteEventRecorder"
+POSTGRES_RECORDER_TOPIC = "store.postgres:PostgresEventRecorder"
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """Where the log lives: a PostgreSQL URL, or else a SQLite file in ``data_dir``."""
+
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    sqlite_file: str = "parley.sqlite3"
+    postgres_schema: str = "public"
+    postgres_pool_size: int = 5
+
+    @property
+    def backend(self) -> str:
+        return "postgres" if self.database_url else "sqlite"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / self.sqlite_file
+
+    def describe(self) -> str:
+        """Where the data is, without credentials."""
+        if self.database_url:
+            parts = urlsplit(self.database_url)
+            return f"postgresql://{parts.hostname}:{parts.port or 5432}{parts.path}"
+        return f"sqlite:{self.sqlite_path}"
+
+
+def eventsourcing_env(config: StoreConfig) -> dict[str, str]:
+    """Translate a StoreConfig into the library's environment variables."""
+    if config.database_url:
+        parts = urlsplit(config.database_url)
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise ValueError(
+                f"PARLEY_DATABASE_URL must start with postgresql://, not {parts.scheme}://"
+            )
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "APPLICATION_RECORDER_TOPIC": POSTGRES_RECORDER_TOPIC,
+            "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
+            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parts.port or 5432),
+            "POSTGRES_USER": unquote(parts.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_SCHEMA": config.postgres_schema,
+            "POSTGRES_POOL_SIZE": str(config.postgres_pool_size),
+            "POSTGRES_MAX_OVERFLOW": str(config.postgres_pool_size * 2),
+            "POSTGRES_LOCK_TIMEOUT": "10",
+            "POSTGRES_CONNECT_TIMEOUT": "5",
+        }
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "APPLICATION_RECORDER_TOPIC": SQLITE_RECORDER_TOPIC,
+        "SQLITE_DBNAME": str(config.sqlite_path),
+        "SQLITE_LOCK_TIMEOUT": "10",
+    }

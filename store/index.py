@@ -1,0 +1,252 @@
+"""The event index: a side table written in the same transaction as the stored events.
+
+It holds one row per Parley event (id, negotiation, version, position, type, the event
+it speaks about, occurred_at, recorded_at, hash) and serves idempotency, lookup by id,
+time-sliced reads and the global log. The SQL here is shared by both backends; each
+recorder supplies its dialect (placeholders, timestamp columns, the join to its events
+table).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import orjson
+from eventsourcing.persistence import StoredEvent
+
+from domain.negotiation import Recorded
+from store.mapper import RECORDED_TOPIC, decode
+
+INDEX_TABLE = "parley_event_index"
+COLUMNS = (
+    "event_id, negotiation, version, position, type, subject_id, occurred_at, recorded_at, hash"
+)
+
+
+class RecordingOrderError(Exception):
+    """A concurrent writer committed a later ``recorded_at`` first; retry with a new clock."""
+
+
+def utc_instant(text: str) -> datetime:
+    """The UTC instant an ISO date or datetime begins at (dates are 00:00 UTC)."""
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class IndexRow:
+    event_id: UUID
+    negotiation: str
+    version: int
+    position: int
+    type: str
+    subject_id: UUID | None
+    occurred_at: datetime
+    recorded_at: datetime
+    hash: str
+
+
+def index_rows(stored_events: Sequence[StoredEvent], positions: Sequence[int]) -> list[IndexRow]:
+    """Index rows for the Parley events among ``stored_events`` (others are not indexed)."""
+    rows = []
+    for stored, position in zip(stored_events, positions, strict=True):
+        if stored.topic != RECORDED_TOPIC:
+            continue
+        state = orjson.loads(stored.state)
+        event = state["event"]
+        data = event.get("data", {})
+        subject = data.get("event_id") if event["type"] in _LOG_FACTS else None
+        rows.append(
+            IndexRow(
+                event_id=UUID(event["id"]),
+                negotiation=state["negotiation"],
+                version=stored.originator_version,
+                position=position,
+                type=event["type"],
+                subject_id=UUID(subject) if subject else None,
+                occurred_at=utc_instant(event["occurred_at"]),
+                recorded_at=utc_instant(state["timestamp"]),
+                hash=state["hash"],
+            )
+        )
+    return rows
+
+
+_LOG_FACTS = frozenset({"ClaimDisputed", "EventCorrected", "EventRetracted"})
+
+
+@dataclass(frozen=True)
+class NegotiationSummary:
+    negotiation: str
+    event_count: int
+    version: int
+    last_occurred_at: datetime | None
+    last_recorded_at: datetime | None
+    last_position: int
+
+
+class EventIndex:
+    """Queries over the index joined to the stored events. Mixed into each recorder."""
+
+    placeholder = "?"
+    events_join = ""  # "JOIN <events table> e ON e.<position column> = i.position"
+    index_table = INDEX_TABLE
+
+    @abstractmethod
+    def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Run a read query and return its rows as tuples."""
+
+    @abstractmethod
+    def _ts(self, value: datetime) -> Any:
+        """A datetime as the backend stores it."""
+
+    @abstractmethod
+    def _from_ts(self, value: Any) -> datetime:
+        """A stored timestamp as an aware UTC datetime."""
+
+    def _id(self, value: UUID) -> Any:
+        return str(value)
+
+    def _sql(self, sql: str) -> str:
+        return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
+
+    def _records(self, where: str, params: list[Any], tail: str = "") -> list[Recorded]:
+        sql = (
+            "SELECT i.position, e.originator_id, e.originator_version, e.state "
+            f"FROM {self.index_table} i {self.events_join} {where} {tail}"
+        )
+        return [
+            decode(originator_id, version, bytes(state), position)
+            for position, originator_id, version, state in self._fetch(self._sql(sql), params)
+        ]
+
+    def select_records(
+        self,
+        *,
+        negotiation: str | None = None,
+        after_position: int | None = None,
+        after_version: int | None = None,
+        types: Sequence[str] = (),
+        valid_lte: datetime | None = None,
+        recorded_lte: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Recorded]:
+        """Events in position order (per negotiation: version order), filtered and paged."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if negotiation is not None:
+            clauses.append("i.negotiation = ?")
+            params.append(negotiation)
+        if after_position is not None:
+            clauses.append("i.position > ?")
+            params.append(after_position)
+        if after_version is not None:
+            clauses.append("i.version > ?")
+            params.append(after_version)
+        if types:
+            clauses.append(f"i.type IN ({', '.join('?' * len(types))})")
+            params.extend(types)
+        if valid_lte is not None:
+            clauses.append("i.occurred_at <= ?")
+            params.append(self._ts(valid_lte))
+        if recorded_lte is not None:
+            clauses.append("i.recorded_at <= ?")
+            params.append(self._ts(recorded_lte))
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        order = "ORDER BY i.version" if negotiation is not None else "ORDER BY i.position"
+        tail = order
+        if limit is not None:
+            tail += " LIMIT ?"
+            params.append(limit)
+        return self._records(where, params, tail)
+
+    def records_by_ids(self, ids: Sequence[UUID]) -> list[Recorded]:
+        """The stored events with these ids, in position order."""
+        if not ids:
+            return []
+        marks = ", ".join("?" * len(ids))
+        return self._records(
+            f"WHERE i.event_id IN ({marks})", [self._id(i) for i in ids], "ORDER BY i.position"
+        )
+
+    def records_about(self, event_id: UUID) -> list[Recorded]:
+        """Disputes, corrections and retractions that name ``event_id``."""
+        return self._records("WHERE i.subject_id = ?", [self._id(event_id)], "ORDER BY i.position")
+
+    def summaries(self, negotiation: str | None = None) -> list[NegotiationSummary]:
+        """Counts and last activity per negotiation."""
+        where, params = ("WHERE negotiation = ?", [negotiation]) if negotiation else ("", [])
+        sql = (
+            "SELECT negotiation, COUNT(*), MAX(version), MAX(occurred_at), MAX(recorded_at), "
+            f"MAX(position) FROM {self.index_table} {where} "
+            "GROUP BY negotiation ORDER BY negotiation"
+        )
+        return [
+            NegotiationSummary(
+                negotiation=row[0],
+                event_count=row[1],
+                version=row[2],
+                last_occurred_at=self._from_ts(row[3]) if row[3] is not None else None,
+                last_recorded_at=self._from_ts(row[4]) if row[4] is not None else None,
+                last_position=row[5],
+            )
+            for row in self._fetch(self._sql(sql), params)
+        ]
+
+    def max_recorded_at(self) -> datetime | None:
+        """The latest recorded_at in the log (served by its index, not a scan)."""
+        sql = f"SELECT recorded_at FROM {self.index_table} ORDER BY recorded_at DESC LIMIT 1"
+        rows = self._fetch(sql, [])
+        return self._from_ts(rows[0][0]) if rows else None
+
+    def last_position(self) -> int:
+        sql = f"SELECT position FROM {self.index_table} ORDER BY position DESC LIMIT 1"
+        rows = self._fetch(sql, [])
+        return int(rows[0][0]) if rows else 0
+
+    def index_count(self) -> int:
+        return int(self._fetch(f"SELECT COUNT(*) FROM {self.index_table}", [])[0][0])
+
+    def iter_chain(self, page: int = 5000) -> Iterator[Recorded]:
+        """Every event, negotiation by negotiation, in version order (for ``verify``)."""
+        last: tuple[str, int] = ("", 0)
+        while True:
+            batch = self._records(
+                "WHERE (i.negotiation > ?) OR (i.negotiation = ? AND i.version > ?)",
+                [last[0], last[0], last[1]],
+                f"ORDER BY i.negotiation, i.version LIMIT {int(page)}",
+            )
+            if not batch:
+                return
+            yield from batch
+            last = (batch[-1].negotiation, batch[-1].originator_version)
+
+
+def index_statements(ts_type: str, table: str = INDEX_TABLE, prefix: str = "") -> list[str]:
+    """DDL for the index table in either dialect (``prefix`` qualifies the schema)."""
+    t = f"{prefix}{table}"
+    return [
+        f"CREATE TABLE IF NOT EXISTS {t} ("
+        "event_id TEXT PRIMARY KEY, "
+        "negotiation TEXT NOT NULL, "
+        "version BIGINT NOT NULL, "
+        "position BIGINT NOT NULL UNIQUE, "
+        "type TEXT NOT NULL, "
+        "subject_id TEXT, "
+        f"occurred_at {ts_type} NOT NULL, "
+        f"recorded_at {ts_type} NOT NULL, "
+        "hash TEXT NOT NULL, "
+        "UNIQUE (negotiation, version))",
+        f"CREATE INDEX IF NOT EXISTS {table}_valid ON {t} (negotiation, occurred_at)",
+        f"CREATE INDEX IF NOT EXISTS {table}_recorded ON {t} (recorded_at)",
+        f"CREATE INDEX IF NOT EXISTS {table}_type ON {t} (type, position)",
+        f"CREATE INDEX IF NOT EXISTS {table}_subject ON {t} (subject_id) "
+        "WHERE subject_id IS NOT NULL",
+    ]

@@ -1,0 +1,365 @@
+"""ConflictLog: Parley's eventsourcing Application. It appends events to negotiations
+and reads them back, with optimistic concurrency, idempotency and the hash chain.
+
+Appends for one negotiation are serialised in this process by a lock; across processes
+the stored-events primary key (negotiation, version) decides, and the loser retries
+after fast-forwarding its cached aggregate. The recorder refuses a batch whose
+``recorded_at`` would precede one already committed, so that ``recorded_at`` never
+decreases along the log's positions and answers ``known_at`` a past moment never change.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import IntegrityError, Mapper, Transcoder
+from pydantic import ValidationError
+
+from domain.errors import (
+    EventIdReusedError,
+    EventNotFoundError,
+    InvalidEventError,
+    NegotiationExistsError,
+    NegotiationNotFoundError,
+    VersionConflictError,
+)
+from domain.events import AnyEvent, EventCorrected, NegotiationOpened, corrected, dump_event
+from domain.negotiation import Negotiation, Recorded, check_slug, negotiation_id
+from store.config import StoreConfig, eventsourcing_env
+from store.index import EventIndex, NegotiationSummary, RecordingOrderError
+from store.mapper import PydanticMapper, decode
+
+MAX_ATTEMPTS = 20
+
+
+@dataclass(frozen=True)
+class Appended:
+    """The outcome of one append: what was stored now, and what was already there."""
+
+    created: list[Recorded] = field(default_factory=list)
+    existing: list[Recorded] = field(default_factory=list)
+
+    @property
+    def records(self) -> list[Recorded]:
+        """All the events of the request, in the order they were sent."""
+        return sorted(self.created + self.existing, key=lambda r: r.position or 0)
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """What ``verify`` found."""
+
+    ok: bool
+    events: int
+    negotiations: int
+    first_break: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class _NoTranscoder(Transcoder):
+    """The pydantic mapper serialises by itself; the library's JSON transcoder is unused."""
+
+    def encode(self, obj: Any) -> bytes:
+        raise NotImplementedError
+
+    def decode(self, data: bytes) -> Any:
+        raise NotImplementedError
+
+
+class ConflictLog(Application[UUID]):
+    """The append-only log of every negotiation, on SQLite or PostgreSQL."""
+
+    name = "Parley"
+
+    def __init__(self, config: StoreConfig | None = None) -> None:
+        self.config = config or StoreConfig()
+        super().__init__(env=eventsourcing_env(self.config))
+        self._cache: dict[str, Negotiation] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self._append_listeners: list[Any] = []
+
+    # Library hooks.
+    def construct_mapper(self) -> Mapper[UUID]:
+        return PydanticMapper(transcoder=_NoTranscoder())
+
+    @property
+    def index(self) -> EventIndex:
+        return cast(EventIndex, self.recorder)
+
+    @property
+    def backend(self) -> str:
+        return str(getattr(self.recorder, "backend", "unknown"))
+
+    def on_append(self, listener: Any) -> None:
+        """Call ``listener(records)`` in this process after each committed append."""
+        self._append_listeners.append(listener)
+
+    # Writes.
+    def open(self, slug: str, opened: NegotiationOpened) -> Appended:
+        """Open a negotiation. Re-sending the same opening event is idempotent."""
+        check_slug(slug)
+        return self.append(slug, [opened], opening=True)
+
+    def append(
+        self,
+        slug: str,
+        events: Sequence[AnyEvent],
+        expected_version: int | None = None,
+        *,
+        opening: bool = False,
+    ) -> Appended:
+        """Append ``events`` to a negotiation atomically.
+
+        Events whose id is already stored with the same content are returned as they
+        were stored (idempotency); the same id with other content is an error.
+        """
+        if not events:
+            raise InvalidEventError("send at least one event", field="events")
+        with self._lock(slug):
+            for attempt in range(MAX_ATTEMPTS):
+                negotiation = self._load(slug)
+                existing, new = self._split_stored(slug, events)
+                if not new:
+                    return Appended(existing=existing)
+                if negotiation is None and not opening:
+                    if not isinstance(new[0], NegotiationOpened):
+                        raise NegotiationNotFoundError(slug)
+                if opening and negotiation is not None:
+                    raise NegotiationExistsError(slug)
+                if expected_version is not None:
+                    current = negotiation.version if negotiation else 0
+                    if current != expected_version:
+                        raise VersionConflictError(slug, expected_version, current)
+                self._check_corrections(slug, new)
+                aggregate = negotiation or Negotiation(slug)
+                recorded_at = self._clock(aggregate, retry=attempt > 0)
+                try:
+                    records = aggregate.record(new, recorded_at)
+                    recordings = self.events.put(aggregate.collect_events())
+                except (IntegrityError, RecordingOrderError):
+                    # Another process appended first; fast-forward and try again.
+                    self._cache.pop(slug, None)
+                    continue
+                except BaseException:
+                    self._cache.pop(slug, None)
+                    raise
+                self._cache[slug] = aggregate
+                created = [
+                    r.model_copy(update={"position": rec.notification.id})
+                    for r, rec in zip(records, recordings, strict=True)
+                ]
+                for listener in self._append_listeners:
+                    listener(created)
+                return Appended(created=created, existing=existing)
+        raise VersionConflictError(slug, expected_version or -1, self.version_of(slug))
+
+    def _lock(self, slug: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(slug, threading.Lock())
+
+    def _clock(self, aggregate: Negotiation, *, retry: bool) -> datetime:
+        now = datetime.now(UTC)
+        floor = aggregate.last_recorded_at
+        if retry:
+            latest = self.index.max_recorded_at()
+            floor = max(floor, latest) if floor and latest else (floor or latest)
+        return max(now, floor) if floor else now
+
+    def _load(self, slug: str) -> Negotiation | None:
+        """The negotiation's write side: cached, and fast-forwarded from the store."""
+        aggregate = self._cache.get(slug)
+        gt = aggregate.version if aggregate else None
+        stored = self.recorder.select_events(negotiation_id(slug), gt=gt)
+        for item in stored:
+            recorded = decode(item.originator_id, item.originator_version, item.state)
+            if aggregate is None:
+                aggregate = Negotiation(slug)
+            aggregate.apply(recorded)
+        if aggregate is not None:
+            self._cache[slug] = aggregate
+        return aggregate
+
+    def _split_stored(
+        self, slug: str, events: Sequence[AnyEvent]
+    ) -> tuple[list[Recorded], list[AnyEvent]]:
+        ids = [e.id for e in events]
+        if len(set(ids)) != len(ids):
+            raise InvalidEventError("two events in this request share an id", field="events.id")
+        stored = {r.event.id: r for r in self.index.records_by_ids(ids)}
+        existing, new = [], []
+        for event in events:
+            found = stored.get(event.id)
+            if found is None:
+                new.append(event)
+            elif found.negotiation != slug or dump_event(found.event) != dump_event(event):
+                raise EventIdReusedError(event.id)
+            else:
+                existing.append(found)
+        return existing, new
+
+    def _check_corrections(self, slug: str, events: Sequence[AnyEvent]) -> None:
+        """A correction must make a valid event of its target's type."""
+        targets = [e.data.event_id for e in events if isinstance(e, EventCorrected)]
+        if not targets:
+            return
+        batch = {e.id: e for e in events}
+        stored = {r.event.id: r.event for r in self.index.records_by_ids(targets)}
+        for index, event in enumerate(events):
+            if not isinstance(event, EventCorrected):
+                continue
+            target = stored.get(event.data.event_id) or batch.get(event.data.event_id)
+            if target is None:
+                continue  # the aggregate reports the unknown id
+            try:
+                corrected(target, event.data.data)
+            except ValidationError as error:
+                first = error.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                prefix = f"events.{index}." if len(events) > 1 else ""
+                raise InvalidEventError(
+                    f"the corrected {target.type} is invalid: {first['msg']}",
+                    field=f"{prefix}data.data.{where}",
+                    value=first.get("input"),
+                ) from None
+
+    # Reads.
+    def version_of(self, slug: str) -> int:
+        negotiation = self._load(slug)
+        return negotiation.version if negotiation else 0
+
+    def exists(self, slug: str) -> bool:
+        return self.version_of(slug) > 0
+
+    def summary(self, slug: str) -> NegotiationSummary:
+        found = self.index.summaries(slug)
+        if not found:
+            raise NegotiationNotFoundError(slug)
+        return found[0]
+
+    def summaries(self) -> list[NegotiationSummary]:
+        return self.index.summaries()
+
+    def opening(self, slug: str) -> Recorded:
+        """The NegotiationOpened event of a negotiation."""
+        first = self.index.select_records(negotiation=slug, limit=1)
+        if not first:
+            raise NegotiationNotFoundError(slug)
+        return first[0]
+
+    def negotiation_events(
+        self,
+        slug: str,
+        *,
+        after_version: int | None = None,
+        limit: int | None = None,
+        types: Sequence[str] = (),
+        valid_lte: datetime | None = None,
+        recorded_lte: datetime | None = None,
+    ) -> list[Recorded]:
+        """A negotiation's events in version order, paged and time-sliced."""
+        if not self.exists(slug):
+            raise NegotiationNotFoundError(slug)
+        return self.index.select_records(
+            negotiation=slug,
+            after_version=after_version,
+            limit=limit,
+            types=types,
+            valid_lte=valid_lte,
+            recorded_lte=recorded_lte,
+        )
+
+    def global_log(self, *, after: int = 0, limit: int = 100, types: Sequence[str] = ()) -> list[Recorded]:
+        """The global log after a position, in position order."""
+        return self.index.select_records(after_position=after, limit=limit, types=types)
+
+    def event(self, event_id: UUID) -> Recorded:
+        found = self.index.records_by_ids([event_id])
+        if not found:
+            raise EventNotFoundError(event_id)
+        return found[0]
+
+    def about(self, event_id: UUID) -> list[Recorded]:
+        """The disputes, corrections and retractions that name an event."""
+        return self.index.records_about(event_id)
+
+    def last_position(self) -> int:
+        return self.index.last_position()
+
+    # Integrity.
+    def verify(self) -> ChainReport:
+        """Walk every hash chain and check positions; report the first break."""
+        events = 0
+        negotiations = 0
+        previous: Recorded | None = None
+        positions: set[int] = set()
+        first_break: str | None = None
+        for record in self.index.iter_chain():
+            events += 1
+            assert record.position is not None
+            positions.add(record.position)
+            new_chain = previous is None or previous.negotiation != record.negotiation
+            if new_chain:
+                negotiations += 1
+            expected_previous = None if new_chain else previous.hash  # type: ignore[union-attr]
+            expected_version = 1 if new_chain else previous.originator_version + 1  # type: ignore[union-attr]
+            if first_break is None:
+                if record.originator_version != expected_version:
+                    first_break = (
+                        f"{record.negotiation}: version {record.originator_version} follows "
+                        f"{expected_version - 1}"
+                    )
+                elif record.previous_hash != expected_previous:
+                    first_break = (
+                        f"{record.negotiation} v{record.originator_version}: previous_hash does "
+                        "not match the hash before it"
+                    )
+                elif record.expected_hash() != record.hash:
+                    first_break = (
+                        f"{record.negotiation} v{record.originator_version} "
+                        f"(event {record.event.id}): content does not match its hash"
+                    )
+            previous = record
+        stored_rows, highest = self._stored_count()
+        detail: dict[str, Any] = {
+            "stored_rows": stored_rows,
+            "indexed_rows": events,
+            "highest_position": highest,
+            "contiguous_positions": self._contiguous(),
+        }
+        if first_break is None and stored_rows != events:
+            first_break = f"{stored_rows} stored events but {events} indexed"
+        if first_break is None and self._contiguous() and highest != stored_rows:
+            first_break = f"positions have holes: {stored_rows} events up to position {highest}"
+        return ChainReport(
+            ok=first_break is None,
+            events=events,
+            negotiations=negotiations,
+            first_break=first_break,
+            detail=detail,
+        )
+
+    def _stored_count(self) -> tuple[int, int]:
+        return cast(tuple[int, int], self.recorder.stored_count())  # type: ignore[attr-defined]
+
+    def _contiguous(self) -> bool:
+        return bool(getattr(self.recorder, "contiguous_positions", False))
+
+    def iter_all(self, page: int = 5000) -> Iterator[Recorded]:
+        """Every event in position order, page by page."""
+        after = 0
+        while True:
+            batch = self.index.select_records(after_position=after, limit=page)
+            if not batch:
+                return
+            yield from batch
+            after = batch[-1].position or after
+
+    def close(self) -> None:
+        super().close()

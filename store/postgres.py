@@ -1,0 +1,142 @@
+"""The PostgreSQL recorder: the library's application recorder plus Parley's event index.
+
+One transaction takes the library's EXCLUSIVE table lock (so positions become visible
+in commit order), notifies listeners, inserts the events and their index rows. A
+trigger refuses UPDATE, DELETE and TRUNCATE on both tables: the log is append-only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL, Identifier
+
+from store.index import (
+    COLUMNS,
+    EventIndex,
+    RecordingOrderError,
+    index_rows,
+    index_statements,
+)
+
+_REFUSE_FUNCTION = "parley_refuse_change"
+
+
+class PostgresEventRecorder(EventIndex, PostgresApplicationRecorder):
+    """Stored events and their index in one PostgreSQL schema."""
+
+    backend = "postgres"
+    placeholder = "%s"
+    contiguous_positions = False  # a rolled-back transaction leaves a hole in a sequence
+
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name=events_table_name)
+        schema = self.datastore.schema
+        self.index_table = f'"{schema}".{self.index_table}'
+        events = f'"{schema}".{self.events_table_name}'
+        self.events_join = f"JOIN {events} e ON e.notification_id = i.position"
+        self.sql_create_statements.extend(
+            SQL(s).format()
+            for s in (
+                *index_statements("TIMESTAMPTZ", prefix=f'"{schema}".'),
+                *self._append_only_statements(schema, events),
+            )
+        )
+        self._insert_index_sql = (
+            f"INSERT INTO {self.index_table} ({COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+        )
+
+    def _append_only_statements(self, schema: str, events: str) -> list[str]:
+        function = f'"{schema}".{_REFUSE_FUNCTION}'
+        statements = [
+            f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            "BEGIN RAISE EXCEPTION 'the Parley log is append-only: % on % refused', "
+            "TG_OP, TG_TABLE_NAME; END $$",
+        ]
+        for name, table in (("events", events), ("index", self.index_table)):
+            statements += [
+                f"CREATE OR REPLACE TRIGGER parley_append_only_{name} "
+                f"BEFORE UPDATE OR DELETE ON {table} "
+                f"FOR EACH ROW EXECUTE FUNCTION {function}()",
+                f"CREATE OR REPLACE TRIGGER parley_no_truncate_{name} "
+                f"BEFORE TRUNCATE ON {table} "
+                f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
+            ]
+        return statements
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if not stored_events:
+            return []
+        with self.datastore.transaction(commit=True) as curs:
+            self._lock_table(curs)
+            self._notify_channel(curs)
+            positions: list[int] = []
+            for stored in stored_events:
+                curs.execute(
+                    SQL(
+                        "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state) "
+                        "VALUES (%s, %s, %s, %s) RETURNING notification_id"
+                    ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name)),
+                    (stored.originator_id, stored.originator_version, stored.topic, stored.state),
+                    prepare=True,
+                )
+                row = curs.fetchone()
+                assert row is not None
+                positions.append(row["notification_id"])
+            rows = index_rows(stored_events, positions)
+            if rows:
+                curs.execute(
+                    f"SELECT recorded_at FROM {self.index_table} "
+                    "ORDER BY recorded_at DESC LIMIT 1"
+                )
+                latest = curs.fetchone()
+                if latest is not None and latest["recorded_at"] > rows[0].recorded_at:
+                    raise RecordingOrderError(latest["recorded_at"])
+                curs.executemany(
+                    self._insert_index_sql,
+                    [
+                        (
+                            str(r.event_id),
+                            r.negotiation,
+                            r.version,
+                            r.position,
+                            r.type,
+                            str(r.subject_id) if r.subject_id else None,
+                            r.occurred_at,
+                            r.recorded_at,
+                            r.hash,
+                        )
+                        for r in rows
+                    ],
+                )
+        return positions
+
+    def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(sql, params)
+            return curs.fetchall()
+
+    def _ts(self, value: datetime) -> Any:
+        return value
+
+    def _from_ts(self, value: Any) -> datetime:
+        assert isinstance(value, datetime)
+        return value.astimezone(UTC)
+
+    def stored_count(self) -> tuple[int, int]:
+        sql = (
+            f'SELECT COUNT(*), COALESCE(MAX(notification_id), 0) FROM "{self.datastore.schema}".'
+            f"{self.events_table_name}"
+        )
+        row = self._fetch(sql, [])
+        return int(row[0][0]), int(row[0][1])
+
+
+__all__ = ["IntegrityError", "PostgresEventRecorder"]

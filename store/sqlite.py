@@ -1,0 +1,98 @@
+"""The SQLite recorder: the library's application recorder plus Parley's event index.
+
+The index rows are inserted by the same cursor, inside the same transaction, as the
+stored events, so neither can exist without the other. SQLite runs in WAL mode (set
+by the library's pool) with ``synchronous=FULL``: a committed append survives a crash
+of the process or of the machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+
+from store.index import (
+    COLUMNS,
+    EventIndex,
+    IndexRow,
+    RecordingOrderError,
+    index_rows,
+    index_statements,
+)
+
+
+def _text(value: datetime) -> str:
+    # Fixed-width UTC text sorts as time does.
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
+
+
+class SQLiteEventRecorder(EventIndex, SQLiteApplicationRecorder):
+    """Stored events and their index in one SQLite file."""
+
+    backend = "sqlite"
+    contiguous_positions = True
+
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name)
+        self.events_join = f"JOIN {self.events_table_name} e ON e.rowid = i.position"
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(), *index_statements("TEXT")]
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        positions = super()._insert_events(c, stored_events, **kwargs)
+        assert positions is not None
+        rows = index_rows(stored_events, positions)
+        if rows:
+            # The write lock is held from the first INSERT on, so this read is ordered.
+            c.execute(
+                f"SELECT recorded_at FROM {self.index_table} ORDER BY recorded_at DESC LIMIT 1"
+            )
+            latest = c.fetchone()
+            if latest is not None and latest[0] > _text(rows[0].recorded_at):
+                raise RecordingOrderError(latest[0])
+            c.executemany(
+                f"INSERT INTO {self.index_table} ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
+                [self._params(row) for row in rows],
+            )
+        return positions
+
+    def _params(self, row: IndexRow) -> tuple[Any, ...]:
+        return (
+            str(row.event_id),
+            row.negotiation,
+            row.version,
+            row.position,
+            row.type,
+            str(row.subject_id) if row.subject_id else None,
+            _text(row.occurred_at),
+            _text(row.recorded_at),
+            row.hash,
+        )
+
+    def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(sql, params)
+            return [tuple(row) for row in c.fetchall()]
+
+    def _ts(self, value: datetime) -> Any:
+        return _text(value)
+
+    def _from_ts(self, value: Any) -> datetime:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+    def stored_count(self) -> tuple[int, int]:
+        """(row count, highest position) of the stored events table."""
+        row = self._fetch(
+            f"SELECT COUNT(*), COALESCE(MAX(rowid), 0) FROM {self.events_table_name}", []
+        )
+        return int(row[0][0]), int(row[0][1])
+
+    def pragma(self, name: str) -> Any:
+        return self._fetch(f"PRAGMA {name}", [])[0][0]
