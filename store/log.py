@@ -275,7 +275,9 @@ class ConflictLog(Application[UUID]):
             recorded_lte=recorded_lte,
         )
 
-    def global_log(self, *, after: int = 0, limit: int = 100, types: Sequence[str] = ()) -> list[Recorded]:
+    def global_log(
+        self, *, after: int = 0, limit: int = 100, types: Sequence[str] = ()
+    ) -> list[Recorded]:
         """The global log after a position, in position order."""
         return self.index.select_records(after_position=after, limit=limit, types=types)
 

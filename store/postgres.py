@@ -93,8 +93,7 @@ class PostgresEventRecorder(EventIndex, PostgresApplicationRecorder):
             rows = index_rows(stored_events, positions)
             if rows:
                 curs.execute(
-                    f"SELECT recorded_at FROM {self.index_table} "
-                    "ORDER BY recorded_at DESC LIMIT 1"
+                    f"SELECT recorded_at FROM {self.index_table} ORDER BY recorded_at DESC LIMIT 1"
                 )
                 latest = curs.fetchone()
                 if latest is not None and latest["recorded_at"] > rows[0].recorded_at:

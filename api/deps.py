@@ -1,0 +1,60 @@
+"""FastAPI dependencies as ``Annotated`` aliases: the log, the settings, the scopes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.settings import Settings
+from api.tokens import same
+from store.log import ConflictLog
+
+_bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <token>")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def get_log(request: Request) -> ConflictLog:
+    log: ConflictLog = request.app.state.log
+    return log
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+LogDep = Annotated[ConflictLog, Depends(get_log)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def require_append(request: Request, credentials: Credentials) -> None:
+    """Writes need the admin token, which carries the ``append`` scope."""
+    if credentials is None:
+        raise HTTPException(401, "writes need 'Authorization: Bearer <token>'", _CHALLENGE)
+    token = credentials.credentials
+    if same(token, request.app.state.admin_token):
+        return
+    read_token = request.app.state.settings.read_token
+    if read_token and same(token, read_token):
+        raise HTTPException(403, "this token can read but lacks the 'append' scope")
+    raise HTTPException(401, "the bearer token is not recognised", _CHALLENGE)
+
+
+def require_read(request: Request, credentials: Credentials) -> None:
+    """Reads are open unless PARLEY_READ_TOKEN is set."""
+    read_token = request.app.state.settings.read_token
+    if not read_token:
+        return
+    if credentials is None:
+        raise HTTPException(401, "reads need 'Authorization: Bearer <token>'", _CHALLENGE)
+    token = credentials.credentials
+    if not (same(token, read_token) or same(token, request.app.state.admin_token)):
+        raise HTTPException(401, "the bearer token is not recognised", _CHALLENGE)
+
+
+CanAppend = Depends(require_append)
+CanRead = Depends(require_read)

@@ -1,0 +1,165 @@
+"""Negotiations: open, list, summarise, append events and read them back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from api.deps import CanAppend, CanRead, LogDep
+from api.parsing import instant, parse_events, parse_if_match, parse_json
+from api.schemas import (
+    AppendOut,
+    EventPage,
+    NegotiationIn,
+    NegotiationOut,
+    event_out,
+    negotiation_out,
+)
+from domain.events import NegotiationOpened, any_event
+from domain.values import Source
+from store.log import Appended, ConflictLog
+
+router = APIRouter(prefix="/negotiations", tags=["negotiations"])
+
+TypeFilter = Annotated[list[str] | None, Query(description="event types; repeat or comma-separate")]
+
+
+def types_of(values: list[str] | None) -> list[str]:
+    return [t for v in values or [] for t in v.split(",") if t]
+
+
+def _summary(log: ConflictLog, slug: str) -> dict[str, Any]:
+    return negotiation_out(log.opening(slug), log.summary(slug))
+
+
+@router.post("", status_code=201, response_model=NegotiationOut, dependencies=[CanAppend])
+def open_negotiation(body: NegotiationIn, log: LogDep, response: Response) -> dict[str, Any]:
+    """Open a negotiation (its NegotiationOpened event). Re-sending the same id is a no-op."""
+    fields: dict[str, Any] = {
+        "type": "NegotiationOpened",
+        "occurred_at": body.occurred_at or datetime.now(UTC).date(),
+        "sources": body.sources or [Source(outlet="Parley desk")],
+        "data": {"title": body.title, "parties": body.parties, "mediators": body.mediators},
+    }
+    if body.id is not None:
+        fields["id"] = body.id
+    opened = any_event.validate_python(fields)
+    assert isinstance(opened, NegotiationOpened)
+    appended = log.open(body.slug, opened)
+    if not appended.created:
+        response.status_code = 200
+    response.headers["Location"] = f"/negotiations/{body.slug}"
+    return _summary(log, body.slug)
+
+
+@router.get("", dependencies=[CanRead])
+def list_negotiations(log: LogDep) -> dict[str, Any]:
+    """Every negotiation with its event count and last activity."""
+    return {
+        "negotiations": [negotiation_out(log.opening(s.negotiation), s) for s in log.summaries()]
+    }
+
+
+@router.get("/{slug}", response_model=NegotiationOut, dependencies=[CanRead])
+def get_negotiation(slug: str, log: LogDep, response: Response) -> dict[str, Any]:
+    """One negotiation's summary. The ETag is its version, for If-Match on appends."""
+    summary = _summary(log, slug)
+    response.headers["ETag"] = f'"{summary["version"]}"'
+    return summary
+
+
+@router.post(
+    "/{slug}/events",
+    status_code=201,
+    response_model=AppendOut,
+    dependencies=[CanAppend],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "description": "one event, a list of events, or "
+                        '{"events": [...], "expected_version": n}; a list is stored atomically',
+                    }
+                }
+            },
+        }
+    },
+)
+async def append_events(
+    slug: str,
+    request: Request,
+    log: LogDep,
+    if_match: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    """Append one event or a batch, atomically.
+
+    Optimistic concurrency: ``expected_version`` in the body or ``If-Match: "n"``; a
+    mismatch is 409 with the current version. Re-posting an id with identical content
+    returns the original record with 200.
+    """
+    events, expected = parse_events(parse_json(await request.body()))
+    header_version = parse_if_match(if_match)
+    if expected is None:
+        expected = header_version
+    appended: Appended = await run_in_threadpool(log.append, slug, events, expected)
+    records = appended.records
+    created_ids = {r.event.id for r in appended.created}
+    body = {
+        "negotiation": slug,
+        "version": max(r.originator_version for r in records),
+        "events": [
+            {
+                "id": str(r.event.id),
+                "type": r.event.type,
+                "position": r.position,
+                "version": r.originator_version,
+                "recorded_at": r.timestamp.isoformat(),
+                "hash": r.hash,
+                "stored": "created" if r.event.id in created_ids else "existing",
+            }
+            for r in records
+        ],
+    }
+    status = 201 if appended.created else 200
+    headers = {"ETag": f'"{log.version_of(slug)}"'}
+    if len(records) == 1:
+        headers["Location"] = f"/events/{records[0].event.id}"
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+@router.get("/{slug}/events", response_model=EventPage, dependencies=[CanRead])
+def negotiation_events(
+    slug: str,
+    log: LogDep,
+    request: Request,
+    after_version: Annotated[int, Query(ge=0, description="page after this version")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    type: TypeFilter = None,
+    as_of: Annotated[str | None, Query(description="valid time: occurred_at <= as_of")] = None,
+    known_at: Annotated[
+        str | None, Query(description="recorded time: recorded_at <= known_at")
+    ] = None,
+) -> dict[str, Any]:
+    """A negotiation's events in version order, paged, time-sliced along both axes."""
+    valid_lte = instant(as_of, "as_of") if as_of else None
+    recorded_lte = instant(known_at, "known_at") if known_at else None
+    records = log.negotiation_events(
+        slug,
+        after_version=after_version or None,
+        limit=limit,
+        types=types_of(type),
+        valid_lte=valid_lte,
+        recorded_lte=recorded_lte,
+    )
+    next_url = None
+    if len(records) == limit:
+        params = dict(request.query_params) | {"after_version": records[-1].originator_version}
+        next_url = f"{request.url.path}?{urlencode(params)}"
+    return {"events": [event_out(r) for r in records], "next": next_url}

@@ -1,0 +1,126 @@
+"""Request and response schemas, one family per resource, apart from domain events."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.events import dump_event
+from domain.negotiation import Recorded
+from domain.values import Actor, Source, ValidTime
+from store.index import NegotiationSummary
+
+
+class NegotiationIn(BaseModel):
+    """Open a negotiation. ``occurred_at`` defaults to today, ``sources`` to the desk."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    slug: str = Field(examples=["istanbul-2025"])
+    title: str = Field(min_length=1, max_length=200)
+    parties: list[Actor] = Field(min_length=1)
+    mediators: list[Actor] = []
+    id: UUID | None = None
+    occurred_at: ValidTime | None = None
+    sources: list[Source] | None = None
+
+
+class NegotiationOut(BaseModel):
+    negotiation: str
+    title: str
+    parties: list[dict[str, Any]]
+    mediators: list[dict[str, Any]]
+    opened_at: date | datetime
+    version: int
+    event_count: int
+    last_occurred_at: datetime | None
+    last_recorded_at: datetime | None
+    last_position: int
+
+
+class EventOut(BaseModel):
+    """An event as stored: the envelope plus what the store added."""
+
+    id: UUID
+    type: str
+    occurred_at: date | datetime
+    occurred_until: date | datetime | None = None
+    precision: str
+    data: dict[str, Any]
+    sources: list[dict[str, Any]]
+    asserted_by: dict[str, Any] | None = None
+    negotiation: str
+    position: int
+    version: int
+    recorded_at: datetime
+    hash: str
+    previous_hash: str | None
+
+
+class AppendedEventOut(BaseModel):
+    id: UUID
+    type: str
+    position: int
+    version: int
+    recorded_at: datetime
+    hash: str
+    stored: str = Field(description="'created' now, or 'existing' from an earlier request")
+
+
+class AppendOut(BaseModel):
+    negotiation: str
+    version: int
+    events: list[AppendedEventOut]
+
+
+class EventPage(BaseModel):
+    events: list[EventOut]
+    next: str | None = Field(description="URL of the next page, or null at the end")
+
+
+class EventDetailOut(EventOut):
+    disputes: list[EventOut]
+    corrections: list[EventOut]
+    retractions: list[EventOut]
+
+
+class AppendRequest(BaseModel):
+    """A batch, stored atomically, optionally guarded by ``expected_version``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[dict[str, Any]] = Field(min_length=1)
+    expected_version: int | None = Field(default=None, ge=0)
+
+
+def event_out(record: Recorded) -> dict[str, Any]:
+    """The JSON form of a stored event."""
+    body = dump_event(record.event)
+    body.update(
+        negotiation=record.negotiation,
+        position=record.position,
+        version=record.originator_version,
+        recorded_at=record.timestamp.isoformat(),
+        hash=record.hash,
+        previous_hash=record.previous_hash,
+    )
+    return body
+
+
+def negotiation_out(opening: Recorded, summary: NegotiationSummary) -> dict[str, Any]:
+    data = opening.event.data.model_dump(mode="json")
+    return {
+        "negotiation": summary.negotiation,
+        "title": data["title"],
+        "parties": data["parties"],
+        "mediators": data["mediators"],
+        "opened_at": opening.event.occurred_at.isoformat(),
+        "version": summary.version,
+        "event_count": summary.event_count,
+        "last_occurred_at": summary.last_occurred_at,
+        "last_recorded_at": summary.last_recorded_at,
+        "last_position": summary.last_position,
+    }

@@ -1,0 +1,52 @@
+"""Settings, read from the environment (``PARLEY_*``) through one class."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from store.config import StoreConfig
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every knob Parley has. Each field is ``PARLEY_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="PARLEY_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    data_dir: Path = Path("data")
+    database_url: str | None = Field(
+        default=None, description="postgresql://user:pass@host:port/db; SQLite when unset"
+    )
+    database_schema: str = "public"
+    admin_token: str | None = Field(default=None, description="bearer token with append scope")
+    read_token: str | None = Field(
+        default=None, description="when set, reads need this token (or the admin token)"
+    )
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    example: Path | None = Field(
+        default=REPO_ROOT / "examples" / "istanbul-2025.ndjson",
+        description="NDJSON loaded into an empty store at start-up; empty to skip",
+    )
+    workers: int = Field(default=1, ge=1, le=64)
+
+    @field_validator("example", "database_url", "admin_token", "read_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    def store_config(self) -> StoreConfig:
+        return StoreConfig(
+            data_dir=self.data_dir,
+            database_url=self.database_url or None,
+            postgres_schema=self.database_schema,
+        )
+
+    @property
+    def token_file(self) -> Path:
+        return self.data_dir / "admin-token"
