@@ -1,0 +1,111 @@
+"""Test helpers shared by every layer: PostgreSQL availability, app settings, and a real
+``parley serve`` process. Fixtures built on them live in ``tests/conftest.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from api.settings import Settings
+from store.config import StoreConfig
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "examples" / "istanbul-2025.ndjson"
+POSTGRES_URL = os.environ.get(
+    "PARLEY_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+REQUIRE_POSTGRES = os.environ.get("PARLEY_REQUIRE_POSTGRES") == "1"
+TOKEN = "test-token-with-append-scope"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def postgres_unavailable() -> str | None:
+    """Why PostgreSQL cannot be used, or None when it can."""
+    try:
+        with psycopg.connect(POSTGRES_URL, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as error:
+        return f"PostgreSQL at {POSTGRES_URL} is not reachable: {error}".strip()
+    return None
+
+
+def settings_for(config: StoreConfig, **overrides: object) -> Settings:
+    return Settings(
+        data_dir=config.data_dir,
+        database_url=config.database_url,
+        database_schema=config.postgres_schema,
+        admin_token=TOKEN,
+        example=None,
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    token: str
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def start_server(env: dict[str, str], data_dir: Path, workers: int = 1) -> Server:
+    """Start ``parley serve`` as a real process and wait until /health answers."""
+    port = free_port()
+    full_env = {
+        **os.environ,
+        "PARLEY_PORT": str(port),
+        "PARLEY_DATA_DIR": str(data_dir),
+        "PARLEY_WORKERS": str(workers),
+        **env,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve"],
+        cwd=REPO,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read().decode() if process.stdout else ""
+            raise RuntimeError(f"parley serve exited with {process.returncode}:\n{output}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        raise RuntimeError("parley serve did not answer /health within 60 s")
+    token = env.get("PARLEY_ADMIN_TOKEN") or (data_dir / "admin-token").read_text().strip()
+    return Server(url=url, token=token, process=process, data_dir=data_dir)
+
+
+def stop_server(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
