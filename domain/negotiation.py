@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
@@ -125,6 +126,7 @@ class Negotiation:
         self.last_hash: str | None = None
         self.last_recorded_at: datetime | None = None
         self._pending: list[Recorded] = []
+        self._undo: list[_Undo] = []
 
     # The library's aggregate protocol.
     @property
@@ -152,6 +154,20 @@ class Negotiation:
         check = _Batch(self)
         for index, event in enumerate(events):
             check.admit(event, index, batch=len(events) > 1)
+        if not self._pending:
+            self._undo.clear()  # what was collected before is the store's now
+        self._undo.append(
+            _Undo(
+                version=self._version,
+                last_hash=self.last_hash,
+                last_recorded_at=self.last_recorded_at,
+                ids=list(check.types),
+                rounds_known=check.rounds_known - self.rounds_known,
+                rounds_held=check.rounds_held - self.rounds_held,
+                proposals=check.proposals - self.proposals,
+                retracted=check.retracted - self.retracted,
+            )
+        )
         recorded: list[Recorded] = []
         previous = self.last_hash
         for offset, event in enumerate(events, start=1):
@@ -180,6 +196,26 @@ class Negotiation:
         self._pending.extend(recorded)
         return recorded
 
+    def revert(self) -> None:
+        """Undo every ``record`` since the events were last collected and stored.
+
+        The store calls this when it could not save them (another writer won a race).
+        """
+        while self._undo:
+            self._revert(self._undo.pop())
+        self._pending.clear()
+
+    def _revert(self, undo: _Undo) -> None:
+        for event_id in undo.ids:
+            self.event_types.pop(event_id, None)
+        self.rounds_known -= undo.rounds_known
+        self.rounds_held -= undo.rounds_held
+        self.proposals -= undo.proposals
+        self.retracted -= undo.retracted
+        self._version = undo.version
+        self.last_hash = undo.last_hash
+        self.last_recorded_at = undo.last_recorded_at
+
     # Evolution.
     def apply(self, recorded: Recorded) -> None:
         """Fold one stored event into the write-side state."""
@@ -206,6 +242,20 @@ def replay(aggregate: Negotiation | None, events: Iterable[Recorded]) -> Negotia
             aggregate = Negotiation(recorded.negotiation)
         aggregate.apply(recorded)
     return aggregate
+
+
+@dataclass(frozen=True)
+class _Undo:
+    """What one ``record`` added, so that ``revert`` can take it back."""
+
+    version: int
+    last_hash: str | None
+    last_recorded_at: datetime | None
+    ids: list[UUID]
+    rounds_known: set[int]
+    rounds_held: set[int]
+    proposals: set[str]
+    retracted: set[UUID]
 
 
 class _Batch:

@@ -10,8 +10,11 @@ decreases along the log's positions and answers ``known_at`` a past moment never
 
 from __future__ import annotations
 
+import logging
+import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -80,10 +83,11 @@ class ConflictLog(Application[UUID]):
     def __init__(self, config: StoreConfig | None = None) -> None:
         self.config = config or StoreConfig()
         super().__init__(env=eventsourcing_env(self.config))
+        # Only the writer thread touches the aggregates.
         self._cache: dict[str, Negotiation] = {}
-        self._locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
+        self._last_clock: datetime | None = None
         self._append_listeners: list[Any] = []
+        self._writer = _Writer(self._write_group)
 
     # Library hooks.
     def construct_mapper(self) -> Mapper[UUID]:
@@ -115,62 +119,165 @@ class ConflictLog(Application[UUID]):
         *,
         opening: bool = False,
     ) -> Appended:
-        """Append ``events`` to a negotiation atomically.
+        """Append ``events`` to a negotiation atomically, and wait for the commit.
 
         Events whose id is already stored with the same content are returned as they
         were stored (idempotency); the same id with other content is an error.
         """
+        return self.submit(slug, events, expected_version, opening=opening).result()
+
+    def submit(
+        self,
+        slug: str,
+        events: Sequence[AnyEvent],
+        expected_version: int | None = None,
+        *,
+        opening: bool = False,
+    ) -> Future[Appended]:
+        """Queue an append for the writer; the future holds its outcome.
+
+        One writer thread per process takes every queued append and commits them
+        together in one transaction (group commit), so concurrent requests share an
+        fsync instead of queueing for one each.
+        """
         if not events:
             raise InvalidEventError("send at least one event", field="events")
-        with self._lock(slug):
-            for attempt in range(MAX_ATTEMPTS):
-                negotiation = self._load(slug)
-                existing, new = self._split_stored(slug, events)
-                if not new:
-                    return Appended(existing=existing)
-                if negotiation is None and not opening:
-                    if not isinstance(new[0], NegotiationOpened):
-                        raise NegotiationNotFoundError(slug)
-                if opening and negotiation is not None:
-                    raise NegotiationExistsError(slug)
-                if expected_version is not None:
-                    current = negotiation.version if negotiation else 0
-                    if current != expected_version:
-                        raise VersionConflictError(slug, expected_version, current)
-                self._check_corrections(slug, new)
-                aggregate = negotiation or Negotiation(slug)
-                recorded_at = self._clock(aggregate, retry=attempt > 0)
+        request = _AppendRequest(slug, list(events), expected_version, opening)
+        self._writer.put(request)
+        return request.future
+
+    def _write_group(self, group: list[_AppendRequest]) -> None:
+        """Prepare each request against the cached aggregates, then commit them at once."""
+        recorded_at = self._group_clock(group)
+        prepared: list[tuple[_AppendRequest, Negotiation, list[Recorded], list[Recorded]]] = []
+        retry: list[_AppendRequest] = []
+        for request in group:
+            try:
+                outcome = self._prepare(request, recorded_at, fresh=False)
+            except _Stale:
+                retry.append(request)
+            except Exception as error:  # a domain error answers this request only
+                request.future.set_exception(error)
+            else:
+                if isinstance(outcome, Appended):
+                    request.future.set_result(outcome)
+                else:
+                    prepared.append((request, *outcome))
+        if prepared:
+            touched = {id(a): a for _, a, _, _ in prepared}.values()
+            try:
+                recordings = self.events.put([r for a in touched for r in a.collect_events()])
+            except (IntegrityError, RecordingOrderError):
+                # Another process committed first: take everything back, go one by one.
+                for aggregate in touched:
+                    aggregate.revert()
+                retry = [request for request, _, _, _ in prepared] + retry
+            except BaseException as error:
+                for aggregate in touched:
+                    self._cache.pop(aggregate.slug, None)
+                for request, _, _, _ in prepared:
+                    request.future.set_exception(error)
+            else:
+                self._last_clock = recorded_at
+                positions = {
+                    (
+                        r.domain_event.originator_id,
+                        r.domain_event.originator_version,
+                    ): r.notification.id
+                    for r in recordings
+                }
+                created_all: list[Recorded] = []
+                for request, _, records, existing in prepared:
+                    created = [
+                        r.model_copy(update={"position": positions[(r.originator_id, r.version)]})
+                        for r in records
+                    ]
+                    created_all.extend(created)
+                    request.future.set_result(Appended(created=created, existing=existing))
+                self._notify_listeners(created_all)
+        for request in retry:
+            self._write_alone(request)
+
+    def _write_alone(self, request: _AppendRequest) -> None:
+        """Commit one request, refreshing from the store after each lost race."""
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                recorded_at = self._group_clock([request], fresh=True)
+                outcome = self._prepare(request, recorded_at, fresh=True)
+                if isinstance(outcome, Appended):
+                    request.future.set_result(outcome)
+                    return
+                aggregate, records, existing = outcome
                 try:
-                    records = aggregate.record(new, recorded_at)
                     recordings = self.events.put(aggregate.collect_events())
                 except (IntegrityError, RecordingOrderError):
-                    # Another process appended first; fast-forward and try again.
-                    self._cache.pop(slug, None)
+                    aggregate.revert()
                     continue
                 except BaseException:
-                    self._cache.pop(slug, None)
+                    self._cache.pop(request.slug, None)
                     raise
-                self._cache[slug] = aggregate
+                self._last_clock = recorded_at
                 created = [
                     r.model_copy(update={"position": rec.notification.id})
                     for r, rec in zip(records, recordings, strict=True)
                 ]
-                for listener in self._append_listeners:
-                    listener(created)
-                return Appended(created=created, existing=existing)
-        raise VersionConflictError(slug, expected_version or -1, self.version_of(slug))
+                request.future.set_result(Appended(created=created, existing=existing))
+                self._notify_listeners(created)
+                return
+            except Exception as error:
+                request.future.set_exception(error)
+                return
+        current = self.version_of(request.slug)
+        request.future.set_exception(
+            VersionConflictError(request.slug, request.expected_version or -1, current)
+        )
 
-    def _lock(self, slug: str) -> threading.Lock:
-        with self._locks_guard:
-            return self._locks.setdefault(slug, threading.Lock())
+    def _prepare(
+        self, request: _AppendRequest, recorded_at: datetime, *, fresh: bool
+    ) -> Appended | tuple[Negotiation, list[Recorded], list[Recorded]]:
+        """Check one request and record its events on the aggregate (not yet stored)."""
+        slug = request.slug
+        negotiation = self._load(slug) if fresh else self._cached(slug)
+        existing, new = self._split_stored(slug, request.events, negotiation, check_all=fresh)
+        if not new:
+            return Appended(existing=existing)
+        if negotiation is None and not request.opening:
+            if not isinstance(new[0], NegotiationOpened):
+                raise NegotiationNotFoundError(slug)
+        if request.opening and negotiation is not None:
+            raise NegotiationExistsError(slug)
+        if request.expected_version is not None:
+            current = negotiation.version if negotiation else 0
+            if current != request.expected_version:
+                if not fresh:
+                    raise _Stale  # the cache may be behind another process
+                raise VersionConflictError(slug, request.expected_version, current)
+        self._check_corrections(slug, new)
+        if negotiation is None:
+            negotiation = self._cache.setdefault(slug, Negotiation(slug))
+        records = negotiation.record(new, recorded_at)
+        return negotiation, records, existing
 
-    def _clock(self, aggregate: Negotiation, *, retry: bool) -> datetime:
-        now = datetime.now(UTC)
-        floor = aggregate.last_recorded_at
-        if retry:
-            latest = self.index.max_recorded_at()
-            floor = max(floor, latest) if floor and latest else (floor or latest)
-        return max(now, floor) if floor else now
+    def _group_clock(self, group: list[_AppendRequest], *, fresh: bool = False) -> datetime:
+        """One recorded_at for a transaction, never before what this log has recorded."""
+        floors = [self._last_clock] + [
+            a.last_recorded_at
+            for a in (self._cache.get(r.slug) for r in group)
+            if a is not None and a.last_recorded_at is not None
+        ]
+        if fresh:
+            floors.append(self.index.max_recorded_at())
+        return max([datetime.now(UTC), *(f for f in floors if f is not None)])
+
+    def _notify_listeners(self, created: list[Recorded]) -> None:
+        for listener in self._append_listeners:
+            try:
+                listener(created)
+            except Exception:  # a listener must never undo a commit
+                logging.getLogger("parley").exception("append listener failed")
+
+    def _cached(self, slug: str) -> Negotiation | None:
+        return self._cache.get(slug) or self._load(slug)
 
     def _load(self, slug: str) -> Negotiation | None:
         """The negotiation's write side: cached, and fast-forwarded from the store."""
@@ -187,12 +294,24 @@ class ConflictLog(Application[UUID]):
         return aggregate
 
     def _split_stored(
-        self, slug: str, events: Sequence[AnyEvent]
+        self,
+        slug: str,
+        events: Sequence[AnyEvent],
+        negotiation: Negotiation | None,
+        *,
+        check_all: bool,
     ) -> tuple[list[Recorded], list[AnyEvent]]:
+        """Separate re-sent events (stored with the same content) from new ones.
+
+        Unless ``check_all``, only ids this negotiation already holds are looked up: an id
+        stored elsewhere trips the index's unique key, and the retry checks them all.
+        """
         ids = [e.id for e in events]
         if len(set(ids)) != len(ids):
             raise InvalidEventError("two events in this request share an id", field="events.id")
-        stored = {r.event.id: r for r in self.index.records_by_ids(ids)}
+        known = negotiation.event_types if negotiation else {}
+        lookup = ids if check_all else [i for i in ids if i in known]
+        stored = {r.event.id: r for r in self.index.records_by_ids(lookup)}
         existing, new = [], []
         for event in events:
             found = stored.get(event.id)
@@ -231,8 +350,9 @@ class ConflictLog(Application[UUID]):
 
     # Reads.
     def version_of(self, slug: str) -> int:
-        negotiation = self._load(slug)
-        return negotiation.version if negotiation else 0
+        """The stored version of a negotiation (0 when it does not exist)."""
+        found = self.index.summaries(slug)
+        return found[0].version if found else 0
 
     def exists(self, slug: str) -> bool:
         return self.version_of(slug) > 0
@@ -364,4 +484,65 @@ class ConflictLog(Application[UUID]):
             after = batch[-1].position or after
 
     def close(self) -> None:
+        self._writer.stop()
         super().close()
+
+
+class _Stale(Exception):
+    """The cached aggregate disagrees with the request; decide after a refresh."""
+
+
+@dataclass
+class _AppendRequest:
+    slug: str
+    events: list[AnyEvent]
+    expected_version: int | None
+    opening: bool
+    future: Future[Appended] = field(default_factory=Future)
+
+
+class _Writer:
+    """The one thread that writes: it drains the queue and hands each group to ``write``."""
+
+    MAX_GROUP = 256
+
+    def __init__(self, write: Callable[[list[_AppendRequest]], None]) -> None:
+        self._write = write
+        self._queue: queue.SimpleQueue[_AppendRequest | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="parley-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, request: _AppendRequest) -> None:
+        if not self._thread.is_alive():
+            raise RuntimeError("the log is closed")
+        self._queue.put(request)
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            stopping = False
+            while len(group) < self.MAX_GROUP:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                group.append(item)
+            try:
+                self._write(group)
+            except BaseException as error:  # never leave a caller waiting
+                for request in group:
+                    if not request.future.done():
+                        request.future.set_exception(error)
+            if stopping:
+                return

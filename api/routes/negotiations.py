@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.deps import CanAppend, CanRead, LogDep
@@ -108,7 +108,7 @@ async def append_events(
     header_version = parse_if_match(if_match)
     if expected is None:
         expected = header_version
-    appended: Appended = await run_in_threadpool(log.append, slug, events, expected)
+    appended: Appended = await asyncio.wrap_future(log.submit(slug, events, expected))
     records = appended.records
     created_ids = {r.event.id for r in appended.created}
     body = {
@@ -128,7 +128,7 @@ async def append_events(
         ],
     }
     status = 201 if appended.created else 200
-    headers = {"ETag": f'"{log.version_of(slug)}"'}
+    headers = {"ETag": f'"{body["version"]}"'} if appended.created else {}
     if len(records) == 1:
         headers["Location"] = f"/events/{records[0].event.id}"
     return JSONResponse(body, status_code=status, headers=headers)
