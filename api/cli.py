@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from api.errors import InvalidRequestError
 from api.settings import Settings
 from api.tokens import admin_token
+from domain.errors import NegotiationNotFoundError
 from store.loader import LoadError, load, read_events, slug_for
 from store.log import ConflictLog
 
@@ -68,6 +71,32 @@ def cmd_verify(_: argparse.Namespace) -> int:
     return 2
 
 
+def cmd_state(args: argparse.Namespace) -> int:
+    from api.parsing import instant
+    from api.render import print_state
+    from projections.service import AsOf
+
+    try:
+        as_of = instant(args.as_of, "--as-of") if args.as_of else None
+        known_at = instant(args.known_at, "--known-at") if args.known_at else None
+    except InvalidRequestError as error:
+        errors.print(f"[red]{error.errors[0]['field']}[/red]: {error.errors[0]['message']}")
+        return 2
+    log = ConflictLog(Settings().store_config())
+    try:
+        state = AsOf(log).state(args.slug, as_of, known_at)
+    except NegotiationNotFoundError as error:
+        errors.print(f"[red]{error}[/red]")
+        return 1
+    finally:
+        log.close()
+    if args.json:
+        print(json.dumps(state.to_json(), indent=2, ensure_ascii=False))
+    else:
+        print_state(console, state)
+    return 0
+
+
 def cmd_serve(_: argparse.Namespace) -> int:
     import uvicorn
 
@@ -110,6 +139,12 @@ def parser() -> argparse.ArgumentParser:
     loader.add_argument("file")
     loader.add_argument("--slug", help="negotiation slug (default: the file name)")
     loader.set_defaults(run=cmd_load)
+    state = commands.add_parser("state", help="a negotiation's state as of a moment")
+    state.add_argument("slug")
+    state.add_argument("--as-of", help="valid time: a date (end of day, UTC) or datetime")
+    state.add_argument("--known-at", help="recorded time: what the log knew then")
+    state.add_argument("--json", action="store_true", help="print the API's JSON")
+    state.set_defaults(run=cmd_state)
     verify = commands.add_parser("verify", help="check every hash chain and position")
     verify.set_defaults(run=cmd_verify)
     return top

@@ -9,6 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.settings import Settings
 from api.tokens import same
+from projections.service import AsOf
 from store.log import ConflictLog
 
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <token>")
@@ -27,7 +28,13 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+def get_as_of(request: Request) -> AsOf:
+    as_of: AsOf = request.app.state.as_of
+    return as_of
+
+
 LogDep = Annotated[ConflictLog, Depends(get_log)]
+AsOfDep = Annotated[AsOf, Depends(get_as_of)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 

@@ -9,9 +9,10 @@ from fastapi import FastAPI
 
 from api import errors
 from api.limits import BodyLimit
-from api.routes import events, health, negotiations
+from api.routes import events, health, negotiations, state
 from api.settings import Settings
 from api.tokens import admin_token
+from projections.service import AsOf
 from store.log import ConflictLog
 
 DESCRIPTION = """
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.log is None:
             app.state.log = ConflictLog(settings.store_config())
+        app.state.as_of = AsOf(app.state.log)
         yield
         if owned:
             app.state.log.close()
@@ -47,6 +49,7 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
     errors.install(app)
     app.include_router(health.router)
     app.include_router(negotiations.router)
+    app.include_router(state.router)
     app.include_router(events.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

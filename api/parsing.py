@@ -6,17 +6,17 @@ Every problem is reported with the dotted path of the field at fault, prefixed b
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 import orjson
 from fastapi import HTTPException
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from api.errors import InvalidRequestError, field_errors
 from domain.errors import InvalidEventError
 from domain.events import AnyEvent, parse_event
-from domain.values import ValidTime, end_of_day
+from projections.as_of import parse_instant
 
 
 def parse_json(body: bytes) -> Any:
@@ -28,25 +28,14 @@ def parse_json(body: bytes) -> Any:
         raise HTTPException(400, f"the body is not valid JSON: {error}") from None
 
 
-_valid_time: TypeAdapter[date | datetime] = TypeAdapter(ValidTime)
-
-
-def instant(value: str, name: str) -> datetime:
+def instant(value: str, name: str, *, bound: Literal["end", "start"] = "end") -> datetime:
     """A query parameter as a UTC instant; a date means the end of that day in UTC."""
     try:
-        parsed = _valid_time.validate_python(value.strip())
-    except ValidationError:
+        return parse_instant(value, bound=bound)
+    except ValueError as error:
         raise InvalidRequestError(
-            [
-                {
-                    "field": name,
-                    "message": "give a date (2025-05-20) or a datetime with a UTC offset "
-                    "(2025-05-20T12:00:00Z)",
-                    "value": value,
-                }
-            ]
+            [{"field": name, "message": str(error), "value": value}]
         ) from None
-    return end_of_day(parsed)
 
 
 def parse_if_match(value: str | None) -> int | None:

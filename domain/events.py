@@ -321,6 +321,10 @@ EVENT_TYPES: dict[str, type[Event]] = {
 any_event: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
 
 LOG_FACTS = ("ClaimDisputed", "EventCorrected", "EventRetracted")
+
+IDENTITY_FIELDS = frozenset({"event_id", "proposal_id", "round"})
+"""Fields that say which thing an event is about: a correction may not change them
+(retract the event and record it anew), or the aggregate's invariants would be blind."""
 """Types that speak about another event rather than about the world."""
 
 
@@ -331,7 +335,15 @@ def parse_event(value: Any) -> AnyEvent:
 
 def corrected(event: AnyEvent, fields: dict[str, Any]) -> AnyEvent:
     """The event with ``fields`` of its data replaced, validated as its own type."""
-    merged = {**event.data.model_dump(by_alias=True), **fields}
+    aliases = {
+        name: info.alias
+        for name, info in type(event.data).model_fields.items()
+        if info.alias is not None
+    }
+    merged = {
+        **event.data.model_dump(by_alias=True),
+        **{aliases.get(key, key): value for key, value in fields.items()},
+    }
     return event.model_copy(update={"data": type(event.data).model_validate(merged)})
 
 

@@ -22,6 +22,7 @@ from pydantic import AwareDatetime, Field
 
 from domain.errors import InvalidEventError
 from domain.events import (
+    IDENTITY_FIELDS,
     AnyEvent,
     ClaimDisputed,
     EventCorrected,
@@ -343,5 +344,13 @@ class _Batch:
                 "data.event_id",
                 str(target),
             )
+        if isinstance(event, EventCorrected):
+            for name in sorted(IDENTITY_FIELDS & set(event.data.data)):
+                raise fail(
+                    f"{name} says which thing the event is about and cannot be corrected; "
+                    "retract the event and record it anew",
+                    f"data.data.{name}",
+                    event.data.data[name],
+                )
         if isinstance(event, EventRetracted):
             self.retracted.add(target)

@@ -19,6 +19,7 @@ class StoreConfig:
     sqlite_file: str = "parley.sqlite3"
     postgres_schema: str = "public"
     postgres_pool_size: int = 5
+    poll_seconds: float = 0.2  # SQLite: how often subscriptions look for other processes
 
     @property
     def backend(self) -> str:

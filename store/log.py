@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import queue
+import random
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -38,7 +40,8 @@ from store.config import StoreConfig, eventsourcing_env
 from store.index import EventIndex, NegotiationSummary, RecordingOrderError
 from store.mapper import PydanticMapper, decode
 
-MAX_ATTEMPTS = 20
+MAX_ATTEMPTS = 100  # lost races in a row before an unconditional append gives up
+BACKOFF_SECONDS = 0.001  # the first wait after a lost race; it doubles, up to 0.05 s
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,8 @@ class ConflictLog(Application[UUID]):
     def __init__(self, config: StoreConfig | None = None) -> None:
         self.config = config or StoreConfig()
         super().__init__(env=eventsourcing_env(self.config))
+        if hasattr(self.recorder, "poll_seconds"):  # SQLite: it cannot notify, so it polls
+            self.recorder.poll_seconds = self.config.poll_seconds
         # Only the writer thread touches the aggregates.
         self._cache: dict[str, Negotiation] = {}
         self._last_clock: datetime | None = None
@@ -200,7 +205,7 @@ class ConflictLog(Application[UUID]):
 
     def _write_alone(self, request: _AppendRequest) -> None:
         """Commit one request, refreshing from the store after each lost race."""
-        for _ in range(MAX_ATTEMPTS):
+        for attempt in range(MAX_ATTEMPTS):
             try:
                 recorded_at = self._group_clock([request], fresh=True)
                 outcome = self._prepare(request, recorded_at, fresh=True)
@@ -212,6 +217,8 @@ class ConflictLog(Application[UUID]):
                     recordings = self.events.put(aggregate.collect_events())
                 except (IntegrityError, RecordingOrderError):
                     aggregate.revert()
+                    # Racing writers that retry at once collide again: fall out of step.
+                    time.sleep(random.uniform(0, min(0.05, BACKOFF_SECONDS * 2**attempt)))
                     continue
                 except BaseException:
                     self._cache.pop(request.slug, None)

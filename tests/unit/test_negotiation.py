@@ -105,7 +105,7 @@ def about(make_event: EventFactory) -> Callable[[str, UUID], AnyEvent]:
     """A log fact (ClaimDisputed, EventCorrected or EventRetracted) about an event id."""
     data: dict[str, dict[str, Any]] = {
         "ClaimDisputed": {"disputed_by": "RUS", "counter_claim": "It was the other way around."},
-        "EventCorrected": {"data": {"round": 1}, "reason": "typo"},
+        "EventCorrected": {"data": {"outcomes": ["a prisoner exchange"]}, "reason": "typo"},
         "EventRetracted": {"reason": "the agency withdrew its report"},
     }
     return lambda type_, event_id: make_event(type_, {"event_id": str(event_id), **data[type_]})
@@ -971,3 +971,40 @@ def test_founding_example_quotes_the_report_verbatim(
     assert quotes
     for quote in quotes:
         assert quote in founding_report
+
+
+@pytest.mark.parametrize("field", ["round", "proposal_id", "event_id"])
+def test_a_correction_may_not_change_which_thing_an_event_is_about(
+    field: str, make_event: EventFactory, about: Callable[[str, UUID], AnyEvent]
+) -> None:
+    held = make_event(
+        "RoundHeld", {"round": 1, "place": {"city": "Istanbul", "country": "TUR"}}
+    )
+    negotiation = given(make_event("NegotiationOpened", {"title": "T", "parties": ["RUS"]}), held)
+    correction = make_event(
+        "EventCorrected",
+        {"event_id": str(held.id), "data": {field: 2}, "reason": "misread"},
+    )
+    error = rejected(negotiation, [correction])
+    assert error.field == f"data.data.{field}"
+    assert negotiation.version == 2
+
+
+def test_a_failed_save_can_be_reverted_to_the_state_before_recording(
+    make_event: EventFactory,
+) -> None:
+    opened = make_event("NegotiationOpened", {"title": "T", "parties": ["RUS"]})
+    negotiation = given(opened)
+    negotiation.collect_events()  # stored
+    before = (negotiation.version, negotiation.last_hash, dict(negotiation.event_types))
+    scheduled = make_event(
+        "RoundScheduled",
+        {"round": 2, "starts_at": "2025-06-02", "place": {"city": "Istanbul", "country": "TUR"}},
+    )
+    # Two requests recorded for one group commit, collected together, then refused.
+    negotiation.record([scheduled], T0 + timedelta(days=1))
+    negotiation.record([make_event("HostAnnounced", {"round": 2, "host": "TUR"})], T0)
+    assert len(negotiation.collect_events()) == 2
+    negotiation.revert()
+    assert (negotiation.version, negotiation.last_hash, negotiation.event_types) == before
+    assert 2 not in negotiation.rounds_known

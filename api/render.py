@@ -1,0 +1,110 @@
+"""Readable terminal tables of a negotiation's state, for ``parley state``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from projections.state import State
+
+
+def _actor(value: Any) -> str:
+    if not value:
+        return "—"
+    name, country = value.get("name"), value.get("country")
+    return f"{name} ({country})" if name and country else name or country or "?"
+
+
+def _place(value: Any) -> str:
+    if not value:
+        return "—"
+    parts = [value.get("city"), value.get("region") or value.get("country")]
+    return ", ".join(p for p in parts if p)
+
+
+def print_state(console: Console, state: State) -> None:
+    """Print the state as a heading and one table per kind of item."""
+    body = state.to_json()
+    console.print(
+        f"[bold]{body['title'] or body['negotiation']}[/bold]  as of {body['as_of']}, "
+        f"known at {body['known_at']}  (position {body['position']}, "
+        f"{body['event_count']} events)"
+    )
+    parties = ", ".join(_actor(p) for p in body["parties"]) or "—"
+    console.print(
+        f"parties: {parties}; mediators: {', '.join(_actor(m) for m in body['mediators']) or '—'}"
+    )
+    tables: list[tuple[str, list[str], list[list[str]]]] = [
+        (
+            "Rounds",
+            ["round", "status", "starts", "place", "host"],
+            [
+                [
+                    str(r["round"]),
+                    r["status"],
+                    str(r["starts_at"] or "—"),
+                    _place(r["place"]),
+                    _actor(r["host"]),
+                ]
+                for r in body["rounds"]
+            ],
+        ),
+        (
+            "Proposals",
+            ["id", "proposer", "to", "subject", "status"],
+            [
+                [
+                    p["proposal_id"],
+                    _actor(p["proposer"]),
+                    _actor(p["addressee"]),
+                    p["subject"],
+                    p["status"],
+                ]
+                for p in body["proposals"]
+            ],
+        ),
+        (
+            "Security zones",
+            ["declared by", "regions", "status", "declared"],
+            [
+                [
+                    _actor(z["declared_by"]),
+                    ", ".join(z["regions"]),
+                    z["status"],
+                    str(z["declared_at"]),
+                ]
+                for z in body["security_zones"]
+            ],
+        ),
+        (
+            "Ceasefires",
+            ["status", "by", "scope"],
+            [
+                [
+                    c.get("status", "?"),
+                    ", ".join(_actor(a) for a in c.get("parties") or [c.get("proposer")]),
+                    ", ".join(c.get("scope") or []) or "—",
+                ]
+                for c in body["ceasefires"]
+            ],
+        ),
+        (
+            "Contested claims",
+            ["event", "disputed by", "counter-claim"],
+            [
+                [c["event_id"][:8], _actor(c["disputed_by"]), c["counter_claim"]]
+                for c in body["contested"]
+            ],
+        ),
+    ]
+    for title, columns, rows in tables:
+        if not rows:
+            continue
+        table = Table(title=title, title_justify="left")
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)

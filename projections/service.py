@@ -1,0 +1,82 @@
+"""As-of answers over the live log: one AsOfEngine per negotiation, kept current.
+
+Before each answer the engine catches up with the store (the events after the last
+version it holds), so a reader sees every committed append, its own included, whichever
+process wrote it. Engines are kept for the most recently asked negotiations only.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from datetime import UTC, datetime
+
+from domain.errors import NegotiationNotFoundError
+from projections.as_of import AsOfEngine
+from projections.state import State, initial_state
+from projections.timeline import Diff, Timeline, diff_states, timeline
+from store.log import ConflictLog
+
+
+class AsOf:
+    """State, timeline and diff of any negotiation at any (as_of, known_at)."""
+
+    def __init__(self, log: ConflictLog, *, max_negotiations: int = 32) -> None:
+        self.log = log
+        self.max_negotiations = max_negotiations
+        self._engines: OrderedDict[str, AsOfEngine] = OrderedDict()
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    def engine(self, slug: str) -> AsOfEngine:
+        """The negotiation's engine, caught up with the store."""
+        with self._guard:
+            lock = self._locks.setdefault(slug, threading.Lock())
+            engine = self._engines.get(slug)
+            if engine is not None:
+                self._engines.move_to_end(slug)
+        with lock:
+            if engine is None:
+                engine = AsOfEngine(slug)
+            fresh = self.log.index.select_records(negotiation=slug, after_version=engine.version)
+            if fresh:
+                engine.add(fresh)
+            if not len(engine):
+                raise NegotiationNotFoundError(slug)
+        with self._guard:
+            self._engines[slug] = engine
+            while len(self._engines) > self.max_negotiations:
+                self._engines.popitem(last=False)
+        return engine
+
+    def state(
+        self, slug: str, as_of: datetime | None = None, known_at: datetime | None = None
+    ) -> State:
+        """The state at valid time ``as_of`` as known at ``known_at`` (both default to now)."""
+        now = datetime.now(UTC)
+        engine = self.engine(slug)
+        as_of, known_at = as_of or now, known_at or now
+        state = engine.state(as_of, known_at)
+        if state.event_count == 0:
+            # Before the opening (or before anything was known) the answer is empty,
+            # but it still names what was asked.
+            return initial_state(slug, as_of=as_of, known_at=known_at)
+        return state
+
+    def timeline(
+        self,
+        slug: str,
+        from_: datetime | None = None,
+        to: datetime | None = None,
+        known_at: datetime | None = None,
+    ) -> Timeline:
+        """The dated events whose valid time overlaps [from_, to], as known at known_at."""
+        engine = self.engine(slug)
+        return timeline(engine.records, from_=from_, to=to, known_at=known_at or datetime.now(UTC))
+
+    def diff(
+        self, slug: str, from_: datetime, to: datetime, known_at: datetime | None = None
+    ) -> Diff:
+        """What changed between valid times ``from_`` and ``to`` under one knowledge."""
+        known_at = known_at or datetime.now(UTC)
+        return diff_states(self.state(slug, from_, known_at), self.state(slug, to, known_at))
