@@ -60,4 +60,10 @@ def test_the_curl_tour_works_as_written(tmp_path: Path) -> None:
     assert [e["version"] for e in appends[2]["events"]] == [3, 4]
     disputed = next(r for r in replies if r.get("id") == "3221c451-fe72-4f21-b409-4d50f4b07cdd")
     assert disputed["disputes"], "the example's dispute over who phoned whom is missing"
+    states = [r for r in replies if r.get("negotiation") == "istanbul-2025" and "rounds" in r]
+    may_17, may_28, unknown = states
+    assert [r["round"] for r in may_17["rounds"]] == [1]
+    second = {r["round"]: r for r in may_28["rounds"]}[2]
+    assert (second["starts_at"], second["host"]["country"]) == ("2025-06-02", "TUR")
+    assert unknown["event_count"] == 0
     assert replies[-1]["ok"] is True
