@@ -353,10 +353,60 @@ def targets(m: Measurement, baseline: Measurement) -> str:
     )
 
 
+def through_store(records: list[Recorded], *, queries: int = 300) -> list[str]:
+    """Store the records in a SQLite log, then time the raw read, a full rebuild from the
+    file (read + decode + fold) and the service's ``state`` (catch-up query included)."""
+    import sqlite3
+    import tempfile
+    from pathlib import Path
+
+    from projections.service import AsOf
+    from store.config import StoreConfig
+    from store.log import ConflictLog
+
+    config = StoreConfig(data_dir=Path(tempfile.mkdtemp(prefix="parley-as-of-")))
+    log = ConflictLog(config)
+    events = [r.event for r in records]
+    for start in range(0, len(events), 1000):
+        log.append(SLUG, events[start : start + 1000])
+    with sqlite3.connect(config.sqlite_path) as raw:
+        started = time.perf_counter()
+        rows = raw.execute("SELECT state FROM stored_events").fetchall()
+        raw_rate = len(rows) / (time.perf_counter() - started)
+    started = time.perf_counter()
+    stored = log.index.select_records(negotiation=SLUG)
+    read = time.perf_counter() - started
+    engine = AsOfEngine(SLUG)
+    engine.add(stored)
+    engine.state(FAR_FUTURE, FAR_FUTURE)
+    rebuild = time.perf_counter() - started
+    service = AsOf(log)
+    service.engine(SLUG)  # warm, as a running server is
+    rng = random.Random(3)
+    valid = [r.event.valid_from for r in stored]
+    low, high = min(valid), max(valid)
+    samples = [
+        _timed(lambda: service.state(SLUG, low + (high - low) * rng.random()).to_json())
+        for _ in range(queries)
+    ]
+    log.close()
+    n = len(stored)
+    return [
+        f"store n={n} raw SELECT state: {raw_rate:,.0f} rows/s; read+decode "
+        f"{n / read:,.0f} events/s; full rebuild (read+decode+fold) {n / rebuild:,.0f} "
+        f"events/s = {n / rebuild / raw_rate:.2f}x of raw (target 150,000 events/s)",
+        f"store n={n} service state+to_json p50={Measurement.ms(samples):.2f}ms "
+        f"p99={Measurement.ms(samples, 0.99):.2f}ms",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument(
+        "--no-store", dest="store", action="store_false", help="skip the SQLite round trip"
+    )
     args = parser.parse_args()
     baseline: Measurement | None = None
     for n in (int(size) for size in args.sizes.split(",")):
@@ -369,6 +419,9 @@ def main() -> None:
             print(line, flush=True)
         if n >= 100_000:
             print(targets(m, baseline), flush=True)
+        if args.store:
+            for line in through_store(records):
+                print(line, flush=True)
 
 
 if __name__ == "__main__":
