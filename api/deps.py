@@ -1,4 +1,5 @@
-"""FastAPI dependencies as ``Annotated`` aliases: the log, the settings, the scopes."""
+"""FastAPI dependencies as ``Annotated`` aliases: the log, the projections, the settings,
+the scopes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.settings import Settings
 from api.tokens import same
+from projections.runner import Projections
 from projections.service import AsOf
 from store.log import ConflictLog
 
@@ -33,8 +35,14 @@ def get_as_of(request: Request) -> AsOf:
     return as_of
 
 
+def get_projections(request: Request) -> Projections:
+    projections: Projections = request.app.state.projections
+    return projections
+
+
 LogDep = Annotated[ConflictLog, Depends(get_log)]
 AsOfDep = Annotated[AsOf, Depends(get_as_of)]
+ProjectionsDep = Annotated[Projections, Depends(get_projections)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 

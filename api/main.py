@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from api import errors
 from api.limits import BodyLimit
-from api.routes import events, health, negotiations, state
+from api.routes import events, health, negotiations, projections, state, stream
 from api.settings import Settings
+from api.streaming import LogTail
 from api.tokens import admin_token
+from projections.runner import Projections
 from projections.service import AsOf
 from store.log import ConflictLog
 
@@ -33,7 +37,19 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
         if app.state.log is None:
             app.state.log = ConflictLog(settings.store_config())
         app.state.as_of = AsOf(app.state.log)
+        app.state.tail = LogTail(app.state.log, buffer=settings.stream_buffer)
+        app.state.tail.start()
+        app.state.projections = Projections(settings.store_config(), log=app.state.log)
+        if settings.projections == "inline":
+            app.state.projections.start()
+            # Serve once the views have caught up with the log, or after the bound.
+            if not await anyio.to_thread.run_sync(
+                app.state.projections.catch_up, settings.wait_for_seconds
+            ):
+                logging.getLogger("parley").warning("projections still catching up at start")
         yield
+        app.state.projections.close()
+        app.state.tail.stop()
         if owned:
             app.state.log.close()
 
@@ -50,6 +66,8 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
     app.include_router(health.router)
     app.include_router(negotiations.router)
     app.include_router(state.router)
+    app.include_router(stream.router)  # before /events/{event_id} claims "stream"
     app.include_router(events.router)
+    app.include_router(projections.router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

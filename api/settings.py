@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,6 +35,23 @@ class Settings(BaseSettings):
         description="NDJSON loaded into an empty store at start-up; empty to skip",
     )
     workers: int = Field(default=1, ge=1, le=64)
+    heartbeat_seconds: float = Field(
+        default=15, gt=0, description="longest silence on a live stream before a heartbeat"
+    )
+    stream_buffer: int = Field(
+        default=10_000, ge=1, description="events a live stream may fall behind before it ends"
+    )
+    poll_seconds: float = Field(
+        default=0.2, gt=0, description="SQLite: how often to look for other processes' appends"
+    )
+    projections: Literal["inline", "off"] = Field(
+        default="inline",
+        description="inline: run the projections in the API process; off: workers run them "
+        "(parley project run)",
+    )
+    wait_for_seconds: float = Field(
+        default=5.0, gt=0, le=60, description="longest a read waits for ?wait_for=<position>"
+    )
 
     @field_validator("example", "database_url", "admin_token", "read_token", mode="before")
     @classmethod
@@ -45,6 +63,7 @@ class Settings(BaseSettings):
             data_dir=self.data_dir,
             database_url=self.database_url or None,
             postgres_schema=self.database_schema,
+            poll_seconds=self.poll_seconds,
         )
 
     @property

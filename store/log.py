@@ -15,7 +15,7 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,6 +40,7 @@ from store.config import StoreConfig, eventsourcing_env
 from store.index import EventIndex, NegotiationSummary, RecordingOrderError
 from store.mapper import PydanticMapper, decode
 
+POLL_SECONDS_KEY = "PARLEY_POLL_SECONDS"  # in a library env: SQLite subscriptions' poll interval
 MAX_ATTEMPTS = 100  # lost races in a row before an unconditional append gives up
 BACKOFF_SECONDS = 0.001  # the first wait after a lost race; it doubles, up to 0.05 s
 
@@ -83,16 +84,33 @@ class ConflictLog(Application[UUID]):
 
     name = "Parley"
 
-    def __init__(self, config: StoreConfig | None = None) -> None:
-        self.config = config or StoreConfig()
-        super().__init__(env=eventsourcing_env(self.config))
+    def __init__(self, config: StoreConfig | Mapping[str, str] | None = None) -> None:
+        """Open the log described by ``config``.
+
+        ``config`` may also be the library's environment as ``env_for`` makes it: that
+        is how ``eventsourcing.projection.ProjectionRunner`` constructs an application
+        (``application_class(env)``). Then only ``config.poll_seconds`` is meaningful.
+        """
+        if isinstance(config, Mapping):
+            env = dict(config)
+            poll = float(env.get(POLL_SECONDS_KEY, StoreConfig.poll_seconds))
+            self.config = StoreConfig(poll_seconds=poll)
+        else:
+            self.config = config or StoreConfig()
+            env = eventsourcing_env(self.config)
+        super().__init__(env=env)
         if hasattr(self.recorder, "poll_seconds"):  # SQLite: it cannot notify, so it polls
             self.recorder.poll_seconds = self.config.poll_seconds
         # Only the writer thread touches the aggregates.
         self._cache: dict[str, Negotiation] = {}
         self._last_clock: datetime | None = None
         self._append_listeners: list[Any] = []
-        self._writer = _Writer(self._write_group)
+        self._writer = _Writer(self._write_group)  # its thread starts on the first append
+
+    @staticmethod
+    def env_for(config: StoreConfig) -> dict[str, str]:
+        """The library environment that makes ``ConflictLog(env)`` open ``config``'s log."""
+        return {**eventsourcing_env(config), POLL_SECONDS_KEY: str(config.poll_seconds)}
 
     # Library hooks.
     def construct_mapper(self) -> Mapper[UUID]:
@@ -175,7 +193,7 @@ class ConflictLog(Application[UUID]):
             except (IntegrityError, RecordingOrderError):
                 # Another process committed first: take everything back, go one by one.
                 for aggregate in touched:
-                    aggregate.revert()
+                    self._revert(aggregate)
                 retry = [request for request, _, _, _ in prepared] + retry
             except BaseException as error:
                 for aggregate in touched:
@@ -216,7 +234,7 @@ class ConflictLog(Application[UUID]):
                 try:
                     recordings = self.events.put(aggregate.collect_events())
                 except (IntegrityError, RecordingOrderError):
-                    aggregate.revert()
+                    self._revert(aggregate)
                     # Racing writers that retry at once collide again: fall out of step.
                     time.sleep(random.uniform(0, min(0.05, BACKOFF_SECONDS * 2**attempt)))
                     continue
@@ -264,6 +282,13 @@ class ConflictLog(Application[UUID]):
             negotiation = self._cache.setdefault(slug, Negotiation(slug))
         records = negotiation.record(new, recorded_at)
         return negotiation, records, existing
+
+    def _revert(self, aggregate: Negotiation) -> None:
+        """Take back an aggregate's unsaved events; one that was never stored is forgotten
+        (a cached empty negotiation would read as "already open" on the retry)."""
+        aggregate.revert()
+        if aggregate.version == 0:
+            self._cache.pop(aggregate.slug, None)
 
     def _group_clock(self, group: list[_AppendRequest], *, fresh: bool = False) -> datetime:
         """One recorded_at for a transaction, never before what this log has recorded."""
@@ -421,6 +446,12 @@ class ConflictLog(Application[UUID]):
     def last_position(self) -> int:
         return self.index.last_position()
 
+    def stored_states(self, *, after: int = 0, limit: int = 500) -> list[tuple[int, int, bytes]]:
+        """(position, version, stored JSON) after a position: the global log undecoded,
+        for readers that only re-serialise it (the live streams' catch-up)."""
+        states = self.recorder.select_states(after, limit)  # type: ignore[attr-defined]
+        return cast(list[tuple[int, int, bytes]], states)
+
     # Integrity.
     def verify(self) -> ChainReport:
         """Walk every hash chain and check positions; report the first break."""
@@ -509,25 +540,36 @@ class _AppendRequest:
 
 
 class _Writer:
-    """The one thread that writes: it drains the queue and hands each group to ``write``."""
+    """The one thread that writes: it drains the queue and hands each group to ``write``.
+
+    The thread starts with the first request, so a log that only reads costs none.
+    """
 
     MAX_GROUP = 256
 
     def __init__(self, write: Callable[[list[_AppendRequest]], None]) -> None:
         self._write = write
         self._queue: queue.SimpleQueue[_AppendRequest | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="parley-writer", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._lock = threading.Lock()
 
     def put(self, request: _AppendRequest) -> None:
-        if not self._thread.is_alive():
-            raise RuntimeError("the log is closed")
-        self._queue.put(request)
+        with self._lock:
+            if self._closed or (self._thread is not None and not self._thread.is_alive()):
+                raise RuntimeError("the log is closed")
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="parley-writer", daemon=True)
+                self._thread.start()
+            self._queue.put(request)
 
     def stop(self) -> None:
-        if self._thread.is_alive():
+        with self._lock:
+            self._closed = True
+            thread = self._thread
+        if thread is not None and thread.is_alive():
             self._queue.put(None)
-            self._thread.join(timeout=30)
+            thread.join(timeout=30)
 
     def _run(self) -> None:
         while True:

@@ -3,7 +3,8 @@
 The index rows are inserted by the same cursor, inside the same transaction, as the
 stored events, so neither can exist without the other. SQLite runs in WAL mode (set
 by the library's pool) with ``synchronous=FULL``: a committed append survives a crash
-of the process or of the machine.
+of the process or of the machine. After each commit the recorder wakes this process's
+subscriptions to the same file (store/subscription.py), since SQLite cannot notify.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import ApplicationRecorder, StoredEvent, Subscription
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
 from store.index import (
@@ -22,6 +23,13 @@ from store.index import (
     RecordingOrderError,
     index_rows,
     index_statements,
+)
+from store.mapper import RECORDED_TOPIC
+from store.subscription import (
+    DEFAULT_POLL_SECONDS,
+    SQLiteSubscription,
+    committed,
+    database_key,
 )
 
 
@@ -35,10 +43,27 @@ class SQLiteEventRecorder(EventIndex, SQLiteApplicationRecorder):
 
     backend = "sqlite"
     contiguous_positions = True
+    poll_seconds = DEFAULT_POLL_SECONDS  # how often subscriptions look for other processes
 
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name)
         self.events_join = f"JOIN {self.events_table_name} e ON e.rowid = i.position"
+        self.database_key = database_key(datastore.pool.db_name)
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        positions = super().insert_events(stored_events, **kwargs)
+        committed(self.database_key)  # after the commit, never before
+        return positions
+
+    def subscribe(
+        self, gt: int | None = None, topics: Sequence[str] = ()
+    ) -> Subscription[ApplicationRecorder]:
+        """Notifications after ``gt``, woken in-process on commit and by polling."""
+        return SQLiteSubscription(
+            self, gt=gt, topics=topics, key=self.database_key, poll_seconds=self.poll_seconds
+        )
 
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *index_statements("TEXT")]
@@ -86,6 +111,15 @@ class SQLiteEventRecorder(EventIndex, SQLiteApplicationRecorder):
 
     def _from_ts(self, value: Any) -> datetime:
         return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+    def select_states(self, after: int, limit: int) -> list[tuple[int, int, bytes]]:
+        """(position, version, state) of Parley events after ``after``, in position order:
+        what ``select_notifications`` reads, without building a Notification per row."""
+        sql = (
+            f"SELECT rowid, originator_version, state FROM {self.events_table_name} "
+            "WHERE rowid > ? AND topic = ? ORDER BY rowid LIMIT ?"
+        )
+        return [(r[0], r[1], r[2]) for r in self._fetch(sql, [after, RECORDED_TOPIC, limit])]
 
     def stored_count(self) -> tuple[int, int]:
         """(row count, highest position) of the stored events table."""

@@ -8,9 +8,11 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from api.deps import CanAppend, CanRead, LogDep
+from api.deps import CanAppend, CanRead, LogDep, ProjectionsDep, SettingsDep
+from api.errors import InvalidRequestError, problem
 from api.parsing import instant, parse_events, parse_if_match, parse_json
 from api.schemas import (
     AppendOut,
@@ -20,8 +22,11 @@ from api.schemas import (
     event_out,
     negotiation_out,
 )
+from api.settings import Settings
 from domain.events import NegotiationOpened, any_event
 from domain.values import Source
+from projections.negotiations_index import NAME as NEGOTIATIONS_INDEX
+from projections.runner import Projections
 from store.log import Appended, ConflictLog
 
 router = APIRouter(prefix="/negotiations", tags=["negotiations"])
@@ -57,12 +62,88 @@ def open_negotiation(body: NegotiationIn, log: LogDep, response: Response) -> di
     return _summary(log, body.slug)
 
 
-@router.get("", dependencies=[CanRead])
-def list_negotiations(log: LogDep) -> dict[str, Any]:
-    """Every negotiation with its event count and last activity."""
-    return {
-        "negotiations": [negotiation_out(log.opening(s.negotiation), s) for s in log.summaries()]
-    }
+@router.get(
+    "",
+    dependencies=[CanRead],
+    response_model=None,
+    responses={
+        200: {"description": "the negotiations, each as NegotiationOut"},
+        503: {"description": "wait_for: the index did not reach the position in time"},
+    },
+)
+async def list_negotiations(
+    log: LogDep,
+    projections: ProjectionsDep,
+    settings: SettingsDep,
+    response: Response,
+    wait_for: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            description="a position (from an append's response): answer only once the "
+            "index includes it, waiting up to PARLEY_WAIT_FOR_SECONDS",
+        ),
+    ] = None,
+) -> dict[str, Any] | JSONResponse:
+    """Every negotiation with its event count and last activity, from the negotiations index.
+
+    The index is a projection of the log and may be a moment behind it: the
+    ``Parley-Projection-Position`` header names the last position it includes. To
+    read your own write, pass its position as ``wait_for``. If the index has not
+    reached it within PARLEY_WAIT_FOR_SECONDS (5 s), the answer is a 503 problem
+    (``/problems/projection-behind``) with ``Retry-After``; a position beyond the
+    log's last one is a 422.
+    """
+    index = projections.negotiations_index
+    if wait_for is not None:
+        behind = await _wait_for(log, projections, settings, wait_for)
+        if behind is not None:
+            return behind
+    position = await run_in_threadpool(index.position)  # first: the rows include at least it
+    rows = await run_in_threadpool(index.negotiations)
+    response.headers[POSITION_HEADER] = str(position)
+    return {"negotiations": [row.to_json() for row in rows]}
+
+
+POSITION_HEADER = "Parley-Projection-Position"
+
+
+async def _wait_for(
+    log: ConflictLog, projections: Projections, settings: Settings, wait_for: int
+) -> JSONResponse | None:
+    """Wait until the negotiations index has processed ``wait_for``; else the problem."""
+    name = NEGOTIATIONS_INDEX
+    head = await run_in_threadpool(log.last_position)
+    if wait_for > head:
+        raise InvalidRequestError(
+            [
+                {
+                    "field": "wait_for",
+                    "message": f"position {wait_for} is beyond the log's last position {head}",
+                    "value": wait_for,
+                }
+            ]
+        )
+    bound = settings.wait_for_seconds
+    if await projections.wait_async(name, wait_for, bound):
+        return None
+    position = await run_in_threadpool(projections.view(name).position)
+    hint = (
+        "retry shortly, or read without wait_for for an answer that may be behind"
+        if projections.running(name)
+        else "no runner of it runs in this process (PARLEY_PROJECTIONS=off): "
+        "is 'parley project run' running?"
+    )
+    return problem(
+        503,
+        f"the {name} projection has processed the log up to position {position}, "
+        f"not yet {wait_for}, after waiting {bound:g} s; {hint}",
+        kind="projection-behind",
+        headers={"Retry-After": "1", POSITION_HEADER: str(position)},
+        projection=name,
+        position=position,
+        wait_for=wait_for,
+    )
 
 
 @router.get("/{slug}", response_model=NegotiationOut, dependencies=[CanRead])

@@ -91,8 +91,9 @@ def test_a_bad_slug_is_422_naming_the_slug(client: TestClient) -> None:
 
 
 def test_list_and_get_negotiations_show_counts_and_last_activity(opened: TestClient) -> None:
-    opened.post("/negotiations/geneva-talks/events", json=statement(), headers=AUTH)
-    listed = opened.get("/negotiations").json()["negotiations"]
+    appended = opened.post("/negotiations/geneva-talks/events", json=statement(), headers=AUTH)
+    position = appended.json()["events"][0]["position"]  # the list is a projection: wait for it
+    listed = opened.get("/negotiations", params={"wait_for": position}).json()["negotiations"]
     assert [(n["negotiation"], n["event_count"]) for n in listed] == [("geneva-talks", 2)]
     one = opened.get("/negotiations/geneva-talks")
     assert one.headers["etag"] == '"2"'

@@ -977,9 +977,7 @@ def test_founding_example_quotes_the_report_verbatim(
 def test_a_correction_may_not_change_which_thing_an_event_is_about(
     field: str, make_event: EventFactory, about: Callable[[str, UUID], AnyEvent]
 ) -> None:
-    held = make_event(
-        "RoundHeld", {"round": 1, "place": {"city": "Istanbul", "country": "TUR"}}
-    )
+    held = make_event("RoundHeld", {"round": 1, "place": {"city": "Istanbul", "country": "TUR"}})
     negotiation = given(make_event("NegotiationOpened", {"title": "T", "parties": ["RUS"]}), held)
     correction = make_event(
         "EventCorrected",

@@ -1,0 +1,368 @@
+"""Live streams of the global log: one subscription per app, fanned out to every client.
+
+A ``LogTail`` follows the log with ONE subscription to the recorder (SQLite: in-process
+wake-ups and polling, see store/subscription.py; PostgreSQL: LISTEN/NOTIFY) on a thread.
+It turns each notification into the JSON body a client receives, once per event rather
+than once per client, and hands the batch to the event loop, which appends it to each
+``Follower``'s bounded buffer. A client's stream (``follow``) catches up from the store
+in pages and then switches to the live feed with no gap and no duplicate: it registers
+before catching up, so its buffer holds every event after the tail's position at that
+moment, and it skips what catch-up already sent. A slow client cannot stall the writers
+or the other clients: when its buffer overflows in the live phase, its stream ends with
+a message naming the position to resume after. Heartbeats carry the position scanned so
+far, so a filtered client's Last-Event-ID moves past events it did not want.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import anyio.to_thread
+import orjson
+from eventsourcing.persistence import ApplicationRecorder, Notification, Subscription
+from pydantic import TypeAdapter
+
+from api.schemas import event_out
+from domain.negotiation import Recorded
+from store.log import ConflictLog
+from store.mapper import RECORDED_TOPIC
+
+logger = logging.getLogger("parley")
+
+PAGE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class LiveEvent:
+    """One stored event, ready to send: its position, what filters look at, its JSON."""
+
+    position: int
+    type: str
+    negotiation: str
+    body: str  # the event as GET /events shows it (api.schemas.EventOut)
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """Nothing to send for a while; every matching event up to ``position`` was sent."""
+
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class Overflow:
+    """The client fell too far behind; it should reconnect after ``resume_after``."""
+
+    resume_after: int
+
+
+Message = LiveEvent | Heartbeat | Overflow
+
+
+@dataclass(frozen=True)
+class StreamFilter:
+    """Which events a client wants: one negotiation, some types, or everything."""
+
+    negotiation: str | None = None
+    types: frozenset[str] = frozenset()
+
+    @property
+    def everything(self) -> bool:
+        return self.negotiation is None and not self.types
+
+    def matches(self, event: LiveEvent) -> bool:
+        return (self.negotiation is None or event.negotiation == self.negotiation) and (
+            not self.types or event.type in self.types
+        )
+
+
+_instant: TypeAdapter[datetime] = TypeAdapter(datetime)
+
+
+def event_from_recorded(record: Recorded) -> LiveEvent:
+    """An event as ``GET /events`` shows it (``EventOut``, whose JSON ends UTC in Z)."""
+    assert record.position is not None
+    body = event_out(record)
+    body["recorded_at"] = _instant.dump_python(record.timestamp, mode="json")
+    return LiveEvent(
+        position=record.position,
+        type=record.event.type,
+        negotiation=record.negotiation,
+        body=orjson.dumps(body).decode(),
+    )
+
+
+def event_from_notification(notification: Notification) -> LiveEvent | None:
+    """The event of a notification (None for other topics, of which there are none)."""
+    if notification.topic != RECORDED_TOPIC:
+        return None
+    return event_from_state(notification.id, notification.originator_version, notification.state)
+
+
+def event_from_state(position: int, version: int, state: bytes) -> LiveEvent:
+    """The same body as ``event_from_recorded``, without rebuilding the pydantic model.
+
+    The stored state already is the event's canonical JSON (store/mapper.py), so the
+    body is that plus what the store added; a test holds the two equal.
+    """
+    stored = orjson.loads(state)
+    body = stored["event"]
+    body.update(
+        negotiation=stored["negotiation"],
+        position=position,
+        version=version,
+        recorded_at=stored["timestamp"],  # pydantic's JSON of an aware datetime, as EventOut's
+        hash=stored["hash"],
+        previous_hash=stored["previous_hash"],
+    )
+    return LiveEvent(
+        position=position,
+        type=body["type"],
+        negotiation=stored["negotiation"],
+        body=orjson.dumps(body).decode(),
+    )
+
+
+def read_page(log: ConflictLog, wanted: StreamFilter, after: int, limit: int) -> list[LiveEvent]:
+    """Up to ``limit`` stored events after position ``after`` that ``wanted`` matches.
+
+    Unfiltered reads take the stored JSON as it is (no pydantic decoding: catch-up is
+    bound by it); filtered ones use the event index. With a negotiation the index orders
+    by version, which within one negotiation is also position order.
+    """
+    if wanted.everything:
+        return [event_from_state(*row) for row in log.stored_states(after=after, limit=limit)]
+    records = log.index.select_records(
+        after_position=after,
+        limit=limit,
+        types=sorted(wanted.types),
+        negotiation=wanted.negotiation,
+    )
+    return [event_from_recorded(r) for r in records]
+
+
+class Follower:
+    """One client's share of the live feed: a bounded buffer that the event loop fills.
+
+    Only the event loop's thread touches it.
+    """
+
+    def __init__(self, wanted: StreamFilter, capacity: int, scanned: int) -> None:
+        self.wanted = wanted
+        self.capacity = capacity
+        self.scanned = scanned  # the tail has offered every event up to here
+        self.resets = 0  # times the buffer overflowed and was emptied
+        self.closed = False
+        self._buffer: deque[LiveEvent] = deque()
+        self._wake = asyncio.Event()
+
+    def offer(self, events: Sequence[LiveEvent], upto: int) -> None:
+        added = False
+        for event in events:
+            if self.wanted.matches(event):
+                if len(self._buffer) >= self.capacity:
+                    self._buffer.clear()  # memory stays bounded; the stream learns of it
+                    self.resets += 1
+                self._buffer.append(event)
+                added = True
+        self.scanned = max(self.scanned, upto)
+        if added:
+            self._wake.set()
+
+    def take(self, after: int, limit: int) -> list[LiveEvent]:
+        """Up to ``limit`` buffered events after ``after``, dropping those at or before it
+        (catch-up sent them); empty only when the buffer is."""
+        taken: list[LiveEvent] = []
+        buffer = self._buffer
+        while buffer and len(taken) < limit:
+            event = buffer.popleft()
+            if event.position > after:
+                taken.append(event)
+        return taken
+
+    async def wait(self, timeout: float) -> bool:
+        """Wait for new events (True) or the timeout (False)."""
+        self._wake.clear()
+        if self._buffer or self.closed:
+            return True
+        try:
+            async with asyncio.timeout(timeout):
+                await self._wake.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    def close(self) -> None:
+        self.closed = True
+        self._wake.set()
+
+
+@dataclass
+class _Pending:
+    events: list[LiveEvent] = field(default_factory=list)
+    upto: int = 0
+    scheduled: bool = False
+
+
+class LogTail:
+    """Follows the global log with one subscription and fans it out to ``Follower``s."""
+
+    def __init__(self, log: ConflictLog, *, buffer: int = 10_000, retry_seconds: float = 1.0):
+        self.log = log
+        self.buffer = buffer
+        self.position = 0  # the event loop has offered every event up to here
+        self._retry_seconds = retry_seconds
+        self._followers: set[Follower] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._subscription: Subscription[ApplicationRecorder] | None = None
+        self._pending = _Pending()
+
+    def start(self) -> None:
+        """Start following from the current end of the log (call on the event loop)."""
+        self._loop = asyncio.get_running_loop()
+        self.position = self._pending.upto = self.log.last_position()
+        self._thread = threading.Thread(target=self._run, name="parley-log-tail", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the subscription and end every client's stream."""
+        self._stopping.set()
+        with self._lock:
+            subscription = self._subscription
+        if subscription is not None:
+            subscription.stop()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        for follower in list(self._followers):
+            follower.close()
+        self._followers.clear()
+
+    def follow(self, wanted: StreamFilter) -> Follower:
+        """Register a client; from now on it is offered every event after ``position``."""
+        follower = Follower(wanted, self.buffer, self.position)
+        if self._stopping.is_set():
+            follower.close()
+        else:
+            self._followers.add(follower)
+        return follower
+
+    def unfollow(self, follower: Follower) -> None:
+        self._followers.discard(follower)
+
+    @property
+    def followers(self) -> int:
+        return len(self._followers)
+
+    # The tail's thread.
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                subscription = self.log.recorder.subscribe(gt=self._pending.upto)
+                with subscription:
+                    with self._lock:
+                        self._subscription = subscription
+                    if self._stopping.is_set():
+                        break
+                    for notification in subscription:
+                        self._publish(event_from_notification(notification), notification.id)
+            except Exception:
+                if self._stopping.is_set():
+                    break
+                logger.exception("the live tail lost its subscription; following again")
+                self._stopping.wait(self._retry_seconds)
+            finally:
+                with self._lock:
+                    self._subscription = None
+
+    def _publish(self, event: LiveEvent | None, position: int) -> None:
+        """Queue one event for the loop; one callback carries all that piled up."""
+        assert self._loop is not None
+        with self._lock:
+            pending = self._pending
+            if event is not None:
+                pending.events.append(event)
+            pending.upto = position
+            if pending.scheduled:
+                return
+            pending.scheduled = True
+        try:
+            self._loop.call_soon_threadsafe(self._deliver)
+        except RuntimeError:  # the loop closed: the app is shutting down
+            self._stopping.set()
+
+    # The event loop's thread.
+    def _deliver(self) -> None:
+        with self._lock:
+            events, upto = self._pending.events, self._pending.upto
+            self._pending.events = []
+            self._pending.scheduled = False
+        self.position = upto
+        for follower in list(self._followers):
+            follower.offer(events, upto)
+
+
+async def follow(
+    tail: LogTail,
+    wanted: StreamFilter,
+    after: int,
+    *,
+    heartbeat_seconds: float,
+    page: int = PAGE,
+) -> AsyncGenerator[Sequence[Message], None]:
+    """One client's stream: catch-up from the store, then the live feed, in batches.
+
+    Positions only grow, and each matching event after ``after`` comes exactly once. It
+    ends when the tail stops, or after an ``Overflow`` when the client falls behind.
+
+    Reading "after the last position seen" (here and in the subscriptions) skips
+    nothing only because positions become visible in order. SQLite serialises writers
+    and takes each rowid as MAX + 1 inside the write transaction. The PostgreSQL
+    recorder takes an EXCLUSIVE table lock per insert transaction, so a position is
+    visible only once every lower one has committed or rolled back, and a rolled-back
+    position stays a hole forever: nothing lower can appear later.
+    """
+    follower = tail.follow(wanted)
+    try:
+        cursor = after
+        while True:
+            # The buffer holds every event offered since the client registered or since
+            # its buffer last overflowed; a read that begins after that moment covers
+            # everything offered before it, so when a short page ends such a read, the
+            # switch to the buffer leaves no gap. Positions at or before ``cursor`` in
+            # the buffer are duplicates, skipped by ``take``.
+            resets = follower.resets
+            events = await anyio.to_thread.run_sync(read_page, tail.log, wanted, cursor, page)
+            if events:
+                yield events
+                cursor = events[-1].position
+            if len(events) < page and follower.resets == resets:
+                break
+        last_sent = time.monotonic()
+        while not follower.closed:
+            if follower.resets != resets:
+                yield [Overflow(cursor)]
+                return
+            events = follower.take(cursor, page)
+            if events:
+                yield events
+                cursor = events[-1].position
+                last_sent = time.monotonic()
+                continue
+            silence = heartbeat_seconds - (time.monotonic() - last_sent)
+            if silence <= 0 or not await follower.wait(silence):
+                # The buffer is empty, so everything it was offered up to here is sent.
+                cursor = max(cursor, follower.scanned)
+                yield [Heartbeat(cursor)]
+                last_sent = time.monotonic()
+    finally:
+        tail.unfollow(follower)

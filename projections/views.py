@@ -1,0 +1,321 @@
+"""The machinery every subscribing view shares: tracking, one transaction, both backends.
+
+A view is an ``eventsourcing`` ``TrackingRecorder`` that also holds read-model tables.
+``View.record`` writes one event's update and its tracking position in ONE transaction,
+and writes the tracking row FIRST: the library's single-row tracking statement
+(``INSERT … ON CONFLICT (application_name) DO UPDATE … WHERE notification_id < new``)
+returns no row when this position, or a later one, is already recorded, and the
+library raises ``IntegrityError``. That is the exactly-once guard: the transaction
+rolls back, the view is left as it was, and ``record`` returns False, so a position
+delivered twice (a restarted runner, two runners of one view) is applied once. The
+tracking row stays locked until commit (PostgreSQL row lock; SQLite has one writer),
+so two runners of one view cannot both apply a position.
+
+Each view has a tracking table of its own, ``<projection name>_tracking``. The
+library's PostgreSQL factory names it so by itself; its SQLite recorder hard-codes one
+``tracking`` table keyed by application name, which is "Parley" for every view, so two
+views in one file would overwrite each other's position: ``SQLiteView`` renames it.
+The views live beside the log (the same SQLite file, the same PostgreSQL schema), in
+tables of their own, so a view can also tell how far behind the log it is.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from abc import abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Generic, TypeVar
+
+import psycopg.errors
+from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.projection import Projection
+from eventsourcing.sqlite import SQLiteDatastore, SQLiteRecorder, SQLiteTrackingRecorder
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL
+
+from domain.negotiation import Recorded
+from store.index import INDEX_TABLE
+from store.log import ConflictLog
+
+logger = logging.getLogger("parley.projections")
+
+APPLICATION_NAME = ConflictLog.name
+"""Whose positions the views track: the log's application name."""
+
+Execute = Callable[[str, Sequence[Any]], None]
+"""Run one statement (written with ``?`` placeholders) in the view's transaction."""
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far a view has got: its position, the log's last position, events between."""
+
+    position: int  # the last position the view has processed (0: none)
+    head: int  # the log's last position
+    lag: int  # events in the log after ``position``
+
+
+class _AlreadyProcessed(Exception):
+    """The tracking table already holds this position or a later one."""
+
+
+class View(TrackingRecorder):
+    """A read model kept by a projection; concrete classes add a backend and tables.
+
+    Subclasses name their ``tables`` (dropped by ``reset``), give their DDL in
+    ``table_statements`` and apply one event in ``write``.
+    """
+
+    projection_name: ClassVar[str] = ""
+    tables: ClassVar[tuple[str, ...]] = ()
+    placeholder: ClassVar[str] = "?"
+    timestamp_type: ClassVar[str] = "TEXT"
+
+    # Backend hooks.
+    @abstractmethod
+    def _write_transaction(self) -> Any:
+        """A context manager: one committed transaction, yielding ``(execute, track)``."""
+
+    @abstractmethod
+    def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Run a read query (``?`` placeholders) and return its rows as tuples."""
+
+    @abstractmethod
+    def _table(self, name: str) -> str:
+        """A table's name as SQL (schema-qualified where the backend has schemas)."""
+
+    @abstractmethod
+    def _ts(self, value: datetime) -> Any:
+        """A UTC datetime as the backend stores it."""
+
+    @abstractmethod
+    def _from_ts(self, value: Any) -> datetime:
+        """A stored timestamp as an aware UTC datetime."""
+
+    @property
+    @abstractmethod
+    def tracking_table(self) -> str:
+        """This view's tracking table, as SQL."""
+
+    # Projection hooks.
+    @abstractmethod
+    def table_statements(self) -> list[str]:
+        """DDL for the view's tables and indexes, idempotent (IF NOT EXISTS)."""
+
+    @abstractmethod
+    def write(self, execute: Execute, recorded: Recorded) -> None:
+        """Apply one event to the view's tables (inside ``record``'s transaction)."""
+
+    # What every view does.
+    def _sql(self, sql: str) -> str:
+        return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
+
+    def record(self, recorded: Recorded | None, tracking: Tracking) -> bool:
+        """Apply ``recorded`` and track its position, atomically; False if already done.
+
+        ``recorded`` None tracks the position alone (an event this view ignores).
+        """
+        try:
+            with self._write_transaction() as (execute, track):
+                try:
+                    track(tracking)
+                except IntegrityError:
+                    raise _AlreadyProcessed from None
+                if recorded is not None:
+                    self.write(execute, recorded)
+        except _AlreadyProcessed:
+            logger.debug(
+                "%s: position %s was already processed; skipped",
+                self.projection_name,
+                tracking.notification_id,
+            )
+            return False
+        return True
+
+    def position(self) -> int:
+        """The last log position this view has processed (0 before any)."""
+        return self.max_tracking_id(APPLICATION_NAME) or 0
+
+    def progress(self) -> Progress:
+        """Position, log head and lag, read in one statement (one snapshot)."""
+        index = self._table(INDEX_TABLE)
+        tracked = f"SELECT notification_id FROM {self.tracking_table} WHERE application_name = ?"
+        sql = (
+            f"SELECT ({tracked}), "
+            f"(SELECT position FROM {index} ORDER BY position DESC LIMIT 1), "
+            f"(SELECT COUNT(*) FROM {index} WHERE position > COALESCE(({tracked}), 0))"
+        )
+        ((position, head, lag),) = self._fetch(sql, [APPLICATION_NAME, APPLICATION_NAME])
+        return Progress(position=int(position or 0), head=int(head or 0), lag=int(lag))
+
+    def reset(self) -> None:
+        """Empty the view and forget its position, in one transaction: a rebuild starts
+        from zero. Only while no runner of this view is running, anywhere."""
+        with self._write_transaction() as (execute, _):
+            for table in self.tables:
+                execute(f"DELETE FROM {self._table(table)}", [])
+            execute(
+                f"DELETE FROM {self.tracking_table} WHERE application_name = ?",
+                [APPLICATION_NAME],
+            )
+
+
+def utc_text(value: datetime) -> str:
+    """Fixed-width UTC text (SQLite): it sorts as time does, as the log's index stores it."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
+
+
+_create_lock = threading.Lock()
+
+
+def _create_once(create: Callable[[], None]) -> None:
+    """Create a view's tables, though another recorder may be creating them too.
+
+    Two recorders that find no tracking table both create it and both insert the
+    library's migration row, and the second insert fails; PostgreSQL's catalogue can
+    also refuse a concurrent CREATE … IF NOT EXISTS. The second attempt finds all made.
+    """
+    with _create_lock:
+        for attempt in range(3):
+            try:
+                create()
+                return
+            except (psycopg.errors.UniqueViolation, IntegrityError):
+                if attempt == 2:
+                    raise
+
+
+class SQLiteView(SQLiteTrackingRecorder, View):
+    """A view in the log's SQLite file, with its own ``<projection>_tracking`` table."""
+
+    def __init__(self, datastore: SQLiteDatastore, **kwargs: Any) -> None:
+        if not datastore.single_row_tracking:
+            raise ValueError("Parley's views need single-row tracking (the library default)")
+        super().__init__(datastore, **kwargs)
+        table = self.tracking_table
+        self.insert_tracking_statement = (
+            f"INSERT INTO {table} VALUES (:application_name, :notification_id) "
+            "ON CONFLICT (application_name) DO UPDATE SET notification_id = :notification_id "
+            f"WHERE {table}.notification_id < :notification_id RETURNING notification_id"
+        )
+        self.select_max_tracking_id_statement = (
+            f"SELECT MAX(notification_id) FROM {table} WHERE application_name=?"
+        )
+
+    @property
+    def tracking_table(self) -> str:
+        return f"{self.projection_name}_tracking"
+
+    def construct_create_table_statements(self) -> list[str]:
+        # Not the library's shared "tracking" table: one per view.
+        return [
+            *SQLiteRecorder.construct_create_table_statements(self),
+            f"CREATE TABLE IF NOT EXISTS {self.tracking_table} ("
+            "application_name TEXT, notification_id INTEGER, "
+            "PRIMARY KEY (application_name)) WITHOUT ROWID",
+            *self.table_statements(),
+        ]
+
+    def create_table(self) -> None:
+        _create_once(super().create_table)
+
+    @contextmanager
+    def _write_transaction(self) -> Iterator[tuple[Execute, Callable[[Tracking], None]]]:
+        with self.datastore.transaction(commit=True) as c:
+            yield (
+                lambda sql, params: c.execute(sql, params),
+                lambda tracking: self._insert_tracking(c, tracking),
+            )
+
+    def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(sql, params)
+            return [tuple(row) for row in c.fetchall()]
+
+    def _table(self, name: str) -> str:
+        return name
+
+    def _ts(self, value: datetime) -> Any:
+        return utc_text(value)
+
+    def _from_ts(self, value: Any) -> datetime:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+class PostgresView(PostgresTrackingRecorder, View):
+    """A view in the log's PostgreSQL schema; the factory names its tracking table."""
+
+    placeholder = "%s"
+    timestamp_type = "TIMESTAMPTZ"
+
+    def __init__(
+        self, datastore: PostgresDatastore, *, tracking_table_name: str = "", **kwargs: Any
+    ) -> None:
+        if not datastore.single_row_tracking:
+            raise ValueError("Parley's views need single-row tracking (the library default)")
+        super().__init__(
+            datastore,
+            tracking_table_name=tracking_table_name or f"{self.projection_name}_tracking",
+            **kwargs,
+        )
+        self.sql_create_statements.extend(SQL(s).format() for s in self.table_statements())
+
+    @property
+    def tracking_table(self) -> str:
+        return self._table(self.tracking_table_name)
+
+    def create_table(self) -> None:
+        _create_once(super().create_table)
+
+    @contextmanager
+    def _write_transaction(self) -> Iterator[tuple[Execute, Callable[[Tracking], None]]]:
+        with self.datastore.transaction(commit=True) as curs:
+
+            def execute(sql: str, params: Sequence[Any]) -> None:
+                curs.execute(self._sql(sql), params)
+
+            yield execute, lambda tracking: self._insert_tracking(curs, tracking)
+
+    def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(self._sql(sql), params)
+            return curs.fetchall()
+
+    def _table(self, name: str) -> str:
+        return f'"{self.datastore.schema}".{name}'
+
+    def _ts(self, value: datetime) -> Any:
+        return value
+
+    def _from_ts(self, value: Any) -> datetime:
+        assert isinstance(value, datetime)
+        return value.astimezone(UTC)
+
+
+TView = TypeVar("TView", bound=View)
+
+
+class ParleyProjection(Projection[TView], Generic[TView]):
+    """A projection of the log into a ``View``: each event once, with its position.
+
+    ``listeners`` are called with each position after it is committed (or found already
+    processed), in the runner's thread; waiters in this process use them to wake early.
+    """
+
+    def __init__(self, view: TView) -> None:
+        super().__init__(view)
+        self.listeners: list[Callable[[int], None]] = []
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        recorded = None
+        if isinstance(domain_event, Recorded):
+            # The library's mapper knows no position: it is the tracked notification id.
+            recorded = domain_event.model_copy(update={"position": tracking.notification_id})
+        self.view.record(recorded, tracking)
+        for listener in list(self.listeners):
+            listener(tracking.notification_id)

@@ -1,0 +1,221 @@
+"""The API's fan-out (api/streaming.py) without HTTP, on both backends.
+
+Each test runs a real LogTail over a real log in an event loop, and drives one client's
+stream (``follow``) step by step, so overflows and the catch-up/live switch-over happen
+exactly where the test puts them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from uuid import uuid4
+
+import orjson
+import pytest
+from support import EXAMPLE
+
+from api.schemas import EventOut, event_out
+from api.streaming import (
+    Heartbeat,
+    LiveEvent,
+    LogTail,
+    Message,
+    Overflow,
+    StreamFilter,
+    event_from_notification,
+    event_from_recorded,
+    follow,
+    read_page,
+)
+from domain.events import AnyEvent, parse_event
+from domain.negotiation import Recorded
+from store.loader import load
+from store.log import ConflictLog
+
+SLUG = "istanbul-2025"
+HANG_GUARD = 30.0  # seconds; a bound on waiting, not a timing assertion
+
+
+def statement(summary: str) -> AnyEvent:
+    return parse_event(
+        {
+            "id": str(uuid4()),
+            "type": "StatementIssued",
+            "occurred_at": "2025-05-28",
+            "sources": [{"outlet": "TASS"}],
+            "data": {"speaker": "UKR", "summary": summary},
+        }
+    )
+
+
+def run(test: Callable[[LogTail], Awaitable[None]], log: ConflictLog, buffer: int) -> None:
+    """Run ``test`` in an event loop with a started LogTail on ``log``."""
+
+    async def main() -> None:
+        tail = LogTail(log, buffer=buffer)
+        tail.start()
+        try:
+            async with asyncio.timeout(HANG_GUARD):
+                await test(tail)
+        finally:
+            tail.stop()
+
+    asyncio.run(main())
+
+
+async def append(log: ConflictLog, count: int, label: str) -> list[int]:
+    appended = await asyncio.to_thread(
+        log.append, SLUG, [statement(f"{label} {i}") for i in range(count)]
+    )
+    return [r.position or 0 for r in appended.created]
+
+
+async def delivered(tail: LogTail, position: int) -> None:
+    """Wait until the tail has offered every event up to ``position`` to its followers."""
+    while tail.position < position:
+        await asyncio.sleep(0.005)
+
+
+async def next_batch(stream: AsyncGenerator[Sequence[Message], None]) -> Sequence[Message]:
+    return await anext(stream)
+
+
+def positions(messages: Sequence[Message]) -> list[int]:
+    return [m.position for m in messages if isinstance(m, LiveEvent)]
+
+
+async def events(stream: AsyncGenerator[Sequence[Message], None], count: int) -> list[int]:
+    """The positions of the next ``count`` events, past heartbeats (an append may come
+    in pieces)."""
+    got: list[int] = []
+    floor = 0  # an event must come after every position already claimed as sent
+    while len(got) < count:
+        for message in await next_batch(stream):
+            assert not isinstance(message, Overflow), message
+            if isinstance(message, LiveEvent):
+                assert message.position > floor, (message.position, floor)
+                got.append(message.position)
+            assert message.position >= floor
+            floor = message.position
+    return got
+
+
+@pytest.fixture
+def loaded(log: ConflictLog) -> ConflictLog:
+    load(log, EXAMPLE, SLUG)
+    return log
+
+
+def shown(record: Recorded) -> str:
+    """The event as GET /events serialises it."""
+    return EventOut.model_validate(event_out(record)).model_dump_json()
+
+
+def test_stream_bodies_are_exactly_what_get_events_shows(loaded: ConflictLog) -> None:
+    notifications = loaded.recorder.select_notifications(start=0, limit=1000)
+    records = loaded.global_log(limit=1000)
+    assert len(notifications) == len(records) > 10
+    for notification, record in zip(notifications, records, strict=True):
+        live = event_from_notification(notification)
+        assert live is not None
+        assert orjson.loads(live.body) == orjson.loads(shown(record))
+        assert live.body == event_from_recorded(record).body
+        assert (live.position, live.type, live.negotiation) == (
+            record.position,
+            record.event.type,
+            record.negotiation,
+        )
+    unfiltered = read_page(loaded, StreamFilter(), 0, 1000)  # from the stored JSON
+    assert [e.body for e in unfiltered] == [event_from_recorded(r).body for r in records]
+    filtered = read_page(loaded, StreamFilter(types=frozenset({"RoundHeld"})), 0, 10)
+    assert [orjson.loads(e.body) for e in filtered] == [
+        orjson.loads(shown(r)) for r in loaded.global_log(types=["RoundHeld"])
+    ]
+
+
+def test_a_stream_switches_from_catch_up_to_live_without_gap_or_duplicate(
+    loaded: ConflictLog,
+) -> None:
+    async def test(tail: LogTail) -> None:
+        # Frequent heartbeats interleave too: none may run ahead of an unsent event.
+        stream = follow(tail, StreamFilter(), 0, heartbeat_seconds=0.01, page=5)
+        seen = positions(await next_batch(stream))  # the first page of the catch-up
+        # Appended while the client is half-way: the catch-up reads them AND the live
+        # buffer holds them; each must still come exactly once.
+        expected = list(range(1, loaded.last_position() + 1)) + await append(loaded, 7, "mid")
+        await delivered(tail, expected[-1])
+        seen += await events(stream, len(expected) - len(seen))
+        live = await append(loaded, 3, "live")
+        assert seen + await events(stream, 3) == expected + live
+        await stream.aclose()
+        assert tail.followers == 0
+
+    run(test, loaded, buffer=1000)
+
+
+def test_a_buffer_overflow_during_catch_up_only_makes_the_stream_read_on_from_the_store(
+    loaded: ConflictLog,
+) -> None:
+    async def test(tail: LogTail) -> None:
+        stream = follow(tail, StreamFilter(), 0, heartbeat_seconds=60, page=5)
+        seen = positions(await next_batch(stream))
+        more = await append(loaded, 12, "overflowing")  # more than the buffer of 4
+        await delivered(tail, more[-1])
+        seen += await events(stream, more[-1] - len(seen))  # and no Overflow
+        assert seen == list(range(1, more[-1] + 1))
+        live = await append(loaded, 2, "live")
+        assert await events(stream, 2) == live
+        await stream.aclose()
+
+    run(test, loaded, buffer=4)
+
+
+def test_a_client_that_falls_behind_live_gets_an_overflow_naming_its_last_position(
+    loaded: ConflictLog,
+) -> None:
+    async def test(tail: LogTail) -> None:
+        last = loaded.last_position()
+        stream = follow(tail, StreamFilter(), last, heartbeat_seconds=60)
+        slow = follow(tail, StreamFilter(), last, heartbeat_seconds=0.01)
+        # A heartbeat comes only live: overflowing during catch-up would just read on.
+        assert await next_batch(slow) == [Heartbeat(last)]
+        first = await append(loaded, 2, "read")
+        assert await events(slow, 2) == first
+        # ``slow`` stops reading; the writer and the other client go on.
+        appended = first + await append(loaded, 10, "unread")
+        assert await events(stream, len(appended)) == appended
+        await delivered(tail, appended[-1])  # ``stream`` may have read them from the store
+        assert await next_batch(slow) == [Overflow(resume_after=first[-1])]
+        with pytest.raises(StopAsyncIteration):
+            await next_batch(slow)
+        await stream.aclose()
+
+    run(test, loaded, buffer=5)
+
+
+def test_heartbeats_of_a_filtered_stream_advance_past_events_it_does_not_want(
+    loaded: ConflictLog,
+) -> None:
+    async def test(tail: LogTail) -> None:
+        wanted = StreamFilter(types=frozenset({"CeasefireDeclared"}))
+        stream = follow(tail, wanted, 0, heartbeat_seconds=0.05)
+        assert await next_batch(stream) == [Heartbeat(loaded.last_position())]
+        unwanted = await append(loaded, 3, "unwanted")
+        await delivered(tail, unwanted[-1])
+        assert await next_batch(stream) == [Heartbeat(unwanted[-1])]
+        await stream.aclose()
+
+    run(test, loaded, buffer=100)
+
+
+def test_stopping_the_tail_ends_every_stream(loaded: ConflictLog) -> None:
+    async def test(tail: LogTail) -> None:
+        stream = follow(tail, StreamFilter(), loaded.last_position(), heartbeat_seconds=60)
+        waiting = asyncio.create_task(next_batch(stream))
+        await asyncio.sleep(0.05)
+        tail.stop()
+        with pytest.raises(StopAsyncIteration):
+            await waiting
+
+    run(test, loaded, buffer=100)
