@@ -201,6 +201,8 @@ def cmd_serve(_: argparse.Namespace) -> int:
         workers=settings.workers,
         log_level="warning",
         access_log=False,
+        # Live streams never end by themselves: give them 5 s, then close them.
+        timeout_graceful_shutdown=5,
     )
     return 0
 

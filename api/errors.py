@@ -22,6 +22,7 @@ from domain.errors import (
     NegotiationNotFoundError,
     ParleyError,
     VersionConflictError,
+    WriteContentionError,
 )
 
 log = logging.getLogger("parley")
@@ -36,7 +37,7 @@ _TITLES = {
     409: "Conflict",
     413: "Request body too large",
     415: "Unsupported media type",
-    422: "Invalid event",
+    422: "Invalid input",
     500: "Internal error",
     503: "Unavailable",
 }
@@ -149,6 +150,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(EventIdReusedError)
     async def _reused(_: Request, exc: EventIdReusedError) -> JSONResponse:
         return problem(409, str(exc), kind="id-reused", event_id=str(exc.event_id))
+
+    @app.exception_handler(WriteContentionError)
+    async def _busy(_: Request, exc: WriteContentionError) -> JSONResponse:
+        return problem(
+            503, str(exc), kind="busy", headers={"Retry-After": "1"}, negotiation=exc.slug
+        )
 
     @app.exception_handler(ParleyError)
     async def _parley(_: Request, exc: ParleyError) -> JSONResponse:

@@ -57,3 +57,14 @@ class EventIdReusedError(ParleyError):
             "use a new id for a new event"
         )
         self.event_id = event_id
+
+
+class WriteContentionError(ParleyError):
+    """Other writers kept winning the race for a negotiation; nothing was stored."""
+
+    def __init__(self, slug: str, attempts: int) -> None:
+        super().__init__(
+            f"negotiation {slug!r} is too busy: {attempts} concurrent writers won first; "
+            "nothing was stored, retry"
+        )
+        self.slug = slug

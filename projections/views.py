@@ -41,6 +41,7 @@ from psycopg.sql import SQL
 from domain.negotiation import Recorded
 from store.index import INDEX_TABLE
 from store.log import ConflictLog
+from store.sqlite import synchronous_on_connect
 
 logger = logging.getLogger("parley.projections")
 
@@ -196,6 +197,7 @@ class SQLiteView(SQLiteTrackingRecorder, View):
     def __init__(self, datastore: SQLiteDatastore, **kwargs: Any) -> None:
         if not datastore.single_row_tracking:
             raise ValueError("Parley's views need single-row tracking (the library default)")
+        synchronous_on_connect(datastore, "NORMAL")
         super().__init__(datastore, **kwargs)
         table = self.tracking_table
         self.insert_tracking_statement = (

@@ -33,6 +33,7 @@ from domain.errors import (
     NegotiationExistsError,
     NegotiationNotFoundError,
     VersionConflictError,
+    WriteContentionError,
 )
 from domain.events import AnyEvent, EventCorrected, NegotiationOpened, corrected, dump_event
 from domain.negotiation import Negotiation, Recorded, check_slug, negotiation_id
@@ -252,10 +253,11 @@ class ConflictLog(Application[UUID]):
             except Exception as error:
                 request.future.set_exception(error)
                 return
-        current = self.version_of(request.slug)
-        request.future.set_exception(
-            VersionConflictError(request.slug, request.expected_version or -1, current)
-        )
+        gave_up: Exception = WriteContentionError(request.slug, MAX_ATTEMPTS)
+        if request.expected_version is not None:
+            current = self.version_of(request.slug)
+            gave_up = VersionConflictError(request.slug, request.expected_version, current)
+        request.future.set_exception(gave_up)
 
     def _prepare(
         self, request: _AppendRequest, recorded_at: datetime, *, fresh: bool

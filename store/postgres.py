@@ -26,6 +26,7 @@ from store.index import (
 from store.mapper import RECORDED_TOPIC
 
 _REFUSE_FUNCTION = "parley_refuse_change"
+_DDL_LOCK = 0x7061726C6579  # "parley": the advisory lock key for creating tables
 
 
 class PostgresEventRecorder(EventIndex, PostgresApplicationRecorder):
@@ -51,6 +52,20 @@ class PostgresEventRecorder(EventIndex, PostgresApplicationRecorder):
         self._insert_index_sql = (
             f"INSERT INTO {self.index_table} ({COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)"
         )
+
+    def create_table(self) -> None:
+        """Create the tables once, though several processes may start together.
+
+        Concurrent CREATE … IF NOT EXISTS (and CREATE OR REPLACE of the trigger function)
+        deadlock or collide in PostgreSQL's catalogue; a session advisory lock, held on
+        a connection of its own, makes the starters take turns.
+        """
+        with self.datastore.get_connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (_DDL_LOCK,))
+            try:
+                super().create_table()
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (_DDL_LOCK,))
 
     def _append_only_statements(self, schema: str, events: str) -> list[str]:
         function = f'"{schema}".{_REFUSE_FUNCTION}'

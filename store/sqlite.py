@@ -14,7 +14,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.persistence import ApplicationRecorder, StoredEvent, Subscription
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteConnection,
+    SQLiteCursor,
+    SQLiteDatastore,
+)
 
 from store.index import (
     COLUMNS,
@@ -38,6 +43,24 @@ def _text(value: datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
+def synchronous_on_connect(datastore: SQLiteDatastore, level: str) -> None:
+    """Set ``PRAGMA synchronous`` on every connection the datastore's pool opens.
+
+    Chosen, not inherited from how SQLite was built: FULL for the log (a commit that
+    returned survives a power cut), NORMAL for rebuildable views (a crash may lose their
+    last commits, but each keeps its tracking row with it, so a runner resumes there).
+    """
+    pool = datastore.pool
+    make = pool._create_connection
+
+    def create() -> SQLiteConnection:
+        connection = make()
+        connection._sqlite_conn.execute(f"PRAGMA synchronous={level}")
+        return connection
+
+    setattr(pool, "_create_connection", create)  # noqa: B010 - the pool has no hook
+
+
 class SQLiteEventRecorder(EventIndex, SQLiteApplicationRecorder):
     """Stored events and their index in one SQLite file."""
 
@@ -46,6 +69,7 @@ class SQLiteEventRecorder(EventIndex, SQLiteApplicationRecorder):
     poll_seconds = DEFAULT_POLL_SECONDS  # how often subscriptions look for other processes
 
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
+        synchronous_on_connect(datastore, "FULL")
         super().__init__(datastore, events_table_name)
         self.events_join = f"JOIN {self.events_table_name} e ON e.rowid = i.position"
         self.database_key = database_key(datastore.pool.db_name)
