@@ -190,9 +190,12 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--seconds", type=int, default=10, help="per wrk run")
+    parser.add_argument("--projections", choices=["inline", "off"], default="inline",
+                        help="run the read-model projections in the API process, or not")
     args = parser.parse_args()
     data = Path(tempfile.mkdtemp(prefix="parley-bench-"))
-    env = {"PARLEY_DATA_DIR": str(data), "PARLEY_ADMIN_TOKEN": "bench", "PARLEY_EXAMPLE": ""}
+    env = {"PARLEY_DATA_DIR": str(data), "PARLEY_ADMIN_TOKEN": "bench", "PARLEY_EXAMPLE": "",
+           "PARLEY_PROJECTIONS": args.projections}
     if args.database_url:
         schema = f"bench_{uuid.uuid4().hex[:8]}"
         import psycopg
@@ -201,7 +204,8 @@ def main() -> None:
             conn.execute(f'CREATE SCHEMA "{schema}"')
         env |= {"PARLEY_DATABASE_URL": args.database_url, "PARLEY_DATABASE_SCHEMA": schema}
     backend = "postgres" if args.database_url else "sqlite"
-    print(f"# bench/append.py on {backend}, {os.cpu_count()} cores, {CLIENTS} clients")
+    print(f"# bench/append.py on {backend}, {os.cpu_count()} cores, {CLIENTS} clients, "
+          f"projections {args.projections}")
 
     bodies = [statement(i) for i in range(args.requests)]
     noop_port = free_port()
