@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import pytest
+from support import opened, statement
 
 from domain.errors import VersionConflictError
-from domain.events import AnyEvent, parse_event
 from domain.negotiation import Recorded
 from store.config import StoreConfig
 from store.log import ConflictLog
@@ -23,29 +23,6 @@ SLUG = "istanbul-2025"
 THREADS = 8
 PER_THREAD = 25
 JOIN_TIMEOUT = 240.0  # a hang guard, not a timing assertion
-
-
-def statement(summary: str) -> AnyEvent:
-    return parse_event(
-        {
-            "id": str(uuid4()),
-            "type": "StatementIssued",
-            "occurred_at": "2025-05-28",
-            "sources": [{"outlet": "teleSUR"}],
-            "data": {"speaker": "RUS", "summary": summary},
-        }
-    )
-
-
-def opened() -> AnyEvent:
-    return parse_event(
-        {
-            "type": "NegotiationOpened",
-            "occurred_at": "2025-05-16",
-            "sources": [{"outlet": "teleSUR"}],
-            "data": {"title": "Russia–Ukraine direct talks", "parties": ["RUS", "UKR"]},
-        }
-    )
 
 
 @pytest.fixture

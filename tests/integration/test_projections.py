@@ -26,7 +26,7 @@ from uuid import uuid4
 
 import pytest
 from eventsourcing.persistence import Tracking
-from support import EXAMPLE, REPO
+from support import EXAMPLE, REPO, opened, statement
 
 from api.schemas import negotiation_out
 from domain.events import AnyEvent, parse_event
@@ -41,29 +41,6 @@ HANG_GUARD = 60.0  # seconds; a bound on waiting, never a timing assertion
 WRITERS = 4
 PER_WRITER = 30
 SHARED = "shared-talks"
-
-
-def statement(summary: str, occurred_at: str = "2025-05-28") -> AnyEvent:
-    return parse_event(
-        {
-            "id": str(uuid4()),
-            "type": "StatementIssued",
-            "occurred_at": occurred_at,
-            "sources": [{"outlet": "teleSUR"}],
-            "data": {"speaker": "RUS", "summary": summary},
-        }
-    )
-
-
-def opened(title: str = "Russia–Ukraine direct talks") -> AnyEvent:
-    return parse_event(
-        {
-            "type": "NegotiationOpened",
-            "occurred_at": "2025-05-16",
-            "sources": [{"outlet": "teleSUR"}],
-            "data": {"title": title, "parties": ["RUS", "UKR"], "mediators": ["TUR"]},
-        }
-    )
 
 
 def log_fact(kind: str, event_id: str, **data: Any) -> AnyEvent:

@@ -16,43 +16,18 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from uuid import uuid4
 
 import pytest
 from eventsourcing.persistence import Notification, Subscription
 from eventsourcing.projection import ApplicationSubscription
-from support import REPO
+from support import REPO, opened, statement
 
-from domain.events import AnyEvent, parse_event
 from domain.negotiation import Recorded
 from store.config import StoreConfig
 from store.log import ConflictLog
 
 SLUG = "istanbul-2025"
 HANG_GUARD = 30.0  # seconds; a bound on waiting, not a timing assertion
-
-
-def statement(summary: str) -> AnyEvent:
-    return parse_event(
-        {
-            "id": str(uuid4()),
-            "type": "StatementIssued",
-            "occurred_at": "2025-05-28",
-            "sources": [{"outlet": "teleSUR"}],
-            "data": {"speaker": "RUS", "summary": summary},
-        }
-    )
-
-
-def opened() -> AnyEvent:
-    return parse_event(
-        {
-            "type": "NegotiationOpened",
-            "occurred_at": "2025-05-16",
-            "sources": [{"outlet": "teleSUR"}],
-            "data": {"title": "Russia–Ukraine direct talks", "parties": ["RUS", "UKR"]},
-        }
-    )
 
 
 class Collector:

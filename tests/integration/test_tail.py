@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
-from uuid import uuid4
 
 import orjson
 import pytest
-from support import EXAMPLE
+from support import EXAMPLE, statement
 
 from api.schemas import EventOut, event_out
 from api.streaming import (
@@ -28,25 +27,12 @@ from api.streaming import (
     follow,
     read_page,
 )
-from domain.events import AnyEvent, parse_event
 from domain.negotiation import Recorded
 from store.loader import load
 from store.log import ConflictLog
 
 SLUG = "istanbul-2025"
 HANG_GUARD = 30.0  # seconds; a bound on waiting, not a timing assertion
-
-
-def statement(summary: str) -> AnyEvent:
-    return parse_event(
-        {
-            "id": str(uuid4()),
-            "type": "StatementIssued",
-            "occurred_at": "2025-05-28",
-            "sources": [{"outlet": "TASS"}],
-            "data": {"speaker": "UKR", "summary": summary},
-        }
-    )
 
 
 def run(test: Callable[[LogTail], Awaitable[None]], log: ConflictLog, buffer: int) -> None:
