@@ -28,6 +28,7 @@ test: lint
 bench: install
 	$(BIN)/python bench/append.py
 	$(BIN)/python bench/as_of.py
+	$(BIN)/python bench/subscribe.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

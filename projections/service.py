@@ -15,6 +15,7 @@ from domain.errors import NegotiationNotFoundError
 from projections.as_of import AsOfEngine
 from projections.state import State, initial_state
 from projections.timeline import Diff, Timeline, diff_states, timeline
+from store.index import paused_gc
 from store.log import ConflictLog
 
 
@@ -40,7 +41,8 @@ class AsOf:
                 engine = AsOfEngine(slug)
             fresh = self.log.index.select_records(negotiation=slug, after_version=engine.version)
             if fresh:
-                engine.add(fresh)
+                with paused_gc(len(fresh) > 1000):
+                    engine.add(fresh)
             if not len(engine):
                 raise NegotiationNotFoundError(slug)
         with self._guard:

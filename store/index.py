@@ -9,8 +9,11 @@ table).
 
 from __future__ import annotations
 
+import gc
+import threading
 from abc import abstractmethod
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +29,36 @@ INDEX_TABLE = "parley_event_index"
 COLUMNS = (
     "event_id, negotiation, version, position, type, subject_id, occurred_at, recorded_at, hash"
 )
+
+
+_gc_lock = threading.Lock()
+_gc_pausers = 0
+
+
+@contextmanager
+def paused_gc(pause: bool = True) -> Iterator[None]:
+    """Hold off the cyclic garbage collector while many objects are made at once.
+
+    Decoding 100,000 events makes millions of live objects; each collection the
+    allocations trigger walks all of them again, which made bulk reads 5x slower. The
+    records hold no reference cycles, so reference counting frees them all the same.
+    Nested and concurrent pauses count: the collector resumes when the last one ends.
+    """
+    global _gc_pausers
+    if not pause:
+        yield
+        return
+    with _gc_lock:
+        _gc_pausers += 1
+        if _gc_pausers == 1:
+            gc.disable()
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pausers -= 1
+            if _gc_pausers == 0:
+                gc.enable()
 
 
 class RecordingOrderError(Exception):
@@ -122,10 +155,12 @@ class EventIndex:
             "SELECT i.position, e.originator_id, e.originator_version, e.state "
             f"FROM {self.index_table} i {self.events_join} {where} {tail}"
         )
-        return [
-            decode(originator_id, version, bytes(state), position)
-            for position, originator_id, version, state in self._fetch(self._sql(sql), params)
-        ]
+        rows = self._fetch(self._sql(sql), params)
+        with paused_gc(len(rows) > 1000):
+            return [
+                decode(originator_id, version, bytes(state), position)
+                for position, originator_id, version, state in rows
+            ]
 
     def select_records(
         self,
