@@ -8,8 +8,10 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,3 +138,26 @@ def opened(title: str = "Russia–Ukraine direct talks") -> AnyEvent:
             "data": {"title": title, "parties": ["RUS", "UKR"], "mediators": ["TUR"]},
         }
     )
+
+
+def run_threads(count: int, target: Callable[[int], None], hang_guard: float = 240.0) -> None:
+    """Run ``target(i)`` on ``count`` threads; re-raise the first error any of them hit.
+
+    ``hang_guard`` bounds each join: a guard against a hang, not a timing assertion.
+    """
+    errors: list[BaseException] = []
+
+    def guarded(index: int) -> None:
+        try:
+            target(index)
+        except BaseException as error:  # reported in the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(hang_guard)
+        assert not thread.is_alive(), "a thread hung"
+    if errors:
+        raise errors[0]

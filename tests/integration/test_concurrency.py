@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from uuid import UUID
 
 import pytest
-from support import opened, statement
+from support import opened, run_threads, statement
 
 from domain.errors import VersionConflictError
 from domain.negotiation import Recorded
@@ -40,26 +40,6 @@ def logs(store_config: StoreConfig) -> Iterator[Callable[[bool], list[ConflictLo
     yield make
     for log in created:
         log.close()
-
-
-def run_writers(target: Callable[[int], None]) -> None:
-    """Run ``target(i)`` in THREADS threads; re-raise the first error any of them hit."""
-    errors: list[BaseException] = []
-
-    def guarded(index: int) -> None:
-        try:
-            target(index)
-        except BaseException as error:  # reported in the main thread
-            errors.append(error)
-
-    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(JOIN_TIMEOUT)
-    assert not any(thread.is_alive() for thread in threads), "a writer hung"
-    if errors:
-        raise errors[0]
 
 
 def assert_log_is_whole(log: ConflictLog, expected_ids: set[UUID]) -> list[Recorded]:
@@ -111,7 +91,7 @@ def test_writers_with_expected_version_store_every_event_once_and_losers_get_con
                 stored_ids[index].append(event.id)
                 break
 
-    run_writers(write)
+    run_threads(THREADS, write, JOIN_TIMEOUT)
 
     expected = {first.id, *(i for ids in stored_ids for i in ids)}
     assert len(expected) == 1 + THREADS * PER_THREAD
@@ -137,7 +117,7 @@ def test_writers_without_expected_version_lose_and_duplicate_nothing(
             assert [r.event.id for r in appended.created] == [event.id]
             sent[index].append(event.id)
 
-    run_writers(write)
+    run_threads(THREADS, write, JOIN_TIMEOUT)
 
     expected = {first.id, *(i for ids in sent for i in ids)}
     stored = assert_log_is_whole(writers[0], expected)

@@ -26,7 +26,7 @@ from uuid import uuid4
 
 import pytest
 from eventsourcing.persistence import Tracking
-from support import EXAMPLE, REPO, opened, statement
+from support import EXAMPLE, REPO, opened, run_threads, statement
 
 from api.schemas import negotiation_out
 from domain.events import AnyEvent, parse_event
@@ -87,26 +87,6 @@ def assert_rebuild_from_zero_gives_the_same_views(projections: Projections) -> N
     assert snapshot(projections) == before
 
 
-def run_threads(count: int, target: Callable[[int], None]) -> None:
-    """Run ``target(i)`` on ``count`` threads; re-raise the first error any hit."""
-    errors: list[BaseException] = []
-
-    def guarded(index: int) -> None:
-        try:
-            target(index)
-        except BaseException as error:  # reported in the main thread
-            errors.append(error)
-
-    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(HANG_GUARD)
-        assert not thread.is_alive(), "a writer hung"
-    if errors:
-        raise errors[0]
-
-
 def four_writers(store_config: StoreConfig) -> None:
     """Four threads, each with its own ConflictLog: its own negotiation, and the shared
     one appended to by all four at once (lost races are retried; on PostgreSQL they
@@ -124,7 +104,7 @@ def four_writers(store_config: StoreConfig) -> None:
             writer.append(SHARED, [statement(f"shared by {index} #{n}")])
 
     try:
-        run_threads(WRITERS, write)
+        run_threads(WRITERS, write, HANG_GUARD)
     finally:
         for writer in writers:
             writer.close()

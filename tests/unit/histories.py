@@ -390,3 +390,12 @@ def histories(draw: st.DrawFn, max_steps: int = 24) -> list[Recorded]:
         except InvalidEventError:
             continue  # refused by the aggregate (e.g. a round held twice): not in the log
     return history.records
+
+
+def given(*events: AnyEvent) -> History:
+    """A negotiation opened on 16 May, then ``events``, each recorded an hour apart."""
+    history = History()
+    history.record(opened())
+    for event in events:
+        history.add(event)
+    return history

@@ -11,27 +11,18 @@ from histories import (
     answer,
     ceasefire_declared,
     ceasefire_proposed,
+    given,
     host,
-    opened,
     proposal,
     scheduled,
     statement,
     zone,
 )
 
-from domain.events import AnyEvent
 from projections.as_of import AsOfEngine, parse_instant
 from projections.timeline import Diff, diff, diff_states
 
 NOW = parse_instant("2030-01-01")
-
-
-def given(*events: AnyEvent) -> History:
-    history = History()
-    history.record(opened())
-    for event in events:
-        history.add(event)
-    return history
 
 
 def between(history: History, start: str, end: str, known_at: datetime = NOW) -> Diff:

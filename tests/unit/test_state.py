@@ -23,9 +23,9 @@ from histories import (
     delegation,
     dispute,
     document,
+    given,
     held,
     host,
-    opened,
     proposal,
     retraction,
     scheduled,
@@ -49,15 +49,6 @@ def day(text: str) -> datetime:
 def state_of(history: History, as_of: str | datetime, known_at: datetime = FAR_FUTURE) -> State:
     moment = day(as_of) if isinstance(as_of, str) else as_of
     return naive_state(history.records, SLUG, moment, known_at)
-
-
-def given(*events: AnyEvent) -> History:
-    """A negotiation opened on 16 May, then ``events``, each recorded an hour apart."""
-    history = History()
-    history.record(opened())
-    for event in events:
-        history.add(event)
-    return history
 
 
 # Query times.

@@ -7,28 +7,18 @@ from datetime import UTC, datetime, timedelta
 from histories import (
     DOHA,
     UMEROV,
-    History,
     contact,
     correction,
     dispute,
-    opened,
+    given,
     retraction,
     scheduled,
     statement,
     zone,
 )
 
-from domain.events import AnyEvent
 from projections.as_of import parse_instant
 from projections.timeline import Timeline, timeline
-
-
-def given(*events: AnyEvent) -> History:
-    history = History()
-    history.record(opened())
-    for event in events:
-        history.add(event)
-    return history
 
 
 def ids(result: Timeline) -> list[object]:
