@@ -52,10 +52,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
-from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.persistence import InfrastructureFactory, Tracking
 from eventsourcing.projection import ProjectionRunner
 from eventsourcing.utils import Environment
 
+from domain.negotiation import Recorded
 from projections.negotiations_index import (
     NegotiationsIndex,
     NegotiationsIndexPostgres,
@@ -68,9 +69,10 @@ from projections.timeline_view import (
     TimelineSQLite,
     TimelineView,
 )
-from projections.views import ParleyProjection, Progress, View
+from projections.views import APPLICATION_NAME, ParleyProjection, Progress, View
 from store.config import StoreConfig
 from store.log import ConflictLog
+from store.mapper import RECORDED_TOPIC, decode
 
 logger = logging.getLogger("parley.projections")
 
@@ -172,6 +174,74 @@ class ProjectionStatus:
 _construct_lock = threading.Lock()  # runners are built one at a time (DDL, pools)
 
 
+CATCH_UP_PAGE = 1000  # events per transaction while a view catches up
+
+
+def catch_up(
+    spec: ProjectionSpec,
+    config: StoreConfig,
+    view: View | None = None,
+    *,
+    on_processed: Callable[[int], None] | None = None,
+    stopping: threading.Event | None = None,
+    deadline: float | None = None,
+) -> int:
+    """Bring a view up to the log's head in pages, one transaction per page.
+
+    The library's runner commits once per event, which is right for following the log
+    live but slow for a rebuild; so a runner first catches up here, then follows. The
+    page's positions come from the log in order (see the module docstring on gaps),
+    and each is tracked in the page's transaction. Returns the view's position.
+    """
+    env = runner_env(config, spec.name)
+    own_view = view is None
+    if view is None:
+        with _construct_lock:
+            factory: InfrastructureFactory[Any] = InfrastructureFactory.construct(
+                env=Environment(spec.projection.name, env)
+            )
+            view = factory.tracking_recorder(spec.view_class(config))
+    log = ConflictLog(env)
+    try:
+        position = view.max_tracking_id(APPLICATION_NAME) or 0
+        while stopping is None or not stopping.is_set():
+            if deadline is not None and time.monotonic() > deadline:
+                raise ProjectionTimeoutError(
+                    f"{spec.name} reached position {position} before the time ran out"
+                )
+            page = log.recorder.select_notifications(
+                start=position, limit=CATCH_UP_PAGE, inclusive_of_start=False
+            )
+            if not page:
+                break
+            items: list[tuple[Recorded | None, Tracking]] = []
+            for notification in page:
+                event = (
+                    decode(
+                        notification.originator_id,
+                        notification.originator_version,
+                        notification.state,
+                        notification.id,
+                    )
+                    if notification.topic == RECORDED_TOPIC
+                    else None
+                )
+                items.append((event, Tracking(APPLICATION_NAME, notification.id)))
+            view.record_many(items)
+            position = page[-1].id
+            if on_processed is not None:
+                on_processed(position)
+            if len(page) < CATCH_UP_PAGE:
+                break
+        return position
+    finally:
+        log.close()
+        if own_view:
+            datastore = getattr(view, "datastore", None)
+            if datastore is not None:
+                datastore.close()
+
+
 def _construct(spec: ProjectionSpec, config: StoreConfig) -> ProjectionRunner[Any, View]:
     with _construct_lock:
         return ProjectionRunner(
@@ -248,6 +318,9 @@ class _Worker:
             self._on_processed(position)
 
     def _run_once(self) -> None:
+        catch_up(self.spec, self.config, on_processed=self._processed, stopping=self._stopping)
+        if self._stopping.is_set():
+            return
         runner = _construct(self.spec, self.config)
         try:
             projection = runner.projection
@@ -435,29 +508,9 @@ class Projections:
         try:
             view = self.view(name)
             view.reset()
-            head = view.progress().head
-            if head:
-                self._run_until(spec, view, head, timeout)
+            deadline = None if timeout is None else time.monotonic() + timeout
+            catch_up(spec, self.config, view, deadline=deadline)
             return view.progress()
         finally:
             if was_running:
                 self.start([name])
-
-    def _run_until(
-        self, spec: ProjectionSpec, view: View, position: int, timeout: float | None
-    ) -> None:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        runner = _construct(spec, self.config)
-        try:
-            with runner:
-                while view.position() < position:
-                    if deadline is not None and time.monotonic() > deadline:
-                        raise ProjectionTimeoutError(
-                            f"{spec.name} reached position {view.position()}, not {position}, "
-                            f"in {timeout} s"
-                        )
-                    runner.run_forever(timeout=POLL_SECONDS)  # raises the runner's error
-                    if runner.is_interrupted.is_set() and view.position() < position:
-                        raise RuntimeError(f"the {spec.name} runner stopped at {view.position()}")
-        finally:
-            _dispose(runner)

@@ -159,6 +159,26 @@ def test_a_position_delivered_again_changes_nothing(
         assert snapshot(projections) == before
 
 
+def test_a_catch_up_page_that_overlaps_what_was_processed_applies_each_event_once(
+    store_config: StoreConfig, log: ConflictLog
+) -> None:
+    load(log, EXAMPLE, "istanbul-2025")
+    records = list(log.iter_all())
+    with Projections(store_config, log=log) as projections:
+        for name in PROJECTIONS:
+            projections.view(name).reset()
+        half = len(records) // 2
+        pages = [records[:half], records]  # the second page repeats the first half
+        for page in pages:
+            items = [(r, Tracking(APPLICATION_NAME, r.position or 0)) for r in page]
+            for name in PROJECTIONS:
+                applied = projections.view(name).record_many(items)
+                assert applied == (half if page is pages[0] else len(records) - half)
+        for name in PROJECTIONS:
+            assert projections.view(name).position() == records[-1].position
+        assert_views_equal_the_log(projections, log)
+
+
 def test_a_stopped_runner_resumes_after_its_position(
     store_config: StoreConfig, log: ConflictLog
 ) -> None:
