@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from api.errors import InvalidRequestError, field_errors
 from domain.errors import InvalidEventError
-from domain.events import AnyEvent, parse_event
+from domain.events import AnyEvent, error_loc, parse_event
 from projections.as_of import parse_instant
 
 
@@ -55,12 +55,7 @@ def parse_if_match(value: str | None) -> int | None:
 def event_errors(error: ValidationError, prefix: str) -> list[dict[str, Any]]:
     errors = []
     for entry in error.errors():
-        loc = list(entry.get("loc", ()))
-        if not loc and str(entry.get("type", "")).startswith("union_tag"):
-            loc = ["type"]
-        elif loc and isinstance(loc[0], str) and loc[0][:1].isupper():
-            loc = loc[1:]  # the discriminator's tag, not a field
-        errors.extend(field_errors([{**entry, "loc": loc}], prefix=prefix))
+        errors.extend(field_errors([{**entry, "loc": error_loc(entry)}], prefix=prefix))
     return errors
 
 

@@ -9,6 +9,7 @@ CAMEO codes follow GDELT's ``CAMEO.eventcodes.txt`` (ceasefire is 0871, not 0831
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal, Union
 from uuid import UUID, uuid4
@@ -326,6 +327,18 @@ IDENTITY_FIELDS = frozenset({"event_id", "proposal_id", "round"})
 """Fields that say which thing an event is about: a correction may not change them
 (retract the event and record it anew), or the aggregate's invariants would be blind."""
 """Types that speak about another event rather than about the world."""
+
+
+def error_loc(error: Mapping[str, Any]) -> list[str | int]:
+    """The field path of one ``parse_event`` validation error, without the
+    discriminator's tag (``RoundScheduled``) that pydantic puts first; a missing or
+    unknown ``type`` is reported at ``type``."""
+    loc = list(error.get("loc", ()))
+    if not loc and str(error.get("type", "")).startswith("union_tag"):
+        return ["type"]
+    if loc and isinstance(loc[0], str) and loc[0][:1].isupper():
+        return loc[1:]
+    return loc
 
 
 def parse_event(value: Any) -> AnyEvent:

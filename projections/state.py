@@ -61,7 +61,7 @@ def jsonable(value: Any) -> Any:
     return to_jsonable_python(value, by_alias=True)
 
 
-class _Item:
+class Item:
     """An immutable piece of state that names the events that made it."""
 
     __slots__ = ()
@@ -75,7 +75,7 @@ class _Item:
 
 
 @dataclass(frozen=True, slots=True)
-class Delegation(_Item):
+class Delegation(Item):
     party: Actor
     head: Actor
     members: tuple[Actor, ...]
@@ -93,7 +93,7 @@ class Delegation(_Item):
 
 
 @dataclass(frozen=True, slots=True)
-class Round(_Item):
+class Round(Item):
     round: int
     status: RoundStatus
     starts_at: Moment | None
@@ -115,7 +115,7 @@ class Round(_Item):
 
 
 @dataclass(frozen=True, slots=True)
-class Answer(_Item):
+class Answer(Item):
     event_id: UUID
     responder: Actor
     response: str
@@ -133,7 +133,7 @@ class Answer(_Item):
 
 
 @dataclass(frozen=True, slots=True)
-class Proposal(_Item):
+class Proposal(Item):
     proposal_id: str
     proposer: Actor
     addressee: Actor | None
@@ -161,7 +161,7 @@ class Proposal(_Item):
 
 
 @dataclass(frozen=True, slots=True)
-class Document(_Item):
+class Document(Item):
     title: str
     sender: Actor
     recipient: Actor
@@ -181,7 +181,7 @@ class Document(_Item):
 
 
 @dataclass(frozen=True, slots=True)
-class Ceasefire(_Item):
+class Ceasefire(Item):
     """A proposed or a declared ceasefire: one entry per event, as nothing links them."""
 
     status: Literal["proposed", "declared"]
@@ -211,7 +211,7 @@ class Ceasefire(_Item):
 
 
 @dataclass(frozen=True, slots=True)
-class SecurityZone(_Item):
+class SecurityZone(Item):
     declared_by: Actor
     regions: tuple[str, ...]
     depth_km: float | None
@@ -236,7 +236,7 @@ class SecurityZone(_Item):
 
 
 @dataclass(frozen=True, slots=True)
-class ContestedClaim(_Item):
+class ContestedClaim(Item):
     """A claim someone disputes: ``event_id`` is the disputed event, ``events`` the dispute."""
 
     event_id: UUID

@@ -27,11 +27,11 @@ from projections.as_of import (
     naive_state,
     record_position,
 )
-from projections.state import EventIds, State, jsonable
+from projections.state import EventIds, Item, State, jsonable
 
 
 @dataclass(frozen=True, slots=True)
-class Dispute:
+class Dispute(Item):
     """One dispute of an event: ``event_id`` is the dispute itself."""
 
     event_id: UUID
@@ -47,7 +47,7 @@ class Dispute:
 
 
 @dataclass(frozen=True, slots=True)
-class TimelineEntry:
+class TimelineEntry(Item):
     """A world event as known at the timeline's ``known_at`` (``event`` is corrected)."""
 
     event: AnyEvent
@@ -74,9 +74,6 @@ class TimelineEntry:
             "corrected_by": self.corrected_by,
             "retracted_by": self.retracted_by,
         }
-
-    def to_json(self) -> dict[str, Any]:
-        return cast(dict[str, Any], jsonable(self.raw()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +159,7 @@ _ItemT = TypeVar("_ItemT", bound=_Made)
 
 
 @dataclass(frozen=True, slots=True)
-class Change:
+class Change(Item):
     """One state item added or changed between two valid times, and the events that did it."""
 
     identity: Mapping[str, Any]
@@ -179,9 +176,6 @@ class Change:
             "after": self.after.raw(),
             "events": self.events,
         }
-
-    def to_json(self) -> dict[str, Any]:
-        return cast(dict[str, Any], jsonable(self.raw()))
 
 
 @dataclass(frozen=True, slots=True)

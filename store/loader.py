@@ -16,7 +16,7 @@ from uuid import UUID, uuid5
 import orjson
 from pydantic import ValidationError
 
-from domain.events import AnyEvent, parse_event
+from domain.events import AnyEvent, error_loc, parse_event
 from domain.negotiation import check_slug
 from store.log import ConflictLog
 
@@ -63,10 +63,8 @@ def read_events(path: Path, slug: str) -> list[AnyEvent]:
             events.append(parse_event(raw))
         except ValidationError as error:
             for entry in error.errors():
-                loc = [str(p) for p in entry["loc"]]
-                if loc and loc[0][:1].isupper():
-                    loc = loc[1:]
-                problems.append(f"{path}:{number}: {'.'.join(loc) or 'type'}: {entry['msg']}")
+                field = ".".join(str(p) for p in error_loc(entry)) or "type"
+                problems.append(f"{path}:{number}: {field}: {entry['msg']}")
     if problems:
         raise LoadError(problems)
     return events

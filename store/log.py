@@ -10,7 +10,6 @@ decreases along the log's positions and answers ``known_at`` a past moment never
 
 from __future__ import annotations
 
-import logging
 import queue
 import random
 import threading
@@ -105,7 +104,6 @@ class ConflictLog(Application[UUID]):
         # Only the writer thread touches the aggregates.
         self._cache: dict[str, Negotiation] = {}
         self._last_clock: datetime | None = None
-        self._append_listeners: list[Any] = []
         self._writer = _Writer(self._write_group)  # its thread starts on the first append
 
     @staticmethod
@@ -124,10 +122,6 @@ class ConflictLog(Application[UUID]):
     @property
     def backend(self) -> str:
         return str(getattr(self.recorder, "backend", "unknown"))
-
-    def on_append(self, listener: Any) -> None:
-        """Call ``listener(records)`` in this process after each committed append."""
-        self._append_listeners.append(listener)
 
     # Writes.
     def open(self, slug: str, opened: NegotiationOpened) -> Appended:
@@ -210,15 +204,12 @@ class ConflictLog(Application[UUID]):
                     ): r.notification.id
                     for r in recordings
                 }
-                created_all: list[Recorded] = []
                 for request, _, records, existing in prepared:
                     created = [
                         r.model_copy(update={"position": positions[(r.originator_id, r.version)]})
                         for r in records
                     ]
-                    created_all.extend(created)
                     request.future.set_result(Appended(created=created, existing=existing))
-                self._notify_listeners(created_all)
         for request in retry:
             self._write_alone(request)
 
@@ -248,7 +239,6 @@ class ConflictLog(Application[UUID]):
                     for r, rec in zip(records, recordings, strict=True)
                 ]
                 request.future.set_result(Appended(created=created, existing=existing))
-                self._notify_listeners(created)
                 return
             except Exception as error:
                 request.future.set_exception(error)
@@ -302,13 +292,6 @@ class ConflictLog(Application[UUID]):
         if fresh:
             floors.append(self.index.max_recorded_at())
         return max([datetime.now(UTC), *(f for f in floors if f is not None)])
-
-    def _notify_listeners(self, created: list[Recorded]) -> None:
-        for listener in self._append_listeners:
-            try:
-                listener(created)
-            except Exception:  # a listener must never undo a commit
-                logging.getLogger("parley").exception("append listener failed")
 
     def _cached(self, slug: str) -> Negotiation | None:
         return self._cache.get(slug) or self._load(slug)
