@@ -1,31 +1,37 @@
-"""Parse an append request: one event, a list, or ``{"events": [...], "expected_version"}``.
+"""Parse what a request sends: an append's body, query times, If-Match.
 
-Every problem is reported with the dotted path of the field at fault, prefixed by
-``events.<n>.`` for the n-th event of a batch.
+An append's body is one event, a list, or ``{"events": [...], "expected_version"}``,
+parsed from its bytes once into typed events: this is the edge where input is validated
+(DESIGN.md §10). Every problem is reported with the dotted path of the field at fault,
+prefixed by ``events.<n>.`` for the n-th event of a batch.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-import orjson
 from fastapi import HTTPException
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from api.errors import InvalidRequestError, field_errors
 from domain.errors import InvalidEventError
-from domain.events import AnyEvent, error_loc, parse_event
-from projections.as_of import parse_instant
+from domain.events import AnyEvent, any_event, error_loc
+from domain.values import parse_instant
+
+MAX_VERSION = 2**53
+"""The largest version or position a request may name: what JSON numbers hold exactly."""
 
 
-def parse_json(body: bytes) -> Any:
-    if not body.strip():
+def _check_body(body: bytes) -> bytes:
+    text = body.lstrip()
+    if not text:
         raise HTTPException(400, "the body is empty; send an event as JSON")
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise HTTPException(400, f"the body is not valid JSON: {error}") from None
+    if text[:1] not in (b"{", b"["):
+        raise HTTPException(
+            400, "the body must be a JSON object (one event, or {\"events\": [...]}) or a list"
+        )
+    return text
 
 
 def instant(value: str, name: str, *, bound: Literal["end", "start"] = "end") -> datetime:
@@ -43,7 +49,7 @@ def parse_if_match(value: str | None) -> int | None:
     if value is None:
         return None
     text = value.strip().removeprefix("W/").strip('"')
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_VERSION:
         raise InvalidEventError(
             'If-Match must be the negotiation\'s version, e.g. "3"',
             field="If-Match",
@@ -52,52 +58,68 @@ def parse_if_match(value: str | None) -> int | None:
     return int(text)
 
 
-def event_errors(error: ValidationError, prefix: str) -> list[dict[str, Any]]:
-    errors = []
+class Batch(BaseModel):
+    """``{"events": [...], "expected_version": n}``: a batch guarded by a version."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: Annotated[list[AnyEvent], Field(min_length=1)]
+    expected_version: Annotated[int, Field(ge=0, le=MAX_VERSION)] | None = None
+
+
+_events: TypeAdapter[list[AnyEvent]] = TypeAdapter(list[AnyEvent])
+_batch: TypeAdapter[Batch] = TypeAdapter(Batch)
+
+
+def request_errors(error: ValidationError, prefix: str) -> list[dict[str, Any]]:
+    """Field errors of a request body, each event's path prefixed by ``events.<n>.``."""
+    found = []
     for entry in error.errors():
-        errors.extend(field_errors([{**entry, "loc": error_loc(entry)}], prefix=prefix))
-    return errors
+        if entry.get("type") == "json_invalid":
+            raise HTTPException(400, f"the body is not valid JSON: {entry.get('msg')}")
+        loc = list(entry.get("loc", ()))
+        head: list[str | int] = []
+        if prefix and loc and isinstance(loc[0], int):
+            head, loc = ["events", loc[0]], loc[1:]
+        elif loc[:1] == ["events"] and len(loc) > 1 and isinstance(loc[1], int):
+            head, loc = loc[:2], loc[2:]
+        rest = error_loc({**entry, "loc": loc})
+        found.extend(field_errors([{**entry, "loc": [*head, *rest]}]))
+    return found
 
 
-def parse_events(payload: Any) -> tuple[list[AnyEvent], int | None]:
-    """The events of an append request and its expected_version, if any."""
-    expected: int | None = None
-    if isinstance(payload, dict) and "events" in payload:
-        unknown = set(payload) - {"events", "expected_version"}
-        if unknown:
-            raise InvalidRequestError(
-                [{"field": sorted(unknown)[0], "message": "unknown field in a batch request"}]
-            )
-        raw = payload["events"]
-        expected = payload.get("expected_version")
-        if expected is not None and (
-            not isinstance(expected, int) or isinstance(expected, bool) or expected < 0
-        ):
-            raise InvalidRequestError(
-                [
-                    {
-                        "field": "expected_version",
-                        "message": "must be a whole number >= 0",
-                        "value": expected,
-                    }
-                ]
-            )
-        prefix = "events."
-    elif isinstance(payload, list):
-        raw = payload
-        prefix = "events."
-    else:
-        raw = [payload]
-        prefix = ""
-    if not isinstance(raw, list) or not raw:
-        raise InvalidRequestError([{"field": "events", "message": "send at least one event"}])
-    events: list[AnyEvent] = []
-    errors: list[dict[str, Any]] = []
-    for index, item in enumerate(raw):
+def parse_events(body: bytes) -> tuple[list[AnyEvent], int | None]:
+    """The events of an append request and its expected_version, parsed once from the
+    body's bytes: one event, a list of events, or ``{"events": [...],
+    "expected_version": n}``. Each problem names its field, ``events.<n>.`` first for the
+    n-th event of a batch."""
+    text = _check_body(body)
+    try:
+        if text[:1] == b"[":
+            events = _events.validate_json(text)
+            if not events:
+                raise InvalidRequestError(
+                    [{"field": "events", "message": "send at least one event"}]
+                )
+            return events, None
         try:
-            events.append(parse_event(item))
+            return [any_event.validate_json(text)], None
         except ValidationError as error:
-            errors.extend(event_errors(error, f"{prefix}{index}." if prefix else ""))
-    if errors:
-        raise InvalidRequestError(errors)
-    return events, expected
+            if not _is_untyped(error):
+                raise
+            try:
+                batch = _batch.validate_json(text)
+            except ValidationError as batch_error:
+                if any(e["loc"] == ("events",) and e["type"] == "missing"
+                       for e in batch_error.errors()):
+                    raise error from None  # not a batch: an event without its type
+                raise
+            return batch.events, batch.expected_version
+    except ValidationError as error:
+        prefix = "events." if text[:1] == b"[" else ""
+        raise InvalidRequestError(request_errors(error, prefix)) from None
+
+
+def _is_untyped(error: ValidationError) -> bool:
+    """Whether the body is an object without an event ``type`` (perhaps a batch)."""
+    return any(e["type"] == "union_tag_not_found" and not e["loc"] for e in error.errors())

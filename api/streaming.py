@@ -22,15 +22,14 @@ import time
 from collections import deque
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from uuid import UUID
 
 import anyio.to_thread
-import orjson
 from eventsourcing.persistence import ApplicationRecorder, Notification, Subscription
-from pydantic import TypeAdapter
 
-from api.schemas import event_out
+from api.schemas import event_out_json
 from domain.negotiation import Recorded
+from store.codec import decode_record
 from store.log import ConflictLog
 from store.mapper import RECORDED_TOPIC
 
@@ -83,19 +82,17 @@ class StreamFilter:
         )
 
 
-_instant: TypeAdapter[datetime] = TypeAdapter(datetime)
+_NO_ID = UUID(int=0)  # rows read for a stream need no aggregate id
 
 
 def event_from_recorded(record: Recorded) -> LiveEvent:
-    """An event as ``GET /events`` shows it (``EventOut``, whose JSON ends UTC in Z)."""
+    """An event as ``GET /events`` shows it (``api.schemas.event_out_json``)."""
     assert record.position is not None
-    body = event_out(record)
-    body["recorded_at"] = _instant.dump_python(record.timestamp, mode="json")
     return LiveEvent(
         position=record.position,
-        type=record.event.type,
+        type=record.type,
         negotiation=record.negotiation,
-        body=orjson.dumps(body).decode(),
+        body=event_out_json(record).decode(),
     )
 
 
@@ -107,27 +104,9 @@ def event_from_notification(notification: Notification) -> LiveEvent | None:
 
 
 def event_from_state(position: int, version: int, state: bytes) -> LiveEvent:
-    """The same body as ``event_from_recorded``, without rebuilding the pydantic model.
-
-    The stored state already is the event's canonical JSON (store/mapper.py), so the
-    body is that plus what the store added; a test holds the two equal.
-    """
-    stored = orjson.loads(state)
-    body = stored["event"]
-    body.update(
-        negotiation=stored["negotiation"],
-        position=position,
-        version=version,
-        recorded_at=stored["timestamp"],  # pydantic's JSON of an aware datetime, as EventOut's
-        hash=stored["hash"],
-        previous_hash=stored["previous_hash"],
-    )
-    return LiveEvent(
-        position=position,
-        type=body["type"],
-        negotiation=stored["negotiation"],
-        body=orjson.dumps(body).decode(),
-    )
+    """The same body as ``event_from_recorded``, from a stored row: only its head is
+    parsed; the event's bytes are spliced in as stored (``store.codec``)."""
+    return event_from_recorded(decode_record(_NO_ID, version, state, position))
 
 
 def read_page(log: ConflictLog, wanted: StreamFilter, after: int, limit: int) -> list[LiveEvent]:

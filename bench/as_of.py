@@ -89,7 +89,7 @@ def generate(n: int, *, seed: int = 1) -> list[Recorded]:
         clock += timedelta(minutes=rng.randint(1, 90))
         for item in log.record(pending, clock):
             position += rng.randint(1, 3)  # other negotiations interleave in the global log
-            records.append(item.model_copy(update={"position": position}))
+            records.append(item.placed(position))
         pending.clear()
 
     for i in range(1, n):

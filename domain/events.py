@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal, Union
 from uuid import UUID, uuid4
 
+import orjson
 from pydantic import Field, TypeAdapter, model_validator
 
 from domain.values import (
@@ -321,12 +322,17 @@ EVENT_TYPES: dict[str, type[Event]] = {
 
 any_event: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
 
-LOG_FACTS = ("ClaimDisputed", "EventCorrected", "EventRetracted")
+LOG_FACTS = frozenset({"ClaimDisputed", "EventCorrected", "EventRetracted"})
+"""Types that speak about another event rather than about the world: their
+``data.event_id`` names it. Disputes are also claims about the world; corrections and
+retractions are knowledge only (``KNOWLEDGE``)."""
+
+KNOWLEDGE = frozenset({"EventCorrected", "EventRetracted"})
+"""Facts about the log alone: they change what counts, never happen in the world."""
 
 IDENTITY_FIELDS = frozenset({"event_id", "proposal_id", "round"})
 """Fields that say which thing an event is about: a correction may not change them
 (retract the event and record it anew), or the aggregate's invariants would be blind."""
-"""Types that speak about another event rather than about the world."""
 
 
 def error_loc(error: Mapping[str, Any]) -> list[str | int]:
@@ -361,8 +367,18 @@ def corrected(event: AnyEvent, fields: dict[str, Any]) -> AnyEvent:
 
 
 def dump_event(event: Event) -> dict[str, Any]:
-    """The canonical JSON-ready form of an event, as stored and hashed."""
+    """The JSON-ready form of an event: its fields under their JSON names."""
     return event.model_dump(mode="json", by_alias=True)
+
+
+def encode_json(fields: Mapping[str, Any]) -> bytes:
+    """Canonical JSON: keys sorted at every level, no spaces, UTF-8 (orjson)."""
+    return orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
+
+
+def encode_event(event: Event) -> bytes:
+    """An event's canonical JSON: made once per event, then hashed and stored as is."""
+    return encode_json(dump_event(event))
 
 
 def event_date(value: date | datetime) -> str:

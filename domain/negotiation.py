@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
-from pydantic import AwareDatetime, Field
+import orjson
 
 from domain.errors import InvalidEventError
 from domain.events import (
@@ -33,9 +33,11 @@ from domain.events import (
     ProposalMade,
     RoundHeld,
     RoundScheduled,
-    dump_event,
+    encode_event,
+    encode_json,
 )
-from domain.values import Frozen
+from domain.stored import build_event, current_schema, stored_time, upcast
+from domain.values import start_of
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 _NAMESPACE = UUID("5b0c1e4e-4f3a-4c8e-9a51-70a3e1d0c0de")
@@ -57,8 +59,15 @@ def check_slug(slug: str) -> str:
 
 
 def canonical_json(value: Any) -> bytes:
-    """Sorted keys, no spaces, UTF-8: the bytes that are hashed."""
+    """Chain version 1's canonical form: the standard library's JSON with sorted keys, no
+    spaces, UTF-8. Logs written before chain version 2 are hashed over these bytes."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+CHAIN_VERSION = 2
+"""How new events are hashed. Version 1 serialised the event with the standard library
+(whose floats read ``1e-05`` where orjson writes ``0.00001``); version 2 hashes the
+canonical bytes that ``encode_event`` made and the row stores, so they are made once."""
 
 
 def chain_hash(
@@ -66,49 +75,187 @@ def chain_hash(
     negotiation: str,
     version: int,
     recorded_at: datetime,
-    event: dict[str, Any],
+    event_json: bytes,
     previous_hash: str | None,
+    chain: int = CHAIN_VERSION,
 ) -> str:
-    """SHA-256 of an event's canonical JSON followed by the previous event's hash."""
-    body = canonical_json(
-        {
-            "negotiation": negotiation,
-            "version": version,
-            "recorded_at": recorded_at.isoformat(),
-            "event": event,
-        }
+    """SHA-256 of an event's canonical JSON envelope followed by the previous event's hash.
+
+    The envelope is ``{"event", "negotiation", "recorded_at", "version"}`` with sorted
+    keys; ``event_json`` is the event's canonical JSON (``encode_event``). Version 1
+    re-serialised the event with the standard library; version 2 uses the bytes as given.
+    """
+    if chain == 1:
+        event_json = canonical_json(orjson.loads(event_json))
+    body = b"".join(
+        (
+            b'{"event":',
+            event_json,
+            b',"negotiation":',
+            orjson.dumps(negotiation),
+            b',"recorded_at":',
+            orjson.dumps(recorded_at.isoformat()),
+            b',"version":',
+            str(version).encode(),
+            b"}",
+        )
     )
     return hashlib.sha256(body + (previous_hash or "").encode()).hexdigest()
 
 
-class Recorded(Frozen):
-    """An event as the log holds it: the library's stored domain event."""
+class Recorded:
+    """An event as the log holds it: the library's stored domain event.
 
-    originator_id: UUID
-    originator_version: int
-    timestamp: AwareDatetime = Field(description="recorded_at: set by the server only")
-    negotiation: str
-    event: AnyEvent
-    previous_hash: str | None
-    hash: str
-    position: int | None = Field(default=None, exclude=True)
+    ``event_json`` is the event's canonical JSON as stored (at schema version
+    ``schema``); ``event`` is the typed event, built from it on first use without
+    validation (``domain.stored``), or given when the event was just parsed. ``json``
+    is the event's JSON in today's schema, which answers show. ``position`` is set by
+    the store once the event is committed.
+    """
+
+    __slots__ = (
+        "originator_id",
+        "originator_version",
+        "timestamp",
+        "negotiation",
+        "previous_hash",
+        "hash",
+        "position",
+        "event_json",
+        "schema",
+        "chain",
+        "_event",
+        "_json",
+        "_type",
+    )
+
+    def __init__(
+        self,
+        *,
+        originator_id: UUID,
+        originator_version: int,
+        timestamp: datetime,
+        negotiation: str,
+        event_json: bytes,
+        previous_hash: str | None,
+        hash: str,
+        position: int | None = None,
+        event: AnyEvent | None = None,
+        schema: int = 1,
+        chain: int = CHAIN_VERSION,
+        event_type: str | None = None,
+    ) -> None:
+        self.originator_id = originator_id
+        self.originator_version = originator_version
+        self.timestamp = timestamp
+        self.negotiation = negotiation
+        self.previous_hash = previous_hash
+        self.hash = hash
+        self.position = position
+        self.event_json = event_json
+        self.schema = schema
+        self.chain = chain
+        self._event = event
+        self._json: bytes | None = None
+        self._type = event_type
+
+    @property
+    def event(self) -> AnyEvent:
+        """The typed event (decoded once, on first use, without validation)."""
+        if self._event is None:
+            self._event = build_event(orjson.loads(self.json))
+        return self._event
+
+    @property
+    def json(self) -> bytes:
+        """The event's canonical JSON in today's schema (upcast if stored older)."""
+        if self._json is None:
+            if self.schema == current_schema(self.type):
+                self._json = self.event_json
+            else:
+                self._json = encode_json(upcast(orjson.loads(self.event_json), self.schema))
+        return self._json
+
+    @property
+    def type(self) -> str:
+        if self._type is None:
+            if self._event is not None:
+                self._type = self._event.type
+            else:
+                self._type = str(orjson.loads(self.event_json)["type"])
+        return self._type
 
     @property
     def recorded_at(self) -> datetime:
         return self.timestamp
 
     @property
+    def valid_from(self) -> datetime:
+        """The UTC instant the event begins in valid time, without building the event."""
+        if self._event is not None:
+            return self._event.valid_from
+        return start_of(stored_time(orjson.loads(self.json)["occurred_at"]))
+
+    @property
     def version(self) -> int:
         return self.originator_version
 
     def expected_hash(self) -> str:
-        """Recompute this event's chain hash from its content."""
+        """Recompute this event's chain hash from the stored bytes."""
         return chain_hash(
             negotiation=self.negotiation,
             version=self.originator_version,
             recorded_at=self.timestamp,
-            event=dump_event(self.event),
+            event_json=self.event_json,
             previous_hash=self.previous_hash,
+            chain=self.chain,
+        )
+
+    def replace(self, **changes: Any) -> Recorded:
+        """A copy with some fields changed (the typed event is shared unless replaced)."""
+        fields: dict[str, Any] = {
+            "originator_id": self.originator_id,
+            "originator_version": self.originator_version,
+            "timestamp": self.timestamp,
+            "negotiation": self.negotiation,
+            "event_json": self.event_json,
+            "previous_hash": self.previous_hash,
+            "hash": self.hash,
+            "position": self.position,
+            "event": self._event,
+            "schema": self.schema,
+            "chain": self.chain,
+            "event_type": self._type,
+        }
+        if "event" in changes and "event_json" not in changes:
+            changes["event_json"] = encode_event(changes["event"])
+        fields.update(changes)
+        copy = Recorded(**fields)
+        if "event" not in changes and "event_json" not in changes:
+            copy._json = self._json
+        return copy
+
+    def placed(self, position: int) -> Recorded:
+        """A copy of this record at a log position (the typed event is shared)."""
+        return self.replace(position=position)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Recorded):
+            return NotImplemented
+        return (self.originator_id, self.originator_version, self.hash, self.position) == (
+            other.originator_id,
+            other.originator_version,
+            other.hash,
+            other.position,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.originator_id, self.originator_version, self.hash))
+
+    def __repr__(self) -> str:
+        return (
+            f"Recorded({self.negotiation!r} v{self.originator_version} "
+            f"@{self.position} {self.type})"
         )
 
 
@@ -147,11 +294,22 @@ class Negotiation:
         return pending
 
     # Commands.
-    def record(self, events: Sequence[AnyEvent], recorded_at: datetime) -> list[Recorded]:
+    def record(
+        self,
+        events: Sequence[AnyEvent],
+        recorded_at: datetime,
+        encoded: Sequence[bytes] | None = None,
+    ) -> list[Recorded]:
         """Check ``events`` against the invariants and return them recorded and chained.
 
-        Nothing changes until every event has passed, so a batch is all or nothing.
+        ``encoded`` holds each event's canonical JSON when the caller made it already
+        (``encode_event``). Nothing changes until every event has passed, so a batch is
+        all or nothing.
         """
+        if recorded_at.utcoffset() is None:
+            raise ValueError("recorded_at must carry a UTC offset")
+        if encoded is None:
+            encoded = [encode_event(event) for event in events]
         check = _Batch(self)
         for index, event in enumerate(events):
             check.admit(event, index, batch=len(events) > 1)
@@ -171,13 +329,13 @@ class Negotiation:
         )
         recorded: list[Recorded] = []
         previous = self.last_hash
-        for offset, event in enumerate(events, start=1):
+        for offset, (event, event_json) in enumerate(zip(events, encoded, strict=True), start=1):
             version = self._version + offset
             digest = chain_hash(
                 negotiation=self.slug,
                 version=version,
                 recorded_at=recorded_at,
-                event=dump_event(event),
+                event_json=event_json,
                 previous_hash=previous,
             )
             recorded.append(
@@ -186,9 +344,11 @@ class Negotiation:
                     originator_version=version,
                     timestamp=recorded_at,
                     negotiation=self.slug,
-                    event=event,
+                    event_json=event_json,
                     previous_hash=previous,
                     hash=digest,
+                    event=event,
+                    schema=current_schema(event.type),
                 )
             )
             previous = digest

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 from functools import cache, lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pycountry
 from pydantic import (
@@ -109,8 +109,75 @@ def _iso_valid_time(value: Any) -> Any:
     return value
 
 
-ValidTime = Annotated[AwareDatetime | date, BeforeValidator(_iso_valid_time)]
-"""A point in valid time: a calendar date, or a datetime with a UTC offset."""
+EARLIEST_YEAR = 1800
+YEARS_AHEAD = 10
+
+
+def latest_valid_year() -> int:
+    """The last year a valid time may fall in: ``YEARS_AHEAD`` years from now."""
+    return datetime.now(UTC).year + YEARS_AHEAD
+
+
+def _within_bounds(value: date | datetime) -> date | datetime:
+    """The policy for valid times: from 1800 (older diplomacy is history, not a feed) to
+    ten years ahead (a schedule, never a typo such as 20225). The year is checked before
+    any conversion to UTC, which overflows at the edges of the calendar."""
+    if not EARLIEST_YEAR <= value.year <= latest_valid_year():
+        raise ValueError(
+            f"a valid time must lie between {EARLIEST_YEAR}-01-01 and the end of "
+            f"{latest_valid_year()}, got {value.isoformat()}"
+        )
+    if isinstance(value, datetime):
+        # Within the year bounds the UTC instant exists; offsets are at most ±24 h.
+        offset = value.utcoffset()
+        if offset is not None and abs(offset.total_seconds()) >= 86400:
+            raise ValueError("a UTC offset must be less than 24 hours")
+    return value
+
+
+ValidTime = Annotated[
+    AwareDatetime | date, BeforeValidator(_iso_valid_time), AfterValidator(_within_bounds)
+]
+"""A point in valid time: a calendar date, or a datetime with a UTC offset, between
+1800 and ten years from now."""
+
+
+def parse_instant(text: str, *, bound: Literal["end", "start"] = "end") -> datetime:
+    """Read a query time: an ISO date, or an ISO datetime with a UTC offset, as UTC.
+
+    The one place where time text from a query is read. A date means the end of that
+    day in UTC, inclusive (``bound="start"``: its beginning, for the lower end of a
+    range). Any year from 1 to 9999 is a fair question; an instant that UTC cannot hold
+    (0001-01-01T00:00:00+14:00) is not. Raises ValueError saying what to send.
+    """
+    value = text.strip()
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        pass
+    else:
+        try:
+            return end_of_day(day) if bound == "end" else start_of(day)
+        except OverflowError:
+            raise ValueError(f"{text!r} is out of range") from None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is neither a date (2025-05-28) nor a datetime with a UTC offset "
+            "(2025-05-28T12:57:00-04:00)"
+        ) from None
+    if moment.utcoffset() is None:
+        raise ValueError(
+            f"{text!r} has no UTC offset: add one, e.g. {value}Z or {value}+03:00, "
+            "or give a date alone"
+        )
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            f"{text!r} has no UTC instant: it lies beyond the calendar's edge"
+        ) from None
 
 
 def start_of(value: date | datetime) -> datetime:

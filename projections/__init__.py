@@ -6,7 +6,7 @@ proposals, documents, ceasefires, security zones, contested claims); ``timeline`
 what was said along valid time and ``diff`` what changed between two valid times;
 ``as_of`` answers "what was the state on date V, as we knew it on date K?", first by a
 naive reference fold and then by a checkpointed engine that property tests hold equal
-to it. Those modules are pure: callers hand in ``Recorded`` events. ``service`` feeds
-them from the store; ``runner``, ``views``, ``negotiations_index`` and ``timeline_view``
-are the subscribing projections that persist read models with their tracking position.
+to it. Those modules are pure: callers hand in ``Recorded`` events or index rows.
+``service`` feeds them from the store; ``runner``, ``views`` and ``negotiations_index``
+are the subscribing projection that persists a read model with its tracking position.
 """

@@ -20,51 +20,28 @@ import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from pydantic import ValidationError
 
-from domain.events import AnyEvent, ClaimDisputed, EventCorrected, EventRetracted, corrected
+from domain.events import (
+    AnyEvent,
+    ClaimDisputed,
+    EventCorrected,
+    EventRetracted,
+    corrected,
+)
 from domain.negotiation import Recorded
-from domain.values import end_of_day, start_of
+from domain.values import parse_instant as parse_instant
 from projections.state import Accumulator, State, apply_event
+from store.index import CONTENT_FREE, EngineRow, micros
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 _AFTER_ALL = sys.maxsize  # greater than any position: bisects past every event at an instant
 
 DEFAULT_SPACING = 512
 """Events between checkpoints: a query folds fewer than this many events."""
-
-
-def parse_instant(text: str, *, bound: Literal["end", "start"] = "end") -> datetime:
-    """Read a query time: an ISO date, or an ISO datetime with a UTC offset, as UTC.
-
-    A date means the end of that day in UTC, inclusive (``bound="start"``: its
-    beginning, for the lower end of a range). Raises ValueError saying what to send.
-    """
-    value = text.strip()
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        pass
-    else:
-        return end_of_day(day) if bound == "end" else start_of(day)
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(
-            f"{text!r} is neither a date (2025-05-28) nor a datetime with a UTC offset "
-            "(2025-05-28T12:57:00-04:00)"
-        ) from None
-    if moment.utcoffset() is None:
-        raise ValueError(
-            f"{text!r} has no UTC offset: add one, e.g. {value}Z or {value}+03:00, "
-            "or give a date alone"
-        )
-    return moment.astimezone(UTC)
 
 
 def check_instant(value: datetime, name: str) -> datetime:
@@ -167,81 +144,102 @@ def naive_state(
     return acc.snapshot(as_of, known_at)
 
 
-def _micros(moment: datetime) -> int:
-    """An instant as integer microseconds since the epoch: a cheap, exact sort key."""
-    return (moment - _EPOCH) // _MICROSECOND
+def engine_rows(
+    records: Iterable[Recorded], located: dict[UUID, tuple[int, int]] | None = None
+) -> list[EngineRow]:
+    """The rows the event index gives the engine (``EventIndex.engine_rows``), made from
+    records in position order: targets resolved among them and in ``located`` (event id
+    to position and valid µs, updated), content kept where the fold needs it."""
+    located = {} if located is None else located
+    rows = []
+    for recorded in records:
+        event = recorded.event
+        position = record_position(recorded)
+        valid = micros(event.valid_from)
+        located[event.id] = (position, valid)
+        subject = event.subject_id
+        target = located.get(subject) if subject is not None else None
+        rows.append(
+            EngineRow(
+                position=position,
+                version=recorded.originator_version,
+                type=event.type,
+                valid=valid,
+                recorded=micros(recorded.recorded_at),
+                target=None if target is None else target[0],
+                target_valid=None if target is None else target[1],
+                record=None if event.type in CONTENT_FREE else recorded,
+            )
+        )
+    return rows
 
 
-_Entry = tuple[int, int, Recorded]
-"""A world event in the valid-time index: (valid_from in µs, position, record)."""
+_Entry = tuple[int, int, Recorded | None]
+"""A world event in the valid-time index: (valid µs, position, record or None)."""
 
 
 class _Fold:
-    """A checkpointed fold of every record it was given: its knowledge is all of them.
+    """A checkpointed fold of every row it was given: its knowledge is all of them.
 
-    ``entries`` holds the world events in ``(valid_from, position)`` order, retracted
-    ones included (the fold skips what does not count). ``checkpoints[k]`` is the
-    state after ``entries[:k * spacing]``; any change to an entry drops the
-    checkpoints past it, and queries rebuild them lazily. Events are keyed by
-    ``UUID.int``: hashing an int is several times cheaper than hashing a UUID.
+    ``entries`` holds the world events in ``(valid, position)`` order, retracted ones
+    included (the fold skips what does not count); an entry keeps its record only when
+    the fold needs the content (``CONTENT_FREE`` types are counted). ``checkpoints[k]``
+    is the state after ``entries[:k * spacing]``; any change to an entry drops the
+    checkpoints past it, and queries rebuild them lazily. Events are named by position.
     """
 
     def __init__(self, slug: str, spacing: int) -> None:
         self.slug = slug
         self.spacing = spacing
         self.entries: list[_Entry] = []
-        self.world: dict[int, _Entry] = {}  # each world event's entry, by id
+        self.content: dict[int, Recorded] = {}  # world events whose content the fold reads
         self.effective: dict[int, AnyEvent] = {}  # disputes and corrected events, as now
         self.retracted: set[int] = set()
-        self.disputes_of: dict[int, set[int]] = {}  # claim -> the disputes naming it now
+        self.disputes_of: dict[int, dict[int, int]] = {}  # claim -> {dispute: its valid µs}
+        self.dispute_target: dict[int, int | None] = {}
         # Retracted, corrected and disputing events: the only ones the fold must look
         # up; every other event is folded as recorded.
         self.special: set[int] = set()
         self.checkpoints: list[Accumulator] = [Accumulator(slug)]
 
-    def add(self, records: Sequence[Recorded]) -> None:
-        """Learn records (validated by the caller: this negotiation, in position order)."""
-        touched: list[int] = []
+    def add(self, rows: Sequence[EngineRow]) -> None:
+        """Learn rows (checked by the caller: this negotiation, in position order)."""
+        touched: list[tuple[int, int]] = []
         fresh: list[_Entry] = []
-        for recorded in records:
-            event = recorded.event
-            if isinstance(event, EventCorrected):
-                target = event.data.event_id.int
-                self._correct(target, event.data.data)
-                touched.append(target)
-            elif isinstance(event, EventRetracted):
-                target = event.data.event_id.int
-                self.retracted.add(target)
-                self.special.add(target)
-                touched.append(target)
+        for row in rows:
+            kind = row.type
+            if kind == "EventCorrected":
+                if row.target is not None and row.target in self.content:
+                    assert row.record is not None and row.target_valid is not None
+                    event = row.record.event
+                    assert isinstance(event, EventCorrected)
+                    self._correct(row.target, event.data.data)
+                    touched.append((row.target_valid, row.target))
+            elif kind == "EventRetracted":
+                if row.target is not None and row.target_valid is not None:
+                    self.retracted.add(row.target)
+                    self.special.add(row.target)
+                    touched.append((row.target_valid, row.target))
             else:
-                event_id = event.id.int
-                entry = (_micros(event.valid_from), record_position(recorded), recorded)
-                self.world[event_id] = entry
+                entry = (row.valid, row.position, row.record)
                 fresh.append(entry)
-                if isinstance(event, ClaimDisputed):
-                    self.disputes_of.setdefault(event.data.event_id.int, set()).add(event_id)
-                    self.effective[event_id] = event
-                    self.special.add(event_id)
-                touched.append(event_id)
+                if row.record is not None:
+                    self.content[row.position] = row.record
+                if kind == "ClaimDisputed":
+                    assert row.record is not None
+                    self.dispute_target[row.position] = row.target
+                    if row.target is not None:
+                        self.disputes_of.setdefault(row.target, {})[row.position] = row.valid
+                    self.effective[row.position] = row.record.event
+                    self.special.add(row.position)
+                touched.append((row.valid, row.position))
         self._insert(fresh)
         self._invalidate(touched)
 
     def _correct(self, target: int, fields: dict[str, Any]) -> None:
-        entry = self.world.get(target)
-        if entry is None:
-            return  # unknown, or a fact about the log: nothing folded changes
-        before = self.effective.get(target, entry[2].event)
-        after = correct(before, fields)
-        self.effective[target] = after
+        before = self.effective.get(target) or self.content[target].event
+        self.effective[target] = correct(before, fields)
         self.special.add(target)
-        if (
-            isinstance(before, ClaimDisputed)
-            and isinstance(after, ClaimDisputed)
-            and before.data.event_id != after.data.event_id
-        ):
-            self.disputes_of[before.data.event_id.int].discard(target)
-            self.disputes_of.setdefault(after.data.event_id.int, set()).add(target)
 
     def _insert(self, fresh: list[_Entry]) -> None:
         entries = self.entries
@@ -249,47 +247,49 @@ class _Fold:
             # A bulk load: one sort (timsort runs fast on nearly ordered input) beats
             # many list insertions. Keys are unique, so tuples never compare records.
             entries.extend(fresh)
-            entries.sort()
+            entries.sort(key=_entry_key)
             return
         for entry in fresh:
-            if not entries or entry > entries[-1]:
+            if not entries or entry[:2] > entries[-1][:2]:
                 entries.append(entry)
             else:
-                bisect.insort(entries, entry)
+                entries.insert(bisect.bisect_left(entries, entry[:2], key=_entry_key), entry)
 
-    def _invalidate(self, touched: list[int]) -> None:
+    def _invalidate(self, touched: list[tuple[int, int]]) -> None:
         """Drop the checkpoints past the earliest entry whose fold input may have changed.
 
         A change to an event (new, corrected, retracted) changes whether its disputes,
         and theirs, still count: they are affected too, wherever they lie in valid time.
         """
-        affected = set(touched)
-        pending = [event_id for event_id in affected if event_id in self.disputes_of]
-        while pending:
-            for dispute in self.disputes_of.get(pending.pop(), ()):
-                if dispute not in affected:
-                    affected.add(dispute)
-                    pending.append(dispute)
-        changed = [self.world[event_id] for event_id in affected if event_id in self.world]
-        if not changed:
+        if not touched:
             return
-        first = bisect.bisect_left(self.entries, min(changed))
+        affected = {position: valid for valid, position in touched}
+        pending = [position for position in affected if position in self.disputes_of]
+        while pending:
+            for dispute, valid in self.disputes_of.get(pending.pop(), {}).items():
+                if dispute not in affected:
+                    affected[dispute] = valid
+                    pending.append(dispute)
+        first_key = min((valid, position) for position, valid in affected.items())
+        first = bisect.bisect_left(self.entries, first_key, key=_entry_key)
         del self.checkpoints[first // self.spacing + 1 :]
 
-    def counts(self, event_id: int) -> bool:
+    def counts(self, position: int) -> bool:
         """Whether an event counts (same rule as ``Knowledge.counts``)."""
         seen: set[int] = set()
-        while event_id not in self.retracted:
-            event = self.effective.get(event_id)  # every dispute is there
-            if not isinstance(event, ClaimDisputed) or event_id in seen:
+        while position not in self.retracted:
+            if position not in self.dispute_target or position in seen:
                 return True
-            seen.add(event_id)
-            event_id = event.data.event_id.int
+            seen.add(position)
+            target = self.dispute_target[position]
+            if target is None:
+                return True
+            position = target
         return False
 
     def state(self, as_of: datetime, known_at: datetime) -> State:
         """The state at ``as_of``: one checkpoint copied, fewer than ``spacing`` events folded."""
-        stop = bisect.bisect_right(self.entries, (_micros(as_of), _AFTER_ALL))
+        stop = bisect.bisect_right(self.entries, (micros(as_of), _AFTER_ALL), key=_entry_key)
         spacing = self.spacing
         checkpoints = self.checkpoints
         wanted = stop // spacing
@@ -307,28 +307,34 @@ class _Fold:
         return acc.snapshot(as_of, known_at)
 
     def _fold(self, acc: Accumulator, start: int, stop: int) -> None:
-        entries = self.entries
         special = self.special
-        for index in range(start, stop):
-            recorded = entries[index][2]
-            event = recorded.event
-            event_id = event.id.int
-            if event_id in special:
-                if event_id in self.retracted:
+        for _, position, recorded in self.entries[start:stop]:
+            if position in special:
+                if position in self.retracted:
                     continue
-                event = self.effective.get(event_id, event)
-                if isinstance(event, ClaimDisputed) and not self.counts(event_id):
+                if position in self.dispute_target and not self.counts(position):
                     continue
-            apply_event(acc, event, recorded)
+            if recorded is None:
+                acc.count += 1  # a statement or a contact: the state only counts it
+                if acc.position is None or position > acc.position:
+                    acc.position = position
+                continue
+            apply_event(acc, self.effective.get(position) or recorded.event, recorded)
+
+
+def _entry_key(entry: _Entry | tuple[int, int]) -> tuple[int, int]:
+    return entry[0], entry[1]
 
 
 class AsOfEngine:
     """Answers ``state(as_of, known_at)`` for one negotiation, equal to ``naive_state``.
 
-    Feed it the negotiation's records in position order with ``add``; it may be fed
-    again later (a back-dated event drops only the checkpoints after its valid time).
-    ``horizons`` bounds how many past knowledge horizons keep a fold of their own
-    (each costs about as much memory as the main fold: ~20 MB per 100k events).
+    Feed it the negotiation's rows (``EventIndex.engine_rows``) or records in position
+    order; it may be fed again later (a back-dated event drops only the checkpoints
+    after its valid time). It keeps what the fold needs and no more: a few integers per
+    event, and the stored record of the events whose content makes the state (rounds,
+    proposals, documents, zones, ceasefires, disputes, corrections).
+    ``horizons`` bounds how many past knowledge horizons keep a fold of their own.
     Queries build checkpoints lazily, so a lock serialises ``add`` and ``state``: one
     engine may be shared between threads.
     """
@@ -339,29 +345,25 @@ class AsOfEngine:
         self.slug = slug
         self.spacing = spacing
         self.horizons = horizons
-        self._records: list[Recorded] = []
-        self._recorded_at: list[datetime] = []
+        self._rows: list[EngineRow] = []
+        self._recorded: list[int] = []
+        self._located: dict[UUID, tuple[int, int]] = {}  # only for records given to ``add``
         self._latest = _Fold(slug, spacing)
         self._past: OrderedDict[int, _Fold] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._rows)
 
     @property
     def position(self) -> int | None:
-        """The position of the last record added."""
-        return self._records[-1].position if self._records else None
+        """The position of the last event added."""
+        return self._rows[-1].position if self._rows else None
 
     @property
     def version(self) -> int:
-        """The negotiation version of the last record added (0 when empty)."""
-        return self._records[-1].originator_version if self._records else 0
-
-    @property
-    def records(self) -> Sequence[Recorded]:
-        """The records added so far, in position order (do not mutate)."""
-        return self._records
+        """The negotiation version of the last event added (0 when empty)."""
+        return self._rows[-1].version if self._rows else 0
 
     @property
     def checkpoints(self) -> int:
@@ -371,37 +373,44 @@ class AsOfEngine:
     def add(self, records: Iterable[Recorded]) -> None:
         """Append records of this negotiation, in position order (all or nothing)."""
         batch = list(records)
-        with self._lock:
-            self._check(batch)
-            self._records.extend(batch)
-            self._recorded_at.extend(r.recorded_at for r in batch)
-            self._latest.add(batch)
-
-    def _check(self, batch: list[Recorded]) -> None:
-        last_position = self.position
-        last_recorded = self._recorded_at[-1] if self._recorded_at else None
         for recorded in batch:
             if recorded.negotiation != self.slug:
                 raise ValueError(
                     f"event {recorded.event.id} belongs to {recorded.negotiation!r}, "
                     f"not {self.slug!r}"
                 )
-            position = record_position(recorded)
-            if last_position is not None and position <= last_position:
-                raise ValueError(f"positions must increase: {position} after {last_position}")
-            if last_recorded is not None and recorded.recorded_at < last_recorded:
+        located = dict(self._located)
+        rows = engine_rows(batch, located)
+        self.add_rows(rows)
+        self._located = located
+
+    def add_rows(self, rows: Sequence[EngineRow]) -> None:
+        """Append index rows of this negotiation, in position order (all or nothing)."""
+        with self._lock:
+            self._check(rows)
+            self._rows.extend(rows)
+            self._recorded.extend(row.recorded for row in rows)
+            self._latest.add(rows)
+
+    def _check(self, rows: Sequence[EngineRow]) -> None:
+        last_position = self.position
+        last_recorded = self._recorded[-1] if self._recorded else None
+        for row in rows:
+            if last_position is not None and row.position <= last_position:
+                raise ValueError(f"positions must increase: {row.position} after {last_position}")
+            if last_recorded is not None and row.recorded < last_recorded:
                 raise ValueError("recorded_at must not decrease along positions")
-            last_position, last_recorded = position, recorded.recorded_at
+            last_position, last_recorded = row.position, row.recorded
 
     def state(self, as_of: datetime, known_at: datetime) -> State:
         """The state at valid time ``as_of`` as known at ``known_at`` (aware datetimes)."""
         check_instant(as_of, "as_of")
         check_instant(known_at, "known_at")
-        # Knowledge at K is exactly the records before this index: recorded_at never
+        # Knowledge at K is exactly the rows before this index: recorded_at never
         # decreases along positions.
         with self._lock:
-            horizon = bisect.bisect_right(self._recorded_at, known_at)
-            if horizon == len(self._records):
+            horizon = bisect.bisect_right(self._recorded, micros(known_at))
+            if horizon == len(self._rows):
                 return self._latest.state(as_of, known_at)
             return self._past_fold(horizon).state(as_of, known_at)
 
@@ -411,7 +420,7 @@ class AsOfEngine:
             self._past.move_to_end(horizon)
             return fold
         fold = _Fold(self.slug, self.spacing)
-        fold.add(self._records[:horizon])
+        fold.add(self._rows[:horizon])
         self._past[horizon] = fold
         if len(self._past) > self.horizons:
             self._past.popitem(last=False)

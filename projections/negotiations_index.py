@@ -82,15 +82,16 @@ class NegotiationsIndexView(View):
         ]
 
     def write(self, execute: Execute, recorded: Recorded) -> None:
-        event = recorded.event
         title = parties = mediators = opened_at = None
-        if isinstance(event, NegotiationOpened):
+        if recorded.type == "NegotiationOpened":
+            event = recorded.event
+            assert isinstance(event, NegotiationOpened)
             data = event.data.model_dump(mode="json")
             title = data["title"]
             parties = json.dumps(data["parties"], ensure_ascii=False)
             mediators = json.dumps(data["mediators"], ensure_ascii=False)
             opened_at = event.occurred_at.isoformat()
-        occurred = self._ts(event.valid_from)
+        occurred = self._ts(recorded.valid_from)
         execute(
             f"INSERT INTO {self._table(TABLE)} AS n ({_COLUMNS}) "
             "VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?) "

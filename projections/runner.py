@@ -63,16 +63,11 @@ from projections.negotiations_index import (
     NegotiationsIndexSQLite,
     NegotiationsIndexView,
 )
-from projections.timeline_view import (
-    TimelinePostgres,
-    TimelineProjection,
-    TimelineSQLite,
-    TimelineView,
-)
 from projections.views import APPLICATION_NAME, ParleyProjection, Progress, View
+from store.codec import decode_record
 from store.config import StoreConfig
 from store.log import ConflictLog
-from store.mapper import RECORDED_TOPIC, decode
+from store.mapper import RECORDED_TOPIC
 
 logger = logging.getLogger("parley.projections")
 
@@ -104,13 +99,6 @@ PROJECTIONS: dict[str, ProjectionSpec] = {
             NegotiationsIndexSQLite,
             NegotiationsIndexPostgres,
             "one row per negotiation, behind GET /negotiations",
-        ),
-        ProjectionSpec(
-            TimelineProjection.name,
-            TimelineProjection,
-            TimelineSQLite,
-            TimelinePostgres,
-            "one row per event, queried along valid time",
         ),
     )
 }
@@ -217,7 +205,7 @@ def catch_up(
             items: list[tuple[Recorded | None, Tracking]] = []
             for notification in page:
                 event = (
-                    decode(
+                    decode_record(
                         notification.originator_id,
                         notification.originator_version,
                         notification.state,
@@ -376,12 +364,6 @@ class Projections:
     def negotiations_index(self) -> NegotiationsIndexView:
         view = self.view(NegotiationsIndex.name)
         assert isinstance(view, NegotiationsIndexView)
-        return view
-
-    @property
-    def timeline(self) -> TimelineView:
-        view = self.view(TimelineProjection.name)
-        assert isinstance(view, TimelineView)
         return view
 
     # Runners in this process.

@@ -1,8 +1,11 @@
 """As-of answers over the live log: one AsOfEngine per negotiation, kept current.
 
-Before each answer the engine catches up with the store (the events after the last
+Before each answer the engine catches up with the store (the index rows after the last
 version it holds), so a reader sees every committed append, its own included, whichever
-process wrote it. Engines are kept for the most recently asked negotiations only.
+process wrote it. An engine starts from the event index alone (``engine_rows``): a few
+integers per event, and the stored record only of the events whose content makes the
+state. Engines are kept for the most recently asked negotiations, within two bounds of
+the configuration: how many negotiations, and how many events in all.
 """
 
 from __future__ import annotations
@@ -12,19 +15,29 @@ from collections import OrderedDict
 from datetime import UTC, datetime
 
 from domain.errors import NegotiationNotFoundError
+from domain.events import LOG_FACTS
+from domain.negotiation import Recorded
 from projections.as_of import AsOfEngine
 from projections.state import State, initial_state
 from projections.timeline import Diff, Timeline, diff_states, timeline
-from store.index import paused_gc
 from store.log import ConflictLog
+
+DEFAULT_MAX_EVENTS = 2_000_000
 
 
 class AsOf:
     """State, timeline and diff of any negotiation at any (as_of, known_at)."""
 
-    def __init__(self, log: ConflictLog, *, max_negotiations: int = 32) -> None:
+    def __init__(
+        self,
+        log: ConflictLog,
+        *,
+        max_negotiations: int = 32,
+        max_events: int = DEFAULT_MAX_EVENTS,
+    ) -> None:
         self.log = log
         self.max_negotiations = max_negotiations
+        self.max_events = max_events
         self._engines: OrderedDict[str, AsOfEngine] = OrderedDict()
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
@@ -39,17 +52,30 @@ class AsOf:
         with lock:
             if engine is None:
                 engine = AsOfEngine(slug)
-            fresh = self.log.index.select_records(negotiation=slug, after_version=engine.version)
+            fresh = self.log.index.engine_rows(slug, after_version=engine.version)
             if fresh:
-                with paused_gc(len(fresh) > 1000):
-                    engine.add(fresh)
+                engine.add_rows(fresh)
             if not len(engine):
                 raise NegotiationNotFoundError(slug)
         with self._guard:
             self._engines[slug] = engine
-            while len(self._engines) > self.max_negotiations:
-                self._engines.popitem(last=False)
+            self._evict()
         return engine
+
+    def _evict(self) -> None:
+        """Forget the least recently asked engines beyond the bounds (never the newest)."""
+        total = sum(len(engine) for engine in self._engines.values())
+        while len(self._engines) > 1 and (
+            len(self._engines) > self.max_negotiations or total > self.max_events
+        ):
+            _, dropped = self._engines.popitem(last=False)
+            total -= len(dropped)
+
+    @property
+    def cached_events(self) -> int:
+        """How many events the cached engines hold in all."""
+        with self._guard:
+            return sum(len(engine) for engine in self._engines.values())
 
     def state(
         self, slug: str, as_of: datetime | None = None, known_at: datetime | None = None
@@ -72,9 +98,18 @@ class AsOf:
         to: datetime | None = None,
         known_at: datetime | None = None,
     ) -> Timeline:
-        """The dated events whose valid time overlaps [from_, to], as known at known_at."""
-        engine = self.engine(slug)
-        return timeline(engine.records, from_=from_, to=to, known_at=known_at or datetime.now(UTC))
+        """The dated events whose valid time overlaps [from_, to], as known at known_at.
+
+        Read from the store: every dispute, correction and retraction known then (they
+        act whatever valid time they name), and the events that begin by ``to``.
+        """
+        known_at = known_at or datetime.now(UTC)
+        facts = self.log.negotiation_events(slug, types=sorted(LOG_FACTS), recorded_lte=known_at)
+        world = self.log.negotiation_events(slug, valid_lte=to, recorded_lte=known_at)
+        merged: dict[int, Recorded] = {r.originator_version: r for r in world}
+        merged.update((r.originator_version, r) for r in facts)
+        records = [merged[version] for version in sorted(merged)]
+        return timeline(records, from_=from_, to=to, known_at=known_at)
 
     def diff(
         self, slug: str, from_: datetime, to: datetime, known_at: datetime | None = None

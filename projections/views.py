@@ -338,7 +338,7 @@ class ParleyProjection(Projection[TView], Generic[TView]):
         recorded = None
         if isinstance(domain_event, Recorded):
             # The library's mapper knows no position: it is the tracked notification id.
-            recorded = domain_event.model_copy(update={"position": tracking.notification_id})
+            recorded = domain_event.placed(tracking.notification_id)
         self.view.record(recorded, tracking)
         for listener in list(self.listeners):
             listener(tracking.notification_id)

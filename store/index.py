@@ -12,18 +12,18 @@ from __future__ import annotations
 import gc
 import threading
 from abc import abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import orjson
 from eventsourcing.persistence import StoredEvent
 
-from domain.negotiation import Recorded
-from store.mapper import RECORDED_TOPIC, decode
+from domain.events import EVENT_TYPES
+from domain.negotiation import Recorded, negotiation_id
+from store.codec import decode_record
 
 INDEX_TABLE = "parley_event_index"
 COLUMNS = (
@@ -65,54 +65,69 @@ class RecordingOrderError(Exception):
     """A concurrent writer committed a later ``recorded_at`` first; retry with a new clock."""
 
 
-def utc_instant(text: str) -> datetime:
-    """The UTC instant an ISO date or datetime begins at (dates are 00:00 UTC)."""
-    value = datetime.fromisoformat(text)
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+@dataclass(frozen=True, slots=True)
+class EngineRow:
+    """What the as-of engine needs of one event, read from the index.
 
+    Times are integer microseconds since the Unix epoch in UTC (``micros``): ``valid``
+    is when the event begins in valid time, ``recorded`` when the log stored it. A
+    dispute, correction or retraction names its target by position (``target``) and
+    valid time (``target_valid``), resolved by the index. ``record`` is the stored event
+    for the types whose fold needs its content, and None for ``CONTENT_FREE`` ones.
+    """
 
-@dataclass(frozen=True)
-class IndexRow:
-    event_id: UUID
-    negotiation: str
-    version: int
     position: int
+    version: int
     type: str
-    subject_id: UUID | None
-    occurred_at: datetime
-    recorded_at: datetime
-    hash: str
+    valid: int
+    recorded: int
+    target: int | None
+    target_valid: int | None
+    record: Recorded | None
 
 
-def index_rows(stored_events: Sequence[StoredEvent], positions: Sequence[int]) -> list[IndexRow]:
-    """Index rows for the Parley events among ``stored_events`` (others are not indexed)."""
-    rows = []
+CONTENT_FREE = frozenset({"StatementIssued", "ContactHeld", "EventRetracted"})
+"""Types the state fold needs nothing of but their index row: statements and contacts
+are only counted, and a retraction only names its target."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def micros(moment: datetime) -> int:
+    """An aware instant as integer microseconds since the epoch: a cheap, exact key."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def index_params(
+    stored_events: Sequence[StoredEvent], positions: Sequence[int], ts: Callable[[datetime], Any]
+) -> list[tuple[Any, ...]]:
+    """The index rows' parameters (``COLUMNS`` order) for the stored events that carry one
+    (``IndexedStoredEvent``; other topics are not indexed). ``ts`` writes a timestamp."""
+    params = []
     for stored, position in zip(stored_events, positions, strict=True):
-        if stored.topic != RECORDED_TOPIC:
+        row = getattr(stored, "index", None)
+        if row is None:
             continue
-        state = orjson.loads(stored.state)
-        event = state["event"]
-        data = event.get("data", {})
-        subject = data.get("event_id") if event["type"] in _LOG_FACTS else None
-        rows.append(
-            IndexRow(
-                event_id=UUID(event["id"]),
-                negotiation=state["negotiation"],
-                version=stored.originator_version,
-                position=position,
-                type=event["type"],
-                subject_id=UUID(subject) if subject else None,
-                occurred_at=utc_instant(event["occurred_at"]),
-                recorded_at=utc_instant(state["timestamp"]),
-                hash=state["hash"],
+        params.append(
+            (
+                str(row.event_id),
+                row.negotiation,
+                row.version,
+                position,
+                row.type,
+                None if row.subject_id is None else str(row.subject_id),
+                ts(row.occurred_at),
+                ts(row.recorded_at),
+                row.hash,
             )
         )
-    return rows
+    return params
 
 
-_LOG_FACTS = frozenset({"ClaimDisputed", "EventCorrected", "EventRetracted"})
+def utc_key(moment: datetime) -> str:
+    """An instant as the index's fixed-width UTC text: it sorts as time does."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True)
@@ -147,6 +162,13 @@ class EventIndex:
     def _id(self, value: UUID) -> Any:
         return str(value)
 
+    def _micros_sql(self, column: str) -> str:
+        """SQL for a timestamp column as integer microseconds since the epoch (``micros``)."""
+        return (
+            f"(CAST(strftime('%s', substr({column}, 1, 19)) AS INTEGER) * 1000000 "
+            f"+ CAST(substr({column}, 21, 6) AS INTEGER))"
+        )
+
     def _sql(self, sql: str) -> str:
         return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
 
@@ -158,7 +180,7 @@ class EventIndex:
         rows = self._fetch(self._sql(sql), params)
         with paused_gc(len(rows) > 1000):
             return [
-                decode(originator_id, version, bytes(state), position)
+                decode_record(originator_id, version, bytes(state), position)
                 for position, originator_id, version, state in rows
             ]
 
@@ -201,6 +223,39 @@ class EventIndex:
             tail += " LIMIT ?"
             params.append(limit)
         return self._records(where, params, tail)
+
+    def engine_rows(self, negotiation: str, *, after_version: int = 0) -> list[EngineRow]:
+        """A negotiation's events after a version, as the as-of engine reads them: index
+        columns, targets resolved by a join, stored rows only where the fold needs them."""
+        free = ", ".join(f"'{t}'" for t in sorted(CONTENT_FREE))
+        sql = (
+            "SELECT i.position, i.version, i.type, "
+            f"{self._micros_sql('i.occurred_at')}, {self._micros_sql('i.recorded_at')}, "
+            f"t.position, {self._micros_sql('t.occurred_at')}, "
+            f"CASE WHEN i.type IN ({free}) THEN NULL ELSE e.state END "
+            f"FROM {self.index_table} i {self.events_join} "
+            f"LEFT JOIN {self.index_table} t ON t.event_id = i.subject_id "
+            "WHERE i.negotiation = ? AND i.version > ? ORDER BY i.version"
+        )
+        rows = self._fetch(self._sql(sql), [negotiation, after_version])
+        aggregate = negotiation_id(negotiation)
+        types = {t: t for t in EVENT_TYPES}  # one string object per type, not per row
+        with paused_gc(len(rows) > 1000):
+            return [
+                EngineRow(
+                    position,
+                    version,
+                    types.get(type_, type_),
+                    valid,
+                    recorded,
+                    target,
+                    target_valid,
+                    None
+                    if state is None
+                    else decode_record(aggregate, version, bytes(state), position),
+                )
+                for position, version, type_, valid, recorded, target, target_valid, state in rows
+            ]
 
     def records_by_ids(self, ids: Sequence[UUID]) -> list[Recorded]:
         """The stored events with these ids, in position order."""
@@ -249,19 +304,35 @@ class EventIndex:
     def index_count(self) -> int:
         return int(self._fetch(f"SELECT COUNT(*) FROM {self.index_table}", [])[0][0])
 
-    def iter_chain(self, page: int = 5000) -> Iterator[Recorded]:
-        """Every event, negotiation by negotiation, in version order (for ``verify``)."""
+    def iter_chain(self, page: int = 5000) -> Iterator[ChainRow]:
+        """Every stored event as its raw row, negotiation by negotiation, in version order
+        (for ``verify``, which must read what no decoder can)."""
         last: tuple[str, int] = ("", 0)
+        sql = self._sql(
+            "SELECT i.negotiation, i.version, i.position, i.event_id, i.hash, e.state "
+            f"FROM {self.index_table} i {self.events_join} "
+            "WHERE (i.negotiation > ?) OR (i.negotiation = ? AND i.version > ?) "
+            f"ORDER BY i.negotiation, i.version LIMIT {int(page)}"
+        )
         while True:
-            batch = self._records(
-                "WHERE (i.negotiation > ?) OR (i.negotiation = ? AND i.version > ?)",
-                [last[0], last[0], last[1]],
-                f"ORDER BY i.negotiation, i.version LIMIT {int(page)}",
-            )
-            if not batch:
+            rows = self._fetch(sql, [last[0], last[0], last[1]])
+            if not rows:
                 return
-            yield from batch
-            last = (batch[-1].negotiation, batch[-1].originator_version)
+            for negotiation, version, position, event_id, hash_, state in rows:
+                yield ChainRow(negotiation, version, position, str(event_id), hash_, bytes(state))
+            last = (rows[-1][0], rows[-1][1])
+
+
+@dataclass(frozen=True, slots=True)
+class ChainRow:
+    """One stored event as ``verify`` reads it: the index's columns and the raw state."""
+
+    negotiation: str
+    version: int
+    position: int
+    event_id: str
+    hash: str
+    state: bytes
 
 
 def index_statements(ts_type: str, table: str = INDEX_TABLE, prefix: str = "") -> list[str]:

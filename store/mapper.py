@@ -1,55 +1,78 @@
-"""The pydantic mapper: ``Recorded`` events to the library's stored events and back.
+"""The mapper between ``Recorded`` events and the library's stored events.
 
-The wheel of ``eventsourcing`` ships no pydantic mapper; this follows the pattern of
-its aggregate7 example, with orjson for speed. The stored state is the canonical JSON
-of the event without the columns the table already has.
+The wheel of ``eventsourcing`` ships no pydantic mapper; this one follows the shape of
+its aggregate7 example, but needs no serialisation of its own: the state is the
+record's head and its canonical event bytes, laid out by ``store.codec``. Each stored
+event also carries its index row, made here from the typed event the writer already
+has, so the recorder inserts both in one transaction without parsing the JSON again.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import orjson
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
 from domain.negotiation import Recorded
+from store.codec import decode_record, encode_record
 
 RECORDED_TOPIC = get_topic(Recorded)
 
 
-def encode_state(recorded: Recorded) -> bytes:
-    state = recorded.model_dump(
-        mode="json", by_alias=True, exclude={"originator_id", "originator_version"}
+@dataclass(frozen=True)
+class IndexRow:
+    """One row of the event index (store/index.py), less the position, which the
+    recorder learns only as it inserts the event."""
+
+    event_id: UUID
+    negotiation: str
+    version: int
+    type: str
+    subject_id: UUID | None
+    occurred_at: datetime
+    recorded_at: datetime
+    hash: str
+
+
+@dataclass(frozen=True)
+class IndexedStoredEvent(StoredEvent):
+    """A stored event with the index row that goes with it."""
+
+    index: IndexRow | None = None
+
+
+def index_row(recorded: Recorded) -> IndexRow:
+    event = recorded.event
+    return IndexRow(
+        event_id=event.id,
+        negotiation=recorded.negotiation,
+        version=recorded.originator_version,
+        type=event.type,
+        subject_id=event.subject_id,
+        occurred_at=event.valid_from,
+        recorded_at=recorded.timestamp,
+        hash=recorded.hash,
     )
-    return orjson.dumps(state)
 
 
-def decode(
-    originator_id: UUID | str, version: int, state: bytes, position: int | None = None
-) -> Recorded:
-    """Rebuild a Recorded from a stored row."""
-    fields: dict[str, Any] = orjson.loads(state)
-    fields["originator_id"] = originator_id
-    fields["originator_version"] = version
-    fields["position"] = position
-    return Recorded.model_validate(fields)
-
-
-class PydanticMapper(Mapper[UUID]):
-    """Maps ``Recorded`` (a pydantic model) to and from ``StoredEvent``."""
+class RecordMapper(Mapper[UUID]):
+    """Maps ``Recorded`` to and from ``StoredEvent``."""
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         assert isinstance(domain_event, Recorded)
-        return StoredEvent(
+        return IndexedStoredEvent(
             originator_id=domain_event.originator_id,
             originator_version=domain_event.originator_version,
             topic=RECORDED_TOPIC,
-            state=encode_state(domain_event),
+            state=encode_record(domain_event),
+            index=index_row(domain_event),
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
-        return decode(
+        return decode_record(
             stored_event.originator_id, stored_event.originator_version, stored_event.state
         )

@@ -20,7 +20,7 @@ from store.index import (
     COLUMNS,
     EventIndex,
     RecordingOrderError,
-    index_rows,
+    index_params,
     index_statements,
 )
 from store.mapper import RECORDED_TOPIC
@@ -106,31 +106,15 @@ class PostgresEventRecorder(EventIndex, PostgresApplicationRecorder):
                 row = curs.fetchone()
                 assert row is not None
                 positions.append(row["notification_id"])
-            rows = index_rows(stored_events, positions)
+            rows = index_params(stored_events, positions, self._ts)
             if rows:
                 curs.execute(
                     f"SELECT recorded_at FROM {self.index_table} ORDER BY recorded_at DESC LIMIT 1"
                 )
                 latest = curs.fetchone()
-                if latest is not None and latest["recorded_at"] > rows[0].recorded_at:
+                if latest is not None and latest["recorded_at"] > rows[0][7]:
                     raise RecordingOrderError(latest["recorded_at"])
-                curs.executemany(
-                    self._insert_index_sql,
-                    [
-                        (
-                            str(r.event_id),
-                            r.negotiation,
-                            r.version,
-                            r.position,
-                            r.type,
-                            str(r.subject_id) if r.subject_id else None,
-                            r.occurred_at,
-                            r.recorded_at,
-                            r.hash,
-                        )
-                        for r in rows
-                    ],
-                )
+                curs.executemany(self._insert_index_sql, rows)
         return positions
 
     def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -144,6 +128,9 @@ class PostgresEventRecorder(EventIndex, PostgresApplicationRecorder):
     def _from_ts(self, value: Any) -> datetime:
         assert isinstance(value, datetime)
         return value.astimezone(UTC)
+
+    def _micros_sql(self, column: str) -> str:
+        return f"(EXTRACT(EPOCH FROM {column}) * 1000000)::bigint"
 
     def select_states(self, after: int, limit: int) -> list[tuple[int, int, bytes]]:
         """(position, version, state) of Parley events after ``after``, in position order:

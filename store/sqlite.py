@@ -24,10 +24,10 @@ from eventsourcing.sqlite import (
 from store.index import (
     COLUMNS,
     EventIndex,
-    IndexRow,
     RecordingOrderError,
-    index_rows,
+    index_params,
     index_statements,
+    utc_key,
 )
 from store.mapper import RECORDED_TOPIC
 from store.subscription import (
@@ -36,11 +36,6 @@ from store.subscription import (
     committed,
     database_key,
 )
-
-
-def _text(value: datetime) -> str:
-    # Fixed-width UTC text sorts as time does.
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
 def synchronous_on_connect(datastore: SQLiteDatastore, level: str) -> None:
@@ -97,33 +92,19 @@ class SQLiteEventRecorder(EventIndex, SQLiteApplicationRecorder):
     ) -> Sequence[int] | None:
         positions = super()._insert_events(c, stored_events, **kwargs)
         assert positions is not None
-        rows = index_rows(stored_events, positions)
+        rows = index_params(stored_events, positions, utc_key)
         if rows:
             # The write lock is held from the first INSERT on, so this read is ordered.
             c.execute(
                 f"SELECT recorded_at FROM {self.index_table} ORDER BY recorded_at DESC LIMIT 1"
             )
             latest = c.fetchone()
-            if latest is not None and latest[0] > _text(rows[0].recorded_at):
+            if latest is not None and latest[0] > rows[0][7]:
                 raise RecordingOrderError(latest[0])
             c.executemany(
-                f"INSERT INTO {self.index_table} ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
-                [self._params(row) for row in rows],
+                f"INSERT INTO {self.index_table} ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", rows
             )
         return positions
-
-    def _params(self, row: IndexRow) -> tuple[Any, ...]:
-        return (
-            str(row.event_id),
-            row.negotiation,
-            row.version,
-            row.position,
-            row.type,
-            str(row.subject_id) if row.subject_id else None,
-            _text(row.occurred_at),
-            _text(row.recorded_at),
-            row.hash,
-        )
 
     def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         with self.datastore.transaction(commit=False) as c:
@@ -131,7 +112,7 @@ class SQLiteEventRecorder(EventIndex, SQLiteApplicationRecorder):
             return [tuple(row) for row in c.fetchall()]
 
     def _ts(self, value: datetime) -> Any:
-        return _text(value)
+        return utc_key(value)
 
     def _from_ts(self, value: Any) -> datetime:
         return datetime.fromisoformat(value).replace(tzinfo=UTC)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from api.deps import CanRead, LogDep
-from api.routes.negotiations import TypeFilter, types_of
-from api.schemas import EventDetailOut, EventPage, event_out
+from api.responses import json_bytes
+from api.routes.negotiations import TypeFilter, event_page, types_of
+from api.schemas import EventDetailOut, EventPage, event_out_json, events_json
 
 router = APIRouter(prefix="/events", tags=["events"])
 
@@ -21,25 +22,28 @@ def global_log(
     after: Annotated[int, Query(ge=0, description="position to read after")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     type: TypeFilter = None,
-) -> dict[str, Any]:
+) -> Response:
     """Events of every negotiation after a position, filtered by type."""
     records = log.global_log(after=after, limit=limit, types=types_of(type))
-    next_url = None
-    if len(records) == limit:
-        params = [(k, v) for k, v in request.query_params.multi_items() if k != "after"]
-        params.append(("after", str(records[-1].position)))
-        next_url = f"{request.url.path}?" + "&".join(f"{k}={v}" for k, v in params)
-    return {"events": [event_out(r) for r in records], "next": next_url}
+    return event_page(records, request, limit, after=records[-1].position or 0 if records else 0)
 
 
 @router.get("/{event_id}", response_model=EventDetailOut, dependencies=[CanRead])
-def one_event(event_id: UUID, log: LogDep) -> dict[str, Any]:
+def one_event(event_id: UUID, log: LogDep) -> Response:
     """One event with the disputes, corrections and retractions that name it."""
     record = log.event(event_id)
     about = log.about(event_id)
-    return {
-        **event_out(record),
-        "disputes": [event_out(r) for r in about if r.event.type == "ClaimDisputed"],
-        "corrections": [event_out(r) for r in about if r.event.type == "EventCorrected"],
-        "retractions": [event_out(r) for r in about if r.event.type == "EventRetracted"],
-    }
+
+    def of(kind: str) -> bytes:
+        return events_json([r for r in about if r.type == kind])
+
+    return json_bytes(
+        event_out_json(record)[:-1]
+        + b',"disputes":'
+        + of("ClaimDisputed")
+        + b',"corrections":'
+        + of("EventCorrected")
+        + b',"retractions":'
+        + of("EventRetracted")
+        + b"}"
+    )

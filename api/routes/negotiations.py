@@ -5,28 +5,31 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
+import orjson
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.deps import CanAppend, CanRead, LogDep, ProjectionsDep, SettingsDep
 from api.errors import InvalidRequestError, problem
-from api.parsing import instant, parse_events, parse_if_match, parse_json
+from api.parsing import instant, parse_events, parse_if_match
+from api.responses import json_bytes, next_page
 from api.schemas import (
     AppendOut,
     EventPage,
     NegotiationIn,
     NegotiationOut,
-    event_out,
+    events_json,
     negotiation_out,
 )
 from api.settings import Settings
 from domain.events import NegotiationOpened, any_event
+from domain.negotiation import Recorded
 from domain.values import Source
 from projections.negotiations_index import NAME as NEGOTIATIONS_INDEX
 from projections.runner import Projections
+from store.codec import utc_text
 from store.log import Appended, ConflictLog
 
 router = APIRouter(prefix="/negotiations", tags=["negotiations"])
@@ -36,6 +39,14 @@ TypeFilter = Annotated[list[str] | None, Query(description="event types; repeat 
 
 def types_of(values: list[str] | None) -> list[str]:
     return [t for v in values or [] for t in v.split(",") if t]
+
+
+def event_page(records: list[Recorded], request: Request, limit: int, **cursor: int) -> Response:
+    """A page of events as bytes, with the URL of the next page when it may have more."""
+    next_url = next_page(request, **cursor) if len(records) == limit else None
+    return json_bytes(
+        b'{"events":' + events_json(records) + b',"next":' + orjson.dumps(next_url) + b"}"
+    )
 
 
 def _summary(log: ConflictLog, slug: str) -> dict[str, Any]:
@@ -178,41 +189,43 @@ async def append_events(
     request: Request,
     log: LogDep,
     if_match: Annotated[str | None, Header()] = None,
-) -> JSONResponse:
+) -> Response:
     """Append one event or a batch, atomically.
 
     Optimistic concurrency: ``expected_version`` in the body or ``If-Match: "n"``; a
     mismatch is 409 with the current version. Re-posting an id with identical content
     returns the original record with 200.
     """
-    events, expected = parse_events(parse_json(await request.body()))
+    events, expected = parse_events(await request.body())
     header_version = parse_if_match(if_match)
     if expected is None:
         expected = header_version
     appended: Appended = await asyncio.wrap_future(log.submit(slug, events, expected))
     records = appended.records
-    created_ids = {r.event.id for r in appended.created}
-    body = {
-        "negotiation": slug,
-        "version": max(r.originator_version for r in records),
-        "events": [
-            {
-                "id": str(r.event.id),
-                "type": r.event.type,
-                "position": r.position,
-                "version": r.originator_version,
-                "recorded_at": r.timestamp.isoformat(),
-                "hash": r.hash,
-                "stored": "created" if r.event.id in created_ids else "existing",
-            }
-            for r in records
-        ],
-    }
-    status = 201 if appended.created else 200
-    headers = {"ETag": f'"{body["version"]}"'} if appended.created else {}
+    created = {id(r) for r in appended.created}
+    version = max(r.originator_version for r in records)
+    body = orjson.dumps(
+        {
+            "negotiation": slug,
+            "version": version,
+            "events": [
+                {
+                    "id": r.event.id,
+                    "type": r.type,
+                    "position": r.position,
+                    "version": r.originator_version,
+                    "recorded_at": utc_text(r.timestamp),
+                    "hash": r.hash,
+                    "stored": "created" if id(r) in created else "existing",
+                }
+                for r in records
+            ],
+        }
+    )
+    headers = {"ETag": f'"{version}"'} if appended.created else {}
     if len(records) == 1:
         headers["Location"] = f"/events/{records[0].event.id}"
-    return JSONResponse(body, status_code=status, headers=headers)
+    return json_bytes(body, 201 if appended.created else 200, headers)
 
 
 @router.get("/{slug}/events", response_model=EventPage, dependencies=[CanRead])
@@ -227,7 +240,7 @@ def negotiation_events(
     known_at: Annotated[
         str | None, Query(description="recorded time: recorded_at <= known_at")
     ] = None,
-) -> dict[str, Any]:
+) -> Response:
     """A negotiation's events in version order, paged, time-sliced along both axes."""
     valid_lte = instant(as_of, "as_of") if as_of else None
     recorded_lte = instant(known_at, "known_at") if known_at else None
@@ -239,8 +252,4 @@ def negotiation_events(
         valid_lte=valid_lte,
         recorded_lte=recorded_lte,
     )
-    next_url = None
-    if len(records) == limit:
-        params = dict(request.query_params) | {"after_version": records[-1].originator_version}
-        next_url = f"{request.url.path}?{urlencode(params)}"
-    return {"events": [event_out(r) for r in records], "next": next_url}
+    return event_page(records, request, limit, after_version=records[-1].version if records else 0)

@@ -3,9 +3,9 @@
 The views must equal the log whatever happens while they follow it: four writers
 racing (each with a ConflictLog of its own), two runners of one view, a real
 ``parley project run`` process killed with SIGKILL at random moments. "Equal" is
-checked two ways: against the log itself (the timeline table holds every position
-once, the index counts what the log's own index counts) and against a rebuild from
-zero. Timeouts only guard against hangs; nothing here asserts on timing.
+checked two ways: against the log itself (the index counts what the log's own index
+counts: an event applied twice would count twice) and against a rebuild from zero.
+Timeouts only guard against hangs; nothing here asserts on timing.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 from uuid import uuid4
@@ -31,6 +31,7 @@ from support import EXAMPLE, REPO, opened, run_threads, statement
 from api.schemas import negotiation_out
 from domain.events import AnyEvent, parse_event
 from projections.runner import PROJECTIONS, Projections, UnknownProjectionError
+from projections.service import AsOf
 from projections.timeline import timeline
 from projections.views import APPLICATION_NAME, View
 from store.config import StoreConfig
@@ -56,26 +57,18 @@ def log_fact(kind: str, event_id: str, **data: Any) -> AnyEvent:
 
 def snapshot(projections: Projections) -> dict[str, Any]:
     """Everything the views hold, comparable with ==."""
-    timeline_view = projections.timeline
-    slugs = [n.negotiation for n in projections.negotiations_index.negotiations()]
     return {
         "index": [n.to_json() for n in projections.negotiations_index.negotiations()],
-        "timeline": {slug: timeline_view.rows(slug) for slug in slugs},
-        "positions": timeline_view.positions(),
         "tracked": {name: projections.view(name).position() for name in PROJECTIONS},
     }
 
 
 def assert_views_equal_the_log(projections: Projections, log: ConflictLog) -> None:
-    """Every position once, every count as the log's, every record as stored."""
-    records = list(log.iter_all())
-    assert projections.timeline.positions() == [r.position for r in records]
+    """Every event counted once (a position applied twice would count twice), every
+    version, time and position as the log's."""
     summaries = log.summaries()
     indexed = [n.to_json() for n in projections.negotiations_index.negotiations()]
     assert indexed == [negotiation_out(log.opening(s.negotiation), s) for s in summaries]
-    for summary in summaries:
-        slug = summary.negotiation
-        assert projections.timeline.timeline_records(slug) == log.negotiation_events(slug)
     for status in projections.status():
         assert (status.position, status.lag) == (log.last_position(), 0), status
 
@@ -154,7 +147,6 @@ def test_a_position_delivered_again_changes_nothing(
         for record in log.iter_all():
             assert record.position is not None
             tracking = Tracking(APPLICATION_NAME, record.position)
-            assert projections.timeline.record(record, tracking) is False
             assert projections.negotiations_index.record(record, tracking) is False
         assert snapshot(projections) == before
 
@@ -192,14 +184,16 @@ def test_a_stopped_runner_resumes_after_its_position(
         assert position is not None
         assert projections.status()[0].lag == 1
         projections.start()
-        assert projections.wait("timeline", position, HANG_GUARD)
+        assert projections.wait("negotiations_index", position, HANG_GUARD)
         assert projections.catch_up(HANG_GUARD)
         assert_views_equal_the_log(projections, log)
 
 
-def test_the_timeline_table_serves_the_same_timeline_as_the_log(
+def test_the_timeline_read_from_the_store_equals_the_timeline_of_every_event(
     store_config: StoreConfig, log: ConflictLog
 ) -> None:
+    """The service reads only the log facts and the events that begin by ``to``; that
+    must give the same answer as the timeline over the whole negotiation."""
     slug = "istanbul-2025"
     load(log, EXAMPLE, slug)
     known_before_facts = log.negotiation_events(slug)[-1].recorded_at
@@ -221,34 +215,22 @@ def test_the_timeline_table_serves_the_same_timeline_as_the_log(
             ),
         ],
     )
-    with Projections(store_config, log=log) as projections:
-        projections.start()
-        assert projections.catch_up(HANG_GUARD)
-        view = projections.timeline
-        everything = log.negotiation_events(slug)
-        assert view.timeline_records(slug) == everything
-        windows = [
-            (None, None),
-            ("2025-05-19T00:00:00+00:00", "2025-05-19T23:59:59+00:00"),
-            ("2025-05-20T00:00:00+00:00", "2025-05-27T00:00:00+00:00"),  # inside intervals
-            ("2025-05-28T00:00:00+00:00", None),
-        ]
-        for known_at in (None, known_before_facts):
-            for start, end in windows:
-                bounds = [None if b is None else datetime.fromisoformat(b) for b in (start, end)]
-                served = view.timeline_records(slug, bounds[0], bounds[1], known_at)
-                assert timeline(served, bounds[0], bounds[1], known_at) == timeline(
-                    everything, bounds[0], bounds[1], known_at
-                ), (start, end, known_at)
-        may_19 = [datetime.fromisoformat(f"2025-05-19T{t}+00:00") for t in ("00:00", "12:00")]
-        in_may_19 = view.rows(slug, *may_19)
-        assert {row.kind for row in in_may_19} == {"event"}
-        assert "a12b1f35-8c76-4860-9765-cc2a92a6d916" in {str(r.event_id) for r in in_may_19}
-        facts = [r for r in view.rows(slug) if r.kind != "event"]
-        assert sorted(r.kind for r in facts) == ["correction", "dispute", "dispute", "retraction"]
-
-
-# A real runner process, killed.
+    service = AsOf(log)
+    everything = log.negotiation_events(slug)
+    windows = [
+        (None, None),
+        ("2025-05-19T00:00:00+00:00", "2025-05-19T23:59:59+00:00"),
+        ("2025-05-20T00:00:00+00:00", "2025-05-27T00:00:00+00:00"),  # inside intervals
+        ("2025-05-28T00:00:00+00:00", None),
+        (None, "2025-05-18T00:00:00+00:00"),
+    ]
+    for known_at in (None, known_before_facts):
+        for start, end in windows:
+            bounds = [None if b is None else datetime.fromisoformat(b) for b in (start, end)]
+            known = known_at or datetime.now(UTC)
+            served = service.timeline(slug, bounds[0], bounds[1], known)
+            assert served == timeline(everything, bounds[0], bounds[1], known), (start, end)
+            assert served.events or end == "2025-05-18T00:00:00+00:00"
 
 
 def runner_env(store_config: StoreConfig) -> dict[str, str]:
@@ -389,12 +371,10 @@ def test_project_rebuild_resets_a_wrong_view_and_status_prints_positions(
         projections.stop()
         # Make the views wrong: a ghost negotiation, far beyond the log's head.
         opening = log.opening("istanbul-2025")
-        ghost = opening.model_copy(
-            update={
-                "negotiation": "ghost",
-                "position": head + 100,
-                "event": opening.event.model_copy(update={"id": uuid4()}),
-            }
+        ghost = opening.replace(
+            negotiation="ghost",
+            position=head + 100,
+            event=opening.event.model_copy(update={"id": uuid4()}),
         )
         for name in PROJECTIONS:
             assert projections.view(name).record(ghost, Tracking(APPLICATION_NAME, head + 100))
@@ -421,7 +401,7 @@ def test_project_rebuild_resets_a_wrong_view_and_status_prints_positions(
 def test_project_commands_refuse_an_unknown_projection_by_name(
     store_config: StoreConfig, log: ConflictLog
 ) -> None:
-    for args in (("rebuild", "nowhere"), ("run", "timeline", "nowhere")):
+    for args in (("rebuild", "nowhere"), ("run", "negotiations_index", "nowhere")):
         result = cli(store_config, *args)
         assert result.returncode == 2
         assert "nowhere" in result.stderr and "negotiations_index" in result.stderr

@@ -218,7 +218,7 @@ class History:
         self.clock = recorded_at
         placed = []
         for item in batch:
-            placed.append(item.model_copy(update={"position": self.next_position}))
+            placed.append(item.placed(self.next_position))
             self.next_position += self.step
         self.records.extend(placed)
         return placed

@@ -1,6 +1,6 @@
 """The layering rule of DESIGN.md §1: imports only point downwards.
 
-``domain/`` imports only the standard library, pydantic, pycountry's code tables,
+``domain/`` imports only the standard library, pydantic, pycountry's code tables, orjson,
 ``eventsourcing.domain`` and itself; ``store/`` nothing from ``projections/`` or
 ``api/``; ``projections/`` nothing from ``api/``. Each source file is read with
 ``ast``, so nothing is imported to check it. The checker is tested on synthetic
@@ -53,7 +53,7 @@ def allowed_in_domain(name: str) -> bool:
         return top not in STDLIB_DRIVERS
     return any(
         within(name, allowed)
-        for allowed in ("pydantic", "pycountry", "eventsourcing.domain", "domain")
+        for allowed in ("pydantic", "pycountry", "orjson", "eventsourcing.domain", "domain")
     )
 
 

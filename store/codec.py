@@ -1,0 +1,132 @@
+"""How a recorded event lies in a stored row's ``state``, and how it is read back.
+
+A row written by this version of Parley is one JSON object whose small head comes first
+and whose event comes last, as the canonical bytes that were hashed::
+
+    {"schema":1,"chain":2,"type":"RoundScheduled","negotiation":"istanbul-2025",
+     "recorded_at":"2025-05-28T16:57:00.123456Z","previous_hash":"…","hash":"…",
+     "event":{…canonical event JSON…}}
+
+So reading a row parses the head only (a few hundred bytes), and the event's bytes are
+sliced out, not re-serialised: answers, streams and ``verify`` use them as they are. The
+typed event is built later, and only if a fold needs it (``Recorded.event``).
+
+Rows written before this layout (no ``schema`` key: the whole record as pydantic dumped
+it, ``timestamp`` for ``recorded_at``, the event unsorted, hashed by chain version 1) are
+read by ``_decode_legacy``: the layout's own upcaster.
+
+Nothing here validates: what is stored is trusted (DESIGN.md §10). A row that is not
+JSON, or lacks a field, raises ``CorruptRowError`` naming what it could read.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from domain.events import encode_json
+from domain.negotiation import CHAIN_VERSION, Recorded
+
+_EVENT_KEY = b',"event":'
+_HEAD_START = b'{"schema":'
+
+
+class CorruptRowError(ValueError):
+    """A stored row that cannot be read as a recorded event."""
+
+
+def utc_text(moment: datetime) -> str:
+    """An instant as JSON shows it everywhere: UTC, microseconds, ending in ``Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def encode_record(recorded: Recorded) -> bytes:
+    """The row's ``state``: the head, then the event's canonical bytes as hashed."""
+    head = orjson.dumps(
+        {
+            "schema": recorded.schema,
+            "chain": recorded.chain,
+            "type": recorded.type,
+            "negotiation": recorded.negotiation,
+            "recorded_at": utc_text(recorded.timestamp),
+            "previous_hash": recorded.previous_hash,
+            "hash": recorded.hash,
+        }
+    )
+    return b"".join((head[:-1], _EVENT_KEY, recorded.event_json, b"}"))
+
+
+def decode_record(
+    originator_id: UUID | str,
+    version: int,
+    state: bytes,
+    position: int | None = None,
+) -> Recorded:
+    """A stored row as a ``Recorded``, its event left undecoded until it is needed."""
+    if not isinstance(originator_id, UUID):
+        originator_id = UUID(originator_id)
+    try:
+        if state.startswith(_HEAD_START):
+            split = state.find(_EVENT_KEY)
+            if split < 0 or not state.endswith(b"}"):
+                raise CorruptRowError("the row has no event")
+            head: dict[str, Any] = orjson.loads(state[:split] + b"}")
+            return Recorded(
+                originator_id=originator_id,
+                originator_version=version,
+                timestamp=datetime.fromisoformat(head["recorded_at"]),
+                negotiation=head["negotiation"],
+                event_json=state[split + len(_EVENT_KEY) : -1],
+                previous_hash=head["previous_hash"],
+                hash=head["hash"],
+                position=position,
+                schema=head["schema"],
+                chain=head["chain"],
+                event_type=head["type"],
+            )
+        return _decode_legacy(originator_id, version, state, position)
+    except CorruptRowError:
+        raise
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        raise CorruptRowError(f"the row is not a readable record: {error!r}") from None
+
+
+def _decode_legacy(
+    originator_id: UUID, version: int, state: bytes, position: int | None
+) -> Recorded:
+    """A row of the first layout (before schema versions): lifted to today's record."""
+    fields = orjson.loads(state)
+    event = fields["event"]
+    return Recorded(
+        originator_id=originator_id,
+        originator_version=version,
+        timestamp=datetime.fromisoformat(fields["timestamp"]).astimezone(UTC),
+        negotiation=fields["negotiation"],
+        event_json=encode_json(event),
+        previous_hash=fields["previous_hash"],
+        hash=fields["hash"],
+        position=position,
+        schema=1,
+        chain=1,
+        event_type=event["type"],
+    )
+
+
+def legacy_state(recorded: Recorded) -> bytes:
+    """A row in the first layout, as Parley wrote it before schema versions (for tests
+    and for the upcasting recipe: old logs must stay readable and verifiable)."""
+    return orjson.dumps(
+        {
+            "timestamp": recorded.timestamp.isoformat(),
+            "negotiation": recorded.negotiation,
+            "event": orjson.loads(recorded.event_json),
+            "previous_hash": recorded.previous_hash,
+            "hash": recorded.hash,
+        }
+    )
+
+
+__all__ = ["CHAIN_VERSION", "CorruptRowError", "decode_record", "encode_record", "utc_text"]

@@ -1,0 +1,360 @@
+"""The writer: one thread per process that commits every waiting append together.
+
+The path of one event, from the request to the row: the API parses the body once into
+typed events (``api.parsing``); ``Writer.submit`` encodes each event once into its
+canonical JSON (``domain.events.encode_event``) and queues the request; the writer
+thread takes every queued request, checks each against its negotiation's aggregate
+(``Negotiation.record``: invariants, versions, the hash over those same bytes), and
+commits the group in ONE transaction (``EventStore.put`` → ``RecordMapper`` → the
+recorder, which inserts the rows and their index rows). Concurrent requests so share
+an fsync (group commit).
+
+A request that fails answers alone: an error while it is prepared answers it at once;
+an error while its group commits (a row the database refuses) sends every request of
+the group to be committed alone, so only the offending one fails. A lost race with
+another process (the store's unique keys, or a ``recorded_at`` that would go back in
+time) refreshes the aggregate from the store and retries that request alone.
+"""
+
+from __future__ import annotations
+
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from eventsourcing.persistence import IntegrityError
+from pydantic import ValidationError
+
+from domain.errors import (
+    EventIdReusedError,
+    InvalidEventError,
+    NegotiationExistsError,
+    NegotiationNotFoundError,
+    VersionConflictError,
+    WriteContentionError,
+)
+from domain.events import AnyEvent, EventCorrected, NegotiationOpened, corrected, encode_event
+from domain.negotiation import Negotiation, Recorded, negotiation_id
+from store.codec import decode_record
+from store.index import RecordingOrderError
+
+if TYPE_CHECKING:
+    from store.log import ConflictLog
+
+MAX_ATTEMPTS = 100  # lost races in a row before an unconditional append gives up
+BACKOFF_SECONDS = 0.001  # the first wait after a lost race; it doubles, up to 0.05 s
+MAX_GROUP = 256  # requests committed in one transaction at most
+
+
+@dataclass(frozen=True)
+class Appended:
+    """The outcome of one append: what was stored now, and what was already there."""
+
+    created: list[Recorded] = field(default_factory=list)
+    existing: list[Recorded] = field(default_factory=list)
+
+    @property
+    def records(self) -> list[Recorded]:
+        """All the events of the request, in the order they were sent."""
+        return sorted(self.created + self.existing, key=lambda r: r.position or 0)
+
+
+@dataclass
+class AppendRequest:
+    """One request's events, their canonical JSON, and the future that answers it."""
+
+    slug: str
+    events: list[AnyEvent]
+    encoded: list[bytes]
+    expected_version: int | None
+    opening: bool
+    future: Future[Appended] = field(default_factory=Future)
+
+
+class _Stale(Exception):
+    """The cached aggregate disagrees with the request; decide after a refresh."""
+
+
+_Prepared = tuple[AppendRequest, Negotiation, list[Recorded], list[Recorded]]
+
+
+class Writer:
+    """Commits appends for one ``ConflictLog``; the only code that touches aggregates."""
+
+    def __init__(self, log: ConflictLog) -> None:
+        self.log = log
+        self._cache: dict[str, Negotiation] = {}
+        self._last_clock: datetime | None = None
+        self._queue = _Queue(self._write_group)
+
+    def submit(
+        self,
+        slug: str,
+        events: Sequence[AnyEvent],
+        expected_version: int | None = None,
+        *,
+        opening: bool = False,
+    ) -> Future[Appended]:
+        """Queue an append; the future holds its outcome."""
+        if not events:
+            raise InvalidEventError("send at least one event", field="events")
+        encoded = [encode_event(event) for event in events]
+        request = AppendRequest(slug, list(events), encoded, expected_version, opening)
+        self._queue.put(request)
+        return request.future
+
+    def stop(self) -> None:
+        self._queue.stop()
+
+    # The writer thread.
+    def _write_group(self, group: list[AppendRequest]) -> None:
+        """Prepare each request against the cached aggregates, then commit them at once."""
+        recorded_at = self._clock(group)
+        prepared: list[_Prepared] = []
+        alone: list[AppendRequest] = []
+        for request in group:
+            try:
+                outcome = self._prepare(request, recorded_at, fresh=False)
+            except _Stale:
+                alone.append(request)
+            except Exception as error:  # a domain error answers this request only
+                request.future.set_exception(error)
+            else:
+                if isinstance(outcome, Appended):
+                    request.future.set_result(outcome)
+                else:
+                    prepared.append((request, *outcome))
+        if prepared:
+            touched = list({id(a): a for _, a, _, _ in prepared}.values())
+            try:
+                recordings = self.log.events.put([r for a in touched for r in a.collect_events()])
+            except Exception:
+                # Another process won a race, or one request holds what the database
+                # refuses: take everything back and commit each request alone, so that
+                # only the one at fault fails.
+                for aggregate in touched:
+                    self._revert(aggregate)
+                alone = [request for request, _, _, _ in prepared] + alone
+            else:
+                self._last_clock = recorded_at
+                positions = {
+                    (r.domain_event.originator_id, r.domain_event.originator_version): (
+                        r.notification.id
+                    )
+                    for r in recordings
+                }
+                for request, _, records, existing in prepared:
+                    for record in records:
+                        record.position = positions[(record.originator_id, record.version)]
+                    request.future.set_result(Appended(created=records, existing=existing))
+        for request in alone:
+            self._write_alone(request)
+
+    def _write_alone(self, request: AppendRequest) -> None:
+        """Commit one request, refreshing from the store after each lost race."""
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                recorded_at = self._clock([request], fresh=True)
+                outcome = self._prepare(request, recorded_at, fresh=True)
+                if isinstance(outcome, Appended):
+                    request.future.set_result(outcome)
+                    return
+                aggregate, records, existing = outcome
+                try:
+                    recordings = self.log.events.put(aggregate.collect_events())
+                except (IntegrityError, RecordingOrderError):
+                    self._revert(aggregate)
+                    # Racing writers that retry at once collide again: fall out of step.
+                    time.sleep(random.uniform(0, min(0.05, BACKOFF_SECONDS * 2**attempt)))
+                    continue
+                except BaseException:
+                    self._cache.pop(request.slug, None)
+                    raise
+                self._last_clock = recorded_at
+                for record, recording in zip(records, recordings, strict=True):
+                    record.position = recording.notification.id
+                request.future.set_result(Appended(created=records, existing=existing))
+                return
+            except Exception as error:
+                request.future.set_exception(error)
+                return
+        gave_up: Exception = WriteContentionError(request.slug, MAX_ATTEMPTS)
+        if request.expected_version is not None:
+            current = self.log.version_of(request.slug)
+            gave_up = VersionConflictError(request.slug, request.expected_version, current)
+        request.future.set_exception(gave_up)
+
+    def _prepare(
+        self, request: AppendRequest, recorded_at: datetime, *, fresh: bool
+    ) -> Appended | tuple[Negotiation, list[Recorded], list[Recorded]]:
+        """Check one request and record its events on the aggregate (not yet stored)."""
+        slug = request.slug
+        negotiation = self._load(slug) if fresh else self._cache.get(slug) or self._load(slug)
+        existing, new = self._split_stored(request, negotiation, check_all=fresh)
+        if not new:
+            return Appended(existing=existing)
+        events = [request.events[i] for i in new]
+        if negotiation is None and not request.opening:
+            if not isinstance(events[0], NegotiationOpened):
+                raise NegotiationNotFoundError(slug)
+        if request.opening and negotiation is not None:
+            raise NegotiationExistsError(slug)
+        if request.expected_version is not None:
+            current = negotiation.version if negotiation else 0
+            if current != request.expected_version:
+                if not fresh:
+                    raise _Stale  # the cache may be behind another process
+                raise VersionConflictError(slug, request.expected_version, current)
+        self._check_corrections(events)
+        if negotiation is None:
+            negotiation = self._cache.setdefault(slug, Negotiation(slug))
+        records = negotiation.record(events, recorded_at, [request.encoded[i] for i in new])
+        return negotiation, records, existing
+
+    def _revert(self, aggregate: Negotiation) -> None:
+        """Take back an aggregate's unsaved events; one that was never stored is forgotten
+        (a cached empty negotiation would read as "already open" on the retry)."""
+        aggregate.revert()
+        if aggregate.version == 0:
+            self._cache.pop(aggregate.slug, None)
+
+    def _clock(self, group: list[AppendRequest], *, fresh: bool = False) -> datetime:
+        """One recorded_at for a transaction, never before what this log has recorded."""
+        floors = [self._last_clock] + [
+            a.last_recorded_at
+            for a in (self._cache.get(r.slug) for r in group)
+            if a is not None and a.last_recorded_at is not None
+        ]
+        if fresh:
+            floors.append(self.log.index.max_recorded_at())
+        return max([datetime.now(UTC), *(f for f in floors if f is not None)])
+
+    def _load(self, slug: str) -> Negotiation | None:
+        """The negotiation's write side: cached, and fast-forwarded from the store."""
+        aggregate = self._cache.get(slug)
+        gt = aggregate.version if aggregate else None
+        for item in self.log.recorder.select_events(negotiation_id(slug), gt=gt):
+            recorded = decode_record(item.originator_id, item.originator_version, item.state)
+            if aggregate is None:
+                aggregate = Negotiation(slug)
+            aggregate.apply(recorded)
+        if aggregate is not None:
+            self._cache[slug] = aggregate
+        return aggregate
+
+    def _split_stored(
+        self, request: AppendRequest, negotiation: Negotiation | None, *, check_all: bool
+    ) -> tuple[list[Recorded], list[int]]:
+        """Separate re-sent events (stored with the same content) from new ones; the new
+        ones are returned as their indexes in the request.
+
+        Unless ``check_all``, only ids this negotiation already holds are looked up: an id
+        stored elsewhere trips the index's unique key, and the retry checks them all.
+        """
+        ids = [e.id for e in request.events]
+        if len(set(ids)) != len(ids):
+            raise InvalidEventError("two events in this request share an id", field="events.id")
+        known = negotiation.event_types if negotiation else {}
+        lookup = ids if check_all else [i for i in ids if i in known]
+        stored = {r.event.id: r for r in self.log.index.records_by_ids(lookup)}
+        existing: list[Recorded] = []
+        new: list[int] = []
+        for index, event_id in enumerate(ids):
+            found = stored.get(event_id)
+            if found is None:
+                new.append(index)
+            elif found.negotiation != request.slug or found.json != request.encoded[index]:
+                raise EventIdReusedError(event_id)
+            else:
+                existing.append(found)
+        return existing, new
+
+    def _check_corrections(self, events: Sequence[AnyEvent]) -> None:
+        """A correction must make a valid event of its target's type."""
+        targets = [e.data.event_id for e in events if isinstance(e, EventCorrected)]
+        if not targets:
+            return
+        batch = {e.id: e for e in events}
+        stored = {r.event.id: r.event for r in self.log.index.records_by_ids(targets)}
+        for index, event in enumerate(events):
+            if not isinstance(event, EventCorrected):
+                continue
+            target = stored.get(event.data.event_id) or batch.get(event.data.event_id)
+            if target is None:
+                continue  # the aggregate reports the unknown id
+            try:
+                corrected(target, event.data.data)
+            except ValidationError as error:
+                first = error.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                prefix = f"events.{index}." if len(events) > 1 else ""
+                raise InvalidEventError(
+                    f"the corrected {target.type} is invalid: {first['msg']}",
+                    field=f"{prefix}data.data.{where}",
+                    value=first.get("input"),
+                ) from None
+
+
+class _Queue:
+    """The one thread that writes: it drains the queue and hands each group to ``write``.
+
+    The thread starts with the first request, so a log that only reads costs none.
+    """
+
+    def __init__(self, write: Callable[[list[AppendRequest]], None]) -> None:
+        self._write = write
+        self._queue: queue.SimpleQueue[AppendRequest | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def put(self, request: AppendRequest) -> None:
+        with self._lock:
+            if self._closed or (self._thread is not None and not self._thread.is_alive()):
+                raise RuntimeError("the log is closed")
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="parley-writer", daemon=True)
+                self._thread.start()
+            self._queue.put(request)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._closed = True
+            thread = self._thread
+        if thread is not None and thread.is_alive():
+            self._queue.put(None)
+            thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            stopping = False
+            while len(group) < MAX_GROUP:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                group.append(item)
+            try:
+                self._write(group)
+            except BaseException as error:  # never leave a caller waiting
+                for request in group:
+                    if not request.future.done():
+                        request.future.set_exception(error)
+            if stopping:
+                return
+
+
+__all__ = ["Appended", "Writer"]
