@@ -7,19 +7,22 @@ ISO ``UA-07`` is Volyn, so only the prefixed ISO form is accepted.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+import time
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
 from functools import cache, lru_cache
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import pycountry
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
-    HttpUrl,
+    PlainSerializer,
+    PlainValidator,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -78,68 +81,106 @@ Text = Annotated[str, Field(min_length=1, max_length=4000)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-def _iso_valid_time(value: Any) -> Any:
-    """Refuse what pydantic would otherwise bend into a valid time.
+EARLIEST_YEAR = 1800
+YEARS_AHEAD = 10
+_latest_year = (0, 0.0)  # (the year, when to compute it again)
 
-    Without this, a naive datetime at midnight (``2025-05-16T00:00:00``) silently
-    became the date 2025-05-16, and a number such as ``20250516`` became a Unix
-    timestamp in 1970. A valid time is an ISO 8601 date, or a datetime with an offset.
+
+def latest_valid_year() -> int:
+    """The last year a valid time may fall in: ``YEARS_AHEAD`` years from now (computed
+    once an hour, not once per field: it sits on the hot path of every append)."""
+    global _latest_year
+    year, refresh = _latest_year
+    now = time.time()
+    if now >= refresh:
+        year = datetime.now(UTC).year + YEARS_AHEAD
+        _latest_year = (year, now + 3600)
+    return year
+
+
+def _valid_time(value: Any) -> date | datetime:
+    """Read a valid time: an ISO 8601 date, or a datetime with a UTC offset, in bounds.
+
+    One function, called once per field: pydantic would otherwise bend a naive midnight
+    datetime (``2025-05-16T00:00:00``) into a date and a number such as ``20250516``
+    into a Unix timestamp in 1970. The bounds are the policy for valid times: from 1800
+    (older diplomacy is history, not a feed) to ten years ahead (a schedule, never a
+    typo such as 20225). The year is checked before any conversion to UTC, which
+    overflows at the edges of the calendar.
     """
-    if isinstance(value, bool | int | float):
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            parsed: date | datetime = (
+                date.fromisoformat(text) if len(text) <= 10 else datetime.fromisoformat(text)
+            )
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is neither an ISO 8601 date (2025-05-16) nor a datetime with a "
+                "UTC offset (2025-05-16T10:00:00+03:00)"
+            ) from None
+    elif isinstance(value, date) and not isinstance(value, bool):
+        parsed = value
+    else:
         raise ValueError(
             "a valid time is an ISO 8601 date or a datetime with a UTC offset, not a number"
         )
-    if isinstance(value, datetime):
-        if value.utcoffset() is None:
-            raise ValueError(
-                "a datetime needs a UTC offset, e.g. 2025-05-16T10:00:00+03:00; "
-                "or give a date (2025-05-16)"
-            )
-        return value
-    if isinstance(value, str) and len(value.strip()) > 10:
-        try:
-            parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
-            return value  # pydantic reports the malformed text
-        if parsed.utcoffset() is None:
+    if isinstance(parsed, datetime):
+        offset = parsed.utcoffset()
+        if offset is None:
             raise ValueError(
                 f"{value!r} has no UTC offset: give one (e.g. 2025-05-16T10:00:00+03:00 "
                 "or ...Z), or give a date (2025-05-16)"
             )
-    return value
-
-
-EARLIEST_YEAR = 1800
-YEARS_AHEAD = 10
-
-
-def latest_valid_year() -> int:
-    """The last year a valid time may fall in: ``YEARS_AHEAD`` years from now."""
-    return datetime.now(UTC).year + YEARS_AHEAD
-
-
-def _within_bounds(value: date | datetime) -> date | datetime:
-    """The policy for valid times: from 1800 (older diplomacy is history, not a feed) to
-    ten years ahead (a schedule, never a typo such as 20225). The year is checked before
-    any conversion to UTC, which overflows at the edges of the calendar."""
-    if not EARLIEST_YEAR <= value.year <= latest_valid_year():
+        if abs(offset) >= timedelta(hours=24):
+            raise ValueError("a UTC offset must be less than 24 hours")
+    if not EARLIEST_YEAR <= parsed.year <= latest_valid_year():
         raise ValueError(
             f"a valid time must lie between {EARLIEST_YEAR}-01-01 and the end of "
-            f"{latest_valid_year()}, got {value.isoformat()}"
+            f"{latest_valid_year()}, got {parsed.isoformat()}"
         )
-    if isinstance(value, datetime):
-        # Within the year bounds the UTC instant exists; offsets are at most ±24 h.
-        offset = value.utcoffset()
-        if offset is not None and abs(offset.total_seconds()) >= 86400:
-            raise ValueError("a UTC offset must be less than 24 hours")
-    return value
+    return parsed
+
+
+def _valid_time_json(value: date | datetime) -> str:
+    """ISO text of a valid time, UTC written ``Z`` (as pydantic writes a datetime)."""
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 ValidTime = Annotated[
-    AwareDatetime | date, BeforeValidator(_iso_valid_time), AfterValidator(_within_bounds)
+    datetime | date,
+    PlainValidator(_valid_time),
+    PlainSerializer(_valid_time_json, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "date"},
+                {"type": "string", "format": "date-time"},
+            ],
+            "description": "an ISO 8601 date, or a datetime with a UTC offset, "
+            f"from {EARLIEST_YEAR} to {YEARS_AHEAD} years ahead",
+        }
+    ),
 ]
 """A point in valid time: a calendar date, or a datetime with a UTC offset, between
 1800 and ten years from now."""
+
+
+def check_url(value: str) -> str:
+    """Accept an http(s) URL with a host; keep it exactly as sent."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in value):
+        raise ValueError(f"{value!r} is not an http(s) URL with a host")
+    return value
+
+
+Url = Annotated[
+    str,
+    Field(min_length=1, max_length=2000, json_schema_extra={"format": "uri"}),
+    AfterValidator(check_url),
+]
+"""A web address, kept as the client wrote it (http or https, with a host)."""
 
 
 def parse_instant(text: str, *, bound: Literal["end", "start"] = "end") -> datetime:
@@ -184,14 +225,14 @@ def start_of(value: date | datetime) -> datetime:
     """The UTC instant at which a valid time begins (a date begins at 00:00 UTC)."""
     if isinstance(value, datetime):
         return value.astimezone(UTC)
-    return datetime.combine(value, time.min, tzinfo=UTC)
+    return datetime.combine(value, clock_time.min, tzinfo=UTC)
 
 
 def end_of_day(value: date | datetime) -> datetime:
     """A query bound: a date means the end of that day in UTC, inclusive."""
     if isinstance(value, datetime):
         return value.astimezone(UTC)
-    return datetime.combine(value, time.max, tzinfo=UTC)
+    return datetime.combine(value, clock_time.max, tzinfo=UTC)
 
 
 class Actor(Frozen):
@@ -242,7 +283,7 @@ class Source(Frozen):
     """Who reported a fact, when, and on whose word."""
 
     outlet: Name
-    url: HttpUrl | None = None
+    url: Url | None = None
     published_at: ValidTime | None = None
     attributed_to: Actor | None = None
     quote: Annotated[str, Field(min_length=1, max_length=300)] | None = None

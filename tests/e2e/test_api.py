@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import AUTH, settings_for
+from support import AUTH, run_threads, settings_for
 
 from api.main import create_app
 from store.config import StoreConfig
@@ -346,3 +347,38 @@ def test_no_input_yields_a_500(opened: TestClient, body: Any) -> None:
     assert response.headers["content-type"].startswith(
         "application/problem+json" if response.status_code >= 400 else "application/json"
     )
+
+
+def test_concurrent_good_and_hostile_appends_each_get_their_own_answer(
+    opened: TestClient,
+) -> None:
+    """Six threads append together, one request in four with a valid time at the edge
+    of the calendar: each bad one is a 422 naming the field, every good one is stored."""
+    client = opened
+    statuses: dict[tuple[int, int], int] = {}
+    barrier = threading.Barrier(6)
+
+    def send(index: int) -> None:
+        barrier.wait()
+        for n in range(8):
+            bad = (index * 8 + n) % 4 == 0
+            body = {
+                "type": "StatementIssued",
+                "occurred_at": "0001-01-01T00:00:00+14:00" if bad else "2025-05-28",
+                "sources": [{"outlet": "teleSUR"}],
+                "data": {"speaker": "RUS", "summary": f"thread {index}, statement {n}"},
+            }
+            answer = client.post("/negotiations/geneva-talks/events", json=body, headers=AUTH)
+            statuses[(index, n)] = answer.status_code
+            if bad:
+                assert answer.json()["errors"][0]["field"] == "occurred_at"
+
+    run_threads(6, send)
+
+    bad = {k for k in statuses if (k[0] * 8 + k[1]) % 4 == 0}
+    assert {statuses[k] for k in bad} == {422}
+    assert {statuses[k] for k in statuses if k not in bad} == {201}
+    page = client.get("/negotiations/geneva-talks/events?limit=1000")
+    assert page.status_code == 200, page.text
+    events = page.json()["events"]
+    assert len(events) == 1 + len(statuses) - len(bad)

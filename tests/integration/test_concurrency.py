@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from uuid import UUID
+from datetime import datetime, timedelta, timezone
+from uuid import UUID, uuid4
 
 import pytest
 from support import opened, run_threads, statement
@@ -126,3 +127,72 @@ def test_writers_without_expected_version_lose_and_duplicate_nothing(
     for ids in sent:
         order = [r.event.id for r in stored if r.event.id in set(ids)]
         assert order == ids
+
+
+def test_a_request_the_database_refuses_fails_alone_while_its_group_commits(
+    log: ConflictLog,
+) -> None:
+    """Half the requests reuse an event id stored in another negotiation: the writer
+    cannot see that before the commit (it looks up only ids of the same negotiation),
+    so the index's unique key refuses the group. Each request is then committed alone:
+    the good ones are stored, each bad one gets its own error."""
+    taken = statement("stored in the other talks")
+    log.append("other-talks", [opened(), taken])
+    for index in range(THREADS):
+        log.append(f"talks-{index}", [opened()])
+    outcomes: dict[int, object] = {}
+    barrier = threading.Barrier(THREADS)
+
+    def write(index: int) -> None:
+        barrier.wait()
+        events = [statement(f"writer {index}, event {n}") for n in range(PER_THREAD)]
+        if index % 2:
+            events[PER_THREAD // 2] = taken
+        futures = [log.submit(f"talks-{index}", [event]) for event in events]
+        outcomes[index] = [_outcome(future) for future in futures]
+
+    run_threads(THREADS, write, JOIN_TIMEOUT)
+
+    for index in range(THREADS):
+        results = outcomes[index]
+        assert isinstance(results, list)
+        refused = [r for r in results if isinstance(r, Exception)]
+        if index % 2:
+            assert [type(r).__name__ for r in refused] == ["EventIdReusedError"]
+        else:
+            assert refused == []
+        stored = log.negotiation_events(f"talks-{index}")
+        assert len(stored) == 1 + PER_THREAD - len(refused)
+    assert log.verify().ok
+
+
+def _outcome(future: object) -> object:
+    try:
+        return future.result(timeout=JOIN_TIMEOUT)  # type: ignore[attr-defined]
+    except Exception as error:
+        return error
+
+
+def test_an_event_that_breaks_while_its_group_is_written_fails_alone(log: ConflictLog) -> None:
+    """Defence in depth: an event built in code without validation (here a valid time
+    whose UTC instant overflows) fails while its group is written to the store. The
+    group is taken back and each request committed alone: only that one fails."""
+    log.append(SLUG, [opened()])
+    good = statement("a good one")
+    broken = good.model_copy(
+        update={
+            "id": uuid4(),
+            "occurred_at": datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))),
+        }
+    )
+    for attempt in range(20):  # until the writer takes both in one group
+        futures = [
+            log.submit(SLUG, [statement(f"good {attempt}.{n}")]) for n in range(THREADS)
+        ]
+        futures.insert(THREADS // 2, log.submit(SLUG, [broken]))
+        outcomes = [_outcome(future) for future in futures]
+        assert isinstance(outcomes[THREADS // 2], OverflowError)
+        others = outcomes[: THREADS // 2] + outcomes[THREADS // 2 + 1 :]
+        assert not any(isinstance(o, Exception) for o in others)
+    assert len(log.negotiation_events(SLUG)) == 1 + 20 * THREADS
+    assert log.verify().ok
