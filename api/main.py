@@ -36,7 +36,11 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.log is None:
             app.state.log = ConflictLog(settings.store_config())
-        app.state.as_of = AsOf(app.state.log)
+        app.state.as_of = AsOf(
+            app.state.log,
+            max_negotiations=settings.asof_max_negotiations,
+            max_events=settings.asof_max_events,
+        )
         app.state.tail = LogTail(app.state.log, buffer=settings.stream_buffer)
         app.state.tail.start()
         app.state.projections = Projections(settings.store_config(), log=app.state.log)

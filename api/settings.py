@@ -49,6 +49,15 @@ class Settings(BaseSettings):
         description="inline: run the projections in the API process; off: workers run them "
         "(parley project run)",
     )
+    asof_max_negotiations: int = Field(
+        default=32, ge=1, le=100_000, description="negotiations whose as-of engine stays in memory"
+    )
+    asof_max_events: int = Field(
+        default=2_000_000,
+        ge=1,
+        le=10**9,
+        description="events the cached as-of engines may hold in all (about 0.3 KB each)",
+    )
     wait_for_seconds: float = Field(
         default=5.0, gt=0, le=60, description="longest a read waits for ?wait_for=<position>"
     )

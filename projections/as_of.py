@@ -36,7 +36,7 @@ from domain.events import (
 from domain.negotiation import Recorded
 from domain.values import parse_instant as parse_instant
 from projections.state import Accumulator, State, apply_event
-from store.index import CONTENT_FREE, EngineRow, micros
+from store.index import CONTENT_FREE, EngineRow, utc_key
 
 _AFTER_ALL = sys.maxsize  # greater than any position: bisects past every event at an instant
 
@@ -145,17 +145,17 @@ def naive_state(
 
 
 def engine_rows(
-    records: Iterable[Recorded], located: dict[UUID, tuple[int, int]] | None = None
+    records: Iterable[Recorded], located: dict[UUID, tuple[int, str]] | None = None
 ) -> list[EngineRow]:
     """The rows the event index gives the engine (``EventIndex.engine_rows``), made from
     records in position order: targets resolved among them and in ``located`` (event id
-    to position and valid µs, updated), content kept where the fold needs it."""
+    to position and valid time key, updated), content kept where the fold needs it."""
     located = {} if located is None else located
     rows = []
     for recorded in records:
         event = recorded.event
         position = record_position(recorded)
-        valid = micros(event.valid_from)
+        valid = utc_key(event.valid_from)
         located[event.id] = (position, valid)
         subject = event.subject_id
         target = located.get(subject) if subject is not None else None
@@ -165,7 +165,7 @@ def engine_rows(
                 version=recorded.originator_version,
                 type=event.type,
                 valid=valid,
-                recorded=micros(recorded.recorded_at),
+                recorded=utc_key(recorded.recorded_at),
                 target=None if target is None else target[0],
                 target_valid=None if target is None else target[1],
                 record=None if event.type in CONTENT_FREE else recorded,
@@ -174,8 +174,8 @@ def engine_rows(
     return rows
 
 
-_Entry = tuple[int, int, Recorded | None]
-"""A world event in the valid-time index: (valid µs, position, record or None)."""
+_Entry = tuple[str, int, Recorded | None]
+"""A world event in the valid-time index: (valid time key, position, record or None)."""
 
 
 class _Fold:
@@ -195,7 +195,7 @@ class _Fold:
         self.content: dict[int, Recorded] = {}  # world events whose content the fold reads
         self.effective: dict[int, AnyEvent] = {}  # disputes and corrected events, as now
         self.retracted: set[int] = set()
-        self.disputes_of: dict[int, dict[int, int]] = {}  # claim -> {dispute: its valid µs}
+        self.disputes_of: dict[int, dict[int, str]] = {}  # claim -> {dispute: its valid key}
         self.dispute_target: dict[int, int | None] = {}
         # Retracted, corrected and disputing events: the only ones the fold must look
         # up; every other event is folded as recorded.
@@ -204,7 +204,7 @@ class _Fold:
 
     def add(self, rows: Sequence[EngineRow]) -> None:
         """Learn rows (checked by the caller: this negotiation, in position order)."""
-        touched: list[tuple[int, int]] = []
+        touched: list[tuple[str, int]] = []
         fresh: list[_Entry] = []
         for row in rows:
             kind = row.type
@@ -255,7 +255,7 @@ class _Fold:
             else:
                 entries.insert(bisect.bisect_left(entries, entry[:2], key=_entry_key), entry)
 
-    def _invalidate(self, touched: list[tuple[int, int]]) -> None:
+    def _invalidate(self, touched: list[tuple[str, int]]) -> None:
         """Drop the checkpoints past the earliest entry whose fold input may have changed.
 
         A change to an event (new, corrected, retracted) changes whether its disputes,
@@ -289,7 +289,7 @@ class _Fold:
 
     def state(self, as_of: datetime, known_at: datetime) -> State:
         """The state at ``as_of``: one checkpoint copied, fewer than ``spacing`` events folded."""
-        stop = bisect.bisect_right(self.entries, (micros(as_of), _AFTER_ALL), key=_entry_key)
+        stop = bisect.bisect_right(self.entries, (utc_key(as_of), _AFTER_ALL), key=_entry_key)
         spacing = self.spacing
         checkpoints = self.checkpoints
         wanted = stop // spacing
@@ -322,7 +322,7 @@ class _Fold:
             apply_event(acc, self.effective.get(position) or recorded.event, recorded)
 
 
-def _entry_key(entry: _Entry | tuple[int, int]) -> tuple[int, int]:
+def _entry_key(entry: _Entry | tuple[str, int]) -> tuple[str, int]:
     return entry[0], entry[1]
 
 
@@ -346,8 +346,8 @@ class AsOfEngine:
         self.spacing = spacing
         self.horizons = horizons
         self._rows: list[EngineRow] = []
-        self._recorded: list[int] = []
-        self._located: dict[UUID, tuple[int, int]] = {}  # only for records given to ``add``
+        self._recorded: list[str] = []
+        self._located: dict[UUID, tuple[int, str]] = {}  # only for records given to ``add``
         self._latest = _Fold(slug, spacing)
         self._past: OrderedDict[int, _Fold] = OrderedDict()
         self._lock = threading.Lock()
@@ -409,7 +409,7 @@ class AsOfEngine:
         # Knowledge at K is exactly the rows before this index: recorded_at never
         # decreases along positions.
         with self._lock:
-            horizon = bisect.bisect_right(self._recorded, micros(known_at))
+            horizon = bisect.bisect_right(self._recorded, utc_key(known_at))
             if horizon == len(self._rows):
                 return self._latest.state(as_of, known_at)
             return self._past_fold(horizon).state(as_of, known_at)

@@ -39,7 +39,7 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL
 
 from domain.negotiation import Recorded
-from store.index import INDEX_TABLE
+from store.index import INDEX_TABLE, utc_key
 from store.log import ConflictLog
 from store.sqlite import synchronous_on_connect
 
@@ -187,11 +187,6 @@ class View(TrackingRecorder):
             )
 
 
-def utc_text(value: datetime) -> str:
-    """Fixed-width UTC text (SQLite): it sorts as time does, as the log's index stores it."""
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
-
-
 _create_lock = threading.Lock()
 
 
@@ -264,7 +259,7 @@ class SQLiteView(SQLiteTrackingRecorder, View):
         return name
 
     def _ts(self, value: datetime) -> Any:
-        return utc_text(value)
+        return utc_key(value)
 
     def _from_ts(self, value: Any) -> datetime:
         return datetime.fromisoformat(value).replace(tzinfo=UTC)

@@ -129,8 +129,8 @@ class PostgresEventRecorder(EventIndex, PostgresApplicationRecorder):
         assert isinstance(value, datetime)
         return value.astimezone(UTC)
 
-    def _micros_sql(self, column: str) -> str:
-        return f"(EXTRACT(EPOCH FROM {column}) * 1000000)::bigint"
+    def _key_sql(self, column: str) -> str:
+        return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
 
     def select_states(self, after: int, limit: int) -> list[tuple[int, int, bytes]]:
         """(position, version, state) of Parley events after ``after``, in position order:
