@@ -36,6 +36,14 @@ ProposalId = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-
 RoundNumber = Annotated[int, Field(ge=1, le=1000)]
 Regions = Annotated[list[RegionCode], Field(max_length=200)]
 
+ContactMedium = Literal["phone", "visit", "third-party", "video", "letter"]
+ProposalSubject = Literal[
+    "meeting", "memorandum", "ceasefire", "roadmap", "prisoner_exchange", "other"
+]
+ProposalResponse = Literal["accepted", "rejected", "countered", "noted"]
+RoundStatus = Literal["proposed", "confirmed", "postponed", "cancelled"]
+ZoneStatus = Literal["declared", "implemented"]
+
 
 class Event(Frozen):
     """The envelope every event shares (DESIGN.md §2.1)."""
@@ -104,7 +112,7 @@ class ContactHeld(Event):
 
     class Data(Frozen):
         participants: Annotated[list[Actor], Field(min_length=2, max_length=50)]
-        medium: Literal["phone", "visit", "third-party", "video", "letter"]
+        medium: ContactMedium
         summary: Text
 
     type: Literal["ContactHeld"] = "ContactHeld"
@@ -130,9 +138,7 @@ class ProposalMade(Event):
         proposal_id: ProposalId
         proposer: Actor
         addressee: Actor | None = None
-        subject: Literal[
-            "meeting", "memorandum", "ceasefire", "roadmap", "prisoner_exchange", "other"
-        ]
+        subject: ProposalSubject
         summary: Text
         terms: Annotated[list[Text], Field(max_length=100)] = []
 
@@ -146,7 +152,7 @@ class ProposalAnswered(Event):
     class Data(Frozen):
         proposal_id: ProposalId
         responder: Actor
-        response: Literal["accepted", "rejected", "countered", "noted"]
+        response: ProposalResponse
         summary: Text | None = None
 
     type: Literal["ProposalAnswered"] = "ProposalAnswered"
@@ -162,7 +168,7 @@ class RoundScheduled(Event):
         round: RoundNumber
         starts_at: ValidTime
         place: Place
-        status: Literal["proposed", "confirmed", "postponed", "cancelled"] = "proposed"
+        status: RoundStatus = "proposed"
 
     type: Literal["RoundScheduled"] = "RoundScheduled"
     data: Data
@@ -239,7 +245,7 @@ class SecurityZoneDeclared(Event):
         declared_by: Actor
         regions: Annotated[list[RegionCode], Field(min_length=1, max_length=200)]
         depth_km: Annotated[float, Field(gt=0, le=5000)] | None = None
-        status: Literal["declared", "implemented"] = "declared"
+        status: ZoneStatus = "declared"
 
     type: Literal["SecurityZoneDeclared"] = "SecurityZoneDeclared"
     data: Data
