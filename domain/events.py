@@ -4,7 +4,8 @@ An event is an envelope (id, type, valid time, precision, sources, asserted_by) 
 its type's own ``data``. Types are named in the past tense. ``AnyEvent`` is the
 discriminated union on ``type`` that parses what a client sends.
 
-CAMEO codes follow GDELT's ``CAMEO.eventcodes.txt`` (ceasefire is 0871, not 0831).
+How each event is coded in CAMEO and PLOVER is ``domain/coding.py``'s business;
+``CODEBOOK`` names the codebooks and tables it uses.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from uuid import UUID, uuid4
 
 from pydantic import Field, TypeAdapter, model_validator
 
+from domain.cameo2plover import TABLE_SOURCE
 from domain.values import (
     Actor,
     Frozen,
@@ -29,7 +31,12 @@ from domain.values import (
     start_of,
 )
 
-CODEBOOK = "CAMEO 1.1b3 (GDELT CAMEO.eventcodes.txt) / PLOVER 2022"
+CODEBOOK = (
+    "CAMEO 1.1b3 (GDELT CAMEO.eventcodes.txt), Parley coding rules v1;"
+    f" PLOVER from {TABLE_SOURCE}"
+)
+"""What exports and codings name as their codebook. Raise the rules' version when
+``domain/coding.py`` changes the code it gives to any event."""
 
 Precision = Literal["exact", "day", "month", "year"]
 ProposalId = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._:-]+$")]
