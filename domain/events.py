@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, Literal, Union
 from uuid import UUID, uuid4
 
 from pydantic import Field, TypeAdapter, model_validator
@@ -54,9 +54,6 @@ ZoneStatus = Literal["declared", "implemented"]
 
 class Event(Frozen):
     """The envelope every event shares (DESIGN.md §2.1)."""
-
-    cameo: ClassVar[str | None] = None
-    plover: ClassVar[str | None] = None
 
     id: UUID = Field(default_factory=uuid4, description="idempotency key")
     type: str
@@ -115,8 +112,6 @@ class DelegationNamed(Event):
 
 
 class ContactHeld(Event):
-    cameo, plover = "040", "CONSULT"
-
     class Data(Frozen):
         participants: Annotated[list[Actor], Field(min_length=2, max_length=50)]
         medium: ContactMedium
@@ -127,8 +122,6 @@ class ContactHeld(Event):
 
 
 class StatementIssued(Event):
-    cameo = "010"
-
     class Data(Frozen):
         speaker: Actor
         summary: Text
@@ -139,8 +132,6 @@ class StatementIssued(Event):
 
 
 class ProposalMade(Event):
-    cameo, plover = "036", "AGREE"
-
     class Data(Frozen):
         proposal_id: ProposalId
         proposer: Actor
@@ -154,8 +145,6 @@ class ProposalMade(Event):
 
 
 class ProposalAnswered(Event):
-    cameo, plover = "036", "AGREE"  # 125 / REJECT when the answer is a rejection
-
     class Data(Frozen):
         proposal_id: ProposalId
         responder: Actor
@@ -169,7 +158,6 @@ class ProposalAnswered(Event):
 class RoundScheduled(Event):
     """A round announced for a date. ``occurred_at`` is the announcement."""
 
-    cameo, plover = "036", "AGREE"
 
     class Data(Frozen):
         round: RoundNumber
@@ -182,8 +170,6 @@ class RoundScheduled(Event):
 
 
 class HostAnnounced(Event):
-    cameo, plover = "039", "AGREE"
-
     class Data(Frozen):
         round: RoundNumber
         host: Actor
@@ -194,8 +180,6 @@ class HostAnnounced(Event):
 
 
 class RoundHeld(Event):
-    cameo, plover = "046", "CONSULT"
-
     class Data(Frozen):
         round: RoundNumber
         place: Place
@@ -207,8 +191,6 @@ class RoundHeld(Event):
 
 
 class DocumentExchanged(Event):
-    cameo, plover = "046", "CONSULT"
-
     class Data(Frozen):
         title: Name
         sender: Actor = Field(alias="from")
@@ -220,8 +202,6 @@ class DocumentExchanged(Event):
 
 
 class CeasefireProposed(Event):
-    cameo, plover = "0356", "AGREE"
-
     class Data(Frozen):
         proposer: Actor
         scope: Regions = []
@@ -233,8 +213,6 @@ class CeasefireProposed(Event):
 
 
 class CeasefireDeclared(Event):
-    cameo, plover = "0871", "CONCEDE"
-
     class Data(Frozen):
         parties: Annotated[list[Actor], Field(min_length=1, max_length=50)]
         effective_from: ValidTime
@@ -246,8 +224,6 @@ class CeasefireDeclared(Event):
 
 
 class SecurityZoneDeclared(Event):
-    cameo, plover = "1382", "THREATEN"
-
     class Data(Frozen):
         declared_by: Actor
         regions: Annotated[list[RegionCode], Field(min_length=1, max_length=200)]
@@ -259,8 +235,6 @@ class SecurityZoneDeclared(Event):
 
 
 class ClaimDisputed(Event):
-    cameo, plover = "112", "ACCUSE"
-
     class Data(Frozen):
         event_id: UUID
         disputed_by: Actor
