@@ -4,19 +4,21 @@ An event is an envelope (id, type, valid time, precision, sources, asserted_by) 
 its type's own ``data``. Types are named in the past tense. ``AnyEvent`` is the
 discriminated union on ``type`` that parses what a client sends.
 
-CAMEO codes follow GDELT's ``CAMEO.eventcodes.txt`` (ceasefire is 0871, not 0831).
+How each event is coded in CAMEO and PLOVER is ``domain/coding.py``'s business;
+``CODEBOOK`` names the codebooks and tables it uses.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, Literal, Union
 from uuid import UUID, uuid4
 
 import orjson
 from pydantic import Field, TypeAdapter, model_validator
 
+from domain.cameo2plover import TABLE_SOURCE
 from domain.values import (
     Actor,
     Frozen,
@@ -30,19 +32,29 @@ from domain.values import (
     start_of,
 )
 
-CODEBOOK = "CAMEO 1.1b3 (GDELT CAMEO.eventcodes.txt) / PLOVER 2022"
+CODEBOOK = (
+    "CAMEO 1.1b3 (GDELT CAMEO.eventcodes.txt), Parley coding rules v1;"
+    f" PLOVER from {TABLE_SOURCE}"
+)
+"""What exports and codings name as their codebook. Raise the rules' version when
+``domain/coding.py`` changes the code it gives to any event."""
 
 Precision = Literal["exact", "day", "month", "year"]
 ProposalId = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._:-]+$")]
 RoundNumber = Annotated[int, Field(ge=1, le=1000)]
 Regions = Annotated[list[RegionCode], Field(max_length=200)]
 
+ContactMedium = Literal["phone", "visit", "third-party", "video", "letter"]
+ProposalSubject = Literal[
+    "meeting", "memorandum", "ceasefire", "roadmap", "prisoner_exchange", "other"
+]
+ProposalResponse = Literal["accepted", "rejected", "countered", "noted"]
+RoundStatus = Literal["proposed", "confirmed", "postponed", "cancelled"]
+ZoneStatus = Literal["declared", "implemented"]
+
 
 class Event(Frozen):
     """The envelope every event shares (DESIGN.md §2.1)."""
-
-    cameo: ClassVar[str | None] = None
-    plover: ClassVar[str | None] = None
 
     id: UUID = Field(default_factory=uuid4, description="idempotency key")
     type: str
@@ -101,11 +113,9 @@ class DelegationNamed(Event):
 
 
 class ContactHeld(Event):
-    cameo, plover = "040", "CONSULT"
-
     class Data(Frozen):
         participants: Annotated[list[Actor], Field(min_length=2, max_length=50)]
-        medium: Literal["phone", "visit", "third-party", "video", "letter"]
+        medium: ContactMedium
         summary: Text
 
     type: Literal["ContactHeld"] = "ContactHeld"
@@ -113,8 +123,6 @@ class ContactHeld(Event):
 
 
 class StatementIssued(Event):
-    cameo = "010"
-
     class Data(Frozen):
         speaker: Actor
         summary: Text
@@ -125,15 +133,11 @@ class StatementIssued(Event):
 
 
 class ProposalMade(Event):
-    cameo, plover = "036", "AGREE"
-
     class Data(Frozen):
         proposal_id: ProposalId
         proposer: Actor
         addressee: Actor | None = None
-        subject: Literal[
-            "meeting", "memorandum", "ceasefire", "roadmap", "prisoner_exchange", "other"
-        ]
+        subject: ProposalSubject
         summary: Text
         terms: Annotated[list[Text], Field(max_length=100)] = []
 
@@ -142,12 +146,10 @@ class ProposalMade(Event):
 
 
 class ProposalAnswered(Event):
-    cameo, plover = "036", "AGREE"  # 125 / REJECT when the answer is a rejection
-
     class Data(Frozen):
         proposal_id: ProposalId
         responder: Actor
-        response: Literal["accepted", "rejected", "countered", "noted"]
+        response: ProposalResponse
         summary: Text | None = None
 
     type: Literal["ProposalAnswered"] = "ProposalAnswered"
@@ -157,21 +159,18 @@ class ProposalAnswered(Event):
 class RoundScheduled(Event):
     """A round announced for a date. ``occurred_at`` is the announcement."""
 
-    cameo, plover = "036", "AGREE"
 
     class Data(Frozen):
         round: RoundNumber
         starts_at: ValidTime
         place: Place
-        status: Literal["proposed", "confirmed", "postponed", "cancelled"] = "proposed"
+        status: RoundStatus = "proposed"
 
     type: Literal["RoundScheduled"] = "RoundScheduled"
     data: Data
 
 
 class HostAnnounced(Event):
-    cameo, plover = "039", "AGREE"
-
     class Data(Frozen):
         round: RoundNumber
         host: Actor
@@ -182,8 +181,6 @@ class HostAnnounced(Event):
 
 
 class RoundHeld(Event):
-    cameo, plover = "046", "CONSULT"
-
     class Data(Frozen):
         round: RoundNumber
         place: Place
@@ -195,8 +192,6 @@ class RoundHeld(Event):
 
 
 class DocumentExchanged(Event):
-    cameo, plover = "046", "CONSULT"
-
     class Data(Frozen):
         title: Name
         sender: Actor = Field(alias="from")
@@ -208,8 +203,6 @@ class DocumentExchanged(Event):
 
 
 class CeasefireProposed(Event):
-    cameo, plover = "0356", "AGREE"
-
     class Data(Frozen):
         proposer: Actor
         scope: Regions = []
@@ -221,8 +214,6 @@ class CeasefireProposed(Event):
 
 
 class CeasefireDeclared(Event):
-    cameo, plover = "0871", "CONCEDE"
-
     class Data(Frozen):
         parties: Annotated[list[Actor], Field(min_length=1, max_length=50)]
         effective_from: ValidTime
@@ -234,21 +225,17 @@ class CeasefireDeclared(Event):
 
 
 class SecurityZoneDeclared(Event):
-    cameo, plover = "1382", "THREATEN"
-
     class Data(Frozen):
         declared_by: Actor
         regions: Annotated[list[RegionCode], Field(min_length=1, max_length=200)]
         depth_km: Annotated[float, Field(gt=0, le=5000)] | None = None
-        status: Literal["declared", "implemented"] = "declared"
+        status: ZoneStatus = "declared"
 
     type: Literal["SecurityZoneDeclared"] = "SecurityZoneDeclared"
     data: Data
 
 
 class ClaimDisputed(Event):
-    cameo, plover = "112", "ACCUSE"
-
     class Data(Frozen):
         event_id: UUID
         disputed_by: Actor

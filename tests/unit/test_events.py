@@ -15,9 +15,6 @@ from domain.events import (
     EVENT_TYPES,
     LOG_FACTS,
     AnyEvent,
-    CeasefireDeclared,
-    ClaimDisputed,
-    ContactHeld,
     DocumentExchanged,
     HostAnnounced,
     ProposalMade,
@@ -443,13 +440,6 @@ def test_log_facts_name_the_event_they_are_about(make_event: EventFactory, type_
 
 def test_events_about_the_world_name_no_other_event(make_event: EventFactory) -> None:
     assert make_event("RoundHeld", VALID["RoundHeld"]).subject_id is None
-
-
-def test_ceasefire_is_cameo_0871_not_0831() -> None:
-    assert CeasefireDeclared.cameo == "0871"
-    assert SecurityZoneDeclared.cameo == "1382"
-    assert ContactHeld.plover == "CONSULT"
-    assert ClaimDisputed.plover == "ACCUSE"
 
 
 def test_document_exchanged_is_read_and_dumped_with_from_and_to(make_event: EventFactory) -> None:

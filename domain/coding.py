@@ -1,0 +1,261 @@
+"""CAMEO and PLOVER codes for Parley's events, chosen by what each event says.
+
+``code(event)`` gives an event's CAMEO code and label, and the PLOVER event, mode and
+context that the Open Event Data Alliance's conversion table gives that CAMEO code
+(``domain/cameo2plover.py``); PLOVER is never chosen here, only looked up, so the two
+cannot disagree. The code depends on the event's content, not only on its type: a
+phone call and a visit, an acceptance and a rejection, a declared and an implemented
+security zone are coded differently. A ``ProposalAnswered`` does not repeat what the
+proposal was about, so its caller passes the proposal's ``subject`` when it knows it;
+without it, the answer gets CAMEO's "not specified below" code for its kind.
+
+The rules follow the definitions of the CAMEO 1.1b3 codebook: the 03 codes cover any
+"offer, promise, agree to, or otherwise indicate willingness or commitment to" act,
+so a proposal and its acceptance share a code; the 12 codes are refusals; 046 is
+"negotiate or bargain with others". Where no code fits, the code is None and the
+reason is given at the rule. Types that record the log itself (corrections and
+retractions) are never coded. CAMEO labels are GDELT's (``CAMEO_LABELS``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import assert_never
+
+from domain.cameo2plover import plover_row
+from domain.events import (
+    CODEBOOK,
+    AnyEvent,
+    CeasefireDeclared,
+    CeasefireProposed,
+    ClaimDisputed,
+    ContactHeld,
+    ContactMedium,
+    DelegationNamed,
+    DocumentExchanged,
+    EventCorrected,
+    EventRetracted,
+    HostAnnounced,
+    NegotiationOpened,
+    ProposalAnswered,
+    ProposalMade,
+    ProposalResponse,
+    ProposalSubject,
+    RoundHeld,
+    RoundScheduled,
+    RoundStatus,
+    SecurityZoneDeclared,
+    StatementIssued,
+    ZoneStatus,
+)
+
+CAMEO_LABELS: Mapping[str, str] = MappingProxyType(
+    {
+        "010": "Make statement, not specified below",
+        "014": "Consider policy option",
+        "030": "Express intent to cooperate, not specified below",
+        "0353": "Express intent to release persons or property",
+        "0356": "Express intent to de-escalate military engagement",
+        "036": "Express intent to meet or negotiate",
+        "037": "Express intent to settle dispute",
+        "039": "Express intent to mediate",
+        "040": "Consult, not specified below",
+        "041": "Discuss by telephone",
+        "042": "Make a visit",
+        "044": "Meet at a 'third' location",
+        "046": "Engage in negotiation",
+        "0871": "Declare truce, ceasefire",
+        "112": "Accuse, not specified below",
+        "120": "Reject, not specified below",
+        "1243": "Refuse to release persons or property",
+        "1246": "Refuse to de-escalate military engagement",
+        "125": "Reject proposal to meet, discuss, or negotiate",
+        "127": "Reject plan, agreement to settle dispute",
+        "1382": "Threaten occupation",
+        "164": "Halt negotiations",
+        "192": "Occupy territory",
+    }
+)
+"""The label of every CAMEO code that ``code`` can give, as GDELT's lookup file
+``CAMEO.eventcodes.txt`` (https://www.gdeltproject.org/data/lookups/CAMEO.eventcodes.txt)
+writes it, read in the copy at ``AlifCor/media-focus``, path ``CAMEO.eventcodes.txt``,
+commit ``a7e3917cff6a5d308203e4e6cc2f060baad9fb67``. Trailing spaces are trimmed, and
+the quotes around 'third' in 044, mis-encoded in that file, are written plainly, as
+the PLOVER table writes them."""
+
+
+@dataclass(frozen=True)
+class Coding:
+    """An event's CAMEO code and label and its PLOVER reading; all None when uncoded."""
+
+    cameo: str | None
+    cameo_label: str | None
+    plover_event: str | None
+    plover_mode: str | None
+    plover_context: tuple[str, ...]
+    codebook: str = CODEBOOK
+
+
+def code(event: AnyEvent, *, subject: ProposalSubject | None = None) -> Coding:
+    """The coding of ``event``. ``subject`` is, for a ``ProposalAnswered``, the subject
+    of the proposal it answers (its ``ProposalMade``), when known; other types ignore it.
+    """
+    return coding_of(cameo_code(event, subject=subject))
+
+
+def coding_of(cameo: str | None) -> Coding:
+    """The label and PLOVER reading of a CAMEO code (None where PLOVER has no row)."""
+    if cameo is None:
+        return Coding(None, None, None, None, ())
+    row = plover_row(cameo)
+    if row is None:  # CAMEO 01 and 02: PLOVER dropped statements and appeals
+        return Coding(cameo, CAMEO_LABELS[cameo], None, None, ())
+    return Coding(cameo, CAMEO_LABELS[cameo], row.event, row.mode, row.context)
+
+
+def cameo_code(event: AnyEvent, *, subject: ProposalSubject | None = None) -> str | None:
+    """The CAMEO code of ``event``, or None where no CAMEO code describes it."""
+    match event:
+        case NegotiationOpened():
+            # Opens Parley's log of a process. The acts that open talks in the world
+            # are their own events (a round, a contact, a proposal); coding this too
+            # would count them twice.
+            return None
+        case DelegationNamed():
+            # A party appointing its own negotiators is not an act towards another
+            # actor; CAMEO has no code for it. The intent to meet it implies is coded
+            # where it is expressed (a proposal, an answer, a scheduled round).
+            return None
+        case ContactHeld():
+            return _contact(event.data.medium)
+        case StatementIssued():
+            return "010"  # a statement's topic is free text: nothing finer can be chosen
+        case ProposalMade():
+            return _intent(event.data.subject)  # an offer is an expressed intent (03)
+        case ProposalAnswered():
+            return _answer(event.data.response, subject)
+        case RoundScheduled():
+            return _round(event.data.status)
+        case HostAnnounced():
+            # A host offers its good offices to the parties: Türkiye hosting Russia and
+            # Ukraine. (Were a party itself to host, 036 would be closer; the event does
+            # not say who the parties are.)
+            return "039"
+        case RoundHeld():
+            return "046"
+        case DocumentExchanged():
+            # Handing over a draft or memorandum is a move in the bargaining; CAMEO has
+            # no code for sending a document as such.
+            return "046"
+        case CeasefireProposed():
+            return "0356"
+        case CeasefireDeclared():
+            return "0871"  # not 0831, "Accede to demands for change in leadership"
+        case SecurityZoneDeclared():
+            return _zone(event.data.status)
+        case ClaimDisputed():
+            return "112"  # disputing a claim charges its author with a falsehood
+        case EventCorrected() | EventRetracted():
+            return None  # facts about the log, not about the world
+        case _:
+            assert_never(event)
+
+
+def _contact(medium: ContactMedium) -> str:
+    match medium:
+        case "phone":
+            return "041"
+        case "video":
+            # A real-time conversation at a distance, which is what 041 codes; PLOVER's
+            # "phone" mode is "phone or some other remote medium".
+            return "041"
+        case "visit":
+            # One event, coded from the visitor's side as PLOVER codes a visit (the
+            # visitor is the actor, the host the recipient). 043, "Host a visit", is the
+            # same meeting seen from the host, the second event of a CAMEO dyad; Parley
+            # records the meeting once. PLOVER reads 042 and 043 alike: CONSULT, visit.
+            return "042"
+        case "third-party":
+            return "044"  # PLOVER: "meeting is hosted by a third party"
+        case "letter":
+            # Written exchanges are consultation, but not by telephone; CAMEO has no
+            # code for correspondence, so it is consultation not specified below.
+            return "040"
+        case _:
+            assert_never(medium)
+
+
+def _intent(subject: ProposalSubject | None) -> str:
+    """Offer or accept: the 03 code for what is offered."""
+    match subject:
+        case "meeting":
+            return "036"
+        case "ceasefire":
+            return "0356"
+        case "prisoner_exchange":
+            return "0353"
+        case "memorandum" | "roadmap":
+            return "037"  # terms or a plan to settle the dispute
+        case "other" | None:
+            return "030"
+        case _:
+            assert_never(subject)
+
+
+def _refusal(subject: ProposalSubject | None) -> str:
+    """Refuse: the 12 code for what was offered."""
+    match subject:
+        case "meeting":
+            return "125"
+        case "ceasefire":
+            return "1246"
+        case "prisoner_exchange":
+            return "1243"
+        case "memorandum" | "roadmap":
+            return "127"
+        case "other" | None:
+            return "120"
+        case _:
+            assert_never(subject)
+
+
+def _answer(response: ProposalResponse, subject: ProposalSubject | None) -> str:
+    match response:
+        case "accepted":
+            return _intent(subject)  # CAMEO's 03 codes include "agree to"
+        case "rejected":
+            return _refusal(subject)
+        case "countered":
+            # Neither acceptance nor refusal: other terms are put on the table, which
+            # is bargaining, "negotiate or bargain with others".
+            return "046"
+        case "noted":
+            # Received and to be studied: "consider policy option". PLOVER dropped
+            # CAMEO's 01 statements, so it has no reading of it.
+            return "014"
+        case _:
+            assert_never(response)
+
+
+def _round(status: RoundStatus) -> str:
+    match status:
+        case "proposed" | "confirmed":
+            return "036"  # a future round is an intent to meet (PLOVER: AGREE)
+        case "postponed":
+            return "036"  # still an intent to meet, on the new date it names
+        case "cancelled":
+            return "164"  # the round is called off
+        case _:
+            assert_never(status)
+
+
+def _zone(status: ZoneStatus) -> str:
+    match status:
+        case "declared":
+            return "1382"  # announcing a zone in another state's regions
+        case "implemented":
+            return "192"  # forces hold it
+        case _:
+            assert_never(status)
