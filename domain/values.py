@@ -7,6 +7,7 @@ ISO ``UA-07`` is Volyn, so only the prefixed ISO form is accepted.
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
@@ -167,10 +168,13 @@ ValidTime = Annotated[
 1800 and ten years from now."""
 
 
+_SPACE = re.compile(r"\s")
+
+
 def check_url(value: str) -> str:
     """Accept an http(s) URL with a host; keep it exactly as sent."""
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in value):
+    if parts.scheme not in ("http", "https") or not parts.netloc or _SPACE.search(value):
         raise ValueError(f"{value!r} is not an http(s) URL with a host")
     return value
 

@@ -318,8 +318,11 @@ class _Worker:
                 self._runner = runner
                 if self._stopping.is_set():
                     runner.stop()
-            with runner:
-                runner.run_forever()  # returns when stopped; raises the runner's error
+            try:
+                with runner:
+                    runner.run_forever()  # returns when stopped; raises the runner's error
+            finally:
+                projection.close()  # what was handed over is written before the view closes
         finally:
             with self._lock:
                 self._runner = None

@@ -13,11 +13,13 @@ knowledge, which ``projections.as_of`` applies before folding.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, assert_never, cast
 from uuid import UUID
 
+import orjson
+from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
 from domain.events import (
@@ -61,10 +63,30 @@ def jsonable(value: Any) -> Any:
     return to_jsonable_python(value, by_alias=True)
 
 
+def _default(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True)
+    if isinstance(value, Item):
+        return orjson.Fragment(value.json_bytes())
+    return to_jsonable_python(value, by_alias=True)
+
+
+def encode(value: Any) -> bytes:
+    """JSON bytes of answer values (items, models, times), as ``jsonable`` would make them."""
+    return orjson.dumps(
+        value, default=_default, option=orjson.OPT_UTC_Z | orjson.OPT_PASSTHROUGH_DATACLASS
+    )
+
+
 class Item:
-    """An immutable piece of state that names the events that made it."""
+    """An immutable piece of state that names the events that made it.
+
+    Each item keeps its JSON once made (``json_bytes``): items are shared between the
+    as-of engine's checkpoints and its answers, so a warm answer mostly joins bytes.
+    """
 
     __slots__ = ()
+    _json: bytes | None
 
     def raw(self) -> dict[str, Any]:
         """The item's fields under their JSON names, not yet encoded."""
@@ -72,6 +94,14 @@ class Item:
 
     def to_json(self) -> dict[str, Any]:
         return cast(dict[str, Any], jsonable(self.raw()))
+
+    def json_bytes(self) -> bytes:
+        """The item as JSON bytes, made on first use and kept."""
+        cached = self._json
+        if cached is None:
+            cached = encode(self.raw())
+            object.__setattr__(self, "_json", cached)
+        return cached
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +112,8 @@ class Delegation(Item):
     named_at: Moment
     events: EventIds
 
+
+    _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
     def raw(self) -> dict[str, Any]:
         return {
             "party": self.party,
@@ -102,6 +134,8 @@ class Round(Item):
     outcomes: tuple[str, ...]
     events: EventIds
 
+
+    _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
     def raw(self) -> dict[str, Any]:
         return {
             "round": self.round,
@@ -122,6 +156,8 @@ class Answer(Item):
     summary: str | None
     answered_at: Moment
 
+
+    _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
     def raw(self) -> dict[str, Any]:
         return {
             "event_id": self.event_id,
@@ -145,6 +181,8 @@ class Proposal(Item):
     answers: tuple[Answer, ...]
     events: EventIds
 
+
+    _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
     def raw(self) -> dict[str, Any]:
         return {
             "proposal_id": self.proposal_id,
@@ -169,6 +207,8 @@ class Document(Item):
     exchanged_at: Moment
     events: EventIds
 
+
+    _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
     def raw(self) -> dict[str, Any]:
         return {
             "title": self.title,
@@ -195,6 +235,8 @@ class Ceasefire(Item):
     occurred_at: Moment
     events: EventIds
 
+
+    _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
     def raw(self) -> dict[str, Any]:
         return {
             "status": self.status,
@@ -218,6 +260,8 @@ class SecurityZone(Item):
     status: str
     declared_at: Moment
     events: EventIds
+
+    _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def key(self) -> tuple[Actor, frozenset[str]]:
@@ -246,6 +290,8 @@ class ContestedClaim(Item):
     disputed_at: Moment
     events: EventIds
 
+
+    _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
     def raw(self) -> dict[str, Any]:
         return {
             "event_id": self.event_id,
@@ -301,6 +347,28 @@ class State:
             "event_count": self.event_count,
         }
         return cast(dict[str, Any], jsonable(raw))
+
+    def to_json_bytes(self) -> bytes:
+        """The same answer as ``to_json``, as bytes: each item's kept JSON, joined."""
+        return encode(
+            {
+                "negotiation": self.negotiation,
+                "title": self.title,
+                "as_of": self.as_of,
+                "known_at": self.known_at,
+                "position": self.position,
+                "parties": self.parties,
+                "mediators": self.mediators,
+                "delegations": self.delegations,
+                "rounds": self.rounds,
+                "proposals": self.proposals,
+                "documents": self.documents,
+                "ceasefires": self.ceasefires,
+                "security_zones": self.security_zones,
+                "contested": self.contested,
+                "event_count": self.event_count,
+            }
+        )
 
 
 class Accumulator:

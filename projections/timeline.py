@@ -12,7 +12,7 @@ changed it in between.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, TypeVar, cast
 from uuid import UUID
@@ -38,6 +38,8 @@ class Dispute(Item):
     disputed_by: Actor
     counter_claim: str
 
+
+    _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
     def raw(self) -> dict[str, Any]:
         return {
             "event_id": self.event_id,
@@ -57,6 +59,8 @@ class TimelineEntry(Item):
     corrected_by: EventIds
     retracted_by: UUID | None
 
+
+    _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
     def raw(self) -> dict[str, Any]:
         event = self.event
         return {
@@ -168,6 +172,8 @@ class Change(Item):
     after: _Made
     events: EventIds
 
+
+    _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
     def raw(self) -> dict[str, Any]:
         return {
             **self.identity,

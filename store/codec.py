@@ -22,6 +22,7 @@ JSON, or lacks a field, raises ``CorruptRowError`` naming what it could read.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -38,9 +39,12 @@ class CorruptRowError(ValueError):
     """A stored row that cannot be read as a recorded event."""
 
 
+@lru_cache(maxsize=64)
 def utc_text(moment: datetime) -> str:
-    """An instant as JSON shows it everywhere: UTC, microseconds, ending in ``Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """An instant as JSON shows it everywhere: UTC, microseconds, ending in ``Z``.
+
+    Cached: a group commit gives one ``recorded_at`` to every event it writes."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def encode_record(recorded: Recorded) -> bytes:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+import orjson
+from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import AsOfDep, CanRead
 from api.errors import InvalidRequestError
 from api.parsing import instant
+from api.responses import json_bytes
 
 router = APIRouter(prefix="/negotiations", tags=["as of"])
 
@@ -25,7 +27,7 @@ KnownAtParam = Annotated[
 @router.get("/{slug}/state", dependencies=[CanRead])
 async def state(
     slug: str, as_of_service: AsOfDep, as_of: AsOfParam = None, known_at: KnownAtParam = None
-) -> dict[str, Any]:
+) -> Response:
     """The state of the talks at valid time ``as_of``, as the log knew it at ``known_at``.
 
     Folds exactly the events with occurred_at <= as_of and recorded_at <= known_at;
@@ -35,7 +37,7 @@ async def state(
     valid = instant(as_of, "as_of") if as_of else None
     known = instant(known_at, "known_at") if known_at else None
     answer = await run_in_threadpool(as_of_service.state, slug, valid, known)
-    return answer.to_json()
+    return json_bytes(answer.to_json_bytes())
 
 
 @router.get("/{slug}/timeline", dependencies=[CanRead])
@@ -45,7 +47,7 @@ async def timeline(
     from_: Annotated[str | None, Query(alias="from", description="valid time, inclusive")] = None,
     to: Annotated[str | None, Query(description="valid time, inclusive")] = None,
     known_at: KnownAtParam = None,
-) -> dict[str, Any]:
+) -> Response:
     """The dated events in valid-time order, each with its sources, and whether it is
     disputed, corrected or retracted, and by which event, as known at ``known_at``."""
     start = instant(from_, "from", bound="start") if from_ else None
@@ -53,7 +55,7 @@ async def timeline(
     _ordered(start, end)
     known = instant(known_at, "known_at") if known_at else None
     answer = await run_in_threadpool(as_of_service.timeline, slug, start, end, known)
-    return answer.to_json()
+    return json_bytes(orjson.dumps(answer.to_json()))
 
 
 @router.get("/{slug}/diff", dependencies=[CanRead])
@@ -63,14 +65,14 @@ async def diff(
     from_: Annotated[str, Query(alias="from", description="valid time V1")],
     to: Annotated[str, Query(description="valid time V2")],
     known_at: KnownAtParam = None,
-) -> dict[str, Any]:
+) -> Response:
     """What changed between valid times ``from`` and ``to``: rounds, proposals, zones and
     ceasefires added or changed, each with the events that changed it."""
     start, end = instant(from_, "from"), instant(to, "to")
     _ordered(start, end)
     known = instant(known_at, "known_at") if known_at else None
     answer = await run_in_threadpool(as_of_service.diff, slug, start, end, known)
-    return answer.to_json()
+    return json_bytes(orjson.dumps(answer.to_json()))
 
 
 def _ordered(start: Any, end: Any) -> None:

@@ -6,8 +6,10 @@ the property tests. Every history is recorded through the real Negotiation aggre
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, date, datetime, timedelta
 
+import orjson
 import pytest
 from histories import (
     DOHA,
@@ -25,6 +27,7 @@ from histories import (
     document,
     given,
     held,
+    histories,
     host,
     proposal,
     retraction,
@@ -32,8 +35,11 @@ from histories import (
     statement,
     zone,
 )
+from hypothesis import given as for_all
+from hypothesis import settings
 
 from domain.events import AnyEvent
+from domain.negotiation import Recorded
 from domain.values import Actor, Place
 from projections.as_of import AsOfEngine, naive_state, parse_instant
 from projections.state import Accumulator, State, evolve, initial_state
@@ -457,3 +463,13 @@ def test_founding_example_as_of_its_report(founding_events: list[AnyEvent]) -> N
     assert state.event_count == len(founding_events)
     earlier = engine.state(day("2025-05-27"), FAR_FUTURE)
     assert [r.round for r in earlier.rounds] == [1] and earlier.contested == ()
+
+
+@settings(max_examples=int(os.environ.get("PARLEY_HYPOTHESIS_EXAMPLES", "200")), deadline=None)
+@for_all(records=histories())
+def test_the_state_as_bytes_is_the_state_as_json(records: list[Recorded]) -> None:
+    """The answer's fast path (each item's kept JSON, joined) says what ``to_json`` says,
+    the first time and when the items' JSON is reused."""
+    state = naive_state(records, SLUG, FAR_FUTURE, FAR_FUTURE)
+    assert orjson.loads(state.to_json_bytes()) == state.to_json()
+    assert orjson.loads(state.to_json_bytes()) == state.to_json()
