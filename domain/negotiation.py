@@ -23,6 +23,7 @@ import orjson
 from domain.errors import InvalidEventError
 from domain.events import (
     IDENTITY_FIELDS,
+    KNOWLEDGE,
     AnyEvent,
     ClaimDisputed,
     EventCorrected,
@@ -495,10 +496,7 @@ class _Batch:
             raise fail("no event with this id in this negotiation", "data.event_id", str(target))
         if target in self.retracted or target in self.n.retracted:
             raise fail("that event is retracted", "data.event_id", str(target))
-        if isinstance(event, EventCorrected | EventRetracted) and target_type in (
-            "EventCorrected",
-            "EventRetracted",
-        ):
+        if isinstance(event, EventCorrected | EventRetracted) and target_type in KNOWLEDGE:
             raise fail(
                 f"a {target_type} cannot itself be corrected or retracted",
                 "data.event_id",

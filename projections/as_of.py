@@ -27,6 +27,7 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from domain.events import (
+    KNOWLEDGE,
     AnyEvent,
     ClaimDisputed,
     EventCorrected,
@@ -66,7 +67,7 @@ def correct(event: AnyEvent, fields: dict[str, Any]) -> AnyEvent:
 
 def is_world_event(event: AnyEvent) -> bool:
     """Whether the event is folded along valid time (disputes are: they are claims)."""
-    return not isinstance(event, EventCorrected | EventRetracted)
+    return event.type not in KNOWLEDGE
 
 
 def record_position(recorded: Recorded) -> int:

@@ -382,3 +382,19 @@ def test_concurrent_good_and_hostile_appends_each_get_their_own_answer(
     assert page.status_code == 200, page.text
     events = page.json()["events"]
     assert len(events) == 1 + len(statuses) - len(bad)
+
+
+def test_next_page_links_keep_every_repeated_filter_and_escape_values(opened: TestClient) -> None:
+    path = "/negotiations/geneva-talks/events"
+    events = [statement(str(i)) for i in range(3)] + [round_scheduled()]
+    opened.post(path, json=events, headers=AUTH)
+    for url, cursor in (("/events", "after"), (path, "after_version")):
+        params = [("type", "StatementIssued"), ("type", "RoundScheduled"), ("limit", "2"),
+                  ("known_at", "2100-01-01T00:00:00+03:00")]
+        first = opened.get(url, params=params).json()
+        assert first["next"] is not None
+        assert first["next"].count("type=") == 2
+        assert "%2B03%3A00" in first["next"] or "%2B03:00" in first["next"]
+        second = opened.get(first["next"]).json()
+        seen = [e["type"] for e in first["events"] + second["events"]]
+        assert seen == ["StatementIssued"] * 3 + ["RoundScheduled"], (url, cursor)
