@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from eventsourcing.persistence import ApplicationRecorder, StoredEvent, Subscription
 from eventsourcing.sqlite import (
@@ -108,8 +108,11 @@ class SQLiteEventRecorder(EventIndex, SQLiteApplicationRecorder):
 
     def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         with self.datastore.transaction(commit=False) as c:
-            c.execute(sql, params)
-            return [tuple(row) for row in c.fetchall()]
+            cursor = c.sqlite_cursor
+            cursor.row_factory = None  # plain tuples: the pool's sqlite3.Row costs per row
+            cursor.execute(sql, params)
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
+            return rows
 
     def _ts(self, value: datetime) -> Any:
         return utc_key(value)
@@ -124,7 +127,7 @@ class SQLiteEventRecorder(EventIndex, SQLiteApplicationRecorder):
             f"SELECT rowid, originator_version, state FROM {self.events_table_name} "
             "WHERE rowid > ? AND topic = ? ORDER BY rowid LIMIT ?"
         )
-        return [(r[0], r[1], r[2]) for r in self._fetch(sql, [after, RECORDED_TOPIC, limit])]
+        return cast(list[tuple[int, int, bytes]], self._fetch(sql, [after, RECORDED_TOPIC, limit]))
 
     def stored_count(self) -> tuple[int, int]:
         """(row count, highest position) of the stored events table."""
