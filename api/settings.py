@@ -58,6 +58,9 @@ class Settings(BaseSettings):
         le=10**9,
         description="events the cached as-of engines may hold in all (about 0.3 KB each)",
     )
+    writer_cache: int = Field(
+        default=64, ge=1, le=100_000, description="negotiations whose write side stays in memory"
+    )
     wait_for_seconds: float = Field(
         default=5.0, gt=0, le=60, description="longest a read waits for ?wait_for=<position>"
     )
@@ -73,6 +76,7 @@ class Settings(BaseSettings):
             database_url=self.database_url or None,
             postgres_schema=self.database_schema,
             poll_seconds=self.poll_seconds,
+            writer_cache=self.writer_cache,
         )
 
     @property

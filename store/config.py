@@ -20,6 +20,7 @@ class StoreConfig:
     postgres_schema: str = "public"
     postgres_pool_size: int = 5
     poll_seconds: float = 0.2  # SQLite: how often subscriptions look for other processes
+    writer_cache: int = 64  # negotiations whose write side the writer keeps in memory
 
     @property
     def backend(self) -> str:

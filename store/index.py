@@ -226,13 +226,25 @@ class EventIndex:
         )
         rows = self._fetch(self._sql(sql), [negotiation, after_version])
         aggregate = negotiation_id(negotiation)
-        make = EngineRow._make
+        # One string object per type and per recorded_at (a group commit gives many
+        # events the same one), rather than one per row: a third less memory per event.
+        shared: dict[str, str] = {}
+        keep = shared.setdefault
         with paused_gc(len(rows) > 1000):
             return [
-                make(row)
-                if row[7] is None
-                else make((*row[:7], decode_record(aggregate, row[1], bytes(row[7]), row[0])))
-                for row in rows
+                EngineRow(
+                    position,
+                    version,
+                    keep(type_, type_),
+                    valid,
+                    keep(recorded, recorded),
+                    target,
+                    target_valid,
+                    None
+                    if state is None
+                    else decode_record(aggregate, version, bytes(state), position),
+                )
+                for position, version, type_, valid, recorded, target, target_valid, state in rows
             ]
 
     def records_by_ids(self, ids: Sequence[UUID]) -> list[Recorded]:

@@ -117,6 +117,10 @@ class ConflictLog(Application[UUID]):
         """Queue an append for the writer (``store.writer``); the future holds its outcome."""
         return self._writer.submit(slug, events, expected_version, opening=opening)
 
+    @property
+    def writer(self) -> Writer:
+        return self._writer
+
     # Reads.
     def version_of(self, slug: str) -> int:
         """The stored version of a negotiation (0 when it does not exist)."""

@@ -22,6 +22,7 @@ import queue
 import random
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -89,7 +90,7 @@ class Writer:
 
     def __init__(self, log: ConflictLog) -> None:
         self.log = log
-        self._cache: dict[str, Negotiation] = {}
+        self._cache: OrderedDict[str, Negotiation] = OrderedDict()  # least recently used first
         self._last_clock: datetime | None = None
         self._queue = _Queue(self._write_group)
 
@@ -111,6 +112,11 @@ class Writer:
 
     def stop(self) -> None:
         self._queue.stop()
+
+    @property
+    def cached(self) -> list[str]:
+        """The negotiations whose write side is in memory, least recently written first."""
+        return list(self._cache)
 
     # The writer thread.
     def _write_group(self, group: list[AppendRequest]) -> None:
@@ -155,6 +161,13 @@ class Writer:
                     request.future.set_result(Appended(created=records, existing=existing))
         for request in alone:
             self._write_alone(request)
+        self._forget_beyond(self.log.config.writer_cache)
+
+    def _forget_beyond(self, size: int) -> None:
+        """Keep the write sides of the ``size`` negotiations written most recently; the
+        others are fast-forwarded from the store again when next written."""
+        while len(self._cache) > size:
+            self._cache.popitem(last=False)
 
     def _write_alone(self, request: AppendRequest) -> None:
         """Commit one request, refreshing from the store after each lost race."""
@@ -195,7 +208,11 @@ class Writer:
     ) -> Appended | tuple[Negotiation, list[Recorded], list[Recorded]]:
         """Check one request and record its events on the aggregate (not yet stored)."""
         slug = request.slug
-        negotiation = self._load(slug) if fresh else self._cache.get(slug) or self._load(slug)
+        negotiation = None if fresh else self._cache.get(slug)
+        if negotiation is None:
+            negotiation = self._load(slug)
+        else:
+            self._cache.move_to_end(slug)
         existing, new = self._split_stored(request, negotiation, check_all=fresh)
         if not new:
             return Appended(existing=existing)
@@ -246,6 +263,7 @@ class Writer:
             aggregate.apply(recorded)
         if aggregate is not None:
             self._cache[slug] = aggregate
+            self._cache.move_to_end(slug)
         return aggregate
 
     def _split_stored(

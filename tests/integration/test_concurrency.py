@@ -7,6 +7,7 @@ through the database; the shared case has them race through one ConflictLog.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
@@ -196,3 +197,23 @@ def test_an_event_that_breaks_while_its_group_is_written_fails_alone(log: Confli
         assert not any(isinstance(o, Exception) for o in others)
     assert len(log.negotiation_events(SLUG)) == 1 + 20 * THREADS
     assert log.verify().ok
+
+
+def test_the_writer_keeps_only_the_configured_number_of_write_sides(
+    store_config: StoreConfig,
+) -> None:
+    """Memory stays bounded: the least recently written negotiations are forgotten and
+    fast-forwarded from the store when written again, with their invariants intact."""
+    log = ConflictLog(dataclasses.replace(store_config, writer_cache=2))
+    try:
+        for index in range(4):
+            log.append(f"talks-{index}", [opened(), statement(f"first of {index}")])
+        assert log.writer.cached == ["talks-2", "talks-3"]
+        again = log.append("talks-0", [statement("after being forgotten")])
+        assert again.created[0].version == 3
+        assert log.writer.cached == ["talks-3", "talks-0"]
+        with pytest.raises(VersionConflictError):
+            log.append("talks-1", [statement("stale")], expected_version=1)
+        assert log.verify().ok
+    finally:
+        log.close()
