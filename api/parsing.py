@@ -20,7 +20,11 @@ from domain.events import AnyEvent, any_event, error_loc
 from domain.values import parse_instant
 
 MAX_VERSION = 2**53
-"""The largest version or position a request may name: what JSON numbers hold exactly."""
+"""The largest version or position a request may name: what JSON numbers hold exactly,
+and far below what a 64-bit database column holds."""
+
+Position = Annotated[int, Field(ge=0, le=MAX_VERSION)]
+"""A log position or a version in a request: a whole number the store can compare."""
 
 
 def _check_body(body: bytes) -> bytes:
@@ -64,7 +68,7 @@ class Batch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     events: Annotated[list[AnyEvent], Field(min_length=1)]
-    expected_version: Annotated[int, Field(ge=0, le=MAX_VERSION)] | None = None
+    expected_version: Position | None = None
 
 
 _events: TypeAdapter[list[AnyEvent]] = TypeAdapter(list[AnyEvent])

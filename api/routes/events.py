@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response
 
 from api.deps import CanRead, LogDep
+from api.parsing import MAX_VERSION
 from api.responses import json_bytes
 from api.routes.negotiations import TypeFilter, event_page, types_of
 from api.schemas import EventDetailOut, EventPage, event_out_json, events_json
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/events", tags=["events"])
 def global_log(
     log: LogDep,
     request: Request,
-    after: Annotated[int, Query(ge=0, description="position to read after")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_VERSION, description="position to read after")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     type: TypeFilter = None,
 ) -> Response:

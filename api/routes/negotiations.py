@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import CanAppend, CanRead, LogDep, ProjectionsDep, SettingsDep
 from api.errors import InvalidRequestError, problem
-from api.parsing import instant, parse_events, parse_if_match
+from api.parsing import MAX_VERSION, instant, parse_events, parse_if_match
 from api.responses import json_bytes, next_page
 from api.schemas import (
     AppendOut,
@@ -91,6 +91,7 @@ async def list_negotiations(
         int | None,
         Query(
             ge=1,
+            le=MAX_VERSION,
             description="a position (from an append's response): answer only once the "
             "index includes it, waiting up to PARLEY_WAIT_FOR_SECONDS",
         ),
@@ -233,7 +234,9 @@ def negotiation_events(
     slug: str,
     log: LogDep,
     request: Request,
-    after_version: Annotated[int, Query(ge=0, description="page after this version")] = 0,
+    after_version: Annotated[
+        int, Query(ge=0, le=MAX_VERSION, description="page after this version")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     type: TypeFilter = None,
     as_of: Annotated[str | None, Query(description="valid time: occurred_at <= as_of")] = None,

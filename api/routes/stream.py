@@ -21,6 +21,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent, format_sse_event
 
 from api.deps import CanRead, LogDep
 from api.errors import InvalidRequestError
+from api.parsing import MAX_VERSION
 from api.routes.negotiations import TypeFilter, types_of
 from api.streaming import Heartbeat, LiveEvent, LogTail, Message, StreamFilter, follow
 from domain.errors import NegotiationNotFoundError
@@ -91,7 +92,7 @@ async def _chunks(
 def _resume_position(after: int | None, last_event_id: str | None) -> int:
     if last_event_id is not None and last_event_id.strip():
         text = last_event_id.strip()
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()) or int(text) > MAX_VERSION:
             raise InvalidRequestError(
                 [
                     {
@@ -138,7 +139,9 @@ def _types(values: list[str] | None) -> frozenset[str]:
 async def stream_events(
     request: Request,
     log: LogDep,
-    after: Annotated[int | None, Query(ge=0, description="position to stream after")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_VERSION, description="position to stream after")
+    ] = None,
     negotiation: Annotated[str | None, Query(description="only this negotiation")] = None,
     type: TypeFilter = None,
     last_event_id: Annotated[

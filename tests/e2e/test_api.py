@@ -398,3 +398,64 @@ def test_next_page_links_keep_every_repeated_filter_and_escape_values(opened: Te
         second = opened.get(first["next"]).json()
         seen = [e["type"] for e in first["events"] + second["events"]]
         assert seen == ["StatementIssued"] * 3 + ["RoundScheduled"], (url, cursor)
+
+
+EDGES = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "1799-12-31", "20225-01-01"]
+
+
+@pytest.mark.parametrize("value", EDGES)
+def test_valid_times_at_the_edges_of_the_calendar_are_a_422_naming_the_field(
+    opened: TestClient, value: str
+) -> None:
+    path = "/negotiations/geneva-talks/events"
+    for field in ("occurred_at", "occurred_until"):
+        body = statement(**{field: value}) if field == "occurred_until" else statement()
+        body[field] = value
+        problem = assert_problem(opened.post(path, json=body, headers=AUTH), 422)
+        assert problem["errors"][0]["field"] == field
+    opening = {**OPEN, "slug": "edge-talks", "occurred_at": value}
+    problem = assert_problem(opened.post("/negotiations", json=opening, headers=AUTH), 422)
+    assert problem["errors"][0]["field"] == "occurred_at"
+
+
+@pytest.mark.parametrize("value", EDGES[:2])
+def test_query_times_at_the_edges_of_the_calendar_are_a_422_naming_the_parameter(
+    opened: TestClient, value: str
+) -> None:
+    base = "/negotiations/geneva-talks"
+    for path, name in [
+        ("/state", "as_of"),
+        ("/state", "known_at"),
+        ("/timeline", "from"),
+        ("/timeline", "to"),
+        ("/timeline", "known_at"),
+        ("/events", "as_of"),
+        ("/events", "known_at"),
+    ]:
+        problem = assert_problem(opened.get(base + path, params={name: value}), 422)
+        assert problem["errors"][0]["field"] == name, (path, name)
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/events", "after"),
+        ("/negotiations/geneva-talks/events", "after_version"),
+        ("/negotiations", "wait_for"),
+    ],
+)
+def test_integers_beyond_64_bits_are_a_422_naming_the_parameter(
+    opened: TestClient, path: str, name: str
+) -> None:
+    huge = "798672431478011994286902845898752"
+    problem = assert_problem(opened.get(path, params={name: huge}), 422)
+    assert problem["errors"][0]["field"] == name
+    answer = opened.get("/events/stream", params={"after": huge})
+    assert answer.status_code == 422
+    answer = opened.get("/events/stream", headers={"Last-Event-ID": huge})
+    assert answer.status_code == 422
+    body = {"events": [statement()], "expected_version": int(huge)}
+    problem = assert_problem(
+        opened.post("/negotiations/geneva-talks/events", json=body, headers=AUTH), 422
+    )
+    assert problem["errors"][0]["field"] == "expected_version"
