@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 from api import esdb_log
 from api.deps import CanAppend, Credentials, LogDep, SettingsDep, require_read
@@ -197,7 +197,7 @@ def unknown(path: str) -> Response:
     """Anything else under /api/v1: 404, or 405 for a known path and another method."""
     allowed = _ROUTES.get(path)
     if allowed is not None:
-        response = Response(f"use {allowed} for /api/v1/{path}", status_code=405)
-        response.headers["Allow"] = allowed
-        return response
-    return Response(f"/api/v1/{path} is not part of the API", status_code=404)
+        return PlainTextResponse(
+            f"use {allowed} for /api/v1/{path}", status_code=405, headers={"Allow": allowed}
+        )
+    return PlainTextResponse(f"/api/v1/{path} is not part of the API", status_code=404)

@@ -1,8 +1,8 @@
 """The EventSourcingDB-compatible API, driven by EventSourcingDB's official Python SDK
 (``eventsourcingdb``) against a real ``parley serve`` on each backend.
 
-One server per backend serves this module, loaded with the founding example, with a
-read token set and heartbeats every 0.3 s. Tests share its log: each writes to a
+One server per backend serves this module (tests/esdb_support.py): the founding
+example, an admin and a read token, heartbeats every 0.3 s. Tests share its log: each writes to a
 negotiation of its own, and reads the positions it expects from Parley's own API.
 """
 
@@ -16,8 +16,8 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import httpx
-import psycopg
 import pytest
+from esdb_support import READ, READ_TOKEN, esdb_server, new_subject
 from eventsourcingdb import (
     Bound,
     BoundType,
@@ -41,10 +41,9 @@ from eventsourcingdb import (
     ReadFromLatestEvent,
     ReadSubjectsOptions,
 )
-from support import EXAMPLE, TOKEN, Server, start_server, stop_server
+from support import TOKEN, Server
 
 HANG_GUARD = 60.0
-READ_TOKEN = "test-read-token"
 T = TypeVar("T")
 
 
@@ -52,25 +51,8 @@ T = TypeVar("T")
 def parley(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    """A real server with the example, an admin and a read token, quick heartbeats."""
-    env = {
-        "PARLEY_EXAMPLE": str(EXAMPLE),
-        "PARLEY_ADMIN_TOKEN": TOKEN,
-        "PARLEY_READ_TOKEN": READ_TOKEN,
-        "PARLEY_HEARTBEAT_SECONDS": "0.3",
-    }
-    if request.param == "postgres":
-        url = request.getfixturevalue("postgres_url")
-        schema = f"parley_test_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-        env |= {"PARLEY_DATABASE_URL": url, "PARLEY_DATABASE_SCHEMA": schema}
-    running = start_server(env, tmp_path_factory.mktemp(f"esdb-{request.param}"))
-    yield running
-    stop_server(running)
-    if request.param == "postgres":
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with esdb_server(request, request.param, tmp_path_factory.mktemp("esdb")) as running:
+        yield running
 
 
 def run(scenario: Awaitable[T]) -> T:
@@ -78,11 +60,6 @@ def run(scenario: Awaitable[T]) -> T:
         return await asyncio.wait_for(scenario, HANG_GUARD)
 
     return asyncio.run(guarded())
-
-
-def new_subject() -> tuple[str, str]:
-    slug = f"talks-{uuid.uuid4().hex[:8]}"
-    return slug, f"/negotiations/{slug}"
 
 
 OPENED: dict[str, Any] = {
@@ -139,7 +116,7 @@ def parley_events(server: Server, slug: str) -> list[dict[str, Any]]:
     response = httpx.get(
         f"{server.url}/negotiations/{slug}/events",
         params={"limit": 1000},
-        headers={"Authorization": f"Bearer {READ_TOKEN}"},
+        headers=READ,
         timeout=HANG_GUARD,
     )
     assert response.status_code == 200, response.text
@@ -292,9 +269,7 @@ def test_invalid_writes_are_refused_with_the_field_named(parley: Server) -> None
             assert (await failure(reader.write_events([opened(subject)]))).status == 403
 
     run(scenario())
-    response = httpx.get(
-        f"{parley.url}/negotiations/{slug}", headers={"Authorization": f"Bearer {READ_TOKEN}"}
-    )
+    response = httpx.get(f"{parley.url}/negotiations/{slug}", headers=READ)
     assert response.status_code == 404
 
 
