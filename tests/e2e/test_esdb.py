@@ -9,10 +9,17 @@ negotiation of its own, and reads the positions it expects from Parley's own API
 from __future__ import annotations
 
 import asyncio
+import os
+import queue
+import re
+import subprocess
+import sys
+import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import aclosing
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -41,7 +48,7 @@ from eventsourcingdb import (
     ReadFromLatestEvent,
     ReadSubjectsOptions,
 )
-from support import TOKEN, Server
+from support import AUTH, REPO, TOKEN, Server
 
 HANG_GUARD = 60.0
 T = TypeVar("T")
@@ -474,3 +481,56 @@ def test_subjects_and_event_types_are_listed_and_schemas_are_fixed(parley: Serve
             assert other.status == 400
 
     run(scenario())
+
+
+def test_the_readme_example_opens_appends_reads_and_observes(
+    parley: Server, tmp_path: Path
+) -> None:
+    readme = (REPO / "README.md").read_text()
+    found = re.search(
+        r"<!-- esdb-example -->\s*```python\n(.*?)```\s*<!-- /esdb-example -->", readme, re.S
+    )
+    assert found, "README has no <!-- esdb-example --> block"
+    script = tmp_path / "example.py"
+    script.write_text(found.group(1))
+    example = subprocess.Popen(
+        [sys.executable, str(script)],
+        env={**os.environ, "PARLEY": parley.url, "TOKEN": TOKEN},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(
+        target=lambda: [lines.put(x) for x in example.stdout or ()], daemon=True
+    ).start()
+    try:
+        printed = [lines.get(timeout=HANG_GUARD) for _ in range(2)]
+        assert [line.split()[1] for line in printed] == [
+            "io.parley.NegotiationOpened",
+            "io.parley.StatementIssued",
+        ], printed
+        # It observes every negotiation: an event written anywhere shows up live.
+        slug = "istanbul-2025"
+        written = httpx.post(
+            f"{parley.url}/negotiations/{slug}/events",
+            json={
+                "type": "StatementIssued",
+                "occurred_at": "2025-05-29",
+                "data": {"speaker": "UKR", "summary": "Kyiv asks for the memorandum"},
+                "sources": [{"outlet": "Reuters"}],
+            },
+            headers=AUTH,
+        )
+        assert written.status_code == 201, written.text
+        position = written.json()["events"][0]["position"]
+        live = lines.get(timeout=HANG_GUARD)
+        assert live.split() == [
+            "live:",
+            str(position),
+            f"/negotiations/{slug}",
+            "io.parley.StatementIssued",
+        ]
+    finally:
+        example.terminate()
+        example.wait(HANG_GUARD)
