@@ -19,6 +19,8 @@ from api.esdb import EsdbError, is_subject, known_types, parley_type, slug_of, s
 from api.parsing import event_errors, parse_json
 from domain.events import AnyEvent, parse_event
 
+MAX_POSITION = 2**63 - 1  # the largest position either backend can store
+
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -271,7 +273,7 @@ def _preconditions(found: list[Precondition], subject: str) -> Preconditions:
 # Reads.
 def event_id(value: str, field: str) -> int:
     """An EventSourcingDB event id: Parley's position, a whole number >= 0."""
-    if not (value.isascii() and value.isdigit()):
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_POSITION:
         raise _invalid(
             field, 'an event id is a position in the log: a whole number >= 0, e.g. "12"', value
         )

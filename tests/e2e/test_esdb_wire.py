@@ -115,6 +115,10 @@ def test_every_error_is_text_with_the_status_and_the_server_header(parley: Serve
         "subject": "/",
         "options": {"recursive": True, "lowerBound": {"id": "x", "type": "inclusive"}},
     }
+    huge_bound = {
+        "subject": "/",
+        "options": {"recursive": True, "lowerBound": {"id": str(2**64), "type": "exclusive"}},
+    }
     cases: list[tuple[str, str, Any, dict[str, str], int, str]] = [
         ("POST", "verify-api-token", {}, {}, 401, "the bearer token"),
         ("POST", "verify-api-token", {}, {"Authorization": "Bearer wrong"}, 401, "the bearer"),
@@ -141,6 +145,7 @@ def test_every_error_is_text_with_the_status_and_the_server_header(parley: Serve
             "preconditions.0.type: isEventQlQueryTrue is not supported",
         ),
         ("POST", "read-events", bad_bound, READ, 422, "options.lowerBound.id"),
+        ("POST", "observe-events", huge_bound, READ, 422, "options.lowerBound.id"),
         ("POST", "read-subjects", {"baseSubject": "nowhere"}, READ, 422, "baseSubject"),
         ("POST", "read-event-type", {"eventType": "io.parley.X"}, READ, 404, "event type"),
         ("POST", "register-event-schema", {"eventType": "io.parley.RoundHeld", "schema": {}},
