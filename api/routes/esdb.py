@@ -13,7 +13,7 @@ as EventSourcingDB has it, so a client with a wrong token learns it on its first
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
@@ -74,7 +74,7 @@ def require_token(request: Request, credentials: Credentials) -> None:
 CanReadEsdb = Depends(require_known_token)
 
 
-def _ndjson(lines: Any) -> StreamingResponse:
+def _ndjson(lines: AsyncIterator[bytes] | Iterator[bytes]) -> StreamingResponse:
     return StreamingResponse(lines, media_type=NDJSON, headers=_STREAM_HEADERS)
 
 

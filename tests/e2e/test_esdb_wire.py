@@ -254,6 +254,20 @@ def test_observe_streams_events_then_heartbeats_as_lines(parley: Server) -> None
     assert seen[1:] == [{"type": "heartbeat", "payload": {}}] * 2
 
 
+def test_reads_stay_open_without_a_read_token_but_a_wrong_token_is_refused(
+    client: TestClient,
+) -> None:
+    read = {"subject": "/", "options": {"recursive": True}}
+    assert client.post("/api/v1/read-events", json=read).status_code == 200
+    assert client.post("/api/v1/read-events", json=read, headers=AUTH).status_code == 200
+    wrong = {"Authorization": "Bearer wrong"}
+    refused = client.post("/api/v1/read-events", json=read, headers=wrong)
+    assert refused.status_code == 401 and refused.headers["server"].startswith("EventSourcingDB/")
+    assert client.post("/api/v1/verify-api-token", json={}).status_code == 401
+    assert client.post("/api/v1/verify-api-token", json={}, headers=AUTH).status_code == 200
+    assert client.post("/api/v1/write-events", json={"events": []}).status_code == 401
+
+
 async def lines_of(stream: AsyncIterator[bytes]) -> AsyncIterator[dict[str, Any]]:
     async for chunk in stream:
         for line in chunk.splitlines():
