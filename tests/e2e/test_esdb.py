@@ -33,6 +33,7 @@ from eventsourcingdb import (
     ErrorCode,
     Event,
     EventCandidate,
+    HashVerificationFailedError,
     IfEventIsMissingDuringObserve,
     IfEventIsMissingDuringRead,
     IncompatibleServerError,
@@ -195,6 +196,9 @@ def test_opening_a_negotiation_returns_the_stored_event_with_every_field_sent(
     assert uuid.UUID(written.data["id"])
     assert written.data["occurred_until"] is None and written.data["asserted_by"] is None
     assert "type" not in written.data
+    # The hash is Parley's chain hash, not EventSourcingDB's: the SDK cannot verify it.
+    with pytest.raises(HashVerificationFailedError):
+        written.verify_hash()
 
 
 def test_each_precondition_guards_the_write_and_a_failed_one_stores_nothing(
@@ -403,6 +407,18 @@ def test_observing_follows_the_log_live_and_resumes_after_a_reconnect(parley: Se
                 1,
             )
             assert newest.event_id == missed[-1].event_id
+
+            # A type never written, read-everything: from the first event on.
+            missing = ObserveFromLatestEvent(
+                subject, "io.parley.RoundHeld", IfEventIsMissingDuringObserve.READ_EVERYTHING
+            )
+            (oldest,) = await take(
+                client.observe_events(
+                    subject, ObserveEventsOptions(recursive=False, from_latest_event=missing)
+                ),
+                1,
+            )
+            assert oldest.event_id == first.event_id
 
             # Waiting for a type not yet written: the stream starts at its first event.
             waiting = ObserveFromLatestEvent(
