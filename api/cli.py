@@ -201,6 +201,9 @@ def cmd_serve(_: argparse.Namespace) -> int:
         workers=settings.workers,
         log_level="warning",
         access_log=False,
+        # No "server: uvicorn": the EventSourcingDB-compatible routes (/api/v1) name
+        # their own server, and EventSourcingDB's SDKs read the first such header.
+        server_header=False,
         # Live streams never end by themselves: give them 5 s, then close them.
         timeout_graceful_shutdown=5,
     )

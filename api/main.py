@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.limits import BodyLimit
-from api.routes import events, health, negotiations, projections, state, stream, web
+from api.routes import esdb, events, health, negotiations, projections, state, stream, web
 from api.settings import Settings
 from api.streaming import LogTail
 from api.tokens import admin_token
@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
     app.include_router(stream.router)  # before /events/{event_id} claims "stream"
     app.include_router(events.router)
     app.include_router(projections.router)
+    app.include_router(esdb.router)  # the EventSourcingDB-compatible API under /api/v1
     app.include_router(web.router)  # the page at / and its /static files
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
