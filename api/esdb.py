@@ -161,12 +161,10 @@ def esdb_time(value: str | datetime) -> str:
 
 
 def event_source(record: Mapping[str, Any]) -> str:
-    """The CloudEvent ``source`` of a stored event (``record`` as GET /events shows it).
-
-    Parley does not store the ``source`` a client writes yet; until the store keeps it,
-    every event reads as written by ``parley``.
-    """
-    return "parley"
+    """The CloudEvent ``source`` of a stored event (``record`` as GET /events shows it):
+    as written, stored and hashed with the event; ``parley`` for events written
+    through Parley's own API, which names none."""
+    return str(record.get("source") or "parley")
 
 
 def cloud_event(record: Mapping[str, Any]) -> dict[str, Any]:

@@ -66,7 +66,9 @@ async def write(log: ConflictLog, plan: WritePlan) -> list[dict[str, Any]]:
     expected = await run_in_threadpool(check_preconditions, log, plan)
     subject = subject_of(plan.slug)
     try:
-        appended = await asyncio.wrap_future(log.submit(plan.slug, plan.events, expected))
+        appended = await asyncio.wrap_future(
+            log.submit(plan.slug, plan.events, expected, sources=plan.sources or None)
+        )
     except VersionConflictError as error:
         raise EsdbError(
             409,

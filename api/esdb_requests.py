@@ -9,7 +9,7 @@ event's ``NegotiationOpened`` data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
@@ -187,6 +187,7 @@ class WritePlan:
     slug: str
     events: list[AnyEvent]
     preconditions: Preconditions
+    sources: list[str | None] = field(default_factory=list)  # each event's CloudEvent source
 
 
 def plan_write(request: WriteEventsIn) -> WritePlan:
@@ -237,7 +238,8 @@ def plan_write(request: WriteEventsIn) -> WritePlan:
                 errors.extend(event_errors(error, at + "data."))
     if errors:
         raise InvalidRequestError(errors)
-    return WritePlan(slug, events, _preconditions(request.preconditions, subject))
+    sources: list[str | None] = [candidate.source for candidate in request.events]
+    return WritePlan(slug, events, _preconditions(request.preconditions, subject), sources)
 
 
 def _preconditions(found: list[Precondition], subject: str) -> Preconditions:

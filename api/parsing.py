@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import HTTPException
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -36,6 +37,18 @@ def _check_body(body: bytes) -> bytes:
             400, "the body must be a JSON object (one event, or {\"events\": [...]}) or a list"
         )
     return text
+
+
+def parse_json(body: bytes) -> Any:
+    """A JSON body as Python values, for the few requests that are not events (400 if the
+    body is empty or not JSON)."""
+    text = body.strip()
+    if not text:
+        raise HTTPException(400, "the body is empty; send JSON")
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as error:
+        raise HTTPException(400, f"the body is not valid JSON: {error}") from None
 
 
 def instant(value: str, name: str, *, bound: Literal["end", "start"] = "end") -> datetime:
@@ -90,6 +103,11 @@ def request_errors(error: ValidationError, prefix: str) -> list[dict[str, Any]]:
         rest = error_loc({**entry, "loc": loc})
         found.extend(field_errors([{**entry, "loc": [*head, *rest]}]))
     return found
+
+
+def event_errors(error: ValidationError, prefix: str) -> list[dict[str, Any]]:
+    """Field errors of one event validated alone, each path prefixed by ``prefix``."""
+    return [{**entry, "field": prefix + entry["field"]} for entry in request_errors(error, "")]
 
 
 def parse_events(body: bytes) -> tuple[list[AnyEvent], int | None]:

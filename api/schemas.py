@@ -60,6 +60,9 @@ class EventOut(BaseModel):
     recorded_at: datetime
     hash: str
     previous_hash: str | None
+    source: str | None = Field(
+        default=None, description="who wrote it, when the writer said (EventSourcingDB API)"
+    )
 
 
 class AppendedEventOut(BaseModel):
@@ -116,6 +119,7 @@ def event_out_json(record: Recorded) -> bytes:
             record.hash.encode(),
             b'","previous_hash":',
             orjson.dumps(record.previous_hash),
+            b"" if record.source is None else b',"source":' + orjson.dumps(record.source),
             b"}",
         )
     )

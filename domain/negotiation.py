@@ -79,29 +79,29 @@ def chain_hash(
     event_json: bytes,
     previous_hash: str | None,
     chain: int = CHAIN_VERSION,
+    source: str | None = None,
 ) -> str:
     """SHA-256 of an event's canonical JSON envelope followed by the previous event's hash.
 
     The envelope is ``{"event", "negotiation", "recorded_at", "version"}`` with sorted
-    keys; ``event_json`` is the event's canonical JSON (``encode_event``). Version 1
+    keys, and ``"source"`` when the writer named one (chain version 2 only);
+    ``event_json`` is the event's canonical JSON (``encode_event``). Version 1
     re-serialised the event with the standard library; version 2 uses the bytes as given.
     """
     if chain == 1:
         event_json = canonical_json(orjson.loads(event_json))
-    body = b"".join(
-        (
-            b'{"event":',
-            event_json,
-            b',"negotiation":',
-            orjson.dumps(negotiation),
-            b',"recorded_at":',
-            orjson.dumps(recorded_at.isoformat()),
-            b',"version":',
-            str(version).encode(),
-            b"}",
-        )
-    )
-    return hashlib.sha256(body + (previous_hash or "").encode()).hexdigest()
+    parts = [
+        b'{"event":',
+        event_json,
+        b',"negotiation":',
+        orjson.dumps(negotiation),
+        b',"recorded_at":',
+        orjson.dumps(recorded_at.isoformat()),
+    ]
+    if source is not None:
+        parts += [b',"source":', orjson.dumps(source)]
+    parts += [b',"version":', str(version).encode(), b"}"]
+    return hashlib.sha256(b"".join(parts) + (previous_hash or "").encode()).hexdigest()
 
 
 class Recorded:
@@ -111,10 +111,12 @@ class Recorded:
     ``schema``); ``event`` is the typed event, built from it on first use without
     validation (``domain.stored``), or given when the event was just parsed. ``json``
     is the event's JSON in today's schema, which answers show. ``position`` is set by
-    the store once the event is committed.
+    the store once the event is committed. ``source`` is who wrote it, when the writer
+    said (the CloudEvent ``source`` of the EventSourcingDB API); the hash covers it.
     """
 
     __slots__ = (
+        "source",
         "originator_id",
         "originator_version",
         "timestamp",
@@ -145,7 +147,9 @@ class Recorded:
         schema: int = 1,
         chain: int = CHAIN_VERSION,
         event_type: str | None = None,
+        source: str | None = None,
     ) -> None:
+        self.source = source
         self.originator_id = originator_id
         self.originator_version = originator_version
         self.timestamp = timestamp
@@ -210,6 +214,7 @@ class Recorded:
             event_json=self.event_json,
             previous_hash=self.previous_hash,
             chain=self.chain,
+            source=self.source,
         )
 
     def replace(self, **changes: Any) -> Recorded:
@@ -227,6 +232,7 @@ class Recorded:
             "schema": self.schema,
             "chain": self.chain,
             "event_type": self._type,
+            "source": self.source,
         }
         if "event" in changes and "event_json" not in changes:
             changes["event_json"] = encode_event(changes["event"])
@@ -300,6 +306,7 @@ class Negotiation:
         events: Sequence[AnyEvent],
         recorded_at: datetime,
         encoded: Sequence[bytes] | None = None,
+        sources: Sequence[str | None] | None = None,
     ) -> list[Recorded]:
         """Check ``events`` against the invariants and return them recorded and chained.
 
@@ -311,6 +318,8 @@ class Negotiation:
             raise ValueError("recorded_at must carry a UTC offset")
         if encoded is None:
             encoded = [encode_event(event) for event in events]
+        if sources is None:
+            sources = [None] * len(events)
         check = _Batch(self)
         for index, event in enumerate(events):
             check.admit(event, index, batch=len(events) > 1)
@@ -330,7 +339,8 @@ class Negotiation:
         )
         recorded: list[Recorded] = []
         previous = self.last_hash
-        for offset, (event, event_json) in enumerate(zip(events, encoded, strict=True), start=1):
+        items = zip(events, encoded, sources, strict=True)
+        for offset, (event, event_json, source) in enumerate(items, start=1):
             version = self._version + offset
             digest = chain_hash(
                 negotiation=self.slug,
@@ -338,6 +348,7 @@ class Negotiation:
                 recorded_at=recorded_at,
                 event_json=event_json,
                 previous_hash=previous,
+                source=source,
             )
             recorded.append(
                 Recorded(
@@ -350,6 +361,7 @@ class Negotiation:
                     hash=digest,
                     event=event,
                     schema=current_schema(event.type),
+                    source=source,
                 )
             )
             previous = digest

@@ -49,17 +49,18 @@ def utc_text(moment: datetime) -> str:
 
 def encode_record(recorded: Recorded) -> bytes:
     """The row's ``state``: the head, then the event's canonical bytes as hashed."""
-    head = orjson.dumps(
-        {
-            "schema": recorded.schema,
-            "chain": recorded.chain,
-            "type": recorded.type,
-            "negotiation": recorded.negotiation,
-            "recorded_at": utc_text(recorded.timestamp),
-            "previous_hash": recorded.previous_hash,
-            "hash": recorded.hash,
-        }
-    )
+    fields: dict[str, Any] = {
+        "schema": recorded.schema,
+        "chain": recorded.chain,
+        "type": recorded.type,
+        "negotiation": recorded.negotiation,
+        "recorded_at": utc_text(recorded.timestamp),
+        "previous_hash": recorded.previous_hash,
+        "hash": recorded.hash,
+    }
+    if recorded.source is not None:
+        fields["source"] = recorded.source
+    head = orjson.dumps(fields)
     return b"".join((head[:-1], _EVENT_KEY, recorded.event_json, b"}"))
 
 
@@ -90,6 +91,7 @@ def decode_record(
                 schema=head["schema"],
                 chain=head["chain"],
                 event_type=head["type"],
+                source=head.get("source"),
             )
         return _decode_legacy(originator_id, version, state, position)
     except CorruptRowError:

@@ -113,9 +113,12 @@ class ConflictLog(Application[UUID]):
         expected_version: int | None = None,
         *,
         opening: bool = False,
+        sources: Sequence[str | None] | None = None,
     ) -> Future[Appended]:
         """Queue an append for the writer (``store.writer``); the future holds its outcome."""
-        return self._writer.submit(slug, events, expected_version, opening=opening)
+        return self._writer.submit(
+            slug, events, expected_version, opening=opening, sources=sources
+        )
 
     @property
     def writer(self) -> Writer:

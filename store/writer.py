@@ -75,6 +75,7 @@ class AppendRequest:
     encoded: list[bytes]
     expected_version: int | None
     opening: bool
+    sources: list[str | None] | None = None
     future: Future[Appended] = field(default_factory=Future)
 
 
@@ -101,12 +102,21 @@ class Writer:
         expected_version: int | None = None,
         *,
         opening: bool = False,
+        sources: Sequence[str | None] | None = None,
     ) -> Future[Appended]:
-        """Queue an append; the future holds its outcome."""
+        """Queue an append; the future holds its outcome. ``sources`` names, per event,
+        who wrote it (stored and hashed with it), when the writer says."""
         if not events:
             raise InvalidEventError("send at least one event", field="events")
         encoded = [encode_event(event) for event in events]
-        request = AppendRequest(slug, list(events), encoded, expected_version, opening)
+        request = AppendRequest(
+            slug,
+            list(events),
+            encoded,
+            expected_version,
+            opening,
+            None if sources is None else list(sources),
+        )
         self._queue.put(request)
         return request.future
 
@@ -231,7 +241,10 @@ class Writer:
         self._check_corrections(events)
         if negotiation is None:
             negotiation = self._cache.setdefault(slug, Negotiation(slug))
-        records = negotiation.record(events, recorded_at, [request.encoded[i] for i in new])
+        sources = None if request.sources is None else [request.sources[i] for i in new]
+        records = negotiation.record(
+            events, recorded_at, [request.encoded[i] for i in new], sources
+        )
         return negotiation, records, existing
 
     def _revert(self, aggregate: Negotiation) -> None:

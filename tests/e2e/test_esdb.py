@@ -183,7 +183,8 @@ def test_opening_a_negotiation_returns_the_stored_event_with_every_field_sent(
     assert written.subject == subject
     assert written.type == "io.parley.NegotiationOpened"
     assert written.event_id == str(stored["position"])
-    assert written.source == "parley"  # not yet stored: see api.esdb.event_source
+    assert written.source == "https://desk.example.org"  # as written, stored and hashed
+    assert stored["source"] == "https://desk.example.org"
     assert written.predecessor_hash == "0" * 64
     assert written.hash == stored["hash"]
     assert written.spec_version == "1.0"

@@ -190,7 +190,7 @@ def test_a_write_answers_200_with_the_events_as_cloud_events(parley: Server) -> 
     for event in (first, then):
         assert set(event) == CLOUD_EVENT
         assert TIME.match(event["time"]), event["time"]
-        assert event["subject"] == subject and event["source"] == "parley"
+        assert event["subject"] == subject and event["source"] == "https://desk.example.org"
     assert int(then["id"]) > int(first["id"])
     assert first["predecessorhash"] == "0" * 64 and then["predecessorhash"] == first["hash"]
     assert first["type"] == "io.parley.NegotiationOpened"

@@ -240,15 +240,25 @@ def test_the_index_gives_the_engine_the_rows_it_would_make_from_the_records(
     zone = parse_event(KHARKIV_ZONE)
     log.append(SLUG, [opened(), first, zone])
     facts = [
-        {"type": "ClaimDisputed", "data": {"event_id": str(zone.id), "disputed_by": "UKR",
-                                           "counter_claim": "no zone"}},
+        {
+            "type": "ClaimDisputed",
+            "data": {"event_id": str(zone.id), "disputed_by": "UKR", "counter_claim": "no zone"},
+        },
         {"type": "EventRetracted", "data": {"event_id": str(first.id), "reason": "unsourced"}},
-        {"type": "EventCorrected", "data": {"event_id": str(zone.id),
-                                            "data": {"regions": ["UA-59"]}, "reason": "wire"}},
+        {
+            "type": "EventCorrected",
+            "data": {"event_id": str(zone.id), "data": {"regions": ["UA-59"]}, "reason": "wire"},
+        },
     ]
     for fact in facts:
-        log.append(SLUG, [parse_event({**fact, "occurred_at": "2025-05-29",
-                                       "sources": [{"outlet": "Reuters"}]})])
+        log.append(
+            SLUG,
+            [
+                parse_event(
+                    {**fact, "occurred_at": "2025-05-29", "sources": [{"outlet": "Reuters"}]}
+                )
+            ],
+        )
     log.append(SLUG, [statement("back-dated", occurred_at="2025-05-01")])
 
     from_index = log.index.engine_rows(SLUG)
@@ -256,8 +266,16 @@ def test_the_index_gives_the_engine_the_rows_it_would_make_from_the_records(
 
     def comparable(rows: Any) -> list[tuple[Any, ...]]:
         return [
-            (r.position, r.version, r.type, r.valid, r.recorded, r.target, r.target_valid,
-             None if r.record is None else r.record.hash)
+            (
+                r.position,
+                r.version,
+                r.type,
+                r.valid,
+                r.recorded,
+                r.target,
+                r.target_valid,
+                None if r.record is None else r.record.hash,
+            )
             for r in rows
         ]
 
@@ -278,8 +296,11 @@ def test_every_answer_writes_recorded_at_in_utc_with_z(
 ) -> None:
     with TestClient(create_app(settings_for(store_config), log=log)) as client:
         auth = {"Authorization": f"Bearer {TOKEN}"}
-        appended = client.post(f"/negotiations/{SLUG}/events", content=orjson.dumps(
-            orjson.loads(opened().model_dump_json())), headers=auth).json()
+        appended = client.post(
+            f"/negotiations/{SLUG}/events",
+            content=orjson.dumps(orjson.loads(opened().model_dump_json())),
+            headers=auth,
+        ).json()
         event_id = appended["events"][0]["id"]
         answers = [
             appended["events"][0]["recorded_at"],
@@ -289,3 +310,21 @@ def test_every_answer_writes_recorded_at_in_utc_with_z(
         ]
     assert len(set(answers)) == 1
     assert answers[0].endswith("Z")
+
+
+def test_the_source_a_writer_names_is_stored_hashed_and_shown(
+    log: ConflictLog, store_config: StoreConfig
+) -> None:
+    log.append(SLUG, [opened()])
+    log.submit(
+        SLUG, [statement("via the EventSourcingDB API")], sources=["https://desk.example.org"]
+    ).result()
+    written = log.negotiation_events(SLUG)[-1]
+    assert written.source == "https://desk.example.org"
+    assert log.verify().ok
+    state = stored_state(store_config, written.position or 0)
+    rewrite_state(
+        store_config, written.position or 0, state.replace(b"desk.example.org", b"desk.example.net")
+    )
+    report = log.verify()
+    assert not report.ok and report.broken_event == str(written.event.id)
