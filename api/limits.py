@@ -27,9 +27,17 @@ def _detail(max_bytes: int) -> str:
 class BodyLimit:
     """Reject bodies larger than ``max_bytes``, by Content-Length or while streaming."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        headers_by_prefix: dict[str, dict[str, str]] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # Headers a refusal carries under a path prefix (the EventSourcingDB API's
+        # clients refuse any answer without its Server header).
+        self.headers_by_prefix = headers_by_prefix or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -42,7 +50,7 @@ class BodyLimit:
                 except ValueError:
                     length = 0
                 if length > self.max_bytes:
-                    await self._refuse(send)
+                    await self._refuse(send, scope)
                     return
         seen = 0
         started = False
@@ -66,9 +74,9 @@ class BodyLimit:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(send, scope)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, scope: Scope) -> None:
         body: dict[str, Any] = {
             "type": "/problems/too-large",
             "title": "Request body too large",
@@ -84,6 +92,12 @@ class BodyLimit:
                 "headers": [
                     (b"content-type", b"application/problem+json"),
                     (b"content-length", str(len(payload)).encode()),
+                    *(
+                        (name.lower().encode(), value.encode())
+                        for prefix, headers in self.headers_by_prefix.items()
+                        if scope.get("path", "").startswith(prefix)
+                        for name, value in headers.items()
+                    ),
                 ],
             }
         )

@@ -10,6 +10,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from api import errors
+from api.esdb import SERVER
 from api.limits import BodyLimit
 from api.routes import esdb, events, health, negotiations, projections, state, stream, web
 from api.settings import Settings
@@ -75,5 +76,9 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
     app.include_router(projections.router)
     app.include_router(esdb.router)  # the EventSourcingDB-compatible API under /api/v1
     app.include_router(web.router)  # the page at / and its /static files
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        headers_by_prefix={esdb.router.prefix: {"Server": SERVER}},
+    )
     return app

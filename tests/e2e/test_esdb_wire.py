@@ -370,3 +370,12 @@ def test_no_input_yields_a_500(client: TestClient, endpoint: str, body: Any) -> 
     elif response.headers["content-type"].startswith("application/x-ndjson"):
         kinds = {json.loads(line)["type"] for line in response.text.splitlines()}
         assert kinds <= {"event", "subject", "eventType"}, response.text
+
+
+def test_an_over_large_body_is_a_413_that_still_names_eventsourcingdb(parley: Server) -> None:
+    """The body limit refuses before any route runs; the SDK needs the Server header on
+    that answer too, or it reports a server that is not EventSourcingDB."""
+    response = post(parley, "write-events", b"[" + b" " * (2 * 1024 * 1024) + b"]")
+    assert response.status_code == 413
+    assert_from_eventsourcingdb(response)
+    assert "server" not in httpx.post(f"{parley.url}/negotiations", content=b" " * 2**21).headers
