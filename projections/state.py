@@ -327,9 +327,9 @@ class State:
     contested: tuple[ContestedClaim, ...]
     event_count: int
 
-    def to_json(self) -> dict[str, Any]:
-        """The API's JSON shape of the state."""
-        raw = {
+    def _fields(self) -> dict[str, Any]:
+        """The answer's fields under their JSON names, items as they are."""
+        return {
             "negotiation": self.negotiation,
             "title": self.title,
             "as_of": self.as_of,
@@ -337,38 +337,34 @@ class State:
             "position": self.position,
             "parties": self.parties,
             "mediators": self.mediators,
-            "delegations": {key: item.raw() for key, item in self.delegations.items()},
-            "rounds": [item.raw() for item in self.rounds],
-            "proposals": [item.raw() for item in self.proposals],
-            "documents": [item.raw() for item in self.documents],
-            "ceasefires": [item.raw() for item in self.ceasefires],
-            "security_zones": [item.raw() for item in self.security_zones],
-            "contested": [item.raw() for item in self.contested],
+            "delegations": self.delegations,
+            "rounds": self.rounds,
+            "proposals": self.proposals,
+            "documents": self.documents,
+            "ceasefires": self.ceasefires,
+            "security_zones": self.security_zones,
+            "contested": self.contested,
             "event_count": self.event_count,
         }
-        return cast(dict[str, Any], jsonable(raw))
+
+    def to_json(self) -> dict[str, Any]:
+        """The API's JSON shape of the state (through pydantic: the reference encoding)."""
+        return cast(dict[str, Any], jsonable(_raw(self._fields())))
 
     def to_json_bytes(self) -> bytes:
         """The same answer as ``to_json``, as bytes: each item's kept JSON, joined."""
-        return encode(
-            {
-                "negotiation": self.negotiation,
-                "title": self.title,
-                "as_of": self.as_of,
-                "known_at": self.known_at,
-                "position": self.position,
-                "parties": self.parties,
-                "mediators": self.mediators,
-                "delegations": self.delegations,
-                "rounds": self.rounds,
-                "proposals": self.proposals,
-                "documents": self.documents,
-                "ceasefires": self.ceasefires,
-                "security_zones": self.security_zones,
-                "contested": self.contested,
-                "event_count": self.event_count,
-            }
-        )
+        return encode(self._fields())
+
+
+def _raw(value: Any) -> Any:
+    """Items replaced by their raw fields, in mappings and sequences too."""
+    if isinstance(value, Item):
+        return value.raw()
+    if isinstance(value, Mapping):
+        return {key: _raw(item) for key, item in value.items()}
+    if isinstance(value, tuple):
+        return [_raw(item) for item in value]
+    return value
 
 
 class Accumulator:
