@@ -25,9 +25,9 @@ from fastapi import Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.routing import APIRoute
 
-from api.streaming import StreamFilter
 from domain.events import EVENT_TYPES, Event
 from domain.negotiation import SLUG
+from projections.tail import StreamFilter
 
 SERVER = "EventSourcingDB/1.2.0 (compatible; Parley/0.1.0)"
 """The ``Server`` header of every /api/v1 answer; the SDKs check its prefix."""

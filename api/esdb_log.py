@@ -1,7 +1,7 @@
 """The EventSourcingDB operations on Parley's log: write with preconditions, read a range
 of positions in either order, observe live, list subjects.
 
-They go through ``ConflictLog``'s public API and the live tail of api/streaming.py, and
+They go through ``ConflictLog``'s public API and the live tail of projections/tail.py, and
 answer in the wire format of api/esdb.py. A write checks its preconditions, then appends
 with the negotiation's version as ``expected_version``, so that the check holds at the
 commit: a writer that slipped in between makes it fail as a precondition would have.
@@ -45,7 +45,8 @@ from api.esdb_requests import (
     read_range,
 )
 from api.schemas import event_out
-from api.streaming import (
+from domain.errors import InvalidEventError, NegotiationNotFoundError, VersionConflictError
+from projections.tail import (
     PAGE,
     Heartbeat,
     LiveEvent,
@@ -56,7 +57,6 @@ from api.streaming import (
     follow,
     read_page,
 )
-from domain.errors import InvalidEventError, NegotiationNotFoundError, VersionConflictError
 from store.log import ConflictLog
 
 

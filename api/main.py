@@ -14,10 +14,10 @@ from api.esdb import SERVER
 from api.limits import BodyLimit
 from api.routes import esdb, events, health, negotiations, projections, state, stream, web
 from api.settings import Settings
-from api.streaming import LogTail
 from api.tokens import admin_token
 from projections.runner import Projections
 from projections.service import AsOf
+from projections.tail import LogTail
 from store.log import ConflictLog
 
 DESCRIPTION = """

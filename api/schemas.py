@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.negotiation import Recorded
 from domain.values import Actor, Source, ValidTime
-from store.codec import utc_text
+from store.codec import answer_json
 from store.index import NegotiationSummary
 
 
@@ -101,39 +101,15 @@ class AppendRequest(BaseModel):
     expected_version: int | None = Field(default=None, ge=0)
 
 
-def event_out_json(record: Recorded) -> bytes:
-    """An event as the API shows it (``EventOut``), as bytes: the stored canonical JSON
-    of the event with what the store added spliced in, never re-serialised."""
-    return b"".join(
-        (
-            record.json[:-1],
-            b',"negotiation":',
-            orjson.dumps(record.negotiation),
-            b',"position":',
-            str(record.position).encode(),
-            b',"version":',
-            str(record.originator_version).encode(),
-            b',"recorded_at":"',
-            utc_text(record.timestamp).encode(),
-            b'","hash":"',
-            record.hash.encode(),
-            b'","previous_hash":',
-            orjson.dumps(record.previous_hash),
-            b"" if record.source is None else b',"source":' + orjson.dumps(record.source),
-            b"}",
-        )
-    )
-
-
 def event_out(record: Recorded) -> dict[str, Any]:
     """The JSON form of a stored event, as a dict (``event_out_json`` parsed)."""
-    body: dict[str, Any] = orjson.loads(event_out_json(record))
+    body: dict[str, Any] = orjson.loads(answer_json(record))
     return body
 
 
 def events_json(records: Sequence[Recorded]) -> bytes:
-    """A JSON array of events as ``event_out_json`` shows each."""
-    return b"[" + b",".join(map(event_out_json, records)) + b"]"
+    """A JSON array of events as ``answer_json`` shows each."""
+    return b"[" + b",".join(map(answer_json, records)) + b"]"
 
 
 def negotiation_out(opening: Recorded, summary: NegotiationSummary) -> dict[str, Any]:

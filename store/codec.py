@@ -121,6 +121,31 @@ def _decode_legacy(
     )
 
 
+def answer_json(record: Recorded) -> bytes:
+    """An event as every answer shows it (the API's ``EventOut``, the streams), as bytes:
+    the stored canonical JSON of the event with what the store added spliced in, never
+    re-serialised. The one place that says how an event looks in JSON."""
+    return b"".join(
+        (
+            record.json[:-1],
+            b',"negotiation":',
+            orjson.dumps(record.negotiation),
+            b',"position":',
+            str(record.position).encode(),
+            b',"version":',
+            str(record.originator_version).encode(),
+            b',"recorded_at":"',
+            utc_text(record.timestamp).encode(),
+            b'","hash":"',
+            record.hash.encode(),
+            b'","previous_hash":',
+            orjson.dumps(record.previous_hash),
+            b"" if record.source is None else b',"source":' + orjson.dumps(record.source),
+            b"}",
+        )
+    )
+
+
 def legacy_state(recorded: Recorded) -> bytes:
     """A row in the first layout, as Parley wrote it before schema versions (for tests
     and for the upcasting recipe: old logs must stay readable and verifiable)."""
@@ -135,4 +160,11 @@ def legacy_state(recorded: Recorded) -> bytes:
     )
 
 
-__all__ = ["CHAIN_VERSION", "CorruptRowError", "decode_record", "encode_record", "utc_text"]
+__all__ = [
+    "CHAIN_VERSION",
+    "CorruptRowError",
+    "answer_json",
+    "decode_record",
+    "encode_record",
+    "utc_text",
+]

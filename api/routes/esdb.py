@@ -40,9 +40,9 @@ from api.esdb_requests import (
     parse_body,
     plan_write,
 )
-from api.streaming import LogTail
 from api.tokens import same
 from domain.events import EVENT_TYPES
+from projections.tail import LogTail
 
 router = APIRouter(prefix="/api/v1", tags=["eventsourcingdb"], route_class=EsdbRoute)
 

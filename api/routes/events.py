@@ -11,7 +11,8 @@ from api.deps import CanRead, LogDep
 from api.parsing import MAX_VERSION
 from api.responses import json_bytes
 from api.routes.negotiations import TypeFilter, event_page, types_of
-from api.schemas import EventDetailOut, EventPage, event_out_json, events_json
+from api.schemas import EventDetailOut, EventPage, events_json
+from store.codec import answer_json
 
 router = APIRouter(prefix="/events", tags=["events"])
 
@@ -39,7 +40,7 @@ def one_event(event_id: UUID, log: LogDep) -> Response:
         return events_json([r for r in about if r.type == kind])
 
     return json_bytes(
-        event_out_json(record)[:-1]
+        answer_json(record)[:-1]
         + b',"disputes":'
         + of("ClaimDisputed")
         + b',"corrections":'

@@ -3,7 +3,7 @@
 Each event goes out with ``id:`` set to its position and ``event:`` set to its type, so
 a client that reconnects with ``Last-Event-ID`` (browsers do it by themselves) resumes
 without loss or duplicates. The framing is FastAPI's own (``fastapi.sse``); the stream
-itself comes from ``api.streaming``.
+itself comes from ``projections.tail``.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from api.deps import CanRead, LogDep
 from api.errors import InvalidRequestError
 from api.parsing import MAX_VERSION
 from api.routes.negotiations import TypeFilter, types_of
-from api.streaming import Heartbeat, LiveEvent, LogTail, Message, StreamFilter, follow
 from domain.errors import NegotiationNotFoundError
 from domain.events import EVENT_TYPES
+from projections.tail import Heartbeat, LiveEvent, LogTail, Message, StreamFilter, follow
 
 router = APIRouter(prefix="/events", tags=["events"])
 

@@ -23,7 +23,7 @@ from support import AUTH, Server, opened, statement
 
 from api.esdb import HEARTBEAT, Scope
 from api.esdb_log import ObservePlan, observe_lines
-from api.streaming import LogTail
+from projections.tail import LogTail
 from store.log import ConflictLog
 
 HANG_GUARD = 60.0

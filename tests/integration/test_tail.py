@@ -1,4 +1,4 @@
-"""The API's fan-out (api/streaming.py) without HTTP, on both backends.
+"""The API's fan-out (projections/tail.py) without HTTP, on both backends.
 
 Each test runs a real LogTail over a real log in an event loop, and drives one client's
 stream (``follow``) step by step, so overflows and the catch-up/live switch-over happen
@@ -15,7 +15,8 @@ import pytest
 from support import EXAMPLE, statement
 
 from api.schemas import EventOut, event_out
-from api.streaming import (
+from domain.negotiation import Recorded
+from projections.tail import (
     Heartbeat,
     LiveEvent,
     LogTail,
@@ -27,7 +28,6 @@ from api.streaming import (
     follow,
     read_page,
 )
-from domain.negotiation import Recorded
 from store.loader import load
 from store.log import ConflictLog
 
@@ -95,7 +95,7 @@ def loaded(log: ConflictLog) -> ConflictLog:
 
 def shown(record: Recorded) -> str:
     """The event as GET /events serialises it."""
-    return EventOut.model_validate(event_out(record)).model_dump_json()
+    return EventOut.model_validate(event_out(record)).model_dump_json(exclude_unset=True)
 
 
 def test_stream_bodies_are_exactly_what_get_events_shows(loaded: ConflictLog) -> None:

@@ -27,9 +27,8 @@ from uuid import UUID
 import anyio.to_thread
 from eventsourcing.persistence import ApplicationRecorder, Notification, Subscription
 
-from api.schemas import event_out_json
 from domain.negotiation import Recorded
-from store.codec import decode_record
+from store.codec import answer_json, decode_record
 from store.log import ConflictLog
 from store.mapper import RECORDED_TOPIC
 
@@ -86,13 +85,13 @@ _NO_ID = UUID(int=0)  # rows read for a stream need no aggregate id
 
 
 def event_from_recorded(record: Recorded) -> LiveEvent:
-    """An event as ``GET /events`` shows it (``api.schemas.event_out_json``)."""
+    """An event as ``GET /events`` shows it (``store.codec.answer_json``)."""
     assert record.position is not None
     return LiveEvent(
         position=record.position,
         type=record.type,
         negotiation=record.negotiation,
-        body=event_out_json(record).decode(),
+        body=answer_json(record).decode(),
     )
 
 
