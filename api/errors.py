@@ -24,6 +24,7 @@ from domain.errors import (
     VersionConflictError,
     WriteContentionError,
 )
+from store.codec import CorruptRowError
 
 log = logging.getLogger("parley")
 
@@ -156,6 +157,11 @@ def install(app: FastAPI) -> None:
         return problem(
             503, str(exc), kind="busy", headers={"Retry-After": "1"}, negotiation=exc.slug
         )
+
+    @app.exception_handler(CorruptRowError)
+    async def _corrupt(_: Request, exc: CorruptRowError) -> JSONResponse:
+        log.error("unreadable stored row: %s", exc)
+        return problem(500, str(exc), kind="corrupt-row")
 
     @app.exception_handler(ParleyError)
     async def _parley(_: Request, exc: ParleyError) -> JSONResponse:

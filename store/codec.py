@@ -97,7 +97,11 @@ def decode_record(
     except CorruptRowError:
         raise
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-        raise CorruptRowError(f"the row is not a readable record: {error!r}") from None
+        where = "" if position is None else f" at position {position}"
+        raise CorruptRowError(
+            f"the stored row{where} is not a readable record ({error!r}); "
+            "run 'parley verify' to find every damaged row"
+        ) from None
 
 
 def _decode_legacy(

@@ -328,3 +328,18 @@ def test_the_source_a_writer_names_is_stored_hashed_and_shown(
     )
     report = log.verify()
     assert not report.ok and report.broken_event == str(written.event.id)
+
+
+def test_reading_a_row_that_is_no_longer_json_names_it_and_says_what_to_run(
+    log: ConflictLog, store_config: StoreConfig
+) -> None:
+    log.append(SLUG, [opened(), statement("one")])
+    target = log.negotiation_events(SLUG)[1]
+    rewrite_state(store_config, target.position or 0, b"not json")
+    with TestClient(create_app(settings_for(store_config), log=log)) as client:
+        answer = client.get(f"/negotiations/{SLUG}/events")
+    assert answer.status_code == 500
+    problem = answer.json()
+    assert problem["type"] == "/problems/corrupt-row"
+    assert f"position {target.position}" in problem["detail"]
+    assert "parley verify" in problem["detail"]
