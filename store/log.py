@@ -170,6 +170,18 @@ class ConflictLog(Application[UUID]):
         """The global log after a position, in position order."""
         return self.index.select_records(after_position=after, limit=limit, types=types)
 
+    def record_at(self, slug: str, version: int) -> Recorded | None:
+        """A negotiation's event at ``version``, or None when the log does not hold it."""
+        found = self.index.select_records(negotiation=slug, after_version=version - 1, limit=1)
+        return found[0] if found and found[0].originator_version == version else None
+
+    def head(self, slug: str) -> Recorded:
+        """A negotiation's last event: where its hash chain ends (``store.heads``)."""
+        last = self.record_at(slug, self.version_of(slug))
+        if last is None:
+            raise NegotiationNotFoundError(slug)
+        return last
+
     def event(self, event_id: UUID) -> Recorded:
         found = self.index.records_by_ids([event_id])
         if not found:
