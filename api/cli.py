@@ -5,8 +5,10 @@ on the subscribing projections (``parley project …``)."""
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -21,6 +23,7 @@ from api.errors import InvalidRequestError
 from api.settings import Settings
 from api.tokens import admin_token
 from domain.errors import NegotiationNotFoundError
+from store.dump import DumpError, check_empty, dump, read_header, restore
 from store.heads import Head, HeadsFileError, check_heads, read_heads
 from store.loader import LoadError, load, read_events, slug_for
 from store.log import ConflictLog
@@ -134,6 +137,80 @@ def cmd_head(args: argparse.Namespace) -> int:
     signer = signing_key(settings.signing_key_file)
     for record in records:
         print(orjson.dumps(signer.sign(Head.of(record)).to_json()).decode())
+    return 0
+
+
+def cmd_dump(args: argparse.Namespace) -> int:
+    config = Settings().store_config()
+    log = ConflictLog(config)
+    try:
+        if args.file == "-":
+            header = dump(log, sys.stdout.buffer)
+        else:
+            # Written beside, then renamed: an older dump of that name stays whole until
+            # this one is, and a crash never leaves half a dump under the name.
+            path = Path(args.file)
+            partial = path.with_name(path.name + ".partial")
+            with partial.open("wb") as out:
+                header = dump(log, out)
+                out.flush()
+                os.fsync(out.fileno())
+            partial.replace(path)
+    except DumpError as error:
+        errors.print(f"[red]{error}[/red]", soft_wrap=True)
+        return 2
+    finally:
+        log.close()
+    errors.print(
+        f"dumped {header.events} events up to position {header.positions} of "
+        f"{config.describe()} into {args.file}"
+    )
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    config = Settings().store_config()
+    source = sys.stdin.buffer if args.file == "-" else None
+    try:
+        lines = source or Path(args.file).open("rb")
+    except OSError as error:
+        errors.print(f"[red]{error}[/red]")
+        return 1
+    log = ConflictLog(config)
+    try:
+        with lines:
+            first = next(lines, b"")
+            header = read_header(first)
+            check_empty(log)
+            with Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=errors,
+            ) as bar:
+                task = bar.add_task(f"restoring into {config.describe()}", total=header.events)
+                report = restore(
+                    log,
+                    itertools.chain([first], lines),
+                    renumber=args.renumber,
+                    progress=lambda n: bar.advance(task, n),
+                )
+        checked = log.verify()
+    except DumpError as error:
+        errors.print(f"[red]{error}[/red]", soft_wrap=True)
+        errors.print("nothing was restored")
+        return 1
+    finally:
+        log.close()
+    positions = "renumbered 1 to" if report.renumbered else "kept, up to"
+    console.print(
+        f"restored {report.events} events of {report.negotiations} negotiation(s) into "
+        f"{config.describe()}; positions {positions} {report.last_position}"
+    )
+    if not checked.ok:
+        errors.print(f"[red]broken[/red]: {checked.first_break}", soft_wrap=True)
+        return 2
+    console.print("[green]ok[/green]: every hash chain holds")
     return 0
 
 
@@ -299,6 +376,22 @@ def parser() -> argparse.ArgumentParser:
         "base64 of GET /keys) and nothing else: no database is opened",
     )
     verify.set_defaults(run=cmd_verify)
+    dumper = commands.add_parser(
+        "dump", help="write the whole log as stored, as NDJSON (safe while the server runs)"
+    )
+    dumper.add_argument("file", help="where to write it; - for standard output")
+    dumper.set_defaults(run=cmd_dump)
+    restorer = commands.add_parser(
+        "restore", help="load a dump into an empty store; a broken chain stores nothing"
+    )
+    restorer.add_argument("file", help="a file 'parley dump' wrote; - for standard input")
+    restorer.add_argument(
+        "--renumber",
+        action="store_true",
+        help="close holes in the dump's positions (needed for SQLite when the dump has "
+        "holes; positions then differ from the source's)",
+    )
+    restorer.set_defaults(run=cmd_restore)
     head = commands.add_parser(
         "head", help="print signed heads as NDJSON: one negotiation's, or every one's"
     )
