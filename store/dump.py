@@ -34,6 +34,7 @@ from typing import IO, TYPE_CHECKING, Any
 from uuid import UUID
 
 import orjson
+from eventsourcing.persistence import PersistenceError
 
 from domain.negotiation import negotiation_id
 from store.codec import CorruptRowError, decode_record, utc_text
@@ -75,6 +76,8 @@ class DumpHeader:
 
 @dataclass(frozen=True)
 class RestoreReport:
+    """What a restore stored: ``last_position`` is the last restored event's position."""
+
     events: int
     negotiations: int
     last_position: int
@@ -146,10 +149,13 @@ def restore(
         log.restore_rows(reader.batches(stream, batch, progress))
     except StoreNotEmptyError:
         raise DumpError("another writer stored events meanwhile: nothing restored") from None
+    except PersistenceError as error:  # say, one event id in two negotiations
+        reason = " ".join(str(error).split())
+        raise DumpError(f"the store refused the dump ({reason}): nothing restored") from None
     return RestoreReport(
         events=reader.count,
         negotiations=len(reader.chains),
-        last_position=reader.last_position,
+        last_position=reader.last_position if not renumber else reader.count,
         renumbered=renumber,
     )
 

@@ -28,7 +28,7 @@ from domain.events import AnyEvent
 from projections.service import AsOf
 from store.codec import legacy_state
 from store.config import StoreConfig
-from store.dump import DumpError, dump, restore
+from store.dump import DumpError, dump, dump_line, restore
 from store.log import ConflictLog
 
 SLUGS = ("istanbul-2025", "geneva-2025", "doha-2025")
@@ -248,6 +248,26 @@ def test_a_dump_that_does_not_verify_is_refused_naming_the_line_and_nothing_is_s
     assert log.verify().ok and log.last_position() == 5
 
 
+def test_a_dump_the_database_refuses_is_reported_and_nothing_is_stored(
+    log: ConflictLog, tmp_path: Path, logs: list[ConflictLog]
+) -> None:
+    same = opened()  # one event id, opening two negotiations in two logs
+    rows = []
+    for slug in SLUGS[:2]:
+        source = ConflictLog(StoreConfig(data_dir=tmp_path / slug))
+        logs.append(source)
+        source.append(slug, [same])
+        rows += source.stored_rows(after=0, upto=1)
+    header = {"parley_dump": 1, "positions": 2, "events": 2, "taken_at": "2025-05-28T18:00Z"}
+    lines = [orjson.dumps(header) + b"\n"]
+    lines += [dump_line(position, *row[1:]) for position, row in enumerate(rows, start=1)]
+
+    with pytest.raises(DumpError, match="the store refused the dump .*: nothing restored"):
+        restore(log, lines)
+
+    assert log.stored_count() == (0, 0) and log.index.index_count() == 0
+
+
 def test_a_dump_taken_while_appends_go_on_holds_exactly_what_was_committed_when_it_began(
     log: ConflictLog, tmp_path: Path, logs: list[ConflictLog]
 ) -> None:
@@ -308,7 +328,7 @@ def test_holes_in_postgres_positions_are_kept_there_and_closed_on_sqlite_only_wh
     report = restore(sqlite, io.BytesIO(taken), renumber=True)
 
     assert event_lines(dumped(same)) == event_lines(taken)
-    assert report.renumbered and report.last_position == 4
+    assert report.renumbered and report.last_position == 3
     assert [r.position for r in sqlite.iter_all()] == [1, 2, 3]
     assert [r.hash for r in sqlite.iter_all()] == [r.hash for r in source.iter_all()]
     assert sqlite.verify().ok and same.verify().ok
