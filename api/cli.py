@@ -1,17 +1,21 @@
-"""The ``parley`` command: serve the API, load NDJSON, verify the log, show a state, and
-run, rebuild or report on the subscribing projections (``parley project …``)."""
+"""The ``parley`` command: serve the API, load NDJSON, verify the log and saved heads,
+print signed heads, dump and restore the log, show a state, and run, rebuild or report
+on the subscribing projections (``parley project …``)."""
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
+import os
 import signal
 import sys
 import threading
 import time
 from pathlib import Path
 
+import orjson
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -19,6 +23,8 @@ from api.errors import InvalidRequestError
 from api.settings import Settings
 from api.tokens import admin_token
 from domain.errors import NegotiationNotFoundError
+from store.dump import DumpError, check_empty, dump, read_header, restore
+from store.heads import Head, HeadsFileError, check_heads, read_heads
 from store.loader import LoadError, load, read_events, slug_for
 from store.log import ConflictLog
 
@@ -60,10 +66,20 @@ def cmd_load(args: argparse.Namespace) -> int:
         log.close()
 
 
-def cmd_verify(_: argparse.Namespace) -> int:
+def cmd_verify(args: argparse.Namespace) -> int:
+    if args.public_key is not None:
+        return _verify_signatures(args)
+    heads: list[Head] = []
+    if args.heads:
+        try:
+            heads = read_heads(Path(args.heads))
+        except (OSError, HeadsFileError) as error:
+            errors.print(f"[red]{error}[/red]")
+            return 1
     log = ConflictLog(Settings().store_config())
     try:
         report = log.verify()
+        problems = check_heads(log, heads)
     finally:
         log.close()
     if report.ok:
@@ -71,9 +87,131 @@ def cmd_verify(_: argparse.Namespace) -> int:
             f"[green]ok[/green]: {report.events} events in {report.negotiations} negotiation(s); "
             "every hash chain holds"
         )
-        return 0
-    errors.print(f"[red]broken[/red]: {report.first_break}")
-    return 2
+    else:
+        errors.print(f"[red]broken[/red]: {report.first_break}")
+    for problem in problems:
+        errors.print(f"[red]broken[/red]: {problem}", soft_wrap=True)
+    if heads and not problems:
+        console.print(f"[green]ok[/green]: the log holds each of the {len(heads)} saved heads")
+    return 0 if report.ok and not problems else 2
+
+
+def _verify_signatures(args: argparse.Namespace) -> int:
+    """Check saved heads' signatures with a public key alone: no database is opened."""
+    from api.signing import check_signature, key_id_of, load_public_key
+
+    if not args.heads:
+        errors.print("[red]--public-key checks the heads of --heads FILE; give that file[/red]")
+        return 1
+    given = Path(args.public_key)
+    try:
+        key = load_public_key(given.read_text() if given.is_file() else args.public_key)
+        heads = read_heads(Path(args.heads))
+    except (OSError, ValueError) as error:
+        errors.print(f"[red]{error}[/red]")
+        return 1
+    bad = [problem for head in heads if (problem := check_signature(head, key))]
+    for problem in bad:
+        errors.print(f"[red]bad signature[/red]: {problem}", soft_wrap=True)
+    if bad:
+        return 2
+    console.print(
+        f"[green]ok[/green]: each of the {len(heads)} heads is signed by key {key_id_of(key)}"
+    )
+    return 0
+
+
+def cmd_head(args: argparse.Namespace) -> int:
+    from api.signing import signing_key
+
+    settings = Settings()
+    log = ConflictLog(settings.store_config())
+    try:
+        slugs = [args.slug] if args.slug else [s.negotiation for s in log.summaries()]
+        records = [log.head(slug) for slug in slugs]
+    except NegotiationNotFoundError as error:
+        errors.print(f"[red]{error}[/red]")
+        return 1
+    finally:
+        log.close()
+    signer = signing_key(settings.signing_key_file)
+    for record in records:
+        print(orjson.dumps(signer.sign(Head.of(record)).to_json()).decode())
+    return 0
+
+
+def cmd_dump(args: argparse.Namespace) -> int:
+    config = Settings().store_config()
+    log = ConflictLog(config)
+    try:
+        if args.file == "-":
+            header = dump(log, sys.stdout.buffer)
+        else:
+            # Written beside, then renamed: an older dump of that name stays whole until
+            # this one is, and a crash never leaves half a dump under the name.
+            path = Path(args.file)
+            partial = path.with_name(path.name + ".partial")
+            with partial.open("wb") as out:
+                header = dump(log, out)
+                out.flush()
+                os.fsync(out.fileno())
+            partial.replace(path)
+    except DumpError as error:
+        errors.print(f"[red]{error}[/red]", soft_wrap=True)
+        return 2
+    finally:
+        log.close()
+    errors.print(
+        f"dumped {header.events} events up to position {header.positions} of "
+        f"{config.describe()} into {args.file}"
+    )
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    config = Settings().store_config()
+    source = sys.stdin.buffer if args.file == "-" else None
+    try:
+        lines = source or Path(args.file).open("rb")
+    except OSError as error:
+        errors.print(f"[red]{error}[/red]")
+        return 1
+    log = ConflictLog(config)
+    try:
+        with lines:
+            first = next(lines, b"")
+            header = read_header(first)
+            check_empty(log)
+            with Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=errors,
+            ) as bar:
+                task = bar.add_task(f"restoring into {config.describe()}", total=header.events)
+                report = restore(
+                    log,
+                    itertools.chain([first], lines),
+                    renumber=args.renumber,
+                    progress=lambda n: bar.advance(task, n),
+                )
+        checked = log.verify()
+    except DumpError as error:
+        errors.print(f"[red]{error}[/red]", soft_wrap=True)
+        errors.print("nothing was restored")
+        return 1
+    finally:
+        log.close()
+    positions = "renumbered 1 to" if report.renumbered else "kept, up to"
+    console.print(
+        f"restored {report.events} events of {report.negotiations} negotiation(s) into "
+        f"{config.describe()}; positions {positions} {report.last_position}"
+    )
+    if not checked.ok:
+        errors.print(f"[red]broken[/red]: {checked.first_break}", soft_wrap=True)
+        return 2
+    console.print("[green]ok[/green]: every hash chain holds")
+    return 0
 
 
 def cmd_state(args: argparse.Namespace) -> int:
@@ -225,8 +363,43 @@ def parser() -> argparse.ArgumentParser:
     state.add_argument("--known-at", help="recorded time: what the log knew then")
     state.add_argument("--json", action="store_true", help="print the API's JSON")
     state.set_defaults(run=cmd_state)
-    verify = commands.add_parser("verify", help="check every hash chain and position")
+    verify = commands.add_parser(
+        "verify", help="check every hash chain and position, and heads saved earlier"
+    )
+    verify.add_argument(
+        "--heads",
+        metavar="FILE",
+        help="saved heads (a JSON list, or NDJSON as 'parley head' prints): does the log "
+        "still hold each of them?",
+    )
+    verify.add_argument(
+        "--public-key",
+        metavar="KEY",
+        help="check the signatures of --heads with this public key (a PEM file, or the "
+        "base64 of GET /keys) and nothing else: no database is opened",
+    )
     verify.set_defaults(run=cmd_verify)
+    dumper = commands.add_parser(
+        "dump", help="write the whole log as stored, as NDJSON (safe while the server runs)"
+    )
+    dumper.add_argument("file", help="where to write it; - for standard output")
+    dumper.set_defaults(run=cmd_dump)
+    restorer = commands.add_parser(
+        "restore", help="load a dump into an empty store; a broken chain stores nothing"
+    )
+    restorer.add_argument("file", help="a file 'parley dump' wrote; - for standard input")
+    restorer.add_argument(
+        "--renumber",
+        action="store_true",
+        help="close holes in the dump's positions (needed for SQLite when the dump has "
+        "holes; positions then differ from the source's)",
+    )
+    restorer.set_defaults(run=cmd_restore)
+    head = commands.add_parser(
+        "head", help="print signed heads as NDJSON: one negotiation's, or every one's"
+    )
+    head.add_argument("slug", nargs="?", help="the negotiation (default: all)")
+    head.set_defaults(run=cmd_head)
     project = commands.add_parser(
         "project", help="the subscribing projections: run them, rebuild one, show status"
     )

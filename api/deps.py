@@ -1,5 +1,5 @@
 """FastAPI dependencies as ``Annotated`` aliases: the log, the projections, the settings,
-the scopes."""
+the signing key, the scopes."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.settings import Settings
+from api.signing import Signer, signing_key
 from api.tokens import same
 from projections.runner import Projections
 from projections.service import AsOf
@@ -40,10 +41,20 @@ def get_projections(request: Request) -> Projections:
     return projections
 
 
+def get_signer(request: Request) -> Signer:
+    """The key that signs heads, read (or made) on first use and kept by the app."""
+    signer: Signer | None = request.app.state.signer
+    if signer is None:
+        signer = signing_key(get_settings(request).signing_key_file)
+        request.app.state.signer = signer
+    return signer
+
+
 LogDep = Annotated[ConflictLog, Depends(get_log)]
 AsOfDep = Annotated[AsOf, Depends(get_as_of)]
 ProjectionsDep = Annotated[Projections, Depends(get_projections)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+SignerDep = Annotated[Signer, Depends(get_signer)]
 
 
 def require_append(request: Request, credentials: Credentials) -> None:

@@ -12,7 +12,17 @@ from fastapi import FastAPI
 from api import errors
 from api.esdb import SERVER
 from api.limits import BodyLimit
-from api.routes import esdb, events, health, negotiations, projections, state, stream, web
+from api.routes import (
+    esdb,
+    events,
+    heads,
+    health,
+    negotiations,
+    projections,
+    state,
+    stream,
+    web,
+)
 from api.settings import Settings
 from api.tokens import admin_token
 from projections.runner import Projections
@@ -67,8 +77,10 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
     app.state.settings = settings
     app.state.log = log
     app.state.admin_token = admin_token(settings)
+    app.state.signer = None  # made on first use (api.deps.get_signer)
     errors.install(app)
     app.include_router(health.router)
+    app.include_router(heads.router)
     app.include_router(negotiations.router)
     app.include_router(state.router)
     app.include_router(stream.router)  # before /events/{event_id} claims "stream"

@@ -92,6 +92,31 @@ class EventDetailOut(EventOut):
     retractions: list[EventOut]
 
 
+class HeadOut(BaseModel):
+    """A negotiation's head, signed: save it to check the log later (``parley verify
+    --heads``). The signature covers every field but itself (``api.signing``)."""
+
+    parley_head: int = Field(description="the head format: 1")
+    negotiation: str
+    version: int = Field(description="the last event's version")
+    position: int = Field(description="the last event's position in the global log")
+    hash: str = Field(description="the last event's hash: the end of the chain")
+    recorded_at: str = Field(description="the last event's recorded_at")
+    key_id: str = Field(description="which key signed it (GET /keys)")
+    signature: str = Field(description="Ed25519 over the head's canonical JSON, base64")
+
+
+class KeyOut(BaseModel):
+    key_id: str = Field(description="the first 16 hex digits of SHA-256 of the raw key")
+    algorithm: str
+    public_key: str = Field(description="the raw 32-byte public key, base64")
+    pem: str = Field(description="the same key as PEM (SubjectPublicKeyInfo)")
+
+
+class KeysOut(BaseModel):
+    keys: list[KeyOut]
+
+
 class AppendRequest(BaseModel):
     """A batch, stored atomically, optionally guarded by ``expected_version``."""
 
@@ -102,7 +127,7 @@ class AppendRequest(BaseModel):
 
 
 def event_out(record: Recorded) -> dict[str, Any]:
-    """The JSON form of a stored event, as a dict (``event_out_json`` parsed)."""
+    """The JSON form of a stored event, as a dict (``store.codec.answer_json`` parsed)."""
     body: dict[str, Any] = orjson.loads(answer_json(record))
     return body
 

@@ -82,3 +82,8 @@ class Settings(BaseSettings):
     @property
     def token_file(self) -> Path:
         return self.data_dir / "admin-token"
+
+    @property
+    def signing_key_file(self) -> Path:
+        """The Ed25519 key that signs heads: in the data dir, on PostgreSQL too."""
+        return self.data_dir / "signing-key.pem"

@@ -64,6 +64,15 @@ class RecordingOrderError(Exception):
     """A concurrent writer committed a later ``recorded_at`` first; retry with a new clock."""
 
 
+class StoreNotEmptyError(Exception):
+    """A restore into a store that already holds events (``store.dump``)."""
+
+
+RestoreBatch = tuple[Sequence[int], Sequence[StoredEvent]]
+"""Rows of a dump for a recorder's ``restore_rows``: their positions, and the stored
+events (``IndexedStoredEvent``, each with its index row) to insert there."""
+
+
 class EngineRow(NamedTuple):
     """What the as-of engine needs of one event, read from the index.
 

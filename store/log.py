@@ -11,7 +11,7 @@ positions and answers ``known_at`` a past moment never change.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from datetime import datetime
 from typing import Any, cast
@@ -24,7 +24,7 @@ from domain.errors import EventNotFoundError, NegotiationNotFoundError
 from domain.events import AnyEvent, NegotiationOpened
 from domain.negotiation import Recorded, check_slug
 from store.config import StoreConfig, eventsourcing_env
-from store.index import EventIndex, NegotiationSummary
+from store.index import EventIndex, NegotiationSummary, RestoreBatch
 from store.mapper import RecordMapper
 from store.verify import ChainReport, verify
 from store.writer import Appended, Writer
@@ -177,6 +177,18 @@ class ConflictLog(Application[UUID]):
         """The global log after a position, in position order."""
         return self.index.select_records(after_position=after, limit=limit, types=types)
 
+    def record_at(self, slug: str, version: int) -> Recorded | None:
+        """A negotiation's event at ``version``, or None when the log does not hold it."""
+        found = self.index.select_records(negotiation=slug, after_version=version - 1, limit=1)
+        return found[0] if found and found[0].originator_version == version else None
+
+    def head(self, slug: str) -> Recorded:
+        """A negotiation's last event: where its hash chain ends (``store.heads``)."""
+        last = self.record_at(slug, self.version_of(slug))
+        if last is None:
+            raise NegotiationNotFoundError(slug)
+        return last
+
     def event(self, event_id: UUID) -> Recorded:
         found = self.index.records_by_ids([event_id])
         if not found:
@@ -195,6 +207,19 @@ class ConflictLog(Application[UUID]):
         for readers that only re-serialise it (the live streams' catch-up)."""
         states = self.recorder.select_states(after, limit)  # type: ignore[attr-defined]
         return cast(list[tuple[int, int, bytes]], states)
+
+    def stored_rows(
+        self, *, after: int, upto: int, limit: int = 1000
+    ) -> list[tuple[int, UUID, int, bytes]]:
+        """(position, originator_id, version, stored bytes) in (after, upto], in position
+        order: the stored events table as it is (``store.dump``)."""
+        rows = self.recorder.stored_rows(after, upto, limit)  # type: ignore[attr-defined]
+        return cast(list[tuple[int, UUID, int, bytes]], rows)
+
+    def restore_rows(self, batches: Iterable[RestoreBatch]) -> int:
+        """Insert a dump's rows, with their index rows, into this empty store, in one
+        transaction (``store.dump.restore``); raises ``StoreNotEmptyError`` otherwise."""
+        return int(self.recorder.restore_rows(batches))  # type: ignore[attr-defined]
 
     # Integrity.
     def verify(self) -> ChainReport:

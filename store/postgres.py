@@ -7,9 +7,10 @@ trigger refuses UPDATE, DELETE and TRUNCATE on both tables: the log is append-on
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
@@ -20,6 +21,8 @@ from store.index import (
     COLUMNS,
     EventIndex,
     RecordingOrderError,
+    RestoreBatch,
+    StoreNotEmptyError,
     index_params,
     index_statements,
 )
@@ -116,6 +119,57 @@ class PostgresEventRecorder(EventIndex, PostgresApplicationRecorder):
                     raise RecordingOrderError(latest["recorded_at"])
                 curs.executemany(self._insert_index_sql, rows)
         return positions
+
+    def restore_rows(self, batches: Iterable[RestoreBatch]) -> int:
+        """Insert a dump's rows at their own positions (``notification_id``), with their
+        index rows, into this empty store: ONE transaction, so a restore is all or
+        nothing. The sequence then moves past the last position, so appends go on after
+        it; the table lock keeps writers out meanwhile."""
+        schema, events = self.datastore.schema, self.events_table_name
+        table = SQL("{0}.{1}").format(Identifier(schema), Identifier(events))
+        inserted, last = 0, 0
+        with self.datastore.transaction(commit=True) as curs:
+            # Reading the dump between batches leaves the session idle in the transaction.
+            curs.execute("SET LOCAL idle_in_transaction_session_timeout = '60s'")
+            self._lock_table(curs)
+            for held in (table, SQL(self.index_table)):
+                curs.execute(SQL("SELECT EXISTS (SELECT 1 FROM {0}) AS held").format(held))
+                found = curs.fetchone()
+                if found is not None and found["held"]:
+                    raise StoreNotEmptyError(held.as_string())
+            self._notify_channel(curs)
+            insert = SQL(
+                "INSERT INTO {0} (notification_id, originator_id, originator_version, topic, "
+                "state) VALUES (%s, %s, %s, %s, %s)"
+            ).format(table)
+            for positions, stored in batches:
+                curs.executemany(
+                    insert,
+                    [
+                        (p, s.originator_id, s.originator_version, s.topic, s.state)
+                        for p, s in zip(positions, stored, strict=True)
+                    ],
+                )
+                curs.executemany(self._insert_index_sql, index_params(stored, positions, self._ts))
+                inserted += len(positions)
+                last = positions[-1] if positions else last
+            if last:
+                curs.execute(
+                    "SELECT setval(pg_get_serial_sequence(%s, 'notification_id'), %s)",
+                    (f'"{schema}"."{events}"', last),
+                )
+        return inserted
+
+    def stored_rows(self, after: int, upto: int, limit: int) -> list[tuple[int, UUID, int, bytes]]:
+        """(position, originator_id, version, state) of the stored events in (after, upto],
+        in position order, whatever their topic: the rows as a dump writes them."""
+        sql = (
+            f"SELECT notification_id, originator_id, originator_version, state FROM "
+            f'"{self.datastore.schema}".{self.events_table_name} '
+            "WHERE notification_id > %s AND notification_id <= %s "
+            "ORDER BY notification_id LIMIT %s"
+        )
+        return [(r[0], r[1], r[2], bytes(r[3])) for r in self._fetch(sql, [after, upto, limit])]
 
     def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:

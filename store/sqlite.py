@@ -9,9 +9,10 @@ subscriptions to the same file (store/subscription.py), since SQLite cannot noti
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
+from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, StoredEvent, Subscription
 from eventsourcing.sqlite import (
@@ -25,6 +26,8 @@ from store.index import (
     COLUMNS,
     EventIndex,
     RecordingOrderError,
+    RestoreBatch,
+    StoreNotEmptyError,
     index_params,
     index_statements,
     utc_key,
@@ -101,10 +104,50 @@ class SQLiteEventRecorder(EventIndex, SQLiteApplicationRecorder):
             latest = c.fetchone()
             if latest is not None and latest[0] > rows[0][7]:
                 raise RecordingOrderError(latest[0])
-            c.executemany(
-                f"INSERT INTO {self.index_table} ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", rows
-            )
+            c.executemany(self._insert_index_sql, rows)
         return positions
+
+    @property
+    def _insert_index_sql(self) -> str:
+        return f"INSERT INTO {self.index_table} ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)"
+
+    def restore_rows(self, batches: Iterable[RestoreBatch]) -> int:
+        """Insert a dump's rows at their own positions (the rowid), with their index rows,
+        into this empty store: ONE transaction, so a restore is all or nothing."""
+        events = self.events_table_name
+        inserted = 0
+        with self.datastore.transaction(commit=True) as c:
+            for table in (events, self.index_table):
+                c.execute(f"SELECT EXISTS (SELECT 1 FROM {table})")
+                if c.fetchone()[0]:
+                    raise StoreNotEmptyError(table)
+            insert = (
+                f"INSERT INTO {events} (rowid, originator_id, originator_version, topic, state) "
+                "VALUES (?,?,?,?,?)"
+            )
+            for positions, stored in batches:
+                c.executemany(
+                    insert,
+                    [
+                        (p, _id_text(s.originator_id), s.originator_version, s.topic, s.state)
+                        for p, s in zip(positions, stored, strict=True)
+                    ],
+                )
+                c.executemany(self._insert_index_sql, index_params(stored, positions, utc_key))
+                inserted += len(positions)
+        committed(self.database_key)
+        return inserted
+
+    def stored_rows(self, after: int, upto: int, limit: int) -> list[tuple[int, UUID, int, bytes]]:
+        """(position, originator_id, version, state) of the stored events in (after, upto],
+        in position order, whatever their topic: the rows as a dump writes them."""
+        sql = (
+            f"SELECT rowid, originator_id, originator_version, state FROM "
+            f"{self.events_table_name} WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?"
+        )
+        return [
+            (r[0], UUID(r[1]), r[2], bytes(r[3])) for r in self._fetch(sql, [after, upto, limit])
+        ]
 
     def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         with self.datastore.transaction(commit=False) as c:
@@ -138,3 +181,8 @@ class SQLiteEventRecorder(EventIndex, SQLiteApplicationRecorder):
 
     def pragma(self, name: str) -> Any:
         return self._fetch(f"PRAGMA {name}", [])[0][0]
+
+
+def _id_text(originator_id: UUID | str) -> str:
+    """An originator id as the library's SQLite recorder stores it (hex, no dashes)."""
+    return originator_id.hex if isinstance(originator_id, UUID) else originator_id

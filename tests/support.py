@@ -1,23 +1,28 @@
-"""Test helpers shared by every layer: PostgreSQL availability, app settings, and a real
-``parley serve`` process. Fixtures built on them live in ``tests/conftest.py``.
+"""Test helpers shared by every layer: PostgreSQL availability, app settings, a real
+``parley serve`` process, the CLI run in-process, and tampering with stored rows as
+someone holding the database would. Fixtures built on them live in ``tests/conftest.py``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import psycopg
+import pytest
 
+from api import cli
 from api.settings import Settings
 from domain.events import AnyEvent, parse_event
 from store.config import StoreConfig
@@ -161,3 +166,60 @@ def run_threads(count: int, target: Callable[[int], None], hang_guard: float = 2
         assert not thread.is_alive(), "a thread hung"
     if errors:
         raise errors[0]
+
+
+def run_cli(
+    config: StoreConfig, monkeypatch: pytest.MonkeyPatch, *args: str, database_url: str = ""
+) -> int:
+    """``parley ARGS`` in this process, on ``config``'s store (or ``database_url``): faster
+    than a subprocess, and the same ``main``. Read its output with ``capsys``."""
+    monkeypatch.setenv("PARLEY_DATA_DIR", str(config.data_dir))
+    monkeypatch.setenv("PARLEY_EXAMPLE", "")
+    monkeypatch.setenv("PARLEY_DATABASE_URL", database_url or config.database_url or "")
+    monkeypatch.setenv("PARLEY_DATABASE_SCHEMA", config.postgres_schema)
+    return cli.main(list(args))
+
+
+@contextlib.contextmanager
+def _tampering(config: StoreConfig) -> Iterator[Callable[[str, tuple[object, ...]], None]]:
+    """Run statements on the store's tables as their owner, past PostgreSQL's append-only
+    triggers (switched off, then on again): ``run(sql, params)`` with ``{events}``,
+    ``{index}`` and ``{position}`` (the events table's position column) in ``sql``."""
+    if config.database_url is None:
+        names = {"events": "stored_events", "index": "parley_event_index", "position": "rowid"}
+        with sqlite3.connect(config.sqlite_path) as conn:
+            yield lambda sql, params: conn.execute(sql.format(**names), params) and None
+        conn.close()
+        return
+    schema = f'"{config.postgres_schema}"'
+    names = {
+        "events": f"{schema}.parley_events",
+        "index": f"{schema}.parley_event_index",
+        "position": "notification_id",
+    }
+    triggers = {"events": "parley_append_only_events", "index": "parley_append_only_index"}
+    with psycopg.connect(config.database_url, autocommit=True) as pg:
+        for table, trigger in triggers.items():
+            pg.execute(f"ALTER TABLE {names[table]} DISABLE TRIGGER {trigger}")
+        try:
+            yield lambda sql, params: pg.execute(sql.format(**names), params) and None
+        finally:
+            for table, trigger in triggers.items():
+                pg.execute(f"ALTER TABLE {names[table]} ENABLE TRIGGER {trigger}")
+
+
+def delete_after(config: StoreConfig, position: int) -> None:
+    """Delete every stored event (and index row) after ``position``: a lost tail."""
+    mark = "?" if config.database_url is None else "%s"
+    with _tampering(config) as run:
+        run(f"DELETE FROM {{events}} WHERE {{position}} > {mark}", (position,))
+        run(f"DELETE FROM {{index}} WHERE position > {mark}", (position,))
+
+
+def rewrite_row(config: StoreConfig, position: int, state: bytes, hash_: str | None = None) -> None:
+    """Overwrite one stored row's bytes, and its index row's hash when given."""
+    mark = "?" if config.database_url is None else "%s"
+    with _tampering(config) as run:
+        run(f"UPDATE {{events}} SET state = {mark} WHERE {{position}} = {mark}", (state, position))
+        if hash_ is not None:
+            run(f"UPDATE {{index}} SET hash = {mark} WHERE position = {mark}", (hash_, position))

@@ -1,0 +1,336 @@
+"""Dump and restore: the whole log as NDJSON, as it is stored, and back, losing nothing.
+
+A dump is a header line, then one line per stored event in position order::
+
+    {"parley_dump":1,"positions":16,"events":16,"taken_at":"2025-…Z","backend":"sqlite"}
+    {"position":1,"negotiation":"istanbul-2025","version":1,"originator_id":"…","state":{…}}
+
+``state`` is the stored row's bytes exactly: they are a JSON object, spliced into the
+line unchanged (a row that is not a one-line JSON object goes in ``state_base64``).
+``positions`` is the log's last position when the dump began, and ``events`` how many
+lines follow, so a truncated file is refused. A dump taken while the server appends is
+consistent: it reads pages in position order up to that position, and positions become
+visible in order on both backends (see projections/runner.py), so it holds exactly the
+events committed when it began.
+
+``restore`` loads a dump into an empty store, in ONE transaction of the recorder's
+(events and their index rows together, sent in batches), so it is all or nothing. It
+verifies every chain as it reads, with ``verify``'s own ``check_row``: a line that fails
+is named, and nothing is stored. Rows keep their bytes, versions, recorded_at and
+positions (SQLite sets the rowid; PostgreSQL sets ``notification_id`` and moves its
+sequence past the last). SQLite promises positions without holes, so a dump with holes
+(PostgreSQL leaves one for each rolled-back transaction) is refused there, unless
+``renumber`` closes them, keeping the order.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import IO, TYPE_CHECKING, Any
+from uuid import UUID
+
+import orjson
+from eventsourcing.persistence import PersistenceError
+
+from domain.negotiation import negotiation_id
+from store.codec import CorruptRowError, decode_record, utc_text
+from store.index import ChainRow, RestoreBatch, StoreNotEmptyError
+from store.mapper import RECORDED_TOPIC, IndexedStoredEvent, index_row
+from store.verify import check_row
+
+if TYPE_CHECKING:
+    from store.log import ConflictLog
+
+DUMP_FORMAT = 1
+PAGE = 1000  # rows read per query by a dump, and inserted per batch by a restore
+_STATE = b',"state":'
+
+
+class DumpError(Exception):
+    """A dump that is not whole or not sound, or a store it cannot go into. A restore
+    that raises it has stored nothing."""
+
+
+@dataclass(frozen=True)
+class DumpHeader:
+    """The first line of a dump: what follows, and when it was taken."""
+
+    positions: int
+    events: int
+    taken_at: str
+    backend: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "parley_dump": DUMP_FORMAT,
+            "positions": self.positions,
+            "events": self.events,
+            "taken_at": self.taken_at,
+            "backend": self.backend,
+        }
+
+
+@dataclass(frozen=True)
+class RestoreReport:
+    """What a restore stored: ``last_position`` is the last restored event's position."""
+
+    events: int
+    negotiations: int
+    last_position: int
+    renumbered: bool
+
+
+def dump(log: ConflictLog, out: IO[bytes], *, page: int = PAGE) -> DumpHeader:
+    """Write every stored event up to the log's last position now, as stored."""
+    events, head = log.stored_count()  # one statement: the events at or below ``head``
+    header = DumpHeader(head, events, utc_text(datetime.now(UTC)), log.backend)
+    out.write(orjson.dumps(header.to_json()) + b"\n")
+    after = written = 0
+    while after < head:
+        rows = log.stored_rows(after=after, upto=head, limit=page)
+        if not rows:
+            break
+        out.write(b"".join(dump_line(*row) for row in rows))
+        written += len(rows)
+        after = rows[-1][0]
+    if written != events:
+        raise DumpError(
+            f"the log changed under the dump: {events} events up to position {head} when "
+            f"it began, {written} read (were rows deleted?)"
+        )
+    return header
+
+
+def dump_line(position: int, originator_id: UUID, version: int, state: bytes) -> bytes:
+    """One stored event as a dump line: its state spliced in whole, or in base64."""
+    try:
+        negotiation: str | None = decode_record(originator_id, version, state).negotiation
+    except CorruptRowError:
+        negotiation = None  # written all the same: a restore names it
+    fields = {
+        "position": position,
+        "negotiation": negotiation,
+        "version": version,
+        "originator_id": str(originator_id),
+    }
+    if _one_line_object(state):
+        return orjson.dumps(fields)[:-1] + _STATE + state + b"}\n"
+    return orjson.dumps({**fields, "state_base64": base64.b64encode(state).decode()}) + b"\n"
+
+
+def _one_line_object(state: bytes) -> bool:
+    if not (state.startswith(b"{") and state.endswith(b"}")) or b"\n" in state or b"\r" in state:
+        return False
+    try:
+        return isinstance(orjson.loads(state), dict)
+    except orjson.JSONDecodeError:
+        return False
+
+
+def restore(
+    log: ConflictLog,
+    lines: Iterable[bytes],
+    *,
+    renumber: bool = False,
+    batch: int = PAGE,
+    progress: Callable[[int], None] | None = None,
+) -> RestoreReport:
+    """Load a dump (its lines, e.g. a file opened ``rb``) into ``log``, which must be
+    empty; raise ``DumpError`` naming the first bad line, having stored nothing."""
+    stream = iter(lines)
+    header = read_header(next(stream, b""))
+    check_empty(log)
+    reader = _Reader(header, keep_positions=not renumber, no_holes=log.contiguous_positions)
+    try:
+        log.restore_rows(reader.batches(stream, batch, progress))
+    except StoreNotEmptyError:
+        raise DumpError("another writer stored events meanwhile: nothing restored") from None
+    except PersistenceError as error:  # say, one event id in two negotiations
+        reason = " ".join(str(error).split())
+        raise DumpError(f"the store refused the dump ({reason}): nothing restored") from None
+    return RestoreReport(
+        events=reader.count,
+        negotiations=len(reader.chains),
+        last_position=reader.last_position if not renumber else reader.count,
+        renumbered=renumber,
+    )
+
+
+def check_empty(log: ConflictLog) -> None:
+    """Raise ``DumpError`` unless ``log`` holds no event: a restore goes only there."""
+    stored, _ = log.stored_count()
+    if stored:
+        raise DumpError(
+            f"the store already holds {stored} events: restore only into an empty store "
+            "(a new PARLEY_DATA_DIR, or an empty PARLEY_DATABASE_SCHEMA)"
+        )
+
+
+def read_header(line: bytes) -> DumpHeader:
+    """A dump's first line; ``DumpError`` if it is not one this reads."""
+    try:
+        fields: Any = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        fields = None
+    if not isinstance(fields, dict) or "parley_dump" not in fields:
+        raise DumpError("line 1: not a Parley dump (its first line has no parley_dump)")
+    if fields["parley_dump"] != DUMP_FORMAT:
+        raise DumpError(f"line 1: parley_dump {fields['parley_dump']!r} is not a format this reads")
+    try:
+        return DumpHeader(
+            positions=_int(fields["positions"]),
+            events=_int(fields["events"]),
+            taken_at=str(fields["taken_at"]),
+            backend=str(fields.get("backend", "")),
+        )
+    except (KeyError, ValueError) as error:
+        raise DumpError(f"line 1: the header lacks or garbles {error}") from None
+
+
+def _int(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(repr(value))
+    return value
+
+
+@dataclass
+class _Reader:
+    """Reads a dump's event lines, checking each as ``verify`` would, into batches."""
+
+    header: DumpHeader
+    keep_positions: bool
+    no_holes: bool  # the target promises positions without holes (SQLite)
+    count: int = 0
+    last_position: int = 0
+    chains: dict[str, ChainRow] = field(default_factory=dict)  # each negotiation's last row
+
+    def batches(
+        self,
+        stream: Iterator[bytes],
+        size: int,
+        progress: Callable[[int], None] | None,
+    ) -> Iterator[RestoreBatch]:
+        positions: list[int] = []
+        stored: list[IndexedStoredEvent] = []
+        number = 1
+        for number, raw in enumerate(stream, start=2):
+            line = raw.rstrip(b"\r\n")
+            if not line.strip():
+                continue
+            try:
+                position, event = self._event(line)
+            except DumpError as error:
+                raise DumpError(f"line {number}: {error}") from None
+            positions.append(position)
+            stored.append(event)
+            if len(stored) >= size:
+                yield positions, stored
+                if progress:
+                    progress(len(stored))
+                positions, stored = [], []
+        if self.count != self.header.events:
+            raise DumpError(
+                f"line {number}: the dump ends after {self.count} of its "
+                f"{self.header.events} events: it is truncated"
+            )
+        if stored:
+            yield positions, stored
+            if progress:
+                progress(len(stored))
+
+    def _event(self, line: bytes) -> tuple[int, IndexedStoredEvent]:
+        """One line as the row to insert, and where; ``DumpError`` says what is wrong."""
+        position, negotiation, version, originator_id, state = _parse(line)
+        if position <= self.last_position:
+            raise DumpError(f"position {position} does not follow {self.last_position}")
+        if position > self.header.positions:
+            raise DumpError(f"position {position} is beyond the header's {self.header.positions}")
+        if self.keep_positions and self.no_holes and position != self.last_position + 1:
+            raise DumpError(
+                f"position {position} follows {self.last_position}: the dump has a hole "
+                "there (PostgreSQL leaves one for each rolled-back transaction), and this "
+                "SQLite store keeps positions without holes; restore with --renumber to "
+                "close them, keeping the order (positions then differ from the source's)"
+            )
+        try:
+            record = decode_record(originator_id, version, state, position)
+            indexed = index_row(record)  # the typed event: its id, valid time and subject
+        except (CorruptRowError, ValueError, KeyError, TypeError, AttributeError) as error:
+            raise DumpError(f"position {position}: the row is unreadable ({error})") from None
+        if negotiation is not None and negotiation != record.negotiation:
+            raise DumpError(f"says negotiation {negotiation}, its row {record.negotiation}")
+        if originator_id != negotiation_id(record.negotiation):
+            raise DumpError(f"originator_id {originator_id} is not {record.negotiation}'s")
+        row = ChainRow(
+            record.negotiation, version, position, str(indexed.event_id), record.hash, state
+        )
+        previous = self.chains.get(record.negotiation)
+        problem = check_row(row, previous, previous.hash if previous else None)
+        if problem is not None:
+            raise DumpError(problem)
+        self.chains[record.negotiation] = row
+        self.count += 1
+        self.last_position = position
+        placed = position if self.keep_positions else self.count
+        return placed, IndexedStoredEvent(
+            originator_id=originator_id,
+            originator_version=version,
+            topic=RECORDED_TOPIC,
+            state=state,
+            index=indexed,
+        )
+
+
+def _parse(line: bytes) -> tuple[int, str | None, int, UUID, bytes]:
+    """(position, negotiation, version, originator_id, state) of one event line; the
+    state's bytes are sliced out of the line exactly as the dump wrote them."""
+    try:
+        fields = orjson.loads(line)
+    except orjson.JSONDecodeError as error:
+        raise DumpError(f"not JSON ({error})") from None
+    if not isinstance(fields, dict):
+        raise DumpError("not a JSON object")
+    try:
+        position, version = _int(fields["position"]), _int(fields["version"])
+        originator_id = UUID(fields["originator_id"])
+        negotiation = fields["negotiation"]
+        if negotiation is not None and not isinstance(negotiation, str):
+            raise ValueError(f"negotiation {negotiation!r}")
+    except (KeyError, ValueError, TypeError, AttributeError) as error:
+        raise DumpError(f"lacks or garbles {error}") from None
+    if "state_base64" in fields:
+        try:
+            return position, negotiation, version, originator_id, base64.b64decode(
+                str(fields["state_base64"]), validate=True
+            )
+        except binascii.Error:
+            raise DumpError("state_base64 is not base64") from None
+    head = {
+        "position": position,
+        "negotiation": negotiation,
+        "version": version,
+        "originator_id": fields["originator_id"],
+    }
+    prefix = orjson.dumps(head)[:-1] + _STATE + b"{"
+    if "state" not in fields or not line.startswith(prefix) or not line.endswith(b"}}"):
+        raise DumpError(
+            "its state is not laid out as 'parley dump' writes it, so its stored bytes "
+            "cannot be recovered exactly"
+        )
+    return position, negotiation, version, originator_id, line[len(prefix) - 1 : -1]
+
+
+__all__ = [
+    "DumpError",
+    "DumpHeader",
+    "RestoreReport",
+    "check_empty",
+    "dump",
+    "dump_line",
+    "read_header",
+    "restore",
+]
