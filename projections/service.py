@@ -10,6 +10,7 @@ the configuration: how many negotiations, and how many events in all.
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections import OrderedDict
 from datetime import UTC, datetime
@@ -20,9 +21,11 @@ from domain.negotiation import Recorded
 from projections.as_of import AsOfEngine
 from projections.state import State, initial_state
 from projections.timeline import Diff, Timeline, diff_states, timeline
+from store.index import paused_gc
 from store.log import ConflictLog
 
 DEFAULT_MAX_EVENTS = 2_000_000
+BULK = 10_000  # rows read at once beyond which the collector is paused, then spared them
 
 
 class AsOf:
@@ -54,7 +57,13 @@ class AsOf:
                 engine = AsOfEngine(slug)
             fresh = self.log.index.engine_rows(slug, after_version=engine.version)
             if fresh:
-                engine.add_rows(fresh)
+                with paused_gc(len(fresh) > BULK):
+                    engine.add_rows(fresh)
+                if len(fresh) > BULK:
+                    # The engine's objects live as long as it does: moved out of the
+                    # collector's sight, they no longer make every collection walk them
+                    # (a full collection over 100k events' objects took seconds).
+                    gc.freeze()
             if not len(engine):
                 raise NegotiationNotFoundError(slug)
         with self._guard:

@@ -252,7 +252,11 @@ class LogTail:
                     if self._stopping.is_set():
                         break
                     for notification in subscription:
-                        self._publish(event_from_notification(notification), notification.id)
+                        # With no client following, only the position moves on: a client
+                        # that registers later catches up from the store, whose read
+                        # begins after this event committed.
+                        event = event_from_notification(notification) if self._followers else None
+                        self._publish(event, notification.id)
             except Exception:
                 if self._stopping.is_set():
                     break
