@@ -25,10 +25,8 @@ lint: install
 test: lint
 	$(BIN)/pytest
 
-bench: install
-	$(BIN)/python bench/append.py
-	$(BIN)/python bench/as_of.py
-	$(BIN)/python bench/subscribe.py
+bench: install  # make bench BENCH="--quick" (flags: python -m bench.report --help)
+	$(BIN)/python -m bench.report $(BENCH)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

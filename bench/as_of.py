@@ -1,14 +1,21 @@
-"""Benchmark of the as-of engine against the naive reference fold, at 1k, 10k and 100k events.
+"""As-of queries over HTTP, and the as-of engine in memory.
 
-It generates negotiations in memory (recorded through the real Negotiation
-aggregate, so ids, clocks and hashes are genuine), with 5% back-dated events and a
-few corrections, retractions and disputes. Most events are statements and contacts;
-the rounds, proposals, documents, zones and ceasefires number the same whatever the
-size, as in a real negotiation, while answers, rounds' event ids and contested claims
-grow with the log (and with them the cost of ``to_json``, reported apart).
-``measure(records)`` takes any list of one negotiation's ``Recorded`` (e.g. read back
-from the store) and times ``AsOfEngine.state(random V, now)``, the naive fold, a
-query at a past knowledge horizon, and a full rebuild. Run: ``python bench/as_of.py``.
+Over HTTP (the server as ``make run`` starts it, on a store filled over HTTP with
+bench/events.py's realistic mix, 100,000 events in one negotiation by default), for
+``PARLEY_PROJECTIONS=inline`` and ``off``:
+
+- the first ``GET /negotiations/{slug}/state?as_of=<its last valid date>`` after a
+  server restart (the cold path: read, decode, fold), against the warm p50; target 10x;
+- warm ``state?as_of=<random date>``, wrk -c1 (p50), against a no-op GET answering
+  pre-encoded bytes of the same length (bench/noop_app.py); target 2x.
+
+With ``--engine``, also the engine in memory (the former bench): ``generate`` records
+a negotiation through the real Negotiation aggregate (ids, clocks and hashes are
+genuine), and ``measure`` times ``AsOfEngine.state(random V, now)`` against the naive
+reference fold, a past knowledge horizon and a full rebuild, at 1k, 10k and 100k events.
+
+Usage: ``python -m bench.as_of [--quick] [--events 100000] [--store DIR] [--seconds 5]
+[--projections inline,off] [--profile DIR] [--engine [--sizes 1000,10000,100000]]``.
 """
 
 from __future__ import annotations
@@ -18,254 +25,48 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from uuid import UUID
+from datetime import UTC, date, datetime, timedelta
 
-from domain.events import (
-    AnyEvent,
-    CeasefireDeclared,
-    CeasefireProposed,
-    ClaimDisputed,
-    ContactHeld,
-    DelegationNamed,
-    DocumentExchanged,
-    EventCorrected,
-    EventRetracted,
-    HostAnnounced,
-    NegotiationOpened,
-    ProposalAnswered,
-    ProposalMade,
-    RoundHeld,
-    RoundScheduled,
-    SecurityZoneDeclared,
-    StatementIssued,
-)
+import httpx
+
+from bench import support
+from bench.events import VALID_START, Mix
+from bench.support import Row
+from domain.events import AnyEvent, parse_event
 from domain.negotiation import Negotiation, Recorded
-from domain.values import Actor, Place, Source
 from projections.as_of import AsOfEngine, naive_state
+from store.index import paused_gc
 
 SLUG = "bench"
 FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
-SOURCES = [Source(outlet="teleSUR", via=["TASS"])]
-RUS, UKR, TUR, USA = (Actor(country=c) for c in ("RUS", "UKR", "TUR", "USA"))
-ISTANBUL = Place(city="Istanbul", country="TUR", region="TR-34")
-REGIONS = [["UA-63"], ["UA-59"], ["UA-63", "UA-59"], ["UA-14"], ["UA-23"], ["UA-65"]]
+TARGET_COLD = 10.0
+TARGET_WARM = 2.0
 
 
 def generate(n: int, *, seed: int = 1) -> list[Recorded]:
-    """A negotiation of ``n`` events: valid times over three years, 5% back-dated."""
+    """A negotiation of ``n`` events of bench/events.py's mix, recorded through the
+    aggregate in batches of 1 to 200, as other negotiations interleave in the log."""
     rng = random.Random(seed)
+    mix = Mix(n, seed=seed)
     log = Negotiation(SLUG)
-    valid_start = datetime(2022, 2, 24, tzinfo=UTC)
-    step = timedelta(days=3 * 365) / n
     clock = datetime(2025, 1, 1, tzinfo=UTC)
-    rounds_known: list[int] = []
-    rounds_held: set[int] = set()
-    proposals: list[str] = []
-    retractable: list[UUID] = []  # statements and contacts, never corrected or retracted
-    correctable: list[AnyEvent] = []
-    # State-making events come at a rate that keeps the state's size about the same
-    # whatever n is, as in a real negotiation: the log grows, the state does not.
-    creating = {
-        "delegation": 4,
-        "round": 30,
-        "proposal": 60,
-        "document": 30,
-        "zone": 12,
-        "ceasefire": 20,
-    }
     records: list[Recorded] = []
-    pending: list[AnyEvent] = [
-        NegotiationOpened(
-            occurred_at=valid_start,
-            sources=SOURCES,
-            data=NegotiationOpened.Data(title="Benchmark talks", parties=[RUS, UKR]),
-        )
-    ]
     position = 0
-
-    def flush() -> None:
-        nonlocal clock, position
-        clock += timedelta(minutes=rng.randint(1, 90))
+    with paused_gc():
+        pending: list[AnyEvent] = [parse_event(mix.first())]
+        for _ in range(1, n):
+            if len(pending) >= rng.randint(1, 200):
+                clock += timedelta(minutes=rng.randint(1, 90))
+                for item in log.record(pending, clock):
+                    position += rng.randint(1, 3)
+                    records.append(item.placed(position))
+                pending = []
+            pending.append(parse_event(mix.next()))
+        clock += timedelta(minutes=1)
         for item in log.record(pending, clock):
-            position += rng.randint(1, 3)  # other negotiations interleave in the global log
+            position += rng.randint(1, 3)
             records.append(item.placed(position))
-        pending.clear()
-
-    for i in range(1, n):
-        if len(pending) >= rng.randint(1, 200):
-            flush()
-        at = valid_start + step * i
-        if rng.random() < 0.05:
-            at = valid_start + step * rng.randrange(i)  # back-dated
-        roll = rng.random()
-        kind = "statement"
-        for name, count in creating.items():
-            roll -= count / n
-            if roll < 0:
-                kind = name
-                break
-        else:
-            roll = rng.random()
-            if roll < 0.03 and proposals:
-                kind = "answer"
-            elif roll < 0.06 and rounds_known:
-                kind = "reschedule"
-            elif roll < 0.07 and rounds_known:
-                kind = "host"
-            elif roll < 0.08 and correctable:
-                kind = "dispute"
-            elif roll < 0.09 and correctable:
-                kind = "correction"
-            elif roll < 0.092 and retractable:
-                kind = "retraction"
-            elif roll < 0.5:
-                kind = "contact"
-        event = _event(
-            kind, at, rng, rounds_known, rounds_held, proposals, retractable, correctable
-        )
-        pending.append(event)
-    flush()
     return records
-
-
-def _event(
-    kind: str,
-    at: datetime,
-    rng: random.Random,
-    rounds_known: list[int],
-    rounds_held: set[int],
-    proposals: list[str],
-    retractable: list[UUID],
-    correctable: list[AnyEvent],
-) -> AnyEvent:
-    event: AnyEvent
-    if kind == "round":
-        number = len(rounds_known) + 1
-        rounds_known.append(number)
-        event = RoundScheduled(
-            occurred_at=at,
-            sources=SOURCES,
-            data=RoundScheduled.Data(
-                round=number, starts_at=at + timedelta(days=5), place=ISTANBUL
-            ),
-        )
-    elif kind == "reschedule" or kind == "host":
-        number = rng.choice(rounds_known)
-        if kind == "host":
-            event = HostAnnounced(
-                occurred_at=at, sources=SOURCES, data=HostAnnounced.Data(round=number, host=TUR)
-            )
-        elif number not in rounds_held and rng.random() < 0.2:
-            rounds_held.add(number)
-            event = RoundHeld(
-                occurred_at=at, sources=SOURCES, data=RoundHeld.Data(round=number, place=ISTANBUL)
-            )
-        else:
-            status = rng.choice(["proposed", "confirmed", "postponed", "cancelled"])
-            event = RoundScheduled(
-                occurred_at=at,
-                sources=SOURCES,
-                data=RoundScheduled.Data(
-                    round=number, starts_at=at + timedelta(days=7), place=ISTANBUL, status=status
-                ),
-            )
-    elif kind == "delegation":
-        event = DelegationNamed(
-            occurred_at=at,
-            sources=SOURCES,
-            data=DelegationNamed.Data(
-                party=rng.choice([RUS, UKR]), head=Actor(name=f"Head {rng.randrange(9)}")
-            ),
-        )
-    elif kind == "proposal":
-        proposal_id = f"p{len(proposals) + 1}"
-        proposals.append(proposal_id)
-        event = ProposalMade(
-            occurred_at=at,
-            sources=SOURCES,
-            data=ProposalMade.Data(
-                proposal_id=proposal_id, proposer=RUS, addressee=UKR, subject="other", summary="x"
-            ),
-        )
-    elif kind == "answer":
-        response = rng.choice(["accepted", "rejected", "countered", "noted"])
-        event = ProposalAnswered(
-            occurred_at=at,
-            sources=SOURCES,
-            data=ProposalAnswered.Data(
-                proposal_id=rng.choice(proposals), responder=UKR, response=response
-            ),
-        )
-    elif kind == "document":
-        event = DocumentExchanged(
-            occurred_at=at,
-            sources=SOURCES,
-            data=DocumentExchanged.Data(title="memorandum", sender=RUS, recipient=UKR),
-        )
-    elif kind == "zone":
-        event = SecurityZoneDeclared(
-            occurred_at=at,
-            sources=SOURCES,
-            data=SecurityZoneDeclared.Data(
-                declared_by=RUS,
-                regions=rng.choice(REGIONS),
-                status=rng.choice(["declared", "implemented"]),
-            ),
-        )
-    elif kind == "ceasefire":
-        event = (
-            CeasefireProposed(
-                occurred_at=at, sources=SOURCES, data=CeasefireProposed.Data(proposer=USA)
-            )
-            if rng.random() < 0.5
-            else CeasefireDeclared(
-                occurred_at=at,
-                sources=SOURCES,
-                data=CeasefireDeclared.Data(parties=[RUS, UKR], effective_from=at),
-            )
-        )
-    elif kind == "dispute":
-        event = ClaimDisputed(
-            occurred_at=at,
-            sources=SOURCES,
-            data=ClaimDisputed.Data(
-                event_id=rng.choice(correctable).id, disputed_by=UKR, counter_claim="untrue"
-            ),
-        )
-    elif kind == "correction":
-        target = rng.choice(correctable)
-        fields = {"status": "confirmed"} if target.type == "RoundScheduled" else {"summary": "y"}
-        event = EventCorrected(
-            occurred_at=at,
-            sources=SOURCES,
-            data=EventCorrected.Data(event_id=target.id, data=fields, reason="better source"),
-        )
-    elif kind == "retraction":
-        target_id = retractable.pop(rng.randrange(len(retractable)))
-        event = EventRetracted(
-            occurred_at=at,
-            sources=SOURCES,
-            data=EventRetracted.Data(event_id=target_id, reason="withdrawn"),
-        )
-    elif kind == "contact":
-        event = ContactHeld(
-            occurred_at=at,
-            sources=SOURCES,
-            data=ContactHeld.Data(participants=[RUS, UKR], medium="phone", summary="a call"),
-        )
-        retractable.append(event.id)
-    else:
-        event = StatementIssued(
-            occurred_at=at, sources=SOURCES, data=StatementIssued.Data(speaker=RUS, summary="x")
-        )
-        if rng.random() < 0.5:
-            retractable.append(event.id)
-        elif len(correctable) < 1000:
-            correctable.append(event)
-    if isinstance(event, RoundScheduled) and len(correctable) < 1000:
-        correctable.append(event)
-    return event
 
 
 @dataclass
@@ -353,63 +154,72 @@ def targets(m: Measurement, baseline: Measurement) -> str:
     )
 
 
-def through_store(records: list[Recorded], *, queries: int = 300) -> list[str]:
-    """Store the records in a SQLite log, then time the raw read, a full rebuild from the
-    file (read + decode + fold) and the service's ``state`` (catch-up query included)."""
-    import sqlite3
-    import tempfile
-    from pathlib import Path
+def over_http(args: argparse.Namespace) -> list[Row]:
+    data, marker = support.store(args, "as-of", support.events(args, 100_000, 20_000))
+    slug = marker["slugs"][0]
+    seconds = args.seconds or (3 if args.quick else 5)
+    end = support.last_valid_date(data, slug)
+    rng = random.Random(7)
+    span = (date.fromisoformat(end) - VALID_START.date()).days
+    dates = [VALID_START.date() + timedelta(days=rng.randrange(span + 1)) for _ in range(200)]
+    paths = [f"/negotiations/{slug}/state?as_of={d.isoformat()}" for d in dates]
+    rows: list[Row] = []
+    for mode in support.modes(args):
+        with support.Server(data, mode) as server:
+            waited = server.caught_up()  # inline: the views are current; nothing else runs
+            print(
+                f"[{mode}] server ready in {server.ready_seconds:.1f} s, its projections "
+                f"current {waited:.1f} s later",
+                flush=True,
+            )
+            with support.profiled(server.pid, f"as-of-cold-{mode}", args.profile):
+                started = time.perf_counter()
+                response = httpx.get(
+                    f"{server.url}/negotiations/{slug}/state?as_of={end}", timeout=900
+                )
+                cold = (time.perf_counter() - started) * 1000
+            response.raise_for_status()
+            bodies = sorted((httpx.get(server.url + p).content for p in paths[:25]), key=len)
+            body = data / "state-body.json"
+            body.write_bytes(bodies[len(bodies) // 2])
+            with support.profiled(server.pid, f"as-of-warm-{mode}", args.profile):
+                warm = support.wrk(
+                    server.url, support.get_script(paths), seconds=seconds, connections=1
+                )
+            events = server.position()
+        print(f"[{mode}] cold first state?as_of=: {cold:,.0f} ms ({events:,} events in the log)")
+        print(f"[{mode}] warm state?as_of= wrk -c1: {warm.describe()}", flush=True)
+        with support.Noop(data, body=str(body)) as noop:
+            base = support.wrk(
+                noop.url, support.get_script(["/noop/body"]), seconds=seconds, connections=1
+            )
+        size = body.stat().st_size
+        print(f"[{mode}] no-op GET of {size:,} bytes wrk -c1: {base.describe()}", flush=True)
+        rows.append(
+            Row(
+                f"first state?as_of= after restart, {events // 1000}k events [{mode}]",
+                f"{cold:,.0f} ms",
+                f"warm as_of p50 {warm.p50:.2f} ms",
+                cold / warm.p50,
+                f"<= {TARGET_COLD:.0f}x",
+                cold <= TARGET_COLD * warm.p50,
+            )
+        )
+        rows.append(
+            Row(
+                f"warm state?as_of= p50, wrk -c1, {events // 1000}k events [{mode}]",
+                f"p50 {warm.p50:.2f} ms, p99 {warm.p99:.2f} ms, {warm.errors} errors",
+                f"no-op GET of {size:,} bytes p50 {base.p50:.2f} ms",
+                warm.p50 / base.p50,
+                f"<= {TARGET_WARM:.0f}x",
+                warm.p50 <= TARGET_WARM * base.p50 and warm.errors == 0,
+            )
+        )
+    return rows
 
-    from projections.service import AsOf
-    from store.config import StoreConfig
-    from store.log import ConflictLog
 
-    config = StoreConfig(data_dir=Path(tempfile.mkdtemp(prefix="parley-as-of-")))
-    log = ConflictLog(config)
-    events = [r.event for r in records]
-    for start in range(0, len(events), 1000):
-        log.append(SLUG, events[start : start + 1000])
-    with sqlite3.connect(config.sqlite_path) as raw:
-        started = time.perf_counter()
-        rows = raw.execute("SELECT state FROM stored_events").fetchall()
-        raw_rate = len(rows) / (time.perf_counter() - started)
-    started = time.perf_counter()
-    stored = log.index.select_records(negotiation=SLUG)
-    read = time.perf_counter() - started
-    del stored
-    # A full rebuild as a server does it on first use: read, decode, fold, checkpoints.
-    started = time.perf_counter()
-    service = AsOf(log)
-    engine = service.engine(SLUG)
-    engine.state(FAR_FUTURE, FAR_FUTURE)
-    rebuild = time.perf_counter() - started
-    stored = list(engine.records)
-    rng = random.Random(3)
-    valid = [r.event.valid_from for r in stored]
-    low, high = min(valid), max(valid)
-    samples = [
-        _timed(lambda: service.state(SLUG, low + (high - low) * rng.random()).to_json())
-        for _ in range(queries)
-    ]
-    log.close()
-    n = len(stored)
-    return [
-        f"store n={n} raw SELECT state: {raw_rate:,.0f} rows/s; read+decode "
-        f"{n / read:,.0f} events/s; full rebuild (read+decode+fold) {n / rebuild:,.0f} "
-        f"events/s = {n / rebuild / raw_rate:.2f}x of raw (target 150,000 events/s)",
-        f"store n={n} service state+to_json p50={Measurement.ms(samples):.2f}ms "
-        f"p99={Measurement.ms(samples, 0.99):.2f}ms",
-    ]
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1000,10000,100000")
-    parser.add_argument("--queries", type=int, default=1000)
-    parser.add_argument(
-        "--no-store", dest="store", action="store_false", help="skip the SQLite round trip"
-    )
-    args = parser.parse_args()
+def in_memory(args: argparse.Namespace) -> None:
+    """The engine against the naive fold, in memory, at each of ``--sizes``."""
     baseline: Measurement | None = None
     for n in (int(size) for size in args.sizes.split(",")):
         start = time.perf_counter()
@@ -421,9 +231,19 @@ def main() -> None:
             print(line, flush=True)
         if n >= 100_000:
             print(targets(m, baseline), flush=True)
-        if args.store:
-            for line in through_store(records):
-                print(line, flush=True)
+
+
+def main() -> None:
+    parser = support.parser(__doc__, events=100_000)
+    parser.add_argument("--seconds", type=float, help="per wrk run (default 5; --quick 3)")
+    parser.add_argument("--engine", action="store_true", help="also the in-memory engine bench")
+    parser.add_argument("--sizes", default="1000,10000,100000", help="--engine: sizes")
+    parser.add_argument("--queries", type=int, default=1000, help="--engine: queries per size")
+    args = parser.parse_args()
+    if args.engine:
+        in_memory(args)
+    rows = over_http(args)
+    support.finish(rows, args)
 
 
 if __name__ == "__main__":

@@ -1,33 +1,28 @@
-"""Live streams: append-to-delivery latency, and a new subscriber's catch-up speed.
+"""Live streams: a new subscriber's catch-up, and append-to-delivery latency.
 
+- a new subscriber's catch-up: ``GET /events/stream`` from position 0 over the whole
+  store (100,000 events of bench/events.py's mix, filled over HTTP), counted to the
+  last event, against a no-op endpoint that SELECTs the same rows from the same SQLite
+  file and frames each stored state as SSE (bench/noop_app.py); best of 3; target 0.5x;
 - latency from an HTTP append returning to its SSE event reaching a subscriber, at
   100 and 1,000 events/s of offered load (open loop: each POST leaves on schedule,
   whatever the previous ones are doing); p50 and p99, targets 20 ms and 100 ms. An
-  event that arrives before its POST returned counts as 0 ms;
-- a new subscriber's catch-up from position 0 on a 100,000-event log, in events/s,
-  against the raw read rate of the same rows measured in the same run
-  (``SELECT state FROM stored_events``); target 50%.
+  event that arrives before its POST returned counts as 0 ms.
 
-The log is built through ``ConflictLog.append`` in batches of 1,000, not over HTTP.
-The server, the writer and the subscriber share this machine's cores; the server runs
-without inline projections unless asked (they would be rebuilding from the 100,000
-events while we measure).
+Both for ``PARLEY_PROJECTIONS=inline`` and ``off``; the server, the writer and the
+subscriber share this machine's cores.
 
-Usage: ``python bench/subscribe.py [--events 100000] [--seconds 5] [--database-url postgresql://…]``.
+Usage: ``python -m bench.subscribe [--quick] [--events 100000] [--store DIR]
+[--seconds 5] [--no-latency] [--projections inline,off] [--profile DIR]``.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import multiprocessing
-import os
-import shutil
+import random
 import sqlite3
-import sys
-import tempfile
 import time
-import uuid
 from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 
@@ -35,89 +30,32 @@ import httpx
 import orjson
 from httpx_sse import connect_sse
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from bench import support
+from bench.events import statement
+from bench.support import TOKEN, Row, pct
 
-from bench.append import free_port, pct, serve, statement  # noqa: E402
-from domain.events import parse_event  # noqa: E402
-from store.config import StoreConfig  # noqa: E402
-from store.log import ConflictLog  # noqa: E402
-
-TOKEN = "bench"
-HEADERS = {"Authorization": f"Bearer {TOKEN}"}
-SLUG = "bench"
+SLUG = support.SLUG
 SENDERS = 32
+TARGET_CATCH_UP = 0.5
 
 
-def build_log(config: StoreConfig, events: int) -> tuple[float, str]:
-    """Open the negotiation and append ``events`` statements in batches of 1,000;
-    (seconds, the stored events' table)."""
-    log = ConflictLog(config)
-    started = time.perf_counter()
-    log.open(
-        SLUG,
-        parse_event(  # type: ignore[arg-type]
-            {
-                "type": "NegotiationOpened",
-                "occurred_at": "2025-05-16",
-                "sources": [{"outlet": "bench"}],
-                "data": {"title": "Bench", "parties": ["RUS", "UKR"]},
-            }
-        ),
-    )
-    for start in range(0, events - 1, 1000):
-        count = min(1000, events - 1 - start)
-        log.append(SLUG, [parse_event(statement(start + i)) for i in range(count)])
-    elapsed = time.perf_counter() - started
-    table = str(log.recorder.events_table_name)  # type: ignore[attr-defined]
-    log.close()
-    return elapsed, table
-
-
-def raw_read(config: StoreConfig, table: str) -> tuple[int, float]:
-    """(rows, seconds) of one ``SELECT state FROM <stored events>``, fetched whole."""
-    started = time.perf_counter()
-    if config.database_url:
-        import psycopg
-
-        with psycopg.connect(config.database_url) as conn:
-            rows = conn.execute(f'SELECT state FROM "{config.postgres_schema}".{table}').fetchall()
-    else:
-        with sqlite3.connect(config.sqlite_path) as conn:
-            rows = conn.execute(f"SELECT state FROM {table}").fetchall()
-    return len(rows), time.perf_counter() - started
-
-
-def library_read(config: StoreConfig) -> tuple[int, float]:
-    """(rows, seconds) of reading the log through the library's select_notifications, for
-    context: it builds a Notification per row, which the streams' catch-up skips."""
-    log = ConflictLog(config)
-    rows, after = 0, 0
-    started = time.perf_counter()
-    while page := log.recorder.select_notifications(
-        start=after, limit=500, inclusive_of_start=False
-    ):
-        rows += len(page)
-        after = page[-1].id
-    elapsed = time.perf_counter() - started
-    log.close()
-    return rows, elapsed
-
-
-def catch_up(base: str, events: int) -> float:
-    """Seconds for a new subscriber to receive ``events`` SSE events from position 0.
+def catch_up(url: str, events: int) -> float:
+    """Seconds for a new subscriber of ``url`` to receive ``events`` SSE events.
 
     The client only counts frame ends, so that the measure is the server's delivery.
     """
     seen = 0
     previous_last = b""
     started = time.perf_counter()
-    with httpx.stream("GET", f"{base}/events/stream", params={"after": 0}, timeout=600) as r:
+    with httpx.stream("GET", url, timeout=600) as r:
+        r.raise_for_status()
         for chunk in r.iter_raw():
             seen += chunk.count(b"\n\n") + (previous_last == b"\n" and chunk[:1] == b"\n")
             previous_last = chunk[-1:]
             if seen >= events:
                 break
+    if seen < events:
+        raise RuntimeError(f"{url} ended after {seen} of {events} events")
     return time.perf_counter() - started
 
 
@@ -178,7 +116,8 @@ async def offer(port: int, rate: int, count: int) -> tuple[dict[int, float], flo
     not wait for earlier replies unless all of them are busy.
     """
     acked: dict[int, float] = {}
-    bodies = [orjson.dumps(statement(i)) for i in range(count)]
+    seed = random.randrange(1 << 30)  # new ids: the store may hold earlier runs' events
+    bodies = [orjson.dumps(statement(i, seed=seed)) for i in range(count)]
     path = f"/negotiations/{SLUG}/events"
     connections = [await Connection.open(port) for _ in range(SENDERS)]
     due = iter(range(count))
@@ -202,7 +141,7 @@ async def offer(port: int, rate: int, count: int) -> tuple[dict[int, float], flo
     return acked, elapsed
 
 
-def latency(base: str, port: int, rate: int, seconds: float) -> None:
+def latency(base: str, port: int, rate: int, seconds: float, mode: str) -> Row:
     count = int(rate * seconds)
     after = int(httpx.get(f"{base}/negotiations/{SLUG}").json()["last_position"])
     receive, send = multiprocessing.Pipe(duplex=False)
@@ -222,84 +161,70 @@ def latency(base: str, port: int, rate: int, seconds: float) -> None:
     missing = sorted(set(acked) - {position for position, _ in arrivals})
     assert not missing and len(delays) == count, f"{len(delays)} of {count}; missing {missing}"
     p50, p99 = pct(delays, 0.5), pct(delays, 0.99)
-    name = f"latency at {rate:,} events/s offered"
     print(
-        f"{name:<38} {count / elapsed:>9.0f} events/s  p50={p50:6.2f}ms p99={p99:7.2f}ms  "
-        f"ratio={p50 / 20:.2f}x/{p99 / 100:.2f}x of targets 20/100 ms "
-        f"({early} of {count} arrived before their POST returned)",
+        f"[{mode}] append-to-SSE latency at {rate:,}/s offered ({count / elapsed:,.0f}/s "
+        f"achieved): p50 {p50:.2f} ms, p99 {p99:.2f} ms ({early} of {count} arrived before "
+        "their POST returned)",
         flush=True,
     )
+    return Row(
+        f"append-to-SSE latency at {rate:,}/s offered [{mode}] (context)",
+        f"p50 {p50:.1f} ms, p99 {p99:.1f} ms ({count / elapsed:,.0f}/s achieved)",
+        "targets 20 / 100 ms",
+        p99 / 100,
+        "p50 <= 20 ms, p99 <= 100 ms",
+        p50 <= 20 and p99 <= 100,
+    )
+
+
+def catch_ups(url: str, events: int, tries: int = 3) -> float:
+    """The best of ``tries`` catch-ups of ``events`` events from ``url``, in events/s."""
+    return events / min(catch_up(url, events) for _ in range(tries))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--seconds", type=float, default=5.0, help="per latency run")
-    parser.add_argument("--database-url", default=None)
+    parser = support.parser(__doc__, events=100_000)
+    parser.add_argument("--seconds", type=float, help="per latency run (default 5; --quick 2)")
     parser.add_argument(
-        "--projections",
-        default="off",
-        choices=["off", "inline"],
-        help="PARLEY_PROJECTIONS for the server; inline ones first rebuild from the whole log",
+        "--no-latency", dest="latency", action="store_false", help="only the catch-up"
     )
     args = parser.parse_args()
-    data = Path(tempfile.mkdtemp(prefix="parley-bench-"))
-    env = {
-        "PARLEY_DATA_DIR": str(data),
-        "PARLEY_ADMIN_TOKEN": TOKEN,
-        "PARLEY_EXAMPLE": "",
-        "PARLEY_HEARTBEAT_SECONDS": "0.5",
-        "PARLEY_PROJECTIONS": args.projections,
-    }
-    config = StoreConfig(data_dir=data)
-    if args.database_url:
-        import psycopg
-
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(args.database_url, autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-        env |= {"PARLEY_DATABASE_URL": args.database_url, "PARLEY_DATABASE_SCHEMA": schema}
-        config = StoreConfig(data_dir=data, database_url=args.database_url, postgres_schema=schema)
-    print(
-        f"# bench/subscribe.py on {config.backend}, {os.cpu_count()} cores, "
-        f"projections {args.projections}"
-    )
-
-    built, table = build_log(config, args.events)
-    print(f"# built a {args.events:,}-event log in {built:.1f} s ({args.events / built:,.0f}/s)")
-    raw = min((raw_read(config, table) for _ in range(3)), key=lambda r: r[1])
-    raw_rate = raw[0] / raw[1]
-    print(f"{'raw read SELECT state':<38} {raw_rate:>9.0f} rows/s   ({raw[0]:,} rows, best of 3)")
-    rows, seconds = min((library_read(config) for _ in range(3)), key=lambda r: r[1])
-    print(
-        f"{'library select_notifications':<38} {rows / seconds:>9.0f} rows/s   "
-        f"ratio={rows / seconds / raw_rate:.2f}x of raw read (context, best of 3)"
-    )
-
-    port = free_port()
-    server = serve(
-        [sys.executable, "-m", "api.cli", "serve"], env | {"PARLEY_PORT": str(port)}, port
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        seconds = min(catch_up(base, args.events) for _ in range(3))
-        rate = args.events / seconds
-        print(
-            f"{'catch-up of a new subscriber':<38} {rate:>9.0f} events/s  "
-            f"ratio={rate / raw_rate:.2f}x of raw read (best of 3); target 0.50x",
-            flush=True,
+    data, _ = support.store(args, "subscribe", support.events(args, 100_000, 20_000))
+    rows: list[Row] = []
+    modes = support.modes(args)
+    for mode in modes:
+        with support.Noop(data, sqlite=str(data / "parley.sqlite3")) as noop:
+            events = _rows(data)
+            base = catch_ups(noop.url + "/noop/stream", events)
+        print(f"[{mode}] no-op SSE of the stored rows: {base:,.0f} events/s", flush=True)
+        with support.Server(data, mode) as server:
+            server.caught_up()
+            with support.profiled(server.pid, f"catch-up-{mode}", args.profile):
+                rate = catch_ups(server.url + "/events/stream?after=0", events)
+        print(f"[{mode}] catch-up of a new subscriber: {rate:,.0f} events/s", flush=True)
+        rows.append(
+            Row(
+                f"SSE catch-up from 0, {events // 1000}k events [{mode}]",
+                f"{rate:,.0f} events/s",
+                f"no-op SSE of the rows {base:,.0f} events/s",
+                rate / base,
+                f">= {TARGET_CATCH_UP:.1f}x",
+                rate >= TARGET_CATCH_UP * base,
+            )
         )
-        for offered in (100, 1000):
-            latency(base, port, offered, args.seconds)
-    finally:
-        server.terminate()
-        server.wait(30)
-        if config.database_url:
-            import psycopg
+    if args.latency:  # after every catch-up: these appends add to the store
+        seconds = args.seconds or (2 if args.quick else 5)
+        for mode in modes:
+            with support.Server(data, mode, heartbeat_seconds="0.5") as server:
+                server.caught_up()
+                for offered in (100, 1000):
+                    rows.append(latency(server.url, server.port, offered, seconds, mode))
+    support.finish(rows, args)
 
-            with psycopg.connect(config.database_url, autocommit=True) as conn:
-                conn.execute(f'DROP SCHEMA "{config.postgres_schema}" CASCADE')
-        shutil.rmtree(data, ignore_errors=True)
+
+def _rows(data: Path) -> int:
+    with sqlite3.connect(data / "parley.sqlite3") as conn:
+        return int(conn.execute("SELECT COUNT(*) FROM stored_events").fetchone()[0])
 
 
 if __name__ == "__main__":
