@@ -1,5 +1,9 @@
 """FastAPI dependencies as ``Annotated`` aliases: the log, the projections, the settings,
-the signing key, the scopes."""
+the signing key, the scopes.
+
+Every dependency is ``async def``: none does I/O, and FastAPI runs a plain ``def`` one
+in its thread pool, a thread handoff on every request (measured: a quarter of the
+single-append path)."""
 
 from __future__ import annotations
 
@@ -21,31 +25,32 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
-def get_log(request: Request) -> ConflictLog:
+async def get_log(request: Request) -> ConflictLog:
     log: ConflictLog = request.app.state.log
     return log
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_as_of(request: Request) -> AsOf:
+async def get_as_of(request: Request) -> AsOf:
     as_of: AsOf = request.app.state.as_of
     return as_of
 
 
-def get_projections(request: Request) -> Projections:
+async def get_projections(request: Request) -> Projections:
     projections: Projections = request.app.state.projections
     return projections
 
 
-def get_signer(request: Request) -> Signer:
+async def get_signer(request: Request) -> Signer:
     """The key that signs heads, read (or made) on first use and kept by the app."""
     signer: Signer | None = request.app.state.signer
     if signer is None:
-        signer = signing_key(get_settings(request).signing_key_file)
+        settings: Settings = request.app.state.settings
+        signer = signing_key(settings.signing_key_file)
         request.app.state.signer = signer
     return signer
 
@@ -57,7 +62,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 SignerDep = Annotated[Signer, Depends(get_signer)]
 
 
-def require_append(request: Request, credentials: Credentials) -> None:
+async def require_append(request: Request, credentials: Credentials) -> None:
     """Writes need the admin token, which carries the ``append`` scope."""
     if credentials is None:
         raise HTTPException(401, "writes need 'Authorization: Bearer <token>'", _CHALLENGE)
@@ -70,7 +75,7 @@ def require_append(request: Request, credentials: Credentials) -> None:
     raise HTTPException(401, "the bearer token is not recognised", _CHALLENGE)
 
 
-def require_read(request: Request, credentials: Credentials) -> None:
+def check_read(request: Request, credentials: Credentials) -> None:
     """Reads are open unless PARLEY_READ_TOKEN is set."""
     read_token = request.app.state.settings.read_token
     if not read_token:
@@ -80,6 +85,11 @@ def require_read(request: Request, credentials: Credentials) -> None:
     token = credentials.credentials
     if not (same(token, read_token) or same(token, request.app.state.admin_token)):
         raise HTTPException(401, "the bearer token is not recognised", _CHALLENGE)
+
+
+async def require_read(request: Request, credentials: Credentials) -> None:
+    """Reads are open unless PARLEY_READ_TOKEN is set (``check_read``)."""
+    check_read(request, credentials)
 
 
 CanAppend = Depends(require_append)

@@ -73,6 +73,9 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        telemetry=None
+        if settings.telemetry
+        else {"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.settings = settings
     app.state.log = log

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     writer_cache: int = Field(
         default=64, ge=1, le=100_000, description="negotiations whose write side stays in memory"
     )
+    telemetry: bool = Field(
+        default=False,
+        description="FastAPI's OpenTelemetry spans and metrics (off: they cost on every "
+        "request, and Parley configures no exporter)",
+    )
     wait_for_seconds: float = Field(
         default=5.0, gt=0, le=60, description="longest a read waits for ?wait_for=<position>"
     )

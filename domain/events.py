@@ -10,10 +10,11 @@ How each event is coded in CAMEO and PLOVER is ``domain/coding.py``'s business;
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal, Union
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import orjson
 from pydantic import Field, TypeAdapter, model_validator
@@ -53,10 +54,24 @@ RoundStatus = Literal["proposed", "confirmed", "postponed", "cancelled"]
 ZoneStatus = Literal["declared", "implemented"]
 
 
+_ids = random.Random()  # seeded from the operating system once per process
+
+
+def new_event_id() -> UUID:
+    """A random (version 4) UUID for an event sent without one.
+
+    Drawn from a generator seeded once by the operating system rather than from
+    ``os.urandom`` per id: the system call lets go of the interpreter lock on the
+    request path, and winning it back from the writer thread cost more than the rest
+    of parsing. Ids need to be unique, not secret.
+    """
+    return UUID(int=_ids.getrandbits(128), version=4)
+
+
 class Event(Frozen):
     """The envelope every event shares (DESIGN.md §2.1)."""
 
-    id: UUID = Field(default_factory=uuid4, description="idempotency key")
+    id: UUID = Field(default_factory=new_event_id, description="idempotency key")
     type: str
     occurred_at: ValidTime = Field(description="valid time: when it happened in the world")
     occurred_until: ValidTime | None = None

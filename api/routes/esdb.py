@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 from api import esdb_log
-from api.deps import CanAppend, Credentials, LogDep, SettingsDep, require_read
+from api.deps import CanAppend, Credentials, LogDep, SettingsDep, check_read
 from api.esdb import (
     HEARTBEAT_SECONDS,
     NDJSON,
@@ -57,15 +57,15 @@ def _known(request: Request, token: str) -> bool:
     )
 
 
-def require_known_token(request: Request, credentials: Credentials) -> None:
+async def require_known_token(request: Request, credentials: Credentials) -> None:
     """Reads as Parley's own (open without PARLEY_READ_TOKEN), but a token that is sent
     must be Parley's."""
     if credentials is not None and not _known(request, credentials.credentials):
         raise HTTPException(401, "the bearer token is not recognised", _CHALLENGE)
-    require_read(request, credentials)
+    check_read(request, credentials)
 
 
-def require_token(request: Request, credentials: Credentials) -> None:
+async def require_token(request: Request, credentials: Credentials) -> None:
     """verify-api-token: the token must be the admin token or the read token."""
     if credentials is None or not _known(request, credentials.credentials):
         raise HTTPException(401, "the bearer token is not recognised", _CHALLENGE)
