@@ -93,7 +93,7 @@ class Item:
         raise NotImplementedError
 
     def to_json(self) -> dict[str, Any]:
-        return cast(dict[str, Any], jsonable(self.raw()))
+        return cast(dict[str, Any], jsonable(_raw(self)))
 
     def json_bytes(self) -> bytes:
         """The item as JSON bytes, made on first use and kept."""
@@ -193,7 +193,7 @@ class Proposal(Item):
             "terms": self.terms,
             "status": self.status,
             "made_at": self.made_at,
-            "answers": [answer.raw() for answer in self.answers],
+            "answers": self.answers,  # items: each keeps its own JSON
             "events": self.events,
         }
 
@@ -357,9 +357,9 @@ class State:
 
 
 def _raw(value: Any) -> Any:
-    """Items replaced by their raw fields, in mappings and sequences too."""
+    """Items replaced by their raw fields, in mappings and sequences too, at any depth."""
     if isinstance(value, Item):
-        return value.raw()
+        return _raw(value.raw())
     if isinstance(value, Mapping):
         return {key: _raw(item) for key, item in value.items()}
     if isinstance(value, tuple):
