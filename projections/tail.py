@@ -22,13 +22,12 @@ import time
 from collections import deque
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
-from uuid import UUID
 
 import anyio.to_thread
 from eventsourcing.persistence import ApplicationRecorder, Notification, Subscription
 
 from domain.negotiation import Recorded
-from store.codec import answer_json, decode_record
+from store.codec import answer_from_row, answer_json
 from store.log import ConflictLog
 from store.mapper import RECORDED_TOPIC
 
@@ -81,9 +80,6 @@ class StreamFilter:
         )
 
 
-_NO_ID = UUID(int=0)  # rows read for a stream need no aggregate id
-
-
 def event_from_recorded(record: Recorded) -> LiveEvent:
     """An event as ``GET /events`` shows it (``store.codec.answer_json``)."""
     assert record.position is not None
@@ -105,7 +101,10 @@ def event_from_notification(notification: Notification) -> LiveEvent | None:
 def event_from_state(position: int, version: int, state: bytes) -> LiveEvent:
     """The same body as ``event_from_recorded``, from a stored row: only its head is
     parsed; the event's bytes are spliced in as stored (``store.codec``)."""
-    return event_from_recorded(decode_record(_NO_ID, version, state, position))
+    event_type, negotiation, body = answer_from_row(position, version, state)
+    return LiveEvent(
+        position=position, type=event_type, negotiation=negotiation, body=body.decode()
+    )
 
 
 def read_page(log: ConflictLog, wanted: StreamFilter, after: int, limit: int) -> list[LiveEvent]:
