@@ -394,7 +394,22 @@ class Negotiation:
     def apply(self, recorded: Recorded) -> None:
         """Fold one stored event into the write-side state."""
         event = recorded.event
-        self.event_types[event.id] = event.type
+        self.apply_fact(
+            WriteSideFact(
+                version=recorded.originator_version,
+                event_id=event.id,
+                type=event.type,
+                subject_id=event.subject_id,
+                hash=recorded.hash,
+                recorded_at=recorded.timestamp,
+                content=event if event.type in WRITE_SIDE_CONTENT else None,
+            )
+        )
+
+    def apply_fact(self, fact: WriteSideFact) -> None:
+        """Fold what the invariants need of one stored event (``WriteSideFact``)."""
+        self.event_types[fact.event_id] = fact.type
+        event = fact.content
         if isinstance(event, RoundScheduled | HostAnnounced):
             self.rounds_known.add(event.data.round)
         elif isinstance(event, RoundHeld):
@@ -402,11 +417,31 @@ class Negotiation:
             self.rounds_held.add(event.data.round)
         elif isinstance(event, ProposalMade):
             self.proposals.add(event.data.proposal_id)
-        elif isinstance(event, EventRetracted):
-            self.retracted.add(event.data.event_id)
-        self._version = recorded.originator_version
-        self.last_hash = recorded.hash
-        self.last_recorded_at = recorded.timestamp
+        if fact.type == "EventRetracted" and fact.subject_id is not None:
+            self.retracted.add(fact.subject_id)
+        self._version = fact.version
+        self.last_hash = fact.hash
+        if fact.recorded_at is not None:
+            self.last_recorded_at = fact.recorded_at
+
+
+WRITE_SIDE_CONTENT = frozenset({"RoundScheduled", "HostAnnounced", "RoundHeld", "ProposalMade"})
+"""The types whose content the write side's invariants read (rounds and proposal ids);
+of every other event it needs only what the event index holds."""
+
+
+@dataclass(frozen=True, slots=True)
+class WriteSideFact:
+    """What the aggregate keeps of one stored event: its place in the chain, its id and
+    type, the event it names, and the typed event when its content matters."""
+
+    version: int
+    event_id: UUID
+    type: str
+    subject_id: UUID | None
+    hash: str
+    recorded_at: datetime | None  # None when a later fact of the same read carries it
+    content: AnyEvent | None
 
 
 def replay(aggregate: Negotiation | None, events: Iterable[Recorded]) -> Negotiation | None:

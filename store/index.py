@@ -21,7 +21,12 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from domain.negotiation import Recorded, negotiation_id
+from domain.negotiation import (
+    WRITE_SIDE_CONTENT,
+    Recorded,
+    WriteSideFact,
+    negotiation_id,
+)
 from store.codec import decode_record
 
 INDEX_TABLE = "parley_event_index"
@@ -254,6 +259,37 @@ class EventIndex:
                     else decode_record(aggregate, version, bytes(state), position),
                 )
                 for position, version, type_, valid, recorded, target, target_valid, state in rows
+            ]
+
+    def write_side_facts(self, negotiation: str, *, after_version: int = 0) -> list[WriteSideFact]:
+        """What the aggregate needs of a negotiation's events after a version, from the
+        index; the stored event is read and decoded only for ``WRITE_SIDE_CONTENT``."""
+        needed = ", ".join(f"'{t}'" for t in sorted(WRITE_SIDE_CONTENT))
+        sql = (
+            "SELECT i.version, i.event_id, i.type, i.subject_id, i.hash, i.recorded_at, "
+            f"i.position, CASE WHEN i.type IN ({needed}) THEN e.state END "
+            f"FROM {self.index_table} i {self.events_join} "
+            "WHERE i.negotiation = ? AND i.version > ? ORDER BY i.version"
+        )
+        rows = self._fetch(self._sql(sql), [negotiation, after_version])
+        aggregate = negotiation_id(negotiation)
+        last = len(rows) - 1
+        with paused_gc(len(rows) > 1000):
+            return [
+                WriteSideFact(
+                    version=version,
+                    event_id=UUID(str(event_id)),
+                    type=type_,
+                    subject_id=None if subject is None else UUID(str(subject)),
+                    hash=hash_,
+                    # Only the head's clock matters to the writer: one conversion, not n.
+                    recorded_at=self._from_ts(recorded) if index == last else None,
+                    content=None
+                    if state is None
+                    else decode_record(aggregate, version, bytes(state), position).event,
+                )
+                for index, (version, event_id, type_, subject, hash_, recorded, position, state)
+                in enumerate(rows)
             ]
 
     def records_by_ids(self, ids: Sequence[UUID]) -> list[Recorded]:

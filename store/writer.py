@@ -41,8 +41,7 @@ from domain.errors import (
     WriteContentionError,
 )
 from domain.events import AnyEvent, EventCorrected, NegotiationOpened, corrected, encode_event
-from domain.negotiation import Negotiation, Recorded, negotiation_id
-from store.codec import decode_record
+from domain.negotiation import Negotiation, Recorded
 from store.index import RecordingOrderError
 
 if TYPE_CHECKING:
@@ -268,12 +267,12 @@ class Writer:
     def _load(self, slug: str) -> Negotiation | None:
         """The negotiation's write side: cached, and fast-forwarded from the store."""
         aggregate = self._cache.get(slug)
-        gt = aggregate.version if aggregate else None
-        for item in self.log.recorder.select_events(negotiation_id(slug), gt=gt):
-            recorded = decode_record(item.originator_id, item.originator_version, item.state)
+        after = aggregate.version if aggregate else 0
+        # From the index: only rounds and proposals need their stored event decoded.
+        for fact in self.log.index.write_side_facts(slug, after_version=after):
             if aggregate is None:
                 aggregate = Negotiation(slug)
-            aggregate.apply(recorded)
+            aggregate.apply_fact(fact)
         if aggregate is not None:
             self._cache[slug] = aggregate
             self._cache.move_to_end(slug)
