@@ -117,15 +117,6 @@ class KeysOut(BaseModel):
     keys: list[KeyOut]
 
 
-class AppendRequest(BaseModel):
-    """A batch, stored atomically, optionally guarded by ``expected_version``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    events: list[dict[str, Any]] = Field(min_length=1)
-    expected_version: int | None = Field(default=None, ge=0)
-
-
 def event_out(record: Recorded) -> dict[str, Any]:
     """The JSON form of a stored event, as a dict (``store.codec.answer_json`` parsed)."""
     body: dict[str, Any] = orjson.loads(answer_json(record))
