@@ -59,11 +59,8 @@ def _load_file(log: ConflictLog, path: Path, slug: str | None) -> int:
 
 def cmd_load(args: argparse.Namespace) -> int:
     settings = Settings()
-    log = ConflictLog(settings.store_config())
-    try:
+    with ConflictLog(settings.store_config()) as log:
         return _load_file(log, Path(args.file), args.slug)
-    finally:
-        log.close()
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -76,12 +73,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         except (OSError, HeadsFileError) as error:
             errors.print(f"[red]{error}[/red]")
             return 1
-    log = ConflictLog(Settings().store_config())
-    try:
+    with ConflictLog(Settings().store_config()) as log:
         report = log.verify()
         problems = check_heads(log, heads)
-    finally:
-        log.close()
     if report.ok:
         console.print(
             f"[green]ok[/green]: {report.events} events in {report.negotiations} negotiation(s); "
@@ -125,15 +119,13 @@ def cmd_head(args: argparse.Namespace) -> int:
     from api.signing import signing_key
 
     settings = Settings()
-    log = ConflictLog(settings.store_config())
-    try:
-        slugs = [args.slug] if args.slug else [s.negotiation for s in log.summaries()]
-        records = [log.head(slug) for slug in slugs]
-    except NegotiationNotFoundError as error:
-        errors.print(f"[red]{error}[/red]")
-        return 1
-    finally:
-        log.close()
+    with ConflictLog(settings.store_config()) as log:
+        try:
+            slugs = [args.slug] if args.slug else [s.negotiation for s in log.summaries()]
+            records = [log.head(slug) for slug in slugs]
+        except NegotiationNotFoundError as error:
+            errors.print(f"[red]{error}[/red]")
+            return 1
     signer = signing_key(settings.signing_key_file)
     for record in records:
         print(orjson.dumps(signer.sign(Head.of(record)).to_json()).decode())
@@ -142,25 +134,23 @@ def cmd_head(args: argparse.Namespace) -> int:
 
 def cmd_dump(args: argparse.Namespace) -> int:
     config = Settings().store_config()
-    log = ConflictLog(config)
-    try:
-        if args.file == "-":
-            header = dump(log, sys.stdout.buffer)
-        else:
-            # Written beside, then renamed: an older dump of that name stays whole until
-            # this one is, and a crash never leaves half a dump under the name.
-            path = Path(args.file)
-            partial = path.with_name(path.name + ".partial")
-            with partial.open("wb") as out:
-                header = dump(log, out)
-                out.flush()
-                os.fsync(out.fileno())
-            partial.replace(path)
-    except DumpError as error:
-        errors.print(f"[red]{error}[/red]", soft_wrap=True)
-        return 2
-    finally:
-        log.close()
+    with ConflictLog(config) as log:
+        try:
+            if args.file == "-":
+                header = dump(log, sys.stdout.buffer)
+            else:
+                # Written beside, then renamed: an older dump of that name stays whole until
+                # this one is, and a crash never leaves half a dump under the name.
+                path = Path(args.file)
+                partial = path.with_name(path.name + ".partial")
+                with partial.open("wb") as out:
+                    header = dump(log, out)
+                    out.flush()
+                    os.fsync(out.fileno())
+                partial.replace(path)
+        except DumpError as error:
+            errors.print(f"[red]{error}[/red]", soft_wrap=True)
+            return 2
     errors.print(
         f"dumped {header.events} events up to position {header.positions} of "
         f"{config.describe()} into {args.file}"
@@ -176,32 +166,30 @@ def cmd_restore(args: argparse.Namespace) -> int:
     except OSError as error:
         errors.print(f"[red]{error}[/red]")
         return 1
-    log = ConflictLog(config)
-    try:
-        with lines:
-            first = next(lines, b"")
-            header = read_header(first)
-            check_empty(log)
-            with Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                console=errors,
-            ) as bar:
-                task = bar.add_task(f"restoring into {config.describe()}", total=header.events)
-                report = restore(
-                    log,
-                    itertools.chain([first], lines),
-                    renumber=args.renumber,
-                    progress=lambda n: bar.advance(task, n),
-                )
-        checked = log.verify()
-    except DumpError as error:
-        errors.print(f"[red]{error}[/red]", soft_wrap=True)
-        errors.print("nothing was restored")
-        return 1
-    finally:
-        log.close()
+    with ConflictLog(config) as log:
+        try:
+            with lines:
+                first = next(lines, b"")
+                header = read_header(first)
+                check_empty(log)
+                with Progress(
+                    TextColumn("[bold]{task.description}"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    console=errors,
+                ) as bar:
+                    task = bar.add_task(f"restoring into {config.describe()}", total=header.events)
+                    report = restore(
+                        log,
+                        itertools.chain([first], lines),
+                        renumber=args.renumber,
+                        progress=lambda n: bar.advance(task, n),
+                    )
+            checked = log.verify()
+        except DumpError as error:
+            errors.print(f"[red]{error}[/red]", soft_wrap=True)
+            errors.print("nothing was restored")
+            return 1
     positions = "renumbered 1 to" if report.renumbered else "kept, up to"
     console.print(
         f"restored {report.events} events of {report.negotiations} negotiation(s) into "
@@ -225,14 +213,12 @@ def cmd_state(args: argparse.Namespace) -> int:
     except InvalidRequestError as error:
         errors.print(f"[red]{error.errors[0]['field']}[/red]: {error.errors[0]['message']}")
         return 2
-    log = ConflictLog(Settings().store_config())
-    try:
-        state = AsOf(log).state(args.slug, as_of, known_at)
-    except NegotiationNotFoundError as error:
-        errors.print(f"[red]{error}[/red]")
-        return 1
-    finally:
-        log.close()
+    with ConflictLog(Settings().store_config()) as log:
+        try:
+            state = AsOf(log).state(args.slug, as_of, known_at)
+        except NegotiationNotFoundError as error:
+            errors.print(f"[red]{error}[/red]")
+            return 1
     if args.json:
         print(json.dumps(state.to_json(), indent=2, ensure_ascii=False))
     else:
@@ -315,15 +301,12 @@ def cmd_serve(_: argparse.Namespace) -> int:
 
     settings = Settings()
     config = settings.store_config()
-    log = ConflictLog(config)
-    try:
+    with ConflictLog(config) as log:
         if settings.example and log.last_position() == 0:
             if settings.example.exists():
                 _load_file(log, settings.example, None)
             else:
                 errors.print(f"example {settings.example} not found; starting empty")
-    finally:
-        log.close()
     token = admin_token(settings)
     base = f"http://{settings.host}:{settings.port}"
     console.print(f"\n[bold]Parley[/bold] is serving {config.describe()}")
