@@ -60,6 +60,9 @@ class EventOut(BaseModel):
     recorded_at: datetime
     hash: str
     previous_hash: str | None
+    recorded_by: str | None = Field(
+        default=None, description="the name of the token that appended it"
+    )
     source: str | None = Field(
         default=None, description="who wrote it, when the writer said (EventSourcingDB API)"
     )

@@ -79,12 +79,14 @@ def chain_hash(
     event_json: bytes,
     previous_hash: str | None,
     chain: int = CHAIN_VERSION,
+    recorded_by: str | None = None,
     source: str | None = None,
 ) -> str:
     """SHA-256 of an event's canonical JSON envelope followed by the previous event's hash.
 
     The envelope is ``{"event", "negotiation", "recorded_at", "version"}`` with sorted
-    keys, and ``"source"`` when the writer named one (chain version 2 only);
+    keys, ``"recorded_by"`` when a named token recorded it and ``"source"`` when the
+    writer named one (both chain version 2 only);
     ``event_json`` is the event's canonical JSON (``encode_event``). Version 1
     re-serialised the event with the standard library; version 2 uses the bytes as given.
     """
@@ -98,6 +100,8 @@ def chain_hash(
         b',"recorded_at":',
         orjson.dumps(recorded_at.isoformat()),
     ]
+    if recorded_by is not None:
+        parts += [b',"recorded_by":', orjson.dumps(recorded_by)]
     if source is not None:
         parts += [b',"source":', orjson.dumps(source)]
     parts += [b',"version":', str(version).encode(), b"}"]
@@ -112,11 +116,13 @@ class Recorded:
     validation (``domain.stored``), or given when the event was just parsed. ``json``
     is the event's JSON in today's schema, which answers show. ``position`` is set by
     the store once the event is committed. ``source`` is who wrote it, when the writer
-    said (the CloudEvent ``source`` of the EventSourcingDB API); the hash covers it.
+    said (the CloudEvent ``source`` of the EventSourcingDB API); ``recorded_by`` is the
+    name of the token that appended it. The hash covers both.
     """
 
     __slots__ = (
         "source",
+        "recorded_by",
         "originator_id",
         "originator_version",
         "timestamp",
@@ -148,8 +154,10 @@ class Recorded:
         chain: int = CHAIN_VERSION,
         event_type: str | None = None,
         source: str | None = None,
+        recorded_by: str | None = None,
     ) -> None:
         self.source = source
+        self.recorded_by = recorded_by
         self.originator_id = originator_id
         self.originator_version = originator_version
         self.timestamp = timestamp
@@ -214,6 +222,7 @@ class Recorded:
             event_json=self.event_json,
             previous_hash=self.previous_hash,
             chain=self.chain,
+            recorded_by=self.recorded_by,
             source=self.source,
         )
 
@@ -233,6 +242,7 @@ class Recorded:
             "chain": self.chain,
             "event_type": self._type,
             "source": self.source,
+            "recorded_by": self.recorded_by,
         }
         if "event" in changes and "event_json" not in changes:
             changes["event_json"] = encode_event(changes["event"])
@@ -307,12 +317,13 @@ class Negotiation:
         recorded_at: datetime,
         encoded: Sequence[bytes] | None = None,
         sources: Sequence[str | None] | None = None,
+        recorded_by: str | None = None,
     ) -> list[Recorded]:
         """Check ``events`` against the invariants and return them recorded and chained.
 
         ``encoded`` holds each event's canonical JSON when the caller made it already
-        (``encode_event``). Nothing changes until every event has passed, so a batch is
-        all or nothing.
+        (``encode_event``); ``recorded_by`` names the token that sent them. Nothing
+        changes until every event has passed, so a batch is all or nothing.
         """
         if recorded_at.utcoffset() is None:
             raise ValueError("recorded_at must carry a UTC offset")
@@ -348,6 +359,7 @@ class Negotiation:
                 recorded_at=recorded_at,
                 event_json=event_json,
                 previous_hash=previous,
+                recorded_by=recorded_by,
                 source=source,
             )
             recorded.append(
@@ -362,6 +374,7 @@ class Negotiation:
                     event=event,
                     schema=current_schema(event.type),
                     source=source,
+                    recorded_by=recorded_by,
                 )
             )
             previous = digest

@@ -59,6 +59,8 @@ def encode_record(recorded: Recorded) -> bytes:
         "previous_hash": recorded.previous_hash,
         "hash": recorded.hash,
     }
+    if recorded.recorded_by is not None:
+        fields["recorded_by"] = recorded.recorded_by
     if recorded.source is not None:
         fields["source"] = recorded.source
     head = orjson.dumps(fields)
@@ -93,6 +95,7 @@ def decode_record(
                 chain=head["chain"],
                 event_type=head["type"],
                 source=head.get("source"),
+                recorded_by=head.get("recorded_by"),
             )
         return _decode_legacy(originator_id, version, state, position)
     except CorruptRowError:
@@ -137,6 +140,8 @@ def answer_json(record: Recorded) -> bytes:
         "previous_hash": record.previous_hash,
         "hash": record.hash,
     }
+    if record.recorded_by is not None:
+        head["recorded_by"] = record.recorded_by
     if record.source is not None:
         head["source"] = record.source
     return _answer(record.json, orjson.dumps(head)[1:-1], record.position, record.version)

@@ -86,10 +86,12 @@ class ConflictLog(Application[UUID]):
         return str(getattr(self.recorder, "backend", "unknown"))
 
     # Writes.
-    def open(self, slug: str, opened: NegotiationOpened) -> Appended:
+    def open(
+        self, slug: str, opened: NegotiationOpened, *, recorded_by: str | None = None
+    ) -> Appended:
         """Open a negotiation. Re-sending the same opening event is idempotent."""
         check_slug(slug)
-        return self.append(slug, [opened], opening=True)
+        return self.append(slug, [opened], opening=True, recorded_by=recorded_by)
 
     def append(
         self,
@@ -98,13 +100,16 @@ class ConflictLog(Application[UUID]):
         expected_version: int | None = None,
         *,
         opening: bool = False,
+        recorded_by: str | None = None,
     ) -> Appended:
         """Append ``events`` to a negotiation atomically, and wait for the commit.
 
         Events whose id is already stored with the same content are returned as they
         were stored (idempotency); the same id with other content is an error.
         """
-        return self.submit(slug, events, expected_version, opening=opening).result()
+        return self.submit(
+            slug, events, expected_version, opening=opening, recorded_by=recorded_by
+        ).result()
 
     def submit(
         self,
@@ -114,10 +119,16 @@ class ConflictLog(Application[UUID]):
         *,
         opening: bool = False,
         sources: Sequence[str | None] | None = None,
+        recorded_by: str | None = None,
     ) -> Future[Appended]:
         """Queue an append for the writer (``store.writer``); the future holds its outcome."""
         return self._writer.submit(
-            slug, events, expected_version, opening=opening, sources=sources
+            slug,
+            events,
+            expected_version,
+            opening=opening,
+            sources=sources,
+            recorded_by=recorded_by,
         )
 
     @property

@@ -75,6 +75,7 @@ class AppendRequest:
     expected_version: int | None
     opening: bool
     sources: list[str | None] | None = None
+    recorded_by: str | None = None
     future: Future[Appended] = field(default_factory=Future)
 
 
@@ -102,9 +103,11 @@ class Writer:
         *,
         opening: bool = False,
         sources: Sequence[str | None] | None = None,
+        recorded_by: str | None = None,
     ) -> Future[Appended]:
         """Queue an append; the future holds its outcome. ``sources`` names, per event,
-        who wrote it (stored and hashed with it), when the writer says."""
+        who wrote it, and ``recorded_by`` the token that sent the request (both stored
+        and hashed with each event), when the caller says."""
         if not events:
             raise InvalidEventError("send at least one event", field="events")
         encoded = [encode_event(event) for event in events]
@@ -115,6 +118,7 @@ class Writer:
             expected_version,
             opening,
             None if sources is None else list(sources),
+            recorded_by,
         )
         self._queue.put(request)
         return request.future
@@ -242,7 +246,7 @@ class Writer:
             negotiation = self._cache.setdefault(slug, Negotiation(slug))
         sources = None if request.sources is None else [request.sources[i] for i in new]
         records = negotiation.record(
-            events, recorded_at, [request.encoded[i] for i in new], sources
+            events, recorded_at, [request.encoded[i] for i in new], sources, request.recorded_by
         )
         return negotiation, records, existing
 

@@ -17,6 +17,7 @@ from uuid import UUID, uuid4
 import orjson
 import psycopg
 import pytest
+from support import rewrite_row
 
 from domain.errors import (
     EventIdReusedError,
@@ -27,6 +28,7 @@ from domain.errors import (
 from domain.events import AnyEvent, parse_event
 from domain.values import end_of_day
 from store import loader
+from store.codec import answer_json
 from store.config import StoreConfig
 from store.log import ConflictLog
 
@@ -644,3 +646,27 @@ def test_two_logs_on_one_store_appending_alternately_continue_the_versions(
     stored = log.negotiation_events(SLUG)
     assert [r.version for r in stored] == list(range(1, 10))
     assert log.verify().ok
+
+
+def test_recorded_by_is_stored_answered_and_covered_by_the_hash_chain(
+    log: ConflictLog, store_config: StoreConfig
+) -> None:
+    log.append(SLUG, [opened()], recorded_by="alice")
+    log.append(SLUG, [statement()], recorded_by="bob")
+    log.append(SLUG, [scheduled(2)])
+    first, second, third = log.negotiation_events(SLUG)
+
+    assert (first.recorded_by, second.recorded_by, third.recorded_by) == ("alice", "bob", None)
+    shown = orjson.loads(answer_json(second))
+    assert shown["recorded_by"] == "bob"
+    assert "recorded_by" not in orjson.loads(answer_json(third))
+    assert log.verify().ok
+
+    (row,) = [r for r in log.stored_rows(after=0, upto=3, limit=3) if r[0] == second.position]
+    forged = row[3].replace(b'"recorded_by":"bob"', b'"recorded_by":"eve"')
+    assert forged != row[3]
+    rewrite_row(store_config, second.position, forged)
+
+    report = log.verify()
+    assert not report.ok
+    assert report.first_break is not None and report.first_break.startswith(f"{SLUG} v2 ")
