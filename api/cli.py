@@ -1,6 +1,7 @@
 """The ``parley`` command: serve the API, load NDJSON, verify the log and saved heads,
-print signed heads, dump and restore the log, show a state, and run, rebuild or report
-on the subscribing projections (``parley project …``)."""
+print signed heads, dump and restore the log, show a state, run, rebuild or report on
+the subscribing projections (``parley project …``), and manage named tokens
+(``parley token …``, in api/token_cli.py)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import orjson
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from api import token_cli
 from api.errors import InvalidRequestError
 from api.settings import Settings
 from api.tokens import admin_token
@@ -400,6 +402,7 @@ def parser() -> argparse.ArgumentParser:
     status = projects.add_parser("status", help="each projection's position and lag")
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(run=cmd_project_status)
+    token_cli.add_commands(commands)
     return top
 
 

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
+from api.ratelimit import RateLimitedError
 from domain.errors import (
     EventIdReusedError,
     EventNotFoundError,
@@ -24,6 +25,7 @@ from domain.errors import (
     VersionConflictError,
     WriteContentionError,
 )
+from domain.tokens import InvalidTokenError, TokenExistsError, TokenNotFoundError
 from store.codec import CorruptRowError
 
 log = logging.getLogger("parley")
@@ -39,6 +41,7 @@ _TITLES = {
     413: "Request body too large",
     415: "Unsupported media type",
     422: "Invalid input",
+    429: "Too many requests",
     500: "Internal error",
     503: "Unavailable",
 }
@@ -156,6 +159,28 @@ def install(app: FastAPI) -> None:
     async def _busy(_: Request, exc: WriteContentionError) -> JSONResponse:
         return problem(
             503, str(exc), kind="busy", headers={"Retry-After": "1"}, negotiation=exc.slug
+        )
+
+    @app.exception_handler(InvalidTokenError)
+    async def _token_invalid(_: Request, exc: InvalidTokenError) -> JSONResponse:
+        return invalid([{"field": exc.field, "message": str(exc), "value": exc.value}])
+
+    @app.exception_handler(TokenExistsError)
+    async def _token_exists(_: Request, exc: TokenExistsError) -> JSONResponse:
+        return problem(409, str(exc), kind="token-exists", name=exc.value)
+
+    @app.exception_handler(TokenNotFoundError)
+    async def _no_token(_: Request, exc: TokenNotFoundError) -> JSONResponse:
+        return problem(404, str(exc), kind="not-found", name=exc.value)
+
+    @app.exception_handler(RateLimitedError)
+    async def _rate_limited(_: Request, exc: RateLimitedError) -> JSONResponse:
+        return problem(
+            429,
+            str(exc),
+            kind="rate-limited",
+            headers={"Retry-After": str(exc.retry_after)},
+            retry_after=exc.retry_after,
         )
 
     @app.exception_handler(CorruptRowError)

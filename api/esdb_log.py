@@ -61,13 +61,22 @@ from store.log import ConflictLog
 
 
 # Writes.
-async def write(log: ConflictLog, plan: WritePlan) -> list[dict[str, Any]]:
-    """Append a write's events once its preconditions hold; the stored events."""
+async def write(
+    log: ConflictLog, plan: WritePlan, *, recorded_by: str | None = None
+) -> list[dict[str, Any]]:
+    """Append a write's events once its preconditions hold, as recorded by
+    ``recorded_by`` (the token's name); the stored events."""
     expected = await run_in_threadpool(check_preconditions, log, plan)
     subject = subject_of(plan.slug)
     try:
         appended = await asyncio.wrap_future(
-            log.submit(plan.slug, plan.events, expected, sources=plan.sources or None)
+            log.submit(
+                plan.slug,
+                plan.events,
+                expected,
+                sources=plan.sources or None,
+                recorded_by=recorded_by,
+            )
         )
     except VersionConflictError as error:
         raise EsdbError(

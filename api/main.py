@@ -21,20 +21,24 @@ from api.routes import (
     projections,
     state,
     stream,
+    tokens,
     web,
 )
 from api.settings import Settings
-from api.tokens import admin_token
+from api.tokens import Authenticator, admin_token
 from projections.runner import Projections
 from projections.service import AsOf
 from projections.tail import LogTail
 from store.log import ConflictLog
+from store.tokens import TokenStore
 
 DESCRIPTION = """
 An event-sourced log of a conflict's diplomacy. Append sourced events; ask what the
 state of a negotiation was on date V, as the log knew it on date K.
 
-Writes need `Authorization: Bearer <token>`; reads are open unless configured otherwise.
+Writes need `Authorization: Bearer <token>` with the `append` scope, and each event
+records the token's name (`recorded_by`); managing tokens (`/tokens`) needs `admin`.
+Reads are open unless configured otherwise.
 """
 
 
@@ -47,6 +51,7 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.log is None:
             app.state.log = ConflictLog(settings.store_config())
+        app.state.auth = Authenticator(settings, app.state.admin_token, TokenStore(app.state.log))
         app.state.as_of = AsOf(
             app.state.log,
             max_negotiations=settings.asof_max_negotiations,
@@ -89,6 +94,7 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
     app.include_router(stream.router)  # before /events/{event_id} claims "stream"
     app.include_router(events.router)
     app.include_router(projections.router)
+    app.include_router(tokens.router)
     app.include_router(esdb.router)  # the EventSourcingDB-compatible API under /api/v1
     app.include_router(web.router)  # the page at / and its /static files
     app.add_middleware(

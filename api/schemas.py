@@ -11,6 +11,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.negotiation import Recorded
+from domain.tokens import TOKEN_NAME, Scope
 from domain.values import Actor, Source, ValidTime
 from store.codec import answer_json
 from store.index import NegotiationSummary
@@ -145,3 +146,31 @@ def negotiation_out(opening: Recorded, summary: NegotiationSummary) -> dict[str,
         "last_recorded_at": summary.last_recorded_at,
         "last_position": summary.last_position,
     }
+
+
+class TokenIn(BaseModel):
+    """Make a named token. Its name is what the log records as ``recorded_by``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=TOKEN_NAME.pattern, max_length=40, examples=["alice"])
+    scope: Scope = Field(description="read, append (implies read) or admin (implies append)")
+
+
+class TokenOut(BaseModel):
+    """A named token as stored: never its secret nor its hash."""
+
+    name: str
+    scope: Scope
+    scopes: list[Scope] = Field(description="the scope and those it implies")
+    created_at: datetime
+    created_by: str = Field(description="the token that made it, or cli:<user>")
+    revoked_at: datetime | None
+
+
+class TokenCreatedOut(TokenOut):
+    token: str = Field(description="the secret: shown this once, kept nowhere")
+
+
+class TokensOut(BaseModel):
+    tokens: list[TokenOut]

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.ratelimit import RateLimit
 from store.config import StoreConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -25,9 +26,17 @@ class Settings(BaseSettings):
         default=None, description="postgresql://user:pass@host:port/db; SQLite when unset"
     )
     database_schema: str = "public"
-    admin_token: str | None = Field(default=None, description="bearer token with append scope")
+    admin_token: str | None = Field(
+        default=None,
+        description="the bootstrap token: scope admin, recorded as 'admin'; generated when unset",
+    )
     read_token: str | None = Field(
-        default=None, description="when set, reads need this token (or the admin token)"
+        default=None, description="when set, reads need a token: this one or any named token"
+    )
+    rate_limit: str | None = Field(
+        default=None,
+        description="per token and worker: N/second, N/minute or N/hour (N at once, then "
+        "N per period); unset: no limit",
     )
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     example: Path | None = Field(
@@ -70,10 +79,17 @@ class Settings(BaseSettings):
         default=5.0, gt=0, le=60, description="longest a read waits for ?wait_for=<position>"
     )
 
-    @field_validator("example", "database_url", "admin_token", "read_token", mode="before")
+    @field_validator(
+        "example", "database_url", "admin_token", "read_token", "rate_limit", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit_parses(cls, value: str | None) -> str | None:
+        return None if value is None else str(RateLimit.parse(value))
 
     def store_config(self) -> StoreConfig:
         return StoreConfig(

@@ -58,6 +58,7 @@ class TimelineEntry(Item):
     disputed_by: tuple[Dispute, ...]
     corrected_by: EventIds
     retracted_by: UUID | None
+    recorded_by: str | None  # the token that appended it (None before named tokens)
 
 
     _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
@@ -71,6 +72,7 @@ class TimelineEntry(Item):
             "precision": event.precision,
             "position": self.position,
             "recorded_at": self.recorded_at,
+            "recorded_by": self.recorded_by,
             "data": event.data,
             "sources": event.sources,
             "asserted_by": event.asserted_by,
@@ -145,6 +147,7 @@ def timeline(
             disputed_by=tuple(disputes.get(r.event.id, ())),
             corrected_by=tuple(knowledge.corrected_by.get(r.event.id, ())),
             retracted_by=knowledge.retracted_by.get(r.event.id),
+            recorded_by=r.recorded_by,
         )
         for r in chosen
     )

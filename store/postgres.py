@@ -27,6 +27,7 @@ from store.index import (
     index_statements,
 )
 from store.mapper import RECORDED_TOPIC
+from store.tokens import token_statements
 
 _REFUSE_FUNCTION = "parley_refuse_change"
 _DDL_LOCK = 0x7061726C6579  # "parley": the advisory lock key for creating tables
@@ -49,6 +50,7 @@ class PostgresEventRecorder(EventIndex, PostgresApplicationRecorder):
             SQL(s).format()
             for s in (
                 *index_statements("TIMESTAMPTZ", prefix=f'"{schema}".'),
+                *token_statements("TIMESTAMPTZ", prefix=f'"{schema}".'),
                 *self._append_only_statements(schema, events),
             )
         )

@@ -39,6 +39,7 @@ from store.subscription import (
     committed,
     database_key,
 )
+from store.tokens import token_statements
 
 
 def synchronous_on_connect(datastore: SQLiteDatastore, level: str) -> None:
@@ -88,7 +89,11 @@ class SQLiteEventRecorder(EventIndex, SQLiteApplicationRecorder):
         )
 
     def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *index_statements("TEXT")]
+        return [
+            *super().construct_create_table_statements(),
+            *index_statements("TEXT"),
+            *token_statements("TEXT"),
+        ]
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any

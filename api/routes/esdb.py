@@ -6,9 +6,10 @@ follow the log live. The mapping and the wire format are in api/esdb.py; the req
 in api/esdb_requests.py; the work on the log in api/esdb_log.py. API v2 stays unrouted:
 an SDK that pings /api/v2/system/ping gets a 404 and speaks v1.
 
-Tokens and scopes are Parley's: the admin token appends, PARLEY_READ_TOKEN reads, and
-reads are open when no read token is set. A token that is sent must be one of them,
-as EventSourcingDB has it, so a client with a wrong token learns it on its first call.
+Tokens and scopes are Parley's: a token with the ``append`` scope writes (and is
+recorded as each event's ``recorded_by``), any token reads, and reads are open when no
+PARLEY_READ_TOKEN is set. A token that is sent must be known and not revoked, as
+EventSourcingDB has it, so a client with a wrong token learns it on its first call.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 from api import esdb_log
-from api.deps import CanAppend, Credentials, LogDep, SettingsDep, check_read
+from api.deps import Appender, Authenticated, CanAppend, CanRead, LogDep, SettingsDep
 from api.esdb import (
     HEARTBEAT_SECONDS,
     NDJSON,
@@ -40,7 +41,6 @@ from api.esdb_requests import (
     parse_body,
     plan_write,
 )
-from api.tokens import same
 from domain.events import EVENT_TYPES
 from projections.tail import LogTail
 
@@ -50,28 +50,15 @@ _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 _STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def _known(request: Request, token: str) -> bool:
-    read_token = request.app.state.settings.read_token
-    return same(token, request.app.state.admin_token) or bool(
-        read_token and same(token, read_token)
-    )
-
-
-async def require_known_token(request: Request, credentials: Credentials) -> None:
-    """Reads as Parley's own (open without PARLEY_READ_TOKEN), but a token that is sent
-    must be Parley's."""
-    if credentials is not None and not _known(request, credentials.credentials):
-        raise HTTPException(401, "the bearer token is not recognised", _CHALLENGE)
-    check_read(request, credentials)
-
-
-async def require_token(request: Request, credentials: Credentials) -> None:
-    """verify-api-token: the token must be the admin token or the read token."""
-    if credentials is None or not _known(request, credentials.credentials):
+async def require_token(identity: Authenticated) -> None:
+    """verify-api-token: the token must be one of Parley's (any scope)."""
+    if identity is None:
         raise HTTPException(401, "the bearer token is not recognised", _CHALLENGE)
 
 
-CanReadEsdb = Depends(require_known_token)
+# Reads as Parley's own: open without PARLEY_READ_TOKEN, but a token that is sent must
+# be known (``authenticate``), as EventSourcingDB has it.
+CanReadEsdb = CanRead
 
 
 def _ndjson(lines: AsyncIterator[bytes] | Iterator[bytes]) -> StreamingResponse:
@@ -90,8 +77,8 @@ def verify_api_token() -> JSONResponse:
     return JSONResponse(api_event("api-token-verified", "/api/verify-api-token"))
 
 
-@router.post("/write-events", dependencies=[CanAppend])
-async def write_events(request: Request, log: LogDep) -> JSONResponse:
+@router.post("/write-events")
+async def write_events(request: Request, log: LogDep, recorder: Appender) -> JSONResponse:
     """Append events to one negotiation, atomically, if the preconditions hold.
 
     Candidates are `{source, subject: /negotiations/{slug}, type: io.parley.{Type},
@@ -101,7 +88,7 @@ async def write_events(request: Request, log: LogDep) -> JSONResponse:
     failed…`.
     """
     plan = plan_write(parse_body(WriteEventsIn, await request.body()))
-    return JSONResponse(await esdb_log.write(log, plan))
+    return JSONResponse(await esdb_log.write(log, plan, recorded_by=recorder.name))
 
 
 @router.post("/read-events", dependencies=[CanReadEsdb])

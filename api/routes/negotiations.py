@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from api.deps import CanAppend, CanRead, LogDep, ProjectionsDep, SettingsDep
+from api.deps import Appender, CanRead, LogDep, ProjectionsDep, SettingsDep
 from api.errors import InvalidRequestError, problem
 from api.parsing import MAX_VERSION, instant, parse_events, parse_if_match
 from api.responses import json_bytes, next_page
@@ -53,8 +53,10 @@ def _summary(log: ConflictLog, slug: str) -> dict[str, Any]:
     return negotiation_out(log.opening(slug), log.summary(slug))
 
 
-@router.post("", status_code=201, response_model=NegotiationOut, dependencies=[CanAppend])
-def open_negotiation(body: NegotiationIn, log: LogDep, response: Response) -> dict[str, Any]:
+@router.post("", status_code=201, response_model=NegotiationOut)
+def open_negotiation(
+    body: NegotiationIn, log: LogDep, recorder: Appender, response: Response
+) -> dict[str, Any]:
     """Open a negotiation (its NegotiationOpened event). Re-sending the same id is a no-op."""
     fields: dict[str, Any] = {
         "type": "NegotiationOpened",
@@ -66,7 +68,7 @@ def open_negotiation(body: NegotiationIn, log: LogDep, response: Response) -> di
         fields["id"] = body.id
     opened = any_event.validate_python(fields)
     assert isinstance(opened, NegotiationOpened)
-    appended = log.open(body.slug, opened)
+    appended = log.open(body.slug, opened, recorded_by=recorder.name)
     if not appended.created:
         response.status_code = 200
     response.headers["Location"] = f"/negotiations/{body.slug}"
@@ -170,7 +172,6 @@ def get_negotiation(slug: str, log: LogDep, response: Response) -> dict[str, Any
     "/{slug}/events",
     status_code=201,
     response_model=AppendOut,
-    dependencies=[CanAppend],
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -189,6 +190,7 @@ async def append_events(
     slug: str,
     request: Request,
     log: LogDep,
+    recorder: Appender,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Append one event or a batch, atomically.
@@ -201,7 +203,9 @@ async def append_events(
     header_version = parse_if_match(if_match)
     if expected is None:
         expected = header_version
-    appended: Appended = await asyncio.wrap_future(log.submit(slug, events, expected))
+    appended: Appended = await asyncio.wrap_future(
+        log.submit(slug, events, expected, recorded_by=recorder.name)
+    )
     records = appended.records
     created = {id(r) for r in appended.created}
     version = max(r.originator_version for r in records)

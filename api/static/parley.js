@@ -530,6 +530,11 @@
       s.quote ? h("q", { class: "quote" }, s.quote) : null);
   }
 
+  // Who recorded an event: the name of the token that appended it, when one is stored.
+  function recordedBy(e) {
+    return e.recorded_by ? [" by ", h("span", { class: "recorded-by" }, e.recorded_by)] : null;
+  }
+
   function timelineItem(e) {
     const flags = [];
     if (e.disputed_by && e.disputed_by.length) flags.push(badge("disputed", "disputed"));
@@ -549,7 +554,7 @@
         e.retracted_by ? h("p", { class: "note" }, "Retracted by ", h("code", { class: "id" }, e.retracted_by.slice(0, 8)), ": it no longer counts in the state.") : null,
         h("ul", { class: "sources", "aria-label": "Sources" }, (e.sources || []).map(sourceItem)),
         h("p", { class: "entry-meta" },
-          `position ${e.position} · recorded `, when(e.recorded_at), " · ",
+          `position ${e.position} · recorded `, when(e.recorded_at), recordedBy(e), " · ",
           h("a", { href: `/events/${encodeURIComponent(e.id)}` }, "JSON"))));
   }
 
@@ -699,7 +704,7 @@
       h("p", { class: "entry-head" }, h("span", { class: "type" }, humanType(event.type)),
         h("span", { class: "muted" }, ` #${event.position}`)),
       h("p", {}, describe(event)),
-      h("p", { class: "entry-meta" }, "occurred ", when(event.occurred_at), " · recorded ", when(event.recorded_at))));
+      h("p", { class: "entry-meta" }, "occurred ", when(event.occurred_at), " · recorded ", when(event.recorded_at), recordedBy(event))));
     while (list.children.length > LIVE_KEPT) list.lastElementChild.remove();
     if (page.knownAt) {
       fill($("live-note"), "known_at is pinned, so new events do not change the view. Clear it (Now) to include them.");
