@@ -122,7 +122,8 @@ def test_timeline_json_keeps_valid_times_as_given() -> None:
     entry = json["events"][1]
     assert list(entry) == [
         "id", "type", "occurred_at", "occurred_until", "precision", "position", "recorded_at",
-        "recorded_by", "data", "sources", "asserted_by", "disputed_by", "corrected_by", "retracted_by",
+        "recorded_by", "data", "sources", "asserted_by", "disputed_by", "corrected_by",
+        "retracted_by",
     ]  # fmt: skip
     assert (entry["occurred_at"], entry["precision"]) == ("2025-05-28T12:57:00-04:00", "exact")
     assert json["events"][0]["occurred_at"] == "2025-05-16"
