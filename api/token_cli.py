@@ -35,7 +35,7 @@ def _run(args: argparse.Namespace) -> int:
         try:
             code: int = args.token_run(args, tokens)
         except TokenError as error:
-            errors.print(f"[red]{error}[/red]")
+            errors.print(f"[red]{error}[/red]", soft_wrap=True)
             return 1
     return code
 
