@@ -4,7 +4,7 @@ the signing key, and who a request acts as (``Appender``, ``Admin``; ``CanRead``
 Every dependency is ``async def``: FastAPI runs a plain ``def`` one in its thread pool,
 a thread handoff on every request (measured: a quarter of the single-append path). The
 only one that does I/O is the named-token lookup, which ``api.tokens`` runs inline on
-SQLite (about 20 us) and in the thread pool on PostgreSQL (a round trip)."""
+SQLite (about 10 us) and in the thread pool on PostgreSQL (a round trip)."""
 
 from __future__ import annotations
 

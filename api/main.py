@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
         yield
         app.state.projections.close()
         app.state.tail.stop()
+        app.state.auth.tokens.close()
         if owned:
             app.state.log.close()
 
