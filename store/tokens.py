@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from domain.tokens import (
+    TOKEN_NAME,
     Identity,
     Scope,
     TokenError,
@@ -137,6 +138,8 @@ class TokenStore:
         return [self._token(row) for row in rows]
 
     def get(self, name: str) -> Token:
+        if not TOKEN_NAME.match(name):  # no such name, nor a NUL for PostgreSQL to refuse
+            raise TokenNotFoundError(name)
         rows = self._read(f"SELECT {self._columns} FROM {self.table} WHERE name = ?", [name])
         if not rows:
             raise TokenNotFoundError(name)
@@ -144,6 +147,8 @@ class TokenStore:
 
     def revoke(self, name: str) -> Token:
         """Revoke a token from now on; revoking it again changes nothing."""
+        if not TOKEN_NAME.match(name):
+            raise TokenNotFoundError(name)
         self._write(
             f"UPDATE {self.table} SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
             [self._index._ts(datetime.now(UTC)), name],

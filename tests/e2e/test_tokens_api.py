@@ -251,3 +251,14 @@ def test_rate_limits_are_off_by_default_and_their_setting_is_checked() -> None:
     assert Settings(rate_limit="60/minute").rate_limit == "60/minute"
     with pytest.raises(ValueError, match="N/minute"):
         Settings(rate_limit="60 a minute")
+
+
+def test_hostile_token_names_and_secrets_are_4xx(client: TestClient) -> None:
+    for name in ("a%00b", "x" * 5000, "%F0%9F%92%A5", "..%2F..%2Fetc"):
+        assert_problem(client.get(f"/tokens/{name}", headers=AUTH), 404)
+        assert_problem(client.delete(f"/tokens/{name}", headers=AUTH), 404)
+    for secret in ("parley_\x7f", "parley_" + "x" * 100_000, "parley_é"):
+        response = client.get("/tokens", headers={"Authorization": f"Bearer {secret}".encode()})
+        assert_problem(response, 401)
+    nul = client.post("/tokens", json={"name": "a\x00b", "scope": "read"}, headers=AUTH)
+    assert assert_problem(nul, 422)["errors"][0]["field"] == "name"

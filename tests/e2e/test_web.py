@@ -413,7 +413,11 @@ def test_an_event_appended_while_the_page_is_open_shows_live_and_refreshes_the_s
         "(document.querySelector('#live-list li') || {textContent: ''}).textContent"
     )
     assert "Round scheduled" in live and "Geneva" in live
+    assert "by admin" in live  # who recorded it: the bootstrap token's name
     browser.wait_for("document.querySelectorAll('#rounds tbody tr').length === 3")
+    entry = f"#ev-{created.json()['events'][0]['id']}"
+    browser.wait_for(f"!!document.querySelector({json.dumps(entry)})")
+    assert "by admin" in text(browser, f"{entry} .entry-meta")
     round_3_row = rows(browser, "rounds")[2]
     assert round_3_row[:3] == ["Round 3", "proposed", "2025-06-20"]
     assert "Geneva" in round_3_row[3]
