@@ -11,7 +11,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.negotiation import Recorded
-from domain.tokens import TOKEN_NAME, Scope
+from domain.tokens import RESERVED_NAMES, TOKEN_NAME, Scope
 from domain.values import Actor, Source, ValidTime
 from store.codec import answer_json
 from store.index import NegotiationSummary
@@ -153,7 +153,15 @@ class TokenIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=TOKEN_NAME.pattern, max_length=40, examples=["alice"])
+    # The rules are checked by domain.tokens, whose messages say which was broken; the
+    # schema states them too (reserved names included) for clients and fuzzers.
+    name: str = Field(
+        max_length=40,
+        examples=["alice"],
+        json_schema_extra={
+            "pattern": f"^(?!(?:{'|'.join(sorted(RESERVED_NAMES))})$)" + TOKEN_NAME.pattern[1:]
+        },
+    )
     scope: Scope = Field(description="read, append (implies read) or admin (implies append)")
 
 
