@@ -37,6 +37,8 @@ def _run(args: argparse.Namespace) -> int:
         except TokenError as error:
             errors.print(f"[red]{error}[/red]", soft_wrap=True)
             return 1
+        finally:
+            tokens.close()
     return code
 
 
