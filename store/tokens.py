@@ -107,7 +107,7 @@ class TokenStore:
         self._reader_lock = threading.Lock()
         if self.backend == "sqlite":
             self._reader = sqlite3.connect(
-                f"file:{log.config.sqlite_path}?mode=ro",
+                log.config.sqlite_path.resolve().as_uri() + "?mode=ro",
                 uri=True,
                 isolation_level=None,
                 check_same_thread=False,
