@@ -16,7 +16,7 @@ the parameter in a 422. Events to append are JSON-like mappings, or pydantic mod
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from types import TracebackType
 from typing import IO, Any, Literal, Self, TypeVar
@@ -336,7 +336,7 @@ class Client:
         heartbeats: bool = False,
         idle_timeout: float | None = 60.0,
         retry_for: float | None = 60.0,
-    ) -> Iterator[Event | Heartbeat]:
+    ) -> Generator[Event | Heartbeat, None, None]:
         """The global log after position ``after`` (default: from the start), then live.
 
         When the connection drops, or the server restarts or closes the stream (as it
@@ -347,7 +347,8 @@ class Client:
         default). Reconnecting goes on for ``retry_for`` seconds (None: for ever)
         before the last error is raised. Error answers (404, 422, 401) are raised at
         once. With ``heartbeats`` the heartbeats are yielded too: their position is
-        where a consumer that saves its place should resume.
+        where a consumer that saves its place should resume. ``close()`` the generator
+        (or leave its loop) to end the stream.
         """
         params = _params(negotiation=negotiation, type=type)
         timeout = httpx.Timeout(self.timeout, read=idle_timeout)

@@ -14,7 +14,11 @@ import contextlib
 import csv
 import io
 import json
+import os
+import re
 import socket
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -25,7 +29,7 @@ import httpx
 import orjson
 import psycopg
 import pytest
-from support import EXAMPLE, Server, start_server, stop_server
+from support import EXAMPLE, REPO, Server, start_server, stop_server
 
 from api import cli, remote
 from api.signing import check_signature, load_public_key
@@ -39,6 +43,7 @@ from parley import (
     ParleyError,
     UnauthorizedError,
 )
+from parley.client import ExportFormat
 from parley.models import Event, Heartbeat, Negotiation
 from store.config import StoreConfig
 from store.heads import Head
@@ -47,6 +52,7 @@ SLUG = "istanbul-2025"
 READER = "reader-token"
 DISPUTED = "3221c451-fe72-4f21-b409-4d50f4b07cdd"  # who phoned whom
 HANG_GUARD = 60.0
+README = (REPO / "README.md").read_text()
 
 
 def server_env(store: StoreConfig | None = None, **extra: str) -> dict[str, str]:
@@ -352,25 +358,75 @@ def test_export_streams_the_servers_bytes_in_each_format(live: Server, parley: C
     if not has_export(live):
         pytest.skip("this server has no GET /negotiations/{slug}/export")
     ids = {str(e.id) for e in parley.search(SLUG)}
-    for format in ("ndjson", "csv", "plover"):
+    moments = {"as_of": "2030-01-01", "known_at": "2030-01-01"}  # the defaults are now
+    formats: tuple[ExportFormat, ...] = ("ndjson", "csv", "plover")
+    for format in formats:
         answer = httpx.get(
             f"{live.url}/negotiations/{SLUG}/export",
-            params={"format": format},
+            params={"format": format, **moments},
             headers=live.auth,
             timeout=HANG_GUARD,
         )
-        text = parley.export(SLUG, format)  # type: ignore[arg-type]
+        text = parley.export(SLUG, format, **moments)
         assert text.encode() == answer.content
-        assert list(parley.iter_export(SLUG, format)) == text.splitlines()  # type: ignore[arg-type]
+        assert list(parley.iter_export(SLUG, format, **moments)) == text.splitlines()
         sink = io.BytesIO()
-        assert parley.export_to(SLUG, sink, format) == len(answer.content)  # type: ignore[arg-type]
+        assert parley.export_to(SLUG, sink, format, **moments) == len(answer.content)
         assert sink.getvalue() == answer.content
         assert all(event_id in text for event_id in ids)
-    text = parley.export(SLUG, "csv")
+    text = parley.export(SLUG, "csv", type=["ProposalMade"], from_="2025-05-28", to="2025-05-28")
     rows = list(csv.DictReader(line for line in io.StringIO(text) if not line.startswith("#")))
     assert {"event_date", "event_type", "actor1"} <= set(rows[0])
+    assert [(r["event_type"], r["event_date"]) for r in rows] == [
+        ("ProposalMade", "2025-05-28")
+    ] * 2
     with pytest.raises(NotFoundError):
         parley.export("no-such-talks", "csv")
+    with pytest.raises(InvalidInputError) as invalid:
+        parley.export(SLUG, "xml")  # type: ignore[arg-type]
+    assert invalid.value.fields == ["format"]
+
+
+def readme_block(name: str) -> str:
+    found = re.search(rf"<!-- {name} -->\s*```python\n(.*?)```", README, re.S)
+    assert found, f"README has no <!-- {name} --> block"
+    return found.group(1)
+
+
+def run_python(code: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_readme_client_example_runs_as_written(live: Server, tmp_path: Path) -> None:
+    result = run_python(readme_block("client-example"), tmp_path, PARLEY=live.url, TOKEN=live.token)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("409 ") and lines[0].endswith("now at 4"), lines
+    assert "2 proposed 2025-06-02 TUR" in lines and lines[-5].endswith(" True")
+    streamed = [line.split() for line in lines[-4:]]
+    assert [kind for _, kind in streamed] == ["NegotiationOpened", *["StatementIssued"] * 3]
+    positions = [int(position) for position, _ in streamed]
+    assert positions == sorted(set(positions))
+
+
+def test_the_readme_pandas_analysis_counts_proposals_per_month_by_proposer(
+    live: Server, tmp_path: Path
+) -> None:
+    pytest.importorskip("pandas")
+    if not has_export(live):
+        pytest.skip("this server has no GET /negotiations/{slug}/export")
+    code = readme_block("pandas-example")
+    result = run_python(code, tmp_path, PARLEY=live.url, PARLEY_TOKEN=READER)
+    assert result.returncode == 0, result.stderr
+    expected = "actor1 RUS Vladimir Medinsky Vladimir Putin month 2025-05 1 1 1"
+    assert result.stdout.split() == expected.split()
 
 
 # -- the live stream ---------------------------------------------------------------------------
@@ -462,7 +518,7 @@ def test_a_stream_resumes_after_a_dropped_connection_losing_and_repeating_nothin
             resumed = take(stream, 3)
             assert [e.position for e in resumed] == [e.position for e in second.events]
             assert [e.data["summary"] for e in resumed] == [f"after {i}" for i in range(3)]
-            stream.close()  # type: ignore[attr-defined]
+            stream.close()
         assert proxy.connections == 2  # the drop was real and one reconnect resumed it
     finally:
         proxy.close()
@@ -494,7 +550,7 @@ def test_a_stream_resumes_across_a_server_restart(store_config: StoreConfig) -> 
             appended = parley.append_batch(SLUG, [statement("noise"), proposal])
             (after,) = take(stream, 1)
             assert after.position == appended.events[1].position and after.type == "ProposalMade"
-            stream.close()  # type: ignore[attr-defined]
+            stream.close()
     finally:
         proxy.close()
         stop_server(server)
