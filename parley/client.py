@@ -371,8 +371,8 @@ class Client:
                             break
                         delay, failing_since = 0.1, None  # it works: retry soon next time
                         if sse.event == "heartbeat":
-                            last = int(sse.id)
-                            if heartbeats:
+                            last = int(sse.id) if sse.id else last
+                            if heartbeats and last is not None:
                                 yield Heartbeat(position=last)
                             continue
                         event = Event.model_validate_json(sse.data)

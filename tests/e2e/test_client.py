@@ -131,6 +131,18 @@ def opened(parley: Client) -> str:
     return slug
 
 
+def test_importing_the_client_loads_nothing_of_the_server(tmp_path: Path) -> None:
+    code = (
+        "import sys, parley, parley.client\n"
+        "server = {'fastapi', 'starlette', 'uvicorn', 'eventsourcing', 'psycopg',\n"
+        "          'domain', 'store', 'projections', 'api'}\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & server))"
+    )
+    result = run_python(code, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 # -- writes -----------------------------------------------------------------------------
 
 
@@ -522,6 +534,21 @@ def test_a_stream_resumes_after_a_dropped_connection_losing_and_repeating_nothin
         assert proxy.connections == 2  # the drop was real and one reconnect resumed it
     finally:
         proxy.close()
+
+
+def test_a_filtered_streams_heartbeats_move_past_events_it_does_not_want(
+    parley: Client,
+) -> None:
+    slug = opened(parley)
+    stream = parley.stream(negotiation=slug, heartbeats=True)
+    (opening,) = take(stream, 1)
+    elsewhere = parley.append(opened(parley), statement("not for this stream")).position
+    for item in stream:
+        assert isinstance(item, Heartbeat), "only heartbeats: nothing else was appended"
+        if item.position >= elsewhere:
+            break
+    stream.close()
+    assert opening.type == "NegotiationOpened" and opening.negotiation == slug
 
 
 def test_a_stream_resumes_across_a_server_restart(store_config: StoreConfig) -> None:
