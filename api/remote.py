@@ -103,7 +103,7 @@ def state(client: Client, args: argparse.Namespace) -> int:
     from api.render import print_state
 
     answer = client.state(args.slug, as_of=args.as_of, known_at=args.known_at)
-    body = answer.model_dump(mode="json", by_alias=True)
+    body = answer.model_dump(mode="json", by_alias=True, exclude_unset=True)
     if args.json:
         print(json.dumps(body, indent=2, ensure_ascii=False))
     else:

@@ -76,6 +76,8 @@ class Event(Answer):
     recorded_at: datetime
     hash: str
     previous_hash: str | None = None
+    recorded_by: str | None = None  # the name of the token that appended it, when known
+    source: str | None = None  # who wrote it, when the writer said (EventSourcingDB API)
 
 
 class EventDetail(Event):

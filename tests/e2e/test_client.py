@@ -108,7 +108,8 @@ def raw(server: Server, path: str, **params: Any) -> Any:
 
 
 def dumped(model: Any) -> Any:
-    return model.model_dump(mode="json", by_alias=True)
+    """The model as the JSON it was read from (optional fields the server left out, out)."""
+    return model.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
 def statement(summary: str, **envelope: Any) -> dict[str, Any]:
