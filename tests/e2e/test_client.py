@@ -41,6 +41,7 @@ from parley import (
     InvalidInputError,
     NotFoundError,
     ParleyError,
+    PayloadTooLargeError,
     UnauthorizedError,
 )
 from parley.client import ExportFormat
@@ -202,6 +203,15 @@ def test_an_invalid_event_is_a_422_naming_the_field_and_stores_nothing(parley: C
     assert error.fields == ["events.1.data.regions.0"]
     assert "ISO 3166-2" in error.errors[0]["message"] and error.errors[0]["value"] == "07"
     assert "events.1.data.regions.0" in error.detail
+    assert parley.negotiation(slug).version == 1
+
+
+def test_a_batch_over_the_body_limit_is_a_413_that_says_to_split_it(parley: Client) -> None:
+    slug = opened(parley)
+    long = [statement("x" * 4000) for _ in range(300)]  # about 1.3 MB, over 1 MiB
+    with pytest.raises(PayloadTooLargeError) as too_large:
+        parley.append_batch(slug, long)
+    assert too_large.value.status == 413 and "split the batch" in too_large.value.detail
     assert parley.negotiation(slug).version == 1
 
 
