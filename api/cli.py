@@ -1,6 +1,7 @@
 """The ``parley`` command: serve the API, load NDJSON, verify the log and saved heads,
 print signed heads, dump and restore the log, show a state, and run, rebuild or report
-on the subscribing projections (``parley project …``)."""
+on the subscribing projections (``parley project …``). ``load``, ``state``, ``head`` and
+``verify`` also run against a server over HTTP (``--server URL``, ``api.remote``)."""
 
 from __future__ import annotations
 
