@@ -1,7 +1,6 @@
 """The ``parley`` command: serve the API, load NDJSON, verify the log and saved heads,
 print signed heads, dump and restore the log, show a state, and run, rebuild or report
-on the subscribing projections (``parley project …``). ``load``, ``state``, ``head`` and
-``verify`` also run against a server over HTTP (``--server URL``, ``api.remote``)."""
+on the subscribing projections (``parley project …``)."""
 
 from __future__ import annotations
 
@@ -20,7 +19,6 @@ import orjson
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from api import remote
 from api.errors import InvalidRequestError
 from api.settings import Settings
 from api.tokens import admin_token
@@ -71,6 +69,8 @@ def _load_file(log: ConflictLog, path: Path, slug: str | None) -> int:
 
 def cmd_load(args: argparse.Namespace) -> int:
     if args.server:
+        from api import remote
+
         path = Path(args.file)
         if (events := _checked(path, args.slug or slug_for(path))) is None:
             return 1
@@ -91,6 +91,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
             errors.print(f"[red]{error}[/red]")
             return 1
     if args.server:
+        from api import remote
+
         return remote.run(args, lambda client, _: _report(*remote.verify(client, heads), heads))
     with ConflictLog(Settings().store_config()) as log:
         return _report(log.verify(), check_heads(log, heads), heads)
@@ -140,6 +142,8 @@ def cmd_head(args: argparse.Namespace) -> int:
     from api.signing import signing_key
 
     if args.server:
+        from api import remote
+
         return remote.run(args, remote.head)
     settings = Settings()
     with ConflictLog(settings.store_config()) as log:
@@ -237,6 +241,8 @@ def cmd_state(args: argparse.Namespace) -> int:
         errors.print(f"[red]{error.errors[0]['field']}[/red]: {error.errors[0]['message']}")
         return 2
     if args.server:
+        from api import remote
+
         return remote.run(args, remote.state)
     with ConflictLog(Settings().store_config()) as log:
         try:
@@ -356,6 +362,18 @@ def cmd_serve(_: argparse.Namespace) -> int:
     return 0
 
 
+def _server_options(command: argparse.ArgumentParser) -> None:
+    """``--server`` and ``--token``: run the command against a server (``api.remote``)."""
+    command.add_argument(
+        "--server", metavar="URL", help="run against this Parley server over HTTP, not the store"
+    )
+    command.add_argument(
+        "--token",
+        default=os.environ.get("PARLEY_TOKEN"),
+        help="bearer token for --server (default: $PARLEY_TOKEN)",
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="parley", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
@@ -364,14 +382,14 @@ def parser() -> argparse.ArgumentParser:
     loader = commands.add_parser("load", help="load an NDJSON file of events, idempotently")
     loader.add_argument("file")
     loader.add_argument("--slug", help="negotiation slug (default: the file name)")
-    remote.add_options(loader)
+    _server_options(loader)
     loader.set_defaults(run=cmd_load)
     state = commands.add_parser("state", help="a negotiation's state as of a moment")
     state.add_argument("slug")
     state.add_argument("--as-of", help="valid time: a date (end of day, UTC) or datetime")
     state.add_argument("--known-at", help="recorded time: what the log knew then")
     state.add_argument("--json", action="store_true", help="print the API's JSON")
-    remote.add_options(state)
+    _server_options(state)
     state.set_defaults(run=cmd_state)
     verify = commands.add_parser(
         "verify", help="check every hash chain and position, and heads saved earlier"
@@ -388,7 +406,7 @@ def parser() -> argparse.ArgumentParser:
         help="check the signatures of --heads with this public key (a PEM file, or the "
         "base64 of GET /keys) and nothing else: no database is opened",
     )
-    remote.add_options(verify)
+    _server_options(verify)
     verify.set_defaults(run=cmd_verify)
     dumper = commands.add_parser(
         "dump", help="write the whole log as stored, as NDJSON (safe while the server runs)"
@@ -410,7 +428,7 @@ def parser() -> argparse.ArgumentParser:
         "head", help="print signed heads as NDJSON: one negotiation's, or every one's"
     )
     head.add_argument("slug", nargs="?", help="the negotiation (default: all)")
-    remote.add_options(head)
+    _server_options(head)
     head.set_defaults(run=cmd_head)
     project = commands.add_parser(
         "project", help="the subscribing projections: run them, rebuild one, show status"

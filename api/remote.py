@@ -1,4 +1,4 @@
-"""The CLI's commands against a running server (``--server URL``), through
+"""The CLI's commands against a running server (``--server URL``, ``--token``), through
 ``parley.client``: load a file over HTTP, show a state, print signed heads, verify.
 
 Each does what its local command does on the store, with the same output, so that a
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,18 +32,6 @@ BATCH_BYTES = 512 * 1024  # half the server's default PARLEY_MAX_BODY_BYTES
 
 console = Console()
 errors = Console(stderr=True)
-
-
-def add_options(command: argparse.ArgumentParser) -> None:
-    """``--server`` and ``--token`` on a command that can run against a server."""
-    command.add_argument(
-        "--server", metavar="URL", help="run against this Parley server over HTTP, not the store"
-    )
-    command.add_argument(
-        "--token",
-        default=os.environ.get("PARLEY_TOKEN"),
-        help="bearer token for --server (default: $PARLEY_TOKEN)",
-    )
 
 
 def run(args: argparse.Namespace, command: Callable[[Client, argparse.Namespace], int]) -> int:
