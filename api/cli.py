@@ -25,24 +25,34 @@ from api.errors import InvalidRequestError
 from api.settings import Settings
 from api.tokens import admin_token
 from domain.errors import NegotiationNotFoundError
+from domain.events import AnyEvent
 from store.dump import DumpError, check_empty, dump, read_header, restore
 from store.heads import Head, HeadsFileError, check_heads, read_heads
 from store.loader import LoadError, load, read_events, slug_for
 from store.log import ConflictLog
+from store.verify import ChainReport
 
 console = Console()
 errors = Console(stderr=True)
 
 
-def _load_file(log: ConflictLog, path: Path, slug: str | None) -> int:
-    name = slug or slug_for(path)
+def _checked(path: Path, name: str) -> list[AnyEvent] | None:
+    """The file's events, each checked; None (each problem printed) if any is invalid."""
     try:
-        total = len(read_events(path, name))
+        return read_events(path, name)
     except LoadError as error:
         for line in error.problems:
             errors.print(f"[red]{line}[/red]")
         errors.print(f"nothing was stored: fix the {len(error.problems)} problem(s) above")
+        return None
+
+
+def _load_file(log: ConflictLog, path: Path, slug: str | None) -> int:
+    name = slug or slug_for(path)
+    events = _checked(path, name)
+    if events is None:
         return 1
+    total = len(events)
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -60,6 +70,13 @@ def _load_file(log: ConflictLog, path: Path, slug: str | None) -> int:
 
 
 def cmd_load(args: argparse.Namespace) -> int:
+    if args.server:
+        from api import remote
+
+        path = Path(args.file)
+        if (events := _checked(path, args.slug or slug_for(path))) is None:
+            return 1
+        return remote.run(args, lambda client, _: remote.load(client, path, args.slug, events))
     settings = Settings()
     with ConflictLog(settings.store_config()) as log:
         return _load_file(log, Path(args.file), args.slug)
@@ -75,9 +92,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
         except (OSError, HeadsFileError) as error:
             errors.print(f"[red]{error}[/red]")
             return 1
+    if args.server:
+        from api import remote
+
+        return remote.run(args, lambda client, _: _report(*remote.verify(client, heads), heads))
     with ConflictLog(Settings().store_config()) as log:
-        report = log.verify()
-        problems = check_heads(log, heads)
+        return _report(log.verify(), check_heads(log, heads), heads)
+
+
+def _report(report: ChainReport, problems: list[str], heads: list[Head]) -> int:
     if report.ok:
         console.print(
             f"[green]ok[/green]: {report.events} events in {report.negotiations} negotiation(s); "
@@ -120,6 +143,10 @@ def _verify_signatures(args: argparse.Namespace) -> int:
 def cmd_head(args: argparse.Namespace) -> int:
     from api.signing import signing_key
 
+    if args.server:
+        from api import remote
+
+        return remote.run(args, remote.head)
     settings = Settings()
     with ConflictLog(settings.store_config()) as log:
         try:
@@ -215,6 +242,10 @@ def cmd_state(args: argparse.Namespace) -> int:
     except InvalidRequestError as error:
         errors.print(f"[red]{error.errors[0]['field']}[/red]: {error.errors[0]['message']}")
         return 2
+    if args.server:
+        from api import remote
+
+        return remote.run(args, remote.state)
     with ConflictLog(Settings().store_config()) as log:
         try:
             state = AsOf(log).state(args.slug, as_of, known_at)
@@ -333,6 +364,18 @@ def cmd_serve(_: argparse.Namespace) -> int:
     return 0
 
 
+def _server_options(command: argparse.ArgumentParser) -> None:
+    """``--server`` and ``--token``: run the command against a server (``api.remote``)."""
+    command.add_argument(
+        "--server", metavar="URL", help="run against this Parley server over HTTP, not the store"
+    )
+    command.add_argument(
+        "--token",
+        default=os.environ.get("PARLEY_TOKEN"),
+        help="bearer token for --server (default: $PARLEY_TOKEN)",
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="parley", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
@@ -341,12 +384,14 @@ def parser() -> argparse.ArgumentParser:
     loader = commands.add_parser("load", help="load an NDJSON file of events, idempotently")
     loader.add_argument("file")
     loader.add_argument("--slug", help="negotiation slug (default: the file name)")
+    _server_options(loader)
     loader.set_defaults(run=cmd_load)
     state = commands.add_parser("state", help="a negotiation's state as of a moment")
     state.add_argument("slug")
     state.add_argument("--as-of", help="valid time: a date (end of day, UTC) or datetime")
     state.add_argument("--known-at", help="recorded time: what the log knew then")
     state.add_argument("--json", action="store_true", help="print the API's JSON")
+    _server_options(state)
     state.set_defaults(run=cmd_state)
     verify = commands.add_parser(
         "verify", help="check every hash chain and position, and heads saved earlier"
@@ -363,6 +408,7 @@ def parser() -> argparse.ArgumentParser:
         help="check the signatures of --heads with this public key (a PEM file, or the "
         "base64 of GET /keys) and nothing else: no database is opened",
     )
+    _server_options(verify)
     verify.set_defaults(run=cmd_verify)
     dumper = commands.add_parser(
         "dump", help="write the whole log as stored, as NDJSON (safe while the server runs)"
@@ -384,6 +430,7 @@ def parser() -> argparse.ArgumentParser:
         "head", help="print signed heads as NDJSON: one negotiation's, or every one's"
     )
     head.add_argument("slug", nargs="?", help="the negotiation (default: all)")
+    _server_options(head)
     head.set_defaults(run=cmd_head)
     project = commands.add_parser(
         "project", help="the subscribing projections: run them, rebuild one, show status"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console
@@ -24,9 +25,10 @@ def _place(value: Any) -> str:
     return ", ".join(p for p in parts if p)
 
 
-def print_state(console: Console, state: State) -> None:
-    """Print the state as a heading and one table per kind of item."""
-    body = state.to_json()
+def print_state(console: Console, state: State | Mapping[str, Any]) -> None:
+    """Print the state (or its JSON, as a server answered) as a heading and one table per
+    kind of item."""
+    body = state.to_json() if isinstance(state, State) else state
     console.print(
         f"[bold]{body['title'] or body['negotiation']}[/bold]  as of {body['as_of']}, "
         f"known at {body['known_at']}  (position {body['position']}, "

@@ -15,15 +15,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 
 from domain.negotiation import Recorded
 from store.codec import utc_text
-
-if TYPE_CHECKING:
-    from store.log import ConflictLog
 
 HEAD_FORMAT = 1  # the ``parley_head`` field: how a head is laid out and signed
 
@@ -131,7 +128,20 @@ def read_heads(path: Path) -> list[Head]:
     return heads
 
 
-def check_heads(log: ConflictLog, heads: Sequence[Head]) -> list[str]:
+class _Hashed(Protocol):
+    @property
+    def hash(self) -> str: ...
+
+
+class Chains(Protocol):
+    """Where ``check_heads`` looks: a ``ConflictLog``, or a server over HTTP (``api.remote``)."""
+
+    def version_of(self, slug: str) -> int: ...
+
+    def record_at(self, slug: str, version: int) -> _Hashed | None: ...
+
+
+def check_heads(log: Chains, heads: Sequence[Head]) -> list[str]:
     """What the log says of each saved head: a problem per head it no longer holds."""
     problems = []
     for head in heads:

@@ -168,3 +168,10 @@ def test_store_imports_nothing_from_projections_or_api() -> None:
 
 def test_projections_import_nothing_from_api() -> None:
     assert check_package("projections", forbidding("api")) == {}
+
+
+def test_the_client_imports_nothing_of_the_server() -> None:
+    server = forbidding(
+        "domain", "store", "projections", "api", "fastapi", "starlette", "uvicorn", "eventsourcing"
+    )
+    assert check_package("parley", server) == {}
