@@ -106,6 +106,13 @@ class EventPage(BaseModel):
     next: str | None = Field(description="URL of the next page, or null at the end")
 
 
+class LogPage(BaseModel):
+    """A page of the global log: the events as stored and as the live stream sends them."""
+
+    events: list[EventOut]
+    next: str | None = Field(description="URL of the next page, or null at the end")
+
+
 class EventDetailOut(CodedEventOut):
     disputes: list[EventOut]
     corrections: list[EventOut]

@@ -11,13 +11,13 @@ from api.deps import CanRead, LogDep
 from api.parsing import MAX_VERSION
 from api.responses import json_bytes
 from api.routes.negotiations import TypeFilter, event_page, types_of
-from api.schemas import EventDetailOut, EventPage, event_detail_json
+from api.schemas import EventDetailOut, LogPage, event_detail_json
 from projections.codes import codings
 
 router = APIRouter(prefix="/events", tags=["events"])
 
 
-@router.get("", response_model=EventPage, dependencies=[CanRead])
+@router.get("", response_model=LogPage, dependencies=[CanRead])
 def global_log(
     log: LogDep,
     request: Request,
@@ -27,8 +27,9 @@ def global_log(
 ) -> Response:
     """Events of every negotiation after a position, filtered by type."""
     records = log.global_log(after=after, limit=limit, types=types_of(type))
+    # As the live stream sends them (GET /events/stream): the log as stored, uncoded.
     last = records[-1].position or 0 if records else 0
-    return event_page(log, records, request, limit, after=last)
+    return event_page(records, request, limit, after=last)
 
 
 @router.get("/{event_id}", response_model=EventDetailOut, dependencies=[CanRead])

@@ -21,6 +21,7 @@ from api.schemas import (
     NegotiationIn,
     NegotiationOut,
     coded_events_json,
+    events_json,
     negotiation_out,
 )
 from api.settings import Settings
@@ -43,12 +44,19 @@ def types_of(values: list[str] | None) -> list[str]:
 
 
 def event_page(
-    log: ConflictLog, records: list[Recorded], request: Request, limit: int, **cursor: int
+    records: list[Recorded],
+    request: Request,
+    limit: int,
+    *,
+    log: ConflictLog | None = None,
+    **cursor: int,
 ) -> Response:
-    """A page of events as bytes, each with its coding, and the URL of the next page when
-    it may have more."""
+    """A page of events as bytes, with the URL of the next page when it may have more;
+    given the ``log``, each event carries its coding (``projections.codes``)."""
     next_url = next_page(request, **cursor) if len(records) == limit else None
-    events = coded_events_json(records, codings(log, records))
+    events = (
+        events_json(records) if log is None else coded_events_json(records, codings(log, records))
+    )
     return json_bytes(b'{"events":' + events + b',"next":' + orjson.dumps(next_url) + b"}")
 
 
@@ -259,4 +267,4 @@ def negotiation_events(
         recorded_lte=recorded_lte,
     )
     last = records[-1].version if records else 0
-    return event_page(log, records, request, limit, after_version=last)
+    return event_page(records, request, limit, log=log, after_version=last)
