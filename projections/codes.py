@@ -6,9 +6,10 @@ answers, which only that proposal's ``ProposalMade`` says: ``read_proposals`` re
 negotiation's proposals from the store, with the corrections known by a moment
 applied, so an answer is coded by what the proposal is known to have offered.
 
-The event answers (``GET /events``, ``GET /events/{id}``, a negotiation's events) code
-each event as it was recorded, beside the data they show; the timeline and the exports
-code it as corrected by their ``known_at``, beside the corrected data they show.
+The event answers (``GET /events/{id}``, a negotiation's events) code each event as
+it was recorded, beside the data they show; the timeline and the exports code it as
+corrected by their ``known_at``, beside the corrected data they show. The global log
+and the live stream stay the log as stored, uncoded.
 """
 
 from __future__ import annotations

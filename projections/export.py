@@ -137,7 +137,12 @@ def _rows(log: ConflictLog, head: ExportHead) -> Iterator[ExportRow]:
     if head.position is None:
         return
     known, upto = head.known_at, head.position
-    proposals = read_proposals(log, head.negotiation, recorded_lte=known, upto_position=upto)
+    answers = not head.types or "ProposalAnswered" in head.types
+    proposals = (
+        read_proposals(log, head.negotiation, recorded_lte=known, upto_position=upto)
+        if answers
+        else {}
+    )
     valid_lte = head.as_of if head.to is None else min(head.as_of, head.to)
     for batch in pages(
         log,

@@ -268,6 +268,44 @@ def test_a_retracted_event_leaves_the_export_only_from_the_retraction_on(
     assert {DISPUTED_CALL, DISPUTE} <= set(before["event_id"]) and len(before) == 16
 
 
+def retract(client: TestClient, target: str) -> dict[str, Any]:
+    return append(
+        client,
+        {
+            "type": "EventRetracted",
+            "occurred_at": "2025-05-30",
+            "data": {"event_id": target, "reason": "withdrawn"},
+            "sources": [{"outlet": "Parley desk"}],
+        },
+    )
+
+
+def test_an_export_holds_as_many_events_as_the_state_folds_at_every_moment(
+    istanbul: TestClient,
+) -> None:
+    withdrawn = retract(istanbul, DISPUTE)  # the dispute itself is withdrawn
+    append(  # recorded late, back-dated
+        istanbul,
+        {
+            "type": "StatementIssued",
+            "occurred_at": "2025-05-18",
+            "data": {"speaker": "TUR", "summary": "Ankara offers to host again."},
+            "sources": [{"outlet": "Anadolu"}],
+        },
+    )
+    gone = retract(istanbul, PHONE_CALL)
+    for as_of in ("2025-05-17", "2025-05-19", "2025-05-28", None):
+        for known_at in (just_before(withdrawn["recorded_at"]), gone["recorded_at"], None):
+            params = {k: v for k, v in (("as_of", as_of), ("known_at", known_at)) if v}
+            state = istanbul.get(f"/negotiations/{SLUG}/state", params=params).json()
+            _, rows = json_lines(export(istanbul, format="ndjson", **params))
+            assert len(rows) == state["event_count"], (as_of, known_at)
+    _, now = json_lines(export(istanbul, format="ndjson"))
+    by_id = {r["id"]: r for r in now}
+    assert DISPUTE not in by_id and PHONE_CALL not in by_id
+    assert by_id[DISPUTED_CALL]["disputes"] == []  # a withdrawn dispute disputes nothing
+
+
 def test_a_correction_applies_in_csv_and_plover_and_is_attached_in_ndjson(
     istanbul: TestClient,
 ) -> None:
