@@ -1,7 +1,7 @@
 """The ``parley`` command: serve the API, load NDJSON, verify the log and saved heads,
-print signed heads, dump and restore the log, show a state, run, rebuild or report on
-the subscribing projections (``parley project …``), and manage named tokens
-(``parley token …``, in api/token_cli.py)."""
+print signed heads, dump and restore the log, show a state, export a negotiation
+(NDJSON, CSV, PLOVER), run, rebuild or report on the subscribing projections
+(``parley project …``), and manage named tokens (``parley token …``, in api/token_cli.py)."""
 
 from __future__ import annotations
 
@@ -259,6 +259,50 @@ def cmd_state(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from api.export import parse_query, write
+    from projections.export import start
+    from store.codec import utc_text
+
+    try:
+        query = parse_query(
+            args.slug,
+            as_of=args.as_of,
+            known_at=args.known_at,
+            from_=args.from_,
+            to=args.to,
+            types=[t for v in args.type or [] for t in v.split(",") if t],
+        )
+    except InvalidRequestError as error:
+        errors.print(f"[red]{error.errors[0]['field']}[/red]: {error.errors[0]['message']}")
+        return 2
+    with ConflictLog(Settings().store_config()) as log:
+        try:
+            head, rows = start(log, query)
+        except NegotiationNotFoundError as error:
+            errors.print(f"[red]{error}[/red]")
+            return 1
+        if args.output == "-":
+            for chunk in write(args.format, head, rows):
+                sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+        else:
+            # Written beside, then renamed: a reader never sees half an export.
+            path = Path(args.output)
+            partial = path.with_name(path.name + ".partial")
+            with partial.open("wb") as out:
+                for chunk in write(args.format, head, rows):
+                    out.write(chunk)
+            partial.replace(path)
+    errors.print(
+        f"exported {head.negotiation} as of {utc_text(head.as_of)}, known at "
+        f"{utc_text(head.known_at)}, up to position {head.position} (--as-of and --known-at "
+        "with these repeat it exactly)",
+        soft_wrap=True,
+    )
+    return 0
+
+
 def cmd_project_run(args: argparse.Namespace) -> int:
     from projections.runner import Projections, UnknownProjectionError, projection_names
 
@@ -393,6 +437,18 @@ def parser() -> argparse.ArgumentParser:
     state.add_argument("--json", action="store_true", help="print the API's JSON")
     _server_options(state)
     state.set_defaults(run=cmd_state)
+    exporter = commands.add_parser(
+        "export", help="export a negotiation at (as_of, known_at): ndjson, csv or plover"
+    )
+    exporter.add_argument("slug")
+    exporter.add_argument("--format", choices=["ndjson", "csv", "plover"], default="ndjson")
+    exporter.add_argument("--as-of", help="valid time: a date (end of day, UTC) or datetime")
+    exporter.add_argument("--known-at", help="recorded time: what the log knew then")
+    exporter.add_argument("--from", dest="from_", help="valid time: events overlapping from…")
+    exporter.add_argument("--to", help="…to (inclusive)")
+    exporter.add_argument("--type", action="append", help="event types; repeat or comma-separate")
+    exporter.add_argument("-o", "--output", default="-", help="file to write; - for stdout")
+    exporter.set_defaults(run=cmd_export)
     verify = commands.add_parser(
         "verify", help="check every hash chain and position, and heads saved earlier"
     )

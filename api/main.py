@@ -15,6 +15,7 @@ from api.limits import BodyLimit
 from api.routes import (
     esdb,
     events,
+    export,
     heads,
     health,
     negotiations,
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
     app.include_router(heads.router)
     app.include_router(negotiations.router)
     app.include_router(state.router)
+    app.include_router(export.router)
     app.include_router(stream.router)  # before /events/{event_id} claims "stream"
     app.include_router(events.router)
     app.include_router(projections.router)

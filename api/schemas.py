@@ -10,6 +10,7 @@ from uuid import UUID
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.coding import Coding
 from domain.negotiation import Recorded
 from domain.tokens import RESERVED_NAMES, TOKEN_NAME, Scope
 from domain.values import Actor, Source, ValidTime
@@ -69,6 +70,25 @@ class EventOut(BaseModel):
     )
 
 
+class PloverOut(BaseModel):
+    event: str | None = Field(description="PLOVER event category, from CAMEO2PLOVER-2021")
+    mode: str | None
+    context: list[str]
+
+
+class CodingOut(BaseModel):
+    """An event's CAMEO code and its PLOVER reading (``domain.coding``); all null for
+    the events no code describes (an opening, a delegation, facts about the log)."""
+
+    cameo: str | None = Field(description="CAMEO 1.1b3 code, e.g. 041 for a phone call")
+    cameo_label: str | None
+    plover: PloverOut
+
+
+class CodedEventOut(EventOut):
+    coding: CodingOut
+
+
 class AppendedEventOut(BaseModel):
     id: UUID
     type: str
@@ -86,11 +106,18 @@ class AppendOut(BaseModel):
 
 
 class EventPage(BaseModel):
+    events: list[CodedEventOut]
+    next: str | None = Field(description="URL of the next page, or null at the end")
+
+
+class LogPage(BaseModel):
+    """A page of the global log: the events as stored and as the live stream sends them."""
+
     events: list[EventOut]
     next: str | None = Field(description="URL of the next page, or null at the end")
 
 
-class EventDetailOut(EventOut):
+class EventDetailOut(CodedEventOut):
     disputes: list[EventOut]
     corrections: list[EventOut]
     retractions: list[EventOut]
@@ -130,6 +157,36 @@ def event_out(record: Recorded) -> dict[str, Any]:
 def events_json(records: Sequence[Recorded]) -> bytes:
     """A JSON array of events as ``answer_json`` shows each."""
     return b"[" + b",".join(map(answer_json, records)) + b"]"
+
+
+def coded_json(record: Recorded, coding: Coding) -> bytes:
+    """An event as ``answer_json`` shows it, with its ``coding`` object added."""
+    return answer_json(record)[:-1] + b',"coding":' + orjson.dumps(coding.as_json()) + b"}"
+
+
+def coded_events_json(records: Sequence[Recorded], codings: Sequence[Coding]) -> bytes:
+    """A JSON array of events, each with its coding (``coded_json``)."""
+    return b"[" + b",".join(map(coded_json, records, codings)) + b"]"
+
+
+def event_detail_json(record: Recorded, about: Sequence[Recorded], coding: Coding) -> bytes:
+    """One event as ``GET /events/{id}`` shows it: with its coding, and the disputes,
+    corrections and retractions among ``about`` (the facts that name it). An export's
+    NDJSON lines are made here too, from the facts known at its ``known_at``."""
+
+    def of(kind: str) -> bytes:
+        return events_json([r for r in about if r.type == kind])
+
+    return (
+        coded_json(record, coding)[:-1]
+        + b',"disputes":'
+        + of("ClaimDisputed")
+        + b',"corrections":'
+        + of("EventCorrected")
+        + b',"retractions":'
+        + of("EventRetracted")
+        + b"}"
+    )
 
 
 def negotiation_out(opening: Recorded, summary: NegotiationSummary) -> dict[str, Any]:

@@ -19,10 +19,10 @@ retractions) are never coded. CAMEO labels are GDELT's (``CAMEO_LABELS``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import assert_never
+from typing import Any, NamedTuple, assert_never
 
 from domain.cameo2plover import plover_row
 from domain.events import (
@@ -50,6 +50,7 @@ from domain.events import (
     StatementIssued,
     ZoneStatus,
 )
+from domain.values import Actor
 
 CAMEO_LABELS: Mapping[str, str] = MappingProxyType(
     {
@@ -96,6 +97,45 @@ class Coding:
     plover_mode: str | None
     plover_context: tuple[str, ...]
     codebook: str = CODEBOOK
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``coding`` object of the API's answers: ``{cameo, cameo_label, plover:
+        {event, mode, context}}``; the codebook is named once per answer, not here."""
+        return {
+            "cameo": self.cameo,
+            "cameo_label": self.cameo_label,
+            "plover": {
+                "event": self.plover_event,
+                "mode": self.plover_mode,
+                "context": list(self.plover_context),
+            },
+        }
+
+
+class Proposal(NamedTuple):
+    """What an answer's coding and export need of the proposal it answers."""
+
+    subject: ProposalSubject
+    proposer: Actor
+
+
+def proposals_of(events: Iterable[AnyEvent]) -> dict[str, Proposal]:
+    """The proposals made among ``events``, by proposal id (the first one of an id)."""
+    found: dict[str, Proposal] = {}
+    for event in events:
+        if isinstance(event, ProposalMade):
+            found.setdefault(
+                event.data.proposal_id, Proposal(event.data.subject, event.data.proposer)
+            )
+    return found
+
+
+def coding_for(event: AnyEvent, proposals: Mapping[str, Proposal]) -> Coding:
+    """The coding of ``event``; an answer is coded by its proposal's subject, if known."""
+    if isinstance(event, ProposalAnswered):
+        proposal = proposals.get(event.data.proposal_id)
+        return code(event, subject=None if proposal is None else proposal.subject)
+    return code(event)
 
 
 def code(event: AnyEvent, *, subject: ProposalSubject | None = None) -> Coding:

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol, TypeVar, cast
 from uuid import UUID
 
+from domain.coding import Coding, coding_for, proposals_of
 from domain.events import AnyEvent, ClaimDisputed
 from domain.negotiation import Recorded
 from domain.values import Actor, end_of_day
@@ -59,6 +60,7 @@ class TimelineEntry(Item):
     corrected_by: EventIds
     retracted_by: UUID | None
     recorded_by: str | None  # the token that appended it (None before named tokens)
+    coding: Coding  # of ``event`` as corrected
 
 
     _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
@@ -79,6 +81,7 @@ class TimelineEntry(Item):
             "disputed_by": [dispute.raw() for dispute in self.disputed_by],
             "corrected_by": self.corrected_by,
             "retracted_by": self.retracted_by,
+            "coding": self.coding.as_json(),
         }
 
 
@@ -139,6 +142,8 @@ def timeline(
         and (from_ is None or end_of_day(r.event.occurred_until or r.event.occurred_at) >= from_)
     ]
     chosen.sort(key=lambda r: (r.event.valid_from, record_position(r)))
+    # An answer is coded by the subject of its proposal, as known then.
+    proposals = proposals_of(knowledge.events.values())
     entries = tuple(
         TimelineEntry(
             event=knowledge.events[r.event.id],
@@ -148,6 +153,7 @@ def timeline(
             corrected_by=tuple(knowledge.corrected_by.get(r.event.id, ())),
             retracted_by=knowledge.retracted_by.get(r.event.id),
             recorded_by=r.recorded_by,
+            coding=coding_for(knowledge.events[r.event.id], proposals),
         )
         for r in chosen
     )

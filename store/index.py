@@ -305,6 +305,37 @@ class EventIndex:
         """Disputes, corrections and retractions that name ``event_id``."""
         return self._records("WHERE i.subject_id = ?", [self._id(event_id)], "ORDER BY i.position")
 
+    def records_about_any(
+        self,
+        ids: Sequence[UUID],
+        *,
+        recorded_lte: datetime | None = None,
+        upto_position: int | None = None,
+    ) -> list[Recorded]:
+        """Disputes, corrections and retractions that name any of ``ids``, recorded by
+        ``recorded_lte`` and at or before ``upto_position``, in position order (a page of
+        an export asks once for all its events)."""
+        if not ids:
+            return []
+        clauses = [f"i.subject_id IN ({', '.join('?' * len(ids))})"]
+        params: list[Any] = [self._id(i) for i in ids]
+        if recorded_lte is not None:
+            clauses.append("i.recorded_at <= ?")
+            params.append(self._ts(recorded_lte))
+        if upto_position is not None:
+            clauses.append("i.position <= ?")
+            params.append(upto_position)
+        return self._records("WHERE " + " AND ".join(clauses), params, "ORDER BY i.position")
+
+    def last_known_position(self, negotiation: str, recorded_lte: datetime) -> int | None:
+        """The position of a negotiation's last event recorded by ``recorded_lte``."""
+        sql = (
+            f"SELECT position FROM {self.index_table} WHERE negotiation = ? "
+            "AND recorded_at <= ? ORDER BY version DESC LIMIT 1"
+        )
+        rows = self._fetch(self._sql(sql), [negotiation, self._ts(recorded_lte)])
+        return int(rows[0][0]) if rows else None
+
     def summaries(self, negotiation: str | None = None) -> list[NegotiationSummary]:
         """Counts and last activity per negotiation."""
         where, params = ("WHERE negotiation = ?", [negotiation]) if negotiation else ("", [])

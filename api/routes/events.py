@@ -11,13 +11,13 @@ from api.deps import CanRead, LogDep
 from api.parsing import MAX_VERSION
 from api.responses import json_bytes
 from api.routes.negotiations import TypeFilter, event_page, types_of
-from api.schemas import EventDetailOut, EventPage, events_json
-from store.codec import answer_json
+from api.schemas import EventDetailOut, LogPage, event_detail_json
+from projections.codes import codings
 
 router = APIRouter(prefix="/events", tags=["events"])
 
 
-@router.get("", response_model=EventPage, dependencies=[CanRead])
+@router.get("", response_model=LogPage, dependencies=[CanRead])
 def global_log(
     log: LogDep,
     request: Request,
@@ -27,25 +27,15 @@ def global_log(
 ) -> Response:
     """Events of every negotiation after a position, filtered by type."""
     records = log.global_log(after=after, limit=limit, types=types_of(type))
-    return event_page(records, request, limit, after=records[-1].position or 0 if records else 0)
+    # As the live stream sends them (GET /events/stream): the log as stored, uncoded.
+    last = records[-1].position or 0 if records else 0
+    return event_page(records, request, limit, after=last)
 
 
 @router.get("/{event_id}", response_model=EventDetailOut, dependencies=[CanRead])
 def one_event(event_id: UUID, log: LogDep) -> Response:
-    """One event with the disputes, corrections and retractions that name it."""
+    """One event with its CAMEO and PLOVER coding, and the disputes, corrections and
+    retractions that name it."""
     record = log.event(event_id)
-    about = log.about(event_id)
-
-    def of(kind: str) -> bytes:
-        return events_json([r for r in about if r.type == kind])
-
-    return json_bytes(
-        answer_json(record)[:-1]
-        + b',"disputes":'
-        + of("ClaimDisputed")
-        + b',"corrections":'
-        + of("EventCorrected")
-        + b',"retractions":'
-        + of("EventRetracted")
-        + b"}"
-    )
+    [coding] = codings(log, [record])
+    return json_bytes(event_detail_json(record, log.about(event_id), coding))

@@ -20,6 +20,7 @@ from api.schemas import (
     EventPage,
     NegotiationIn,
     NegotiationOut,
+    coded_events_json,
     events_json,
     negotiation_out,
 )
@@ -27,6 +28,7 @@ from api.settings import Settings
 from domain.events import NegotiationOpened, any_event
 from domain.negotiation import Recorded
 from domain.values import Source
+from projections.codes import codings
 from projections.negotiations_index import NAME as NEGOTIATIONS_INDEX
 from projections.runner import Projections
 from store.codec import utc_text
@@ -41,12 +43,21 @@ def types_of(values: list[str] | None) -> list[str]:
     return [t for v in values or [] for t in v.split(",") if t]
 
 
-def event_page(records: list[Recorded], request: Request, limit: int, **cursor: int) -> Response:
-    """A page of events as bytes, with the URL of the next page when it may have more."""
+def event_page(
+    records: list[Recorded],
+    request: Request,
+    limit: int,
+    *,
+    log: ConflictLog | None = None,
+    **cursor: int,
+) -> Response:
+    """A page of events as bytes, with the URL of the next page when it may have more;
+    given the ``log``, each event carries its coding (``projections.codes``)."""
     next_url = next_page(request, **cursor) if len(records) == limit else None
-    return json_bytes(
-        b'{"events":' + events_json(records) + b',"next":' + orjson.dumps(next_url) + b"}"
+    events = (
+        events_json(records) if log is None else coded_events_json(records, codings(log, records))
     )
+    return json_bytes(b'{"events":' + events + b',"next":' + orjson.dumps(next_url) + b"}")
 
 
 def _summary(log: ConflictLog, slug: str) -> dict[str, Any]:
@@ -259,4 +270,5 @@ def negotiation_events(
         valid_lte=valid_lte,
         recorded_lte=recorded_lte,
     )
-    return event_page(records, request, limit, after_version=records[-1].version if records else 0)
+    last = records[-1].version if records else 0
+    return event_page(records, request, limit, log=log, after_version=last)

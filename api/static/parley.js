@@ -540,11 +540,12 @@
     if (e.disputed_by && e.disputed_by.length) flags.push(badge("disputed", "disputed"));
     if (e.corrected_by && e.corrected_by.length) flags.push(badge("corrected", "corrected"));
     if (e.retracted_by) flags.push(badge("retracted", "retracted"));
+    const coded = codeBadge(e.coding);
     const until = e.occurred_until && e.occurred_until !== e.occurred_at;
     return h("li", { id: `ev-${e.id}`, class: e.retracted_by ? "entry retracted" : "entry" },
       h("div", { class: "entry-when" }, when(e.occurred_at), until ? [" – ", when(e.occurred_until)] : null),
       h("div", { class: "entry-body" },
-        h("p", { class: "entry-head" }, h("span", { class: "type" }, humanType(e.type)), flags),
+        h("p", { class: "entry-head" }, h("span", { class: "type" }, humanType(e.type)), flags, coded),
         h("p", { class: "entry-text" }, describe(e)),
         (e.disputed_by || []).map((d) => h("p", { class: "dispute" },
           "Disputed by ", actor(d.disputed_by), ": ", h("q", {}, d.counter_claim))),
@@ -556,6 +557,15 @@
         h("p", { class: "entry-meta" },
           `position ${e.position} · recorded `, when(e.recorded_at), recordedBy(e), " · ",
           h("a", { href: `/events/${encodeURIComponent(e.id)}` }, "JSON"))));
+  }
+
+  // The event's CAMEO code and PLOVER category (GET /events/{id} has them too).
+  function codeBadge(coding) {
+    if (!coding || !coding.cameo) return null;
+    const plover = coding.plover && coding.plover.event
+      ? [coding.plover.event, coding.plover.mode].filter(Boolean).join(" / ") : "no PLOVER category";
+    return h("span", { class: "badge badge-code", title: `CAMEO ${coding.cameo}: ${coding.cameo_label}; PLOVER: ${plover}` },
+      `CAMEO ${coding.cameo}`, coding.plover && coding.plover.event ? ` · ${coding.plover.event}` : null);
   }
 
   function renderTimeline(timeline) {
@@ -606,6 +616,10 @@
       h("p", { class: "help" }, "The answer echoes the instants it used. The same request, later, gives the same answer:"),
       codeBlock("curl-state", `curl -s${auth} '${stateUrl}'`, "state"),
       codeBlock("curl-timeline", `curl -s${auth} '${timelineUrl}'`, "timeline"),
+      h("p", { class: "help", id: "exports" }, "Export these events, coded, as of the same moment: ",
+        join(["csv", "plover", "ndjson"].map((format) => h("a", {
+          href: `${slugPath()}/export` + queryString([["format", format], ["as_of", state.as_of], ["known_at", state.known_at]]),
+        }, format.toUpperCase())), " · ")),
       h("p", {}, h("a", { href: pinned, id: "permalink" }, "Link to this exact view"),
         " (both clocks pinned, so later events do not change it)."));
   }

@@ -312,6 +312,9 @@ def test_as_of_28_may_the_page_shows_round_two_proposed_in_istanbul_hosted_by_tu
     assert "disputed" in call and "Disputed by Vladimir Medinsky" in call
     assert "teleSUR via EFE ← TASS ← Sputnik" in call
     assert "reports from various news agencies suggesting" in call
+    assert "CAMEO 041 · CONSULT" in call  # its codes, as GET /events/{id} gives them
+    export_csv = browser.evaluate("document.querySelector('#exports a').getAttribute('href')")
+    assert export_csv.startswith("/negotiations/istanbul-2025/export?format=csv&as_of=2025-05-28")
     assert browser.evaluate("!!document.querySelector('a[href=\"/docs\"]')")
 
     shot = tmp_path / "parley-28-may.png"

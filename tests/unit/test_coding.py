@@ -18,7 +18,7 @@ from uuid import UUID
 import pytest
 from histories import ISTANBUL, MEDINSKY, UMEROV, event
 
-from domain.coding import CAMEO_LABELS, Coding, cameo_code, code
+from domain.coding import CAMEO_LABELS, Coding, Proposal, cameo_code, code, coding_for, proposals_of
 from domain.events import (
     CODEBOOK,
     EVENT_TYPES,
@@ -311,4 +311,41 @@ def test_the_founding_example_codes_as_read_by_hand() -> None:
         "RoundScheduled": Counter({"036": 1}),
         "DelegationNamed": Counter({None: 1}),
         "HostAnnounced": Counter({"039": 1}),  # Türkiye hosts the second round
+    }
+
+
+def test_an_answer_is_coded_by_the_subject_of_the_proposal_it_names() -> None:
+    offers = [proposal("ceasefire"), event(
+        "ProposalMade", DAY, proposal_id="p-2", proposer="UKR", subject="meeting", summary="Meet."
+    )]  # fmt: skip
+    proposals = proposals_of([*offers, answer("rejected")])
+    rejected_meeting = event(
+        "ProposalAnswered", DAY, proposal_id="p-2", responder="RUS", response="rejected"
+    )
+
+    assert list(proposals) == ["p-1", "p-2"]
+    assert proposals["p-2"].subject == "meeting" and proposals["p-2"].proposer.country == "UKR"
+    assert coding_for(answer("rejected"), proposals).cameo == "1246"  # a ceasefire refused
+    assert coding_for(rejected_meeting, proposals).cameo == "125"
+    assert coding_for(rejected_meeting, {}).cameo == "120"  # the proposal unknown
+    assert coding_for(contact("visit"), proposals) == code(contact("visit"))
+
+
+def test_the_first_proposal_of_an_id_is_the_one_answered() -> None:
+    found = proposals_of([proposal("meeting"), proposal("ceasefire")])
+
+    assert found == {"p-1": Proposal("meeting", found["p-1"].proposer)}
+
+
+def test_a_coding_as_json_is_the_answers_coding_object() -> None:
+    assert code(contact("phone")).as_json() == {
+        "cameo": "041",
+        "cameo_label": "Discuss by telephone",
+        "plover": {"event": "CONSULT", "mode": "phone", "context": []},
+    }
+    assert code(zone("declared")).as_json()["plover"]["context"] == ["military"]
+    assert Coding(None, None, None, None, ()).as_json() == {
+        "cameo": None,
+        "cameo_label": None,
+        "plover": {"event": None, "mode": None, "context": []},
     }

@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 from histories import (
     DOHA,
     UMEROV,
+    answer,
     contact,
     correction,
     dispute,
     given,
+    proposal,
     retraction,
     scheduled,
     statement,
@@ -123,9 +125,29 @@ def test_timeline_json_keeps_valid_times_as_given() -> None:
     assert list(entry) == [
         "id", "type", "occurred_at", "occurred_until", "precision", "position", "recorded_at",
         "recorded_by", "data", "sources", "asserted_by", "disputed_by", "corrected_by",
-        "retracted_by",
+        "retracted_by", "coding",
     ]  # fmt: skip
     assert (entry["occurred_at"], entry["precision"]) == ("2025-05-28T12:57:00-04:00", "exact")
     assert json["events"][0]["occurred_at"] == "2025-05-16"
     assert entry["sources"][0]["outlet"] == "teleSUR"
     assert (json["from"], json["to"]) == (None, "2025-05-30T23:59:59.999999Z")
+
+
+def test_timeline_codes_each_entry_as_corrected_and_an_answer_by_its_proposal() -> None:
+    call = contact("2025-05-20")
+    history = given(call, proposal("2025-05-21", subject="meeting"))
+    history.add(answer("2025-05-22", response="rejected"))
+    cutoff = history.clock
+    history.add(correction("2025-05-23", call.id, medium="visit"))
+
+    def cameo(known_at: datetime) -> dict[str, str | None]:
+        entries = timeline(history.records, known_at=known_at).events
+        return {entry.event.type: entry.coding.cameo for entry in entries}
+
+    assert cameo(cutoff) == {
+        "NegotiationOpened": None,
+        "ContactHeld": "041",
+        "ProposalMade": "036",
+        "ProposalAnswered": "125",  # rejecting a meeting, not the unspecified 120
+    }
+    assert cameo(history.clock)["ContactHeld"] == "042"

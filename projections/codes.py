@@ -1,0 +1,116 @@
+"""CAMEO and PLOVER codes of stored events, with what a code needs from the rest of the log.
+
+``domain.coding`` codes an event by what it says. A ``ProposalAnswered`` does not say
+what the proposal was about, so its code needs the ``subject`` of the proposal it
+answers, which only that proposal's ``ProposalMade`` says: ``read_proposals`` reads a
+negotiation's proposals from the store, with the corrections known by a moment
+applied, so an answer is coded by what the proposal is known to have offered.
+
+The event answers (``GET /events/{id}``, a negotiation's events) code each event as
+it was recorded, beside the data they show; the timeline and the exports code it as
+corrected by their ``known_at``, beside the corrected data they show. The global log
+and the live stream stay the log as stored, uncoded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+from domain.coding import Coding, Proposal, coding_for, proposals_of
+from domain.events import AnyEvent, EventCorrected
+from domain.negotiation import Recorded
+from projections.as_of import correct
+from store.log import ConflictLog
+
+PAGE = 1000
+"""Events read from the store at once by the readers that page through a negotiation."""
+
+
+def pages(
+    log: ConflictLog,
+    slug: str,
+    *,
+    types: Sequence[str] = (),
+    valid_lte: datetime | None = None,
+    recorded_lte: datetime | None = None,
+    upto_position: int | None = None,
+    page: int = PAGE,
+) -> Iterator[list[Recorded]]:
+    """A negotiation's events in version (and so position) order, ``page`` at a time,
+    filtered in the store, and none after ``upto_position``: memory stays one page."""
+    after = 0
+    while True:
+        batch = log.index.select_records(
+            negotiation=slug,
+            after_version=after,
+            types=types,
+            valid_lte=valid_lte,
+            recorded_lte=recorded_lte,
+            limit=page,
+        )
+        if upto_position is not None:
+            batch = [r for r in batch if (r.position or 0) <= upto_position]
+        if batch:
+            yield batch
+        if len(batch) < page:
+            return
+        after = batch[-1].version
+
+
+def corrected_events(
+    log: ConflictLog,
+    records: Sequence[Recorded],
+    *,
+    recorded_lte: datetime | None = None,
+    upto_position: int | None = None,
+) -> tuple[list[AnyEvent], list[Recorded]]:
+    """``records``' events with the corrections known by ``recorded_lte`` applied (in
+    position order, as the as-of reference applies them), and every dispute,
+    correction and retraction of them known then."""
+    about = log.index.records_about_any(
+        [r.event.id for r in records], recorded_lte=recorded_lte, upto_position=upto_position
+    )
+    events = {r.event.id: r.event for r in records}
+    for fact in about:
+        event = fact.event
+        if isinstance(event, EventCorrected) and event.data.event_id in events:
+            target = event.data.event_id
+            events[target] = correct(events[target], event.data.data)
+    return [events[r.event.id] for r in records], about
+
+
+def read_proposals(
+    log: ConflictLog,
+    slug: str,
+    *,
+    recorded_lte: datetime | None = None,
+    upto_position: int | None = None,
+) -> dict[str, Proposal]:
+    """A negotiation's proposals known by ``recorded_lte``, corrected as known then.
+
+    Kept whole while an export runs: a few dozen bytes per proposal, not per event.
+    """
+    found: dict[str, Proposal] = {}
+    for batch in pages(
+        log,
+        slug,
+        types=["ProposalMade"],
+        recorded_lte=recorded_lte,
+        upto_position=upto_position,
+    ):
+        events, _ = corrected_events(
+            log, batch, recorded_lte=recorded_lte, upto_position=upto_position
+        )
+        for proposal_id, proposal in proposals_of(events).items():
+            found.setdefault(proposal_id, proposal)
+    return found
+
+
+def codings(log: ConflictLog, records: Sequence[Recorded]) -> list[Coding]:
+    """The codings of stored events as recorded, for an answer that shows them; the
+    proposals of each negotiation with an answer among them are read once (proposal
+    ids are unique within a negotiation only)."""
+    wanted = sorted({r.negotiation for r in records if r.type == "ProposalAnswered"})
+    proposals = {slug: read_proposals(log, slug) for slug in wanted}
+    return [coding_for(r.event, proposals.get(r.negotiation, {})) for r in records]

@@ -1,0 +1,251 @@
+"""What an export of a negotiation at (as_of, known_at) holds, read page by page.
+
+An export holds the events that the state at ``(as_of, known_at)`` folds (DESIGN.md §3):
+the world events of the negotiation recorded by ``known_at`` whose valid time begins by
+``as_of``, less those retracted by then, each with the corrections known by then
+applied, in position order (the order the log recorded them). ``from``, ``to`` and
+``type`` narrow it further: an event is kept when its valid time overlaps ``[from,
+to]`` (as in the timeline) and its type is one of ``type``. Corrections and
+retractions are facts about the log, not rows: each row names the corrections
+applied to it and the disputes of it that count, as known at ``known_at``.
+
+The export is fixed when it starts: ``known_at`` (default now) and the negotiation's
+last position known then (``ExportHead.position``), which every page is bounded by.
+So an export names what repeats it exactly, and appends made while it streams do not
+change it. It is read from the store one page at a time (``projections.codes.pages``),
+so memory stays one page whatever the negotiation's size, plus the negotiation's
+proposals (an answer is coded by its proposal's subject; a few dozen bytes each).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+from domain.coding import Coding, Proposal, coding_for
+from domain.events import (
+    CODEBOOK,
+    EVENT_TYPES,
+    KNOWLEDGE,
+    AnyEvent,
+    ClaimDisputed,
+    EventCorrected,
+    EventRetracted,
+    NegotiationOpened,
+    ProposalAnswered,
+)
+from domain.negotiation import Recorded
+from domain.values import Actor, end_of_day
+from projections.codes import PAGE, corrected_events, pages, read_proposals
+from store.log import ConflictLog
+
+WORLD_TYPES = tuple(sorted(set(EVENT_TYPES) - KNOWLEDGE))
+"""The types an export can hold: every type but the facts about the log."""
+
+
+@dataclass(frozen=True)
+class ExportQuery:
+    """What to export: one negotiation at (as_of, known_at), narrowed by valid time and
+    type. ``as_of`` and ``known_at`` None mean the moment the export starts."""
+
+    negotiation: str
+    as_of: datetime | None = None
+    known_at: datetime | None = None
+    from_: datetime | None = None
+    to: datetime | None = None
+    types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ExportHead:
+    """What an export names first, so anyone can repeat it exactly."""
+
+    negotiation: str
+    title: str
+    parties: tuple[Actor, ...]
+    as_of: datetime
+    known_at: datetime
+    from_: datetime | None
+    to: datetime | None
+    types: tuple[str, ...]
+    position: int | None  # the negotiation's last position known at known_at
+    codebook: str = CODEBOOK
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRow:
+    """One exported event: as stored (``record``) and as known (``event``, corrected)."""
+
+    record: Recorded
+    event: AnyEvent
+    coding: Coding  # of ``event``, as known
+    recorded_coding: Coding  # of the event as stored (differs only if corrected)
+    disputes: tuple[Recorded, ...]  # the disputes of it that count, known at known_at
+    corrections: tuple[Recorded, ...]  # applied to ``event``, in position order
+    proposal: Proposal | None = None  # for an answer: the proposal it answers
+
+    @property
+    def disputed_by(self) -> list[UUID]:
+        return [d.event.id for d in self.disputes]
+
+    @property
+    def corrected_by(self) -> list[UUID]:
+        return [c.event.id for c in self.corrections]
+
+
+class ExportTypeError(ValueError):
+    """An export asked for a type that no export holds."""
+
+    def __init__(self, unknown: Sequence[str]) -> None:
+        super().__init__(
+            f"unknown or unexportable event type(s) {', '.join(unknown)}; "
+            f"an export holds {', '.join(WORLD_TYPES)}"
+        )
+        self.unknown = list(unknown)
+
+
+def start(log: ConflictLog, query: ExportQuery) -> tuple[ExportHead, Iterator[ExportRow]]:
+    """The export's head, fixed now, and its rows, read from the store as they are asked
+    for. Raises ``NegotiationNotFoundError`` (before any row) for an unknown slug, and
+    ``ExportTypeError`` for a type no export holds."""
+    unknown = [t for t in query.types if t not in WORLD_TYPES]
+    if unknown:
+        raise ExportTypeError(unknown)
+    slug = query.negotiation
+    log.summary(slug)  # raises NegotiationNotFoundError
+    now = datetime.now(UTC)
+    as_of, known_at = query.as_of or now, query.known_at or now
+    opened = log.opening(slug).event
+    assert isinstance(opened, NegotiationOpened)
+    head = ExportHead(
+        negotiation=slug,
+        title=opened.data.title,
+        parties=tuple(opened.data.parties),
+        as_of=as_of,
+        known_at=known_at,
+        from_=query.from_,
+        to=query.to,
+        types=tuple(query.types),
+        position=log.index.last_known_position(slug, known_at),
+    )
+    return head, _rows(log, head)
+
+
+def _rows(log: ConflictLog, head: ExportHead) -> Iterator[ExportRow]:
+    if head.position is None:
+        return
+    known, upto = head.known_at, head.position
+    answers = not head.types or "ProposalAnswered" in head.types
+    proposals = (
+        read_proposals(log, head.negotiation, recorded_lte=known, upto_position=upto)
+        if answers
+        else {}
+    )
+    valid_lte = head.as_of if head.to is None else min(head.as_of, head.to)
+    for batch in pages(
+        log,
+        head.negotiation,
+        types=head.types or WORLD_TYPES,
+        valid_lte=valid_lte,
+        recorded_lte=known,
+        upto_position=upto,
+        page=PAGE,
+    ):
+        events, about = corrected_events(log, batch, recorded_lte=known, upto_position=upto)
+        retracted = _retracted(log, batch, about, known, upto)
+        counting = _counting_disputes(log, about, head, retracted)
+        facts: dict[UUID | None, list[Recorded]] = {}
+        for fact in about:
+            facts.setdefault(fact.event.subject_id, []).append(fact)
+        for record, event in zip(batch, events, strict=True):
+            if record.event.id in retracted:
+                continue
+            if (
+                head.from_ is not None
+                and end_of_day(event.occurred_until or event.occurred_at) < head.from_
+            ):
+                continue
+            mine = facts.get(event.id, [])
+            corrections = tuple(f for f in mine if isinstance(f.event, EventCorrected))
+            coding = coding_for(event, proposals)
+            yield ExportRow(
+                record=record,
+                event=event,
+                coding=coding,
+                recorded_coding=coding_for(record.event, proposals) if corrections else coding,
+                disputes=tuple(f for f in mine if f.event.id in counting),
+                corrections=corrections,
+                proposal=proposals.get(event.data.proposal_id)
+                if isinstance(event, ProposalAnswered)
+                else None,
+            )
+
+
+def _retracted(
+    log: ConflictLog,
+    batch: Sequence[Recorded],
+    about: Sequence[Recorded],
+    known: datetime,
+    upto: int,
+) -> set[UUID]:
+    """The events of ``batch`` that no longer count as known then: retracted, or
+    disputes whose disputed claim (or its own disputed claim, and so on) is retracted."""
+    gone = {f.event.subject_id for f in about if isinstance(f.event, EventRetracted)}
+    # A dispute goes with the claim it disputes: follow each dispute's chain of targets
+    # outside this page, a level per query, until a retraction or a non-dispute.
+    chains = {
+        r.event.id: r.event.data.event_id
+        for r in batch
+        if isinstance(r.event, ClaimDisputed) and r.event.id not in gone
+    }
+    seen: set[UUID] = set()
+    while chains:
+        targets = sorted(set(chains.values()) - seen, key=str)
+        seen.update(targets)
+        facts = log.index.records_about_any(targets, recorded_lte=known, upto_position=upto)
+        retracted_targets = {
+            f.event.subject_id for f in facts if isinstance(f.event, EventRetracted)
+        }
+        next_targets: dict[UUID, UUID] = {}
+        found = {r.event.id: r.event for r in log.index.records_by_ids(targets)}
+        for dispute, target in chains.items():
+            if target in retracted_targets or target in gone:
+                gone.add(dispute)
+                continue
+            event = found.get(target)
+            if isinstance(event, ClaimDisputed) and event.data.event_id not in seen:
+                next_targets[dispute] = event.data.event_id
+        chains = next_targets
+    return {r.event.id for r in batch if r.event.id in gone}
+
+
+def _counting_disputes(
+    log: ConflictLog,
+    about: Sequence[Recorded],
+    head: ExportHead,
+    retracted: set[UUID],
+) -> set[UUID]:
+    """The disputes among ``about`` that count: folded by the state (begun by as_of)
+    and not retracted themselves, as known then."""
+    disputes = [
+        f for f in about if isinstance(f.event, ClaimDisputed) and f.event.valid_from <= head.as_of
+    ]
+    if not disputes:
+        return set()
+    facts = log.index.records_about_any(
+        [d.event.id for d in disputes], recorded_lte=head.known_at, upto_position=head.position
+    )
+    withdrawn = {f.event.subject_id for f in facts if isinstance(f.event, EventRetracted)}
+    return {d.event.id for d in disputes if d.event.id not in withdrawn | retracted}
+
+
+__all__ = [
+    "WORLD_TYPES",
+    "ExportHead",
+    "ExportQuery",
+    "ExportRow",
+    "ExportTypeError",
+    "start",
+]
