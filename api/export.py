@@ -297,7 +297,7 @@ def _csv_row(head: ExportHead, row: ExportRow) -> list[Any]:
         record.version,
         record.position,
         utc_text(record.recorded_at),
-        getattr(record, "recorded_by", None),
+        record.recorded_by,
         record.hash,
     ]
 
@@ -504,7 +504,7 @@ def plover_record(head: ExportHead, row: ExportRow) -> dict[str, Any]:
             "version": record.version,
             "position": record.position,
             "recorded_at": utc_text(record.recorded_at),
-            "recorded_by": getattr(record, "recorded_by", None),
+            "recorded_by": record.recorded_by,
             "hash": record.hash,
         },
     }

@@ -19,7 +19,8 @@ from domain.events import AnyEvent, parse_event
 from projections.export import ExportQuery, start
 from store.log import ConflictLog
 
-SMALL, LARGE = 5_000, 20_000  # five and twenty pages of an export
+PAGE = 200  # a smaller page than the server reads, so that a few thousand events are many pages
+SMALL, LARGE = 1_000, 4_000  # five and twenty pages of an export
 PROPOSALS = 10
 SOURCE = [{"outlet": "teleSUR", "via": ["TASS"], "quote": "a short quote"}]
 
@@ -84,7 +85,8 @@ def export_peak(log: ConflictLog, slug: str, fmt: Format) -> tuple[int, int]:
 
 
 @pytest.fixture
-def logs(log: ConflictLog) -> ConflictLog:
+def logs(log: ConflictLog, monkeypatch: pytest.MonkeyPatch) -> ConflictLog:
+    monkeypatch.setattr("projections.export.PAGE", PAGE)
     fill(log, "small", SMALL)
     fill(log, "large", LARGE)
     return log
