@@ -260,6 +260,10 @@ def cmd_state(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if args.server:
+        from api import remote
+
+        return remote.run(args, remote.export)
     from api.export import parse_query, write
     from projections.export import start
     from store.codec import utc_text
@@ -448,6 +452,7 @@ def parser() -> argparse.ArgumentParser:
     exporter.add_argument("--to", help="…to (inclusive)")
     exporter.add_argument("--type", action="append", help="event types; repeat or comma-separate")
     exporter.add_argument("-o", "--output", default="-", help="file to write; - for stdout")
+    _server_options(exporter)
     exporter.set_defaults(run=cmd_export)
     verify = commands.add_parser(
         "verify", help="check every hash chain and position, and heads saved earlier"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,27 @@ def state(client: Client, args: argparse.Namespace) -> int:
         print(json.dumps(body, indent=2, ensure_ascii=False))
     else:
         print_state(console, body)
+    return 0
+
+
+def export(client: Client, args: argparse.Namespace) -> int:
+    """``parley export --server``: the server's export, streamed to a file or stdout."""
+    options: dict[str, Any] = {
+        "as_of": args.as_of,
+        "known_at": args.known_at,
+        "from_": args.from_,
+        "to": args.to,
+        "type": [t for v in args.type or [] for t in v.split(",") if t] or None,
+    }
+    if args.output == "-":
+        client.export_to(args.slug, sys.stdout.buffer, args.format, **options)
+        sys.stdout.buffer.flush()
+        return 0
+    path = Path(args.output)
+    partial = path.with_name(path.name + ".partial")  # a reader never sees half an export
+    with partial.open("wb") as out:
+        client.export_to(args.slug, out, args.format, **options)
+    partial.replace(path)
     return 0
 
 

@@ -689,6 +689,19 @@ def test_parley_state_head_and_verify_over_http(
     assert SLUG in listed and len(listed) == len(parley.negotiations())
 
 
+def test_parley_export_over_http_writes_what_the_server_exports(
+    live: Server, parley: Client, tmp_path: Path
+) -> None:
+    server = ["--server", live.url, "--token", READER]
+    target = tmp_path / "istanbul.csv"
+    moments = ["--as-of", "2025-05-28", "--known-at", "2030-01-01"]
+    assert cli.main(["export", SLUG, "--format", "csv", *moments, "-o", str(target), *server]) == 0
+    expected = parley.export(SLUG, "csv", as_of="2025-05-28", known_at="2030-01-01")
+    assert target.read_text(encoding="utf-8") == expected
+    assert expected.count("\n") > 5 and not (tmp_path / "istanbul.csv.partial").exists()
+    assert cli.main(["export", "no-such-talks", *server]) == 1
+
+
 def test_remote_batches_stay_under_the_body_limit() -> None:
     small = [parse_event(statement(f"s{i}")) for i in range(5)]
     big = [parse_event(statement("x" * 2000, id=str(uuid.uuid4()))) for _ in range(600)]
