@@ -28,10 +28,14 @@ from domain.negotiation import (
     negotiation_id,
 )
 from store.codec import decode_record
-from store.search import TERMS_TABLE, TEXT_TABLE, Search, TextQuery, backfill_params
-
-SearchRows = tuple[list[tuple[int, str, str]], list[tuple[int, str]]]
-"""The rows of the search tables: (position, kind, term) and (position, text)."""
+from store.search import (
+    TERMS_TABLE,
+    TEXT_TABLE,
+    Search,
+    SearchRows,
+    TextQuery,
+    backfill_params,
+)
 
 INDEX_TABLE = "parley_event_index"
 COLUMNS = (

@@ -25,13 +25,18 @@ from store.index import (
     EventIndex,
     RecordingOrderError,
     RestoreBatch,
-    SearchRows,
     StoreNotEmptyError,
     index_params,
     index_statements,
 )
 from store.mapper import RECORDED_TOPIC
-from store.search import TextQuery, postgres_text_statements, search_params, terms_statements
+from store.search import (
+    SearchRows,
+    TextQuery,
+    postgres_text_statements,
+    search_params,
+    terms_statements,
+)
 
 log = logging.getLogger("parley")
 

@@ -76,6 +76,9 @@ class SearchQueryError(ValueError):
         self.value = value
 
 
+SearchRows = tuple[list[tuple[int, str, str]], list[tuple[int, str]]]
+"""The rows of the search tables: (position, kind, term) and (position, text)."""
+
 Phrase = tuple[str, ...]
 """Words that must appear in this order."""
 
@@ -257,7 +260,7 @@ def terms_of(row: IndexRow) -> Iterable[tuple[str, str]]:
 
 def search_params(
     stored_events: Sequence[StoredEvent], positions: Sequence[int]
-) -> tuple[list[tuple[int, str, str]], list[tuple[int, str]]]:
+) -> SearchRows:
     """The rows of the two search tables for the stored events that carry an index row
     (``IndexedStoredEvent``): (position, kind, term) and (position, text)."""
     placed = zip(positions, (getattr(s, "index", None) for s in stored_events), strict=True)
@@ -266,7 +269,7 @@ def search_params(
 
 def rows_params(
     placed: Iterable[tuple[int, IndexRow]],
-) -> tuple[list[tuple[int, str, str]], list[tuple[int, str]]]:
+) -> SearchRows:
     """(position, kind, term) and (position, text) rows for index rows at their
     positions; an event without prose has no text row."""
     terms: list[tuple[int, str, str]] = []
@@ -280,7 +283,7 @@ def rows_params(
 
 def backfill_params(
     rows: Iterable[tuple[int, Any, int, bytes]],
-) -> tuple[list[tuple[int, str, str]], list[tuple[int, str]]]:
+) -> SearchRows:
     """The search rows of stored rows (position, originator_id, version, state): how a
     store made before search existed is filled."""
     return rows_params(

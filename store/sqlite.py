@@ -29,7 +29,6 @@ from store.index import (
     EventIndex,
     RecordingOrderError,
     RestoreBatch,
-    SearchRows,
     StoreNotEmptyError,
     index_params,
     index_statements,
@@ -37,6 +36,7 @@ from store.index import (
 )
 from store.mapper import RECORDED_TOPIC
 from store.search import (
+    SearchRows,
     TextQuery,
     search_params,
     sqlite_text_statements,
