@@ -64,6 +64,7 @@ it never indexes them, so a phrase loses them at its edges, and a phrase of noth
 else is dropped, on both backends alike."""
 
 _WORD = re.compile(r"[^\W_]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # PostgreSQL's text cannot hold NUL
 _CHUNK = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 
 
@@ -207,6 +208,12 @@ class Search:
                 if len(value) > MAX_TERM_LENGTH:
                     raise SearchQueryError(
                         f"at most {MAX_TERM_LENGTH} characters", field=field, value=value
+                    )
+                if _CONTROL.search(value):
+                    raise SearchQueryError(
+                        "no name, code or outlet holds control characters",
+                        field=field,
+                        value=value,
                     )
         terms = [actor_term(a) for a in actors]
         terms += [(REGION, region_term(r)) for r in regions]

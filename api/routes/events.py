@@ -8,11 +8,13 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response
 
 from api.deps import CanRead, LogDep
+from api.errors import InvalidRequestError
 from api.filters import SearchDep, TypeFilter, types_of
 from api.parsing import MAX_VERSION, instant
 from api.responses import json_bytes
 from api.routes.negotiations import event_page
 from api.schemas import EventDetailOut, EventPage, events_json
+from domain.negotiation import SLUG
 from store.codec import answer_json
 
 router = APIRouter(prefix="/events", tags=["events"])
@@ -36,6 +38,10 @@ def global_log(
     type, negotiation, valid and recorded time (``as_of``, ``known_at``: the events known
     at ``known_at`` that occurred by ``as_of``), actor, region, outlet, recorder and text.
     Every filter must match; ``next`` keeps them."""
+    if negotiation is not None and not SLUG.match(negotiation):
+        raise InvalidRequestError(
+            [{"field": "negotiation", "message": "not a negotiation's slug", "value": negotiation}]
+        )
     records = log.global_log(
         after=after,
         limit=limit,

@@ -248,6 +248,8 @@ def test_the_global_log_by_negotiation_as_of_and_known_at(desk: TestClient) -> N
 
 def test_the_global_log_of_an_unknown_negotiation_is_404(desk: TestClient) -> None:
     assert desk.get("/events?negotiation=no-such-talks").status_code == 404
+    problem(desk.get("/events?negotiation=Not%20a%20slug"), "negotiation")
+    problem(desk.get("/events?negotiation=ist%00"), "negotiation")
 
 
 def test_paging_keeps_the_filters_in_the_next_link(desk: TestClient) -> None:
@@ -282,6 +284,10 @@ def test_an_unknown_type_is_422_listing_the_types(desk: TestClient, path: str) -
         ("as_of=yesterday", "as_of"),
         ("known_at=2025-05-28T12:00", "known_at"),
         ("outlet=" + "x" * 201, "outlet"),
+        ("outlet=a%00b", "outlet"),
+        ("actor=Lav%00rov", "actor"),
+        ("recorded_by=%00", "recorded_by"),
+        ("region=UA-6%003", "region"),
         ("actor=" + "&actor=".join(["RUS"] * 11), "actor"),
     ],
 )
