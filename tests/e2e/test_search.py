@@ -15,6 +15,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from support import EXAMPLE, Server
 
 from domain.events import EVENT_TYPES, parse_event
@@ -294,6 +296,23 @@ def test_an_unknown_type_is_422_listing_the_types(desk: TestClient, path: str) -
 def test_a_bad_filter_is_422_naming_it(desk: TestClient, query: str, field: str) -> None:
     for path in ("/events", f"/negotiations/{ISTANBUL}/events"):
         problem(desk.get(f"{path}?{query}"), field)
+
+
+FILTERS = ("actor", "region", "outlet", "recorded_by", "q", "type", "negotiation", "as_of")
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    params=st.lists(
+        st.tuples(st.sampled_from(FILTERS), st.text(max_size=40)), min_size=1, max_size=4
+    )
+)
+def test_no_search_yields_a_500(desk: TestClient, params: list[tuple[str, str]]) -> None:
+    for path in ("/events", f"/negotiations/{ISTANBUL}/events"):
+        response = desk.get(path, params=params)
+        assert response.status_code in (200, 404, 422), response.text
 
 
 # The founding example, end to end through a real server.
