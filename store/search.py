@@ -99,6 +99,7 @@ class TextQuery:
 
     @classmethod
     def parse(cls, text: str, field: str = "q") -> TextQuery:
+        """Read what a person typed; ``SearchQueryError`` if nothing is left to find."""
         items: list[tuple[bool, Phrase] | None] = []  # None stands for "or"
         for match in _CHUNK.finditer(text):
             minus, quoted, bare = match.groups()
