@@ -28,6 +28,14 @@ from domain.negotiation import (
     negotiation_id,
 )
 from store.codec import decode_record
+from store.search import (
+    TERMS_TABLE,
+    TEXT_TABLE,
+    Search,
+    SearchRows,
+    TextQuery,
+    backfill_params,
+)
 
 INDEX_TABLE = "parley_event_index"
 COLUMNS = (
@@ -150,6 +158,8 @@ class EventIndex:
     placeholder = "?"
     events_join = ""  # "JOIN <events table> e ON e.<position column> = i.position"
     index_table = INDEX_TABLE
+    terms_table = TERMS_TABLE
+    text_table = TEXT_TABLE
 
     @abstractmethod
     def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -162,6 +172,10 @@ class EventIndex:
     @abstractmethod
     def _from_ts(self, value: Any) -> datetime:
         """A stored timestamp as an aware UTC datetime."""
+
+    @abstractmethod
+    def _text_clause(self, query: TextQuery) -> tuple[str, list[Any]]:
+        """SQL (``?`` placeholders) true of ``i.position`` when its prose matches."""
 
     def _id(self, value: UUID) -> Any:
         return str(value)
@@ -194,11 +208,25 @@ class EventIndex:
         types: Sequence[str] = (),
         valid_lte: datetime | None = None,
         recorded_lte: datetime | None = None,
+        search: Search | None = None,
+        by_version: bool | None = None,
         limit: int | None = None,
     ) -> list[Recorded]:
-        """Events in position order (per negotiation: version order), filtered and paged."""
+        """Events in position order (per negotiation: version order, unless ``by_version``
+        is False), filtered and paged."""
         clauses: list[str] = []
         params: list[Any] = []
+        if search is not None:
+            for kind, term in search.terms:
+                clauses.append(
+                    f"i.position IN (SELECT position FROM {self.terms_table} "
+                    "WHERE kind = ? AND term = ?)"
+                )
+                params += [kind, term]
+            if search.text is not None:
+                clause, text_params = self._text_clause(search.text)
+                clauses.append(clause)
+                params += text_params
         if negotiation is not None:
             clauses.append("i.negotiation = ?")
             params.append(negotiation)
@@ -218,7 +246,9 @@ class EventIndex:
             clauses.append("i.recorded_at <= ?")
             params.append(self._ts(recorded_lte))
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-        order = "ORDER BY i.version" if negotiation is not None else "ORDER BY i.position"
+        if by_version is None:
+            by_version = negotiation is not None
+        order = "ORDER BY i.version" if by_version else "ORDER BY i.position"
         tail = order
         if limit is not None:
             tail += " LIMIT ?"
@@ -291,6 +321,33 @@ class EventIndex:
                 for index, (version, event_id, type_, subject, hash_, recorded, position, state)
                 in enumerate(rows)
             ]
+
+    def backfill_search(
+        self,
+        fetch: Callable[[str, list[Any]], Sequence[tuple[Any, ...]]],
+        insert: Callable[[SearchRows], None],
+        page: int = 2000,
+    ) -> int:
+        """Fill the search tables for every event stored, page by page, through the
+        caller's transaction (``fetch`` reads, ``insert`` writes): a store made before
+        search existed. Returns how many events it read."""
+        sql = self._sql(
+            "SELECT i.position, e.originator_id, e.originator_version, e.state "
+            f"FROM {self.index_table} i {self.events_join} "
+            "WHERE i.position > ? ORDER BY i.position LIMIT ?"
+        )
+        after, count = 0, 0
+        while rows := fetch(sql, [after, page]):
+            with paused_gc():
+                insert(backfill_params(rows))
+            after, count = rows[-1][0], count + len(rows)
+        return count
+
+    def _clear_search(self, cursor: Any) -> None:
+        """Empty the search tables, which only events fill: rows left there when the
+        events were lost would collide with the restored ones."""
+        for table in (self.terms_table, self.text_table):
+            cursor.execute(f"DELETE FROM {table}")
 
     def records_by_ids(self, ids: Sequence[UUID]) -> list[Recorded]:
         """The stored events with these ids, in position order."""

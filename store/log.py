@@ -26,6 +26,7 @@ from domain.negotiation import Recorded, check_slug
 from store.config import StoreConfig, eventsourcing_env
 from store.index import EventIndex, NegotiationSummary, RestoreBatch
 from store.mapper import RecordMapper
+from store.search import Search
 from store.verify import ChainReport, verify
 from store.writer import Appended, Writer
 
@@ -169,8 +170,9 @@ class ConflictLog(Application[UUID]):
         types: Sequence[str] = (),
         valid_lte: datetime | None = None,
         recorded_lte: datetime | None = None,
+        search: Search | None = None,
     ) -> list[Recorded]:
-        """A negotiation's events in version order, paged and time-sliced."""
+        """A negotiation's events in version order, paged, time-sliced and searched."""
         if not self.exists(slug):
             raise NegotiationNotFoundError(slug)
         return self.index.select_records(
@@ -180,13 +182,34 @@ class ConflictLog(Application[UUID]):
             types=types,
             valid_lte=valid_lte,
             recorded_lte=recorded_lte,
+            search=search,
         )
 
     def global_log(
-        self, *, after: int = 0, limit: int = 100, types: Sequence[str] = ()
+        self,
+        *,
+        after: int = 0,
+        limit: int = 100,
+        types: Sequence[str] = (),
+        negotiation: str | None = None,
+        valid_lte: datetime | None = None,
+        recorded_lte: datetime | None = None,
+        search: Search | None = None,
     ) -> list[Recorded]:
-        """The global log after a position, in position order."""
-        return self.index.select_records(after_position=after, limit=limit, types=types)
+        """The global log after a position, in position order: of one negotiation or
+        all, time-sliced and searched."""
+        if negotiation is not None and not self.exists(negotiation):
+            raise NegotiationNotFoundError(negotiation)
+        return self.index.select_records(
+            after_position=after,
+            limit=limit,
+            types=types,
+            negotiation=negotiation,
+            valid_lte=valid_lte,
+            recorded_lte=recorded_lte,
+            search=search,
+            by_version=False,
+        )
 
     def record_at(self, slug: str, version: int) -> Recorded | None:
         """A negotiation's event at ``version``, or None when the log does not hold it."""

@@ -4,7 +4,8 @@ The wheel of ``eventsourcing`` ships no pydantic mapper; this one follows the sh
 its aggregate7 example, but needs no serialisation of its own: the state is the
 record's head and its canonical event bytes, laid out by ``store.codec``. Each stored
 event also carries its index row, made here from the typed event the writer already
-has, so the recorder inserts both in one transaction without parsing the JSON again.
+has, so the recorder inserts both in one transaction without parsing the JSON again;
+the row carries what search finds the event by (``domain.mentions``) too.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from uuid import UUID
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
+from domain.mentions import Mentions, mentions
 from domain.negotiation import Recorded
 from store.codec import decode_record, encode_record
 
@@ -36,6 +38,8 @@ class IndexRow:
     occurred_at: datetime
     recorded_at: datetime
     hash: str
+    recorded_by: str | None = None
+    mentions: Mentions | None = None  # what search finds it by (store/search.py)
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,8 @@ def index_row(recorded: Recorded) -> IndexRow:
         occurred_at=event.valid_from,
         recorded_at=recorded.timestamp,
         hash=recorded.hash,
+        recorded_by=recorded.recorded_by,
+        mentions=mentions(event),
     )
 
 

@@ -1,12 +1,14 @@
 """The PostgreSQL recorder: the library's application recorder plus Parley's event index.
 
 One transaction takes the library's EXCLUSIVE table lock (so positions become visible
-in commit order), notifies listeners, inserts the events and their index rows. A
+in commit order), notifies listeners, inserts the events, their index rows and their
+search rows (``store.search``). A
 trigger refuses UPDATE, DELETE and TRUNCATE on both tables: the log is append-only.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -14,7 +16,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from psycopg.rows import tuple_row
+from psycopg import Cursor
+from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Identifier
 
 from store.index import (
@@ -27,7 +30,16 @@ from store.index import (
     index_statements,
 )
 from store.mapper import RECORDED_TOPIC
+from store.search import (
+    SearchRows,
+    TextQuery,
+    postgres_text_statements,
+    search_params,
+    terms_statements,
+)
 from store.tokens import token_statements
+
+log = logging.getLogger("parley")
 
 _REFUSE_FUNCTION = "parley_refuse_change"
 _DDL_LOCK = 0x7061726C6579  # "parley": the advisory lock key for creating tables
@@ -44,6 +56,9 @@ class PostgresEventRecorder(EventIndex, PostgresApplicationRecorder):
         super().__init__(datastore, events_table_name=events_table_name)
         schema = self.datastore.schema
         self.index_table = f'"{schema}".{self.index_table}'
+        self._search_tables = (self.terms_table, self.text_table)
+        self.terms_table = f'"{schema}".{self.terms_table}'
+        self.text_table = f'"{schema}".{self.text_table}'
         events = f'"{schema}".{self.events_table_name}'
         self.events_join = f"JOIN {events} e ON e.notification_id = i.position"
         self.sql_create_statements.extend(
@@ -51,6 +66,8 @@ class PostgresEventRecorder(EventIndex, PostgresApplicationRecorder):
             for s in (
                 *index_statements("TIMESTAMPTZ", prefix=f'"{schema}".'),
                 *token_statements("TIMESTAMPTZ", prefix=f'"{schema}".'),
+                *terms_statements(self._search_tables[0], prefix=f'"{schema}".', sqlite=False),
+                *postgres_text_statements(self._search_tables[1], prefix=f'"{schema}".'),
                 *self._append_only_statements(schema, events),
             )
         )
@@ -71,6 +88,37 @@ class PostgresEventRecorder(EventIndex, PostgresApplicationRecorder):
                 super().create_table()
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (_DDL_LOCK,))
+
+    def _create_table(self, curs: Cursor[DictRow]) -> None:
+        """Create the tables; a store made before search gets the search tables filled
+        from its events in this same transaction (so a crash leaves neither)."""
+        curs.execute("SELECT to_regclass(%s) AS found", (self.terms_table,))
+        found = curs.fetchone()
+        searchable = found is not None and found["found"] is not None
+        super()._create_table(curs)
+        if not searchable:
+
+            def fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+                curs.execute(sql, params)
+                return [tuple(row.values()) for row in curs.fetchall()]
+
+            backfilled = self.backfill_search(fetch, lambda rows: self._insert_search(curs, rows))
+            if backfilled:
+                log.info("search: indexed the %d events stored before search existed", backfilled)
+
+    def _insert_search(self, curs: Cursor[DictRow], rows: SearchRows) -> None:
+        terms, texts = rows
+        curs.executemany(
+            f"INSERT INTO {self.terms_table} (position, kind, term) VALUES (%s,%s,%s)", terms
+        )
+        curs.executemany(f"INSERT INTO {self.text_table} (position, body) VALUES (%s,%s)", texts)
+
+    def _text_clause(self, query: TextQuery) -> tuple[str, list[Any]]:
+        tsquery, params = query.tsquery()
+        return (
+            f"i.position IN (SELECT position FROM {self.text_table} WHERE document @@ ({tsquery}))",
+            list(params),
+        )
 
     def _append_only_statements(self, schema: str, events: str) -> list[str]:
         function = f'"{schema}".{_REFUSE_FUNCTION}'
@@ -120,6 +168,7 @@ class PostgresEventRecorder(EventIndex, PostgresApplicationRecorder):
                 if latest is not None and latest["recorded_at"] > rows[0][7]:
                     raise RecordingOrderError(latest["recorded_at"])
                 curs.executemany(self._insert_index_sql, rows)
+                self._insert_search(curs, search_params(stored_events, positions))
         return positions
 
     def restore_rows(self, batches: Iterable[RestoreBatch]) -> int:
@@ -140,6 +189,7 @@ class PostgresEventRecorder(EventIndex, PostgresApplicationRecorder):
                 if found is not None and found["held"]:
                     raise StoreNotEmptyError(held.as_string())
             self._notify_channel(curs)
+            self._clear_search(curs)
             insert = SQL(
                 "INSERT INTO {0} (notification_id, originator_id, originator_version, topic, "
                 "state) VALUES (%s, %s, %s, %s, %s)"
@@ -153,6 +203,7 @@ class PostgresEventRecorder(EventIndex, PostgresApplicationRecorder):
                     ],
                 )
                 curs.executemany(self._insert_index_sql, index_params(stored, positions, self._ts))
+                self._insert_search(curs, search_params(stored, positions))
                 inserted += len(positions)
                 last = positions[-1] if positions else last
             if last:

@@ -1,14 +1,16 @@
 """The SQLite recorder: the library's application recorder plus Parley's event index.
 
-The index rows are inserted by the same cursor, inside the same transaction, as the
-stored events, so neither can exist without the other. SQLite runs in WAL mode (set
-by the library's pool) with ``synchronous=FULL``: a committed append survives a crash
-of the process or of the machine. After each commit the recorder wakes this process's
-subscriptions to the same file (store/subscription.py), since SQLite cannot notify.
+The index rows and the search rows (``store.search``) are inserted by the same cursor,
+inside the same transaction, as the stored events, so none can exist without the
+others. SQLite runs in WAL mode (set by the library's pool) with ``synchronous=FULL``:
+a committed append survives a crash of the process or of the machine. After each
+commit the recorder wakes this process's subscriptions to the same file
+(store/subscription.py), since SQLite cannot notify.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -33,6 +35,13 @@ from store.index import (
     utc_key,
 )
 from store.mapper import RECORDED_TOPIC
+from store.search import (
+    SearchRows,
+    TextQuery,
+    search_params,
+    sqlite_text_statements,
+    terms_statements,
+)
 from store.subscription import (
     DEFAULT_POLL_SECONDS,
     SQLiteSubscription,
@@ -40,6 +49,8 @@ from store.subscription import (
     database_key,
 )
 from store.tokens import token_statements
+
+log = logging.getLogger("parley")
 
 
 def synchronous_on_connect(datastore: SQLiteDatastore, level: str) -> None:
@@ -93,7 +104,39 @@ class SQLiteEventRecorder(EventIndex, SQLiteApplicationRecorder):
             *super().construct_create_table_statements(),
             *index_statements("TEXT"),
             *token_statements("TEXT"),
+            *terms_statements(self.terms_table, sqlite=True),
+            *sqlite_text_statements(self.text_table),
         ]
+
+    def _create_table(self, c: SQLiteCursor) -> None:
+        """Create the tables; a store made before search gets the search tables filled
+        from its events in this same transaction (so a crash leaves neither)."""
+        c.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (self.terms_table,))
+        searchable = c.fetchone() is not None
+        super()._create_table(c)
+        if not searchable:
+
+            def fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+                c.execute(sql, params)
+                return [tuple(row) for row in c.fetchall()]
+
+            backfilled = self.backfill_search(fetch, lambda rows: self._insert_search(c, rows))
+            if backfilled:
+                log.info("search: indexed the %d events stored before search existed", backfilled)
+
+    def _insert_search(self, c: SQLiteCursor, rows: SearchRows) -> None:
+        terms, texts = rows
+        c.executemany(
+            f"INSERT INTO {self.terms_table} (position, kind, term) VALUES (?,?,?)", terms
+        )
+        c.executemany(f"INSERT INTO {self.text_table} (rowid, body) VALUES (?,?)", texts)
+
+    def _text_clause(self, query: TextQuery) -> tuple[str, list[Any]]:
+        table = self.text_table
+        return (
+            f"i.position IN (SELECT rowid FROM {table} WHERE {table} MATCH ?)",
+            [query.fts5()],
+        )
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -110,6 +153,7 @@ class SQLiteEventRecorder(EventIndex, SQLiteApplicationRecorder):
             if latest is not None and latest[0] > rows[0][7]:
                 raise RecordingOrderError(latest[0])
             c.executemany(self._insert_index_sql, rows)
+            self._insert_search(c, search_params(stored_events, positions))
         return positions
 
     @property
@@ -130,6 +174,7 @@ class SQLiteEventRecorder(EventIndex, SQLiteApplicationRecorder):
                 f"INSERT INTO {events} (rowid, originator_id, originator_version, topic, state) "
                 "VALUES (?,?,?,?,?)"
             )
+            self._clear_search(c)
             for positions, stored in batches:
                 c.executemany(
                     insert,
@@ -139,6 +184,7 @@ class SQLiteEventRecorder(EventIndex, SQLiteApplicationRecorder):
                     ],
                 )
                 c.executemany(self._insert_index_sql, index_params(stored, positions, utc_key))
+                self._insert_search(c, search_params(stored, positions))
                 inserted += len(positions)
         committed(self.database_key)
         return inserted

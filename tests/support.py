@@ -184,9 +184,17 @@ def run_cli(
 def _tampering(config: StoreConfig) -> Iterator[Callable[[str, tuple[object, ...]], None]]:
     """Run statements on the store's tables as their owner, past PostgreSQL's append-only
     triggers (switched off, then on again): ``run(sql, params)`` with ``{events}``,
-    ``{index}`` and ``{position}`` (the events table's position column) in ``sql``."""
+    ``{index}``, ``{position}`` (the events table's position column), ``{terms}``,
+    ``{text}`` and ``{text_position}`` (the search tables') in ``sql``."""
     if config.database_url is None:
-        names = {"events": "stored_events", "index": "parley_event_index", "position": "rowid"}
+        names = {
+            "events": "stored_events",
+            "index": "parley_event_index",
+            "position": "rowid",
+            "terms": "parley_event_terms",
+            "text": "parley_event_text",
+            "text_position": "rowid",
+        }
         with sqlite3.connect(config.sqlite_path) as conn:
             yield lambda sql, params: conn.execute(sql.format(**names), params) and None
         conn.close()
@@ -196,6 +204,9 @@ def _tampering(config: StoreConfig) -> Iterator[Callable[[str, tuple[object, ...
         "events": f"{schema}.parley_events",
         "index": f"{schema}.parley_event_index",
         "position": "notification_id",
+        "terms": f"{schema}.parley_event_terms",
+        "text": f"{schema}.parley_event_text",
+        "text_position": "position",
     }
     triggers = {"events": "parley_append_only_events", "index": "parley_append_only_index"}
     with psycopg.connect(config.database_url, autocommit=True) as pg:
@@ -209,11 +220,14 @@ def _tampering(config: StoreConfig) -> Iterator[Callable[[str, tuple[object, ...
 
 
 def delete_after(config: StoreConfig, position: int) -> None:
-    """Delete every stored event (and index row) after ``position``: a lost tail."""
+    """Delete every stored event (and its index and search rows) after ``position``: a
+    lost tail."""
     mark = "?" if config.database_url is None else "%s"
     with _tampering(config) as run:
         run(f"DELETE FROM {{events}} WHERE {{position}} > {mark}", (position,))
         run(f"DELETE FROM {{index}} WHERE position > {mark}", (position,))
+        run(f"DELETE FROM {{terms}} WHERE position > {mark}", (position,))
+        run(f"DELETE FROM {{text}} WHERE {{text_position}} > {mark}", (position,))
 
 
 def rewrite_row(config: StoreConfig, position: int, state: bytes, hash_: str | None = None) -> None:

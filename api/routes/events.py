@@ -8,10 +8,13 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response
 
 from api.deps import CanRead, LogDep
-from api.parsing import MAX_VERSION
+from api.errors import InvalidRequestError
+from api.filters import SearchDep, TypeFilter, types_of
+from api.parsing import MAX_VERSION, instant
 from api.responses import json_bytes
-from api.routes.negotiations import TypeFilter, event_page, types_of
+from api.routes.negotiations import event_page
 from api.schemas import EventDetailOut, LogPage, event_detail_json
+from domain.negotiation import SLUG
 from projections.codes import codings
 
 router = APIRouter(prefix="/events", tags=["events"])
@@ -24,12 +27,32 @@ def global_log(
     after: Annotated[int, Query(ge=0, le=MAX_VERSION, description="position to read after")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     type: TypeFilter = None,
+    negotiation: Annotated[str | None, Query(description="one negotiation's events")] = None,
+    as_of: Annotated[str | None, Query(description="valid time: occurred_at <= as_of")] = None,
+    known_at: Annotated[
+        str | None, Query(description="recorded time: recorded_at <= known_at")
+    ] = None,
+    search: SearchDep = None,
 ) -> Response:
-    """Events of every negotiation after a position, filtered by type."""
-    records = log.global_log(after=after, limit=limit, types=types_of(type))
+    """Events of every negotiation after a position, in position order; filtered by
+    type, negotiation, valid and recorded time (``as_of``, ``known_at``: the events known
+    at ``known_at`` that occurred by ``as_of``), actor, region, outlet, recorder and text.
+    Every filter must match; ``next`` keeps them."""
+    if negotiation is not None and not SLUG.match(negotiation):
+        raise InvalidRequestError(
+            [{"field": "negotiation", "message": "not a negotiation's slug", "value": negotiation}]
+        )
+    records = log.global_log(
+        after=after,
+        limit=limit,
+        types=types_of(type),
+        negotiation=negotiation,
+        valid_lte=instant(as_of, "as_of") if as_of else None,
+        recorded_lte=instant(known_at, "known_at") if known_at else None,
+        search=search,
+    )
     # As the live stream sends them (GET /events/stream): the log as stored, uncoded.
-    last = records[-1].position or 0 if records else 0
-    return event_page(records, request, limit, after=last)
+    return event_page(records, request, limit, after=records[-1].position or 0 if records else 0)
 
 
 @router.get("/{event_id}", response_model=EventDetailOut, dependencies=[CanRead])

@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import CanRead, LogDep
 from api.export import MEDIA_TYPES, Format, file_name, parse_query, write
-from api.routes.negotiations import TypeFilter, types_of
+from api.filters import TypeFilter, types_of
 from api.routes.state import AsOfParam, KnownAtParam
 from projections.export import start
 

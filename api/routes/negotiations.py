@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from api.deps import Appender, CanRead, LogDep, ProjectionsDep, SettingsDep
 from api.errors import InvalidRequestError, problem
+from api.filters import SearchDep, TypeFilter, types_of
 from api.parsing import MAX_VERSION, instant, parse_events, parse_if_match
 from api.responses import json_bytes, next_page
 from api.schemas import (
@@ -35,13 +36,6 @@ from store.codec import utc_text
 from store.log import Appended, ConflictLog
 
 router = APIRouter(prefix="/negotiations", tags=["negotiations"])
-
-TypeFilter = Annotated[list[str] | None, Query(description="event types; repeat or comma-separate")]
-
-
-def types_of(values: list[str] | None) -> list[str]:
-    return [t for v in values or [] for t in v.split(",") if t]
-
 
 def event_page(
     records: list[Recorded],
@@ -258,8 +252,10 @@ def negotiation_events(
     known_at: Annotated[
         str | None, Query(description="recorded time: recorded_at <= known_at")
     ] = None,
+    search: SearchDep = None,
 ) -> Response:
-    """A negotiation's events in version order, paged, time-sliced along both axes."""
+    """A negotiation's events in version order, paged, time-sliced along both axes, and
+    searched by actor, region, outlet, recorder and text (every filter must match)."""
     valid_lte = instant(as_of, "as_of") if as_of else None
     recorded_lte = instant(known_at, "known_at") if known_at else None
     records = log.negotiation_events(
@@ -269,6 +265,7 @@ def negotiation_events(
         types=types_of(type),
         valid_lte=valid_lte,
         recorded_lte=recorded_lte,
+        search=search,
     )
     last = records[-1].version if records else 0
     return event_page(records, request, limit, log=log, after_version=last)

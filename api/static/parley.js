@@ -730,15 +730,78 @@
     }, 300);
   }
 
+  // --- Search: this negotiation's events, by words, actor, region or outlet -----------------
+
+  const search = { path: "", seq: 0, shown: [] };
+
+  function searchItem(e) {
+    return h("li", { class: "entry" },
+      h("div", { class: "entry-when" }, when(e.occurred_at)),
+      h("div", { class: "entry-body" },
+        h("p", { class: "entry-head" }, h("span", { class: "type" }, humanType(e.type))),
+        h("p", { class: "entry-text" }, describe(e)),
+        (e.sources || []).filter((s) => s.quote).map((s) => h("p", { class: "note" }, h("q", {}, s.quote))),
+        h("p", { class: "entry-meta" }, `version ${e.version} · `,
+          h("a", { href: `#ev-${e.id}` }, "in the timeline"), " · ",
+          h("a", { href: `/events/${encodeURIComponent(e.id)}` }, "JSON"))));
+  }
+
+  function showSearchError(message) {
+    $("search-error").hidden = !message;
+    fill($("search-error"), message || "");
+  }
+
+  // The first page of a search (``more`` false), or the next one after those shown.
+  async function runSearch(more) {
+    const seq = ++search.seq;
+    if (!more) {
+      const text = $("search-text").value.trim();
+      search.shown = [];
+      if (!text || !page.slug) {
+        search.path = "";
+        showSearchError("");
+        fill($("search-body"));
+        return;
+      }
+      search.path = `${slugPath()}/events${queryString([
+        [$("search-by").value, text], ["as_of", page.asOf], ["known_at", page.knownAt], ["limit", "50"]])}`;
+    }
+    try {
+      const body = await api(search.path);
+      if (seq !== search.seq) return; // a newer search has been made
+      showSearchError("");
+      search.shown = search.shown.concat(body.events);
+      search.path = body.next || "";
+      const n = search.shown.length;
+      fill($("search-body"),
+        h("p", { class: "help", role: "status" }, n
+          ? `${n}${search.path ? " or more" : ""} event${n === 1 ? "" : "s"} found.`
+          : "No event found."),
+        n ? h("ol", { class: "timeline-list" }, search.shown.map(searchItem)) : null,
+        search.path ? h("button", { type: "button", class: "quiet", onclick: () => runSearch(true) }, "More") : null);
+    } catch (error) {
+      if (seq !== search.seq) return;
+      const fields = error.problem && error.problem.errors;
+      showSearchError(fields && fields.length
+        ? fields.map((f) => `${f.field}: ${f.message}`).join("; ")
+        : `Could not search: ${error.message}`);
+    }
+  }
+
   // --- Wiring -------------------------------------------------------------------------------
 
   function changed(mode) {
     writeUrl(mode);
     syncScrubber();
     loadView();
+    if ($("search-text").value.trim()) runSearch(false); // the same slice of the log as the view
   }
 
   function wire() {
+    $("search-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      runSearch(false);
+    });
     $("query").addEventListener("submit", (ev) => {
       ev.preventDefault();
       page.asOf = $("as-of").value;
@@ -802,6 +865,7 @@
 
   async function selectNegotiation() {
     syncInputs();
+    runSearch(false);
     await Promise.all([loadSummary().catch(() => {}), loadView()]);
     if (!page.needsToken) startLive();
   }
