@@ -76,8 +76,20 @@ class Server:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-def start_server(env: dict[str, str], data_dir: Path, workers: int = 1) -> Server:
-    """Start ``parley serve`` as a real process and wait until /health answers."""
+def start_server(
+    env: dict[str, str],
+    data_dir: Path,
+    workers: int = 1,
+    *,
+    own_group: bool = False,
+    output: Path | None = None,
+) -> Server:
+    """Start ``parley serve`` as a real process and wait until /health answers.
+
+    ``own_group`` starts it in a process group of its own (its pid is the group's id), so
+    that a test can kill it with every worker at once; ``output`` appends what it prints
+    to that file instead of a pipe nobody may read (a full pipe would stall the server).
+    """
     port = free_port()
     full_env = {
         **os.environ,
@@ -86,19 +98,24 @@ def start_server(env: dict[str, str], data_dir: Path, workers: int = 1) -> Serve
         "PARLEY_WORKERS": str(workers),
         **env,
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve"],
-        cwd=REPO,
-        env=full_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    with contextlib.ExitStack() as files:
+        stdout = files.enter_context(output.open("ab")) if output else subprocess.PIPE
+        process = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve"],
+            cwd=REPO,
+            env=full_env,
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+            process_group=0 if own_group else None,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            output = process.stdout.read().decode() if process.stdout else ""
-            raise RuntimeError(f"parley serve exited with {process.returncode}:\n{output}")
+            printed = output.read_text() if output else ""
+            if process.stdout:
+                printed = process.stdout.read().decode()
+            raise RuntimeError(f"parley serve exited with {process.returncode}:\n{printed}")
         try:
             if httpx.get(f"{url}/health", timeout=1).status_code == 200:
                 break
