@@ -83,12 +83,14 @@ def start_server(
     *,
     own_group: bool = False,
     output: Path | None = None,
+    wait: bool = True,
 ) -> Server:
     """Start ``parley serve`` as a real process and wait until /health answers.
 
     ``own_group`` starts it in a process group of its own (its pid is the group's id), so
     that a test can kill it with every worker at once; ``output`` appends what it prints
-    to that file instead of a pipe nobody may read (a full pipe would stall the server).
+    to that file instead of a pipe nobody may read (a full pipe would stall the server);
+    without ``wait`` it returns at once, while the server is starting up.
     """
     port = free_port()
     full_env = {
@@ -109,6 +111,9 @@ def start_server(
             process_group=0 if own_group else None,
         )
     url = f"http://127.0.0.1:{port}"
+    if not wait:
+        token = env.get("PARLEY_ADMIN_TOKEN", "")
+        return Server(url=url, token=token, process=process, data_dir=data_dir)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:

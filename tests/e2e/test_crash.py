@@ -6,7 +6,10 @@ clients append realistic events over HTTP: single events and batches, with and w
 ``expected_version`` or ``If-Match``, to a negotiation of their own and to the founding
 example's. At a random moment the whole process group is killed with SIGKILL, the server
 is started again over the same data, and the clients go on, re-sending some of the
-requests whose answer was lost with the same event ids (the idempotency key). Ten kills.
+requests whose answer was lost with the same event ids (the idempotency key). Ten kills
+while the clients write; one of those runs has two worker processes (the group kill
+takes both), and twice more a server is killed while it starts up (creating tables,
+loading the example, catching its projections up).
 
 Each client keeps a ledger of what it sent and what it was answered. Afterwards:
 
@@ -63,6 +66,9 @@ WRITERS = 4
 SHARED = "istanbul-2025"  # the founding example's negotiation, appended to by every client
 ANSWERED_BEFORE_KILL = 4  # answers in a cycle before the kill may come (it comes while busy)
 BURST_SECONDS = (0.0, 0.8)  # then the kill comes at a random moment within this
+TWO_WORKERS = (6,)  # this run has two worker processes (PARLEY_WORKERS=2), the rest one
+STARTUP_KILLS = (0, 5)  # before these cycles, one more kill while the server starts up
+STARTUP_SECONDS = (0.0, 1.5)  # how long after its start (creating tables, loading, catching up)
 RETRY_LOST = 0.7  # the chance that a client sends a lost request again after the restart
 HANG_GUARD = 60.0  # seconds; a bound on waiting, never a timing assertion
 AS_OF = ("2025-06-01", "2026-01-01T00:00:00Z")  # valid times asked of /state
@@ -231,8 +237,7 @@ class Client:
     errors: list[BaseException] = field(default_factory=list)
     stored: dict[str, list[str]] = field(default_factory=dict)  # slug -> ids answered 2xx
     proposals: dict[str, list[str]] = field(default_factory=dict)  # slug -> proposal ids
-
-    cycle: int = 0
+    cycle: int = 0  # the kills so far
 
     def __post_init__(self) -> None:
         self.slug = f"crash-desk-{self.index}"
@@ -247,8 +252,9 @@ class Client:
                 base_url=server.url, headers=server.auth, timeout=HANG_GUARD
             ) as http:
                 pending, self.pending = self.pending, []
-                for attempt in pending:
+                for number, attempt in enumerate(pending):
                     if not self.send(http, attempt):
+                        self.pending.extend(pending[number + 1 :])
                         return
                 while not stop.is_set():
                     if not self.send(http, self.next_attempt(http)):
@@ -335,14 +341,22 @@ def answered_since(clients: list[Client], marks: list[int]) -> int:
 
 
 def crash_cycles(
-    env: dict[str, str], data_dir: Path, output: Path, clients: list[Client]
+    env: dict[str, str], data_dir: Path, output: Path, clients: list[Client], seed: int
 ) -> list[datetime]:
-    """Start, write, kill: ``KILLS`` times over the same data. Returns a moment after each
-    kill (what the log knew then is fixed from there on)."""
+    """Start, write, kill: ``KILLS`` times over the same data (now and then with two worker
+    processes), and twice kill a server while it starts up. Returns a moment after each
+    kill of a server written to (what the log knew then is fixed from there on)."""
     moments: list[datetime] = []
-    rng = random.Random(7)
+    rng = random.Random(seed)
     for cycle in range(KILLS):
-        server = start_server(env, data_dir, own_group=True, output=output)
+        workers = 2 if cycle in TWO_WORKERS else 1
+        if cycle in STARTUP_KILLS:
+            starting = start_server(
+                env, data_dir, workers, own_group=True, output=output, wait=False
+            )
+            time.sleep(rng.uniform(*STARTUP_SECONDS))
+            kill_group(starting)
+        server = start_server(env, data_dir, workers, own_group=True, output=output)
         stop = threading.Event()
         marks = [len(c.ledger) for c in clients]
         for client in clients:
@@ -396,7 +410,7 @@ def test_killing_the_server_ten_times_loses_no_answered_append_and_stores_none_t
     print(f"seed {seed}")
     clients = [Client(i, random.Random(seed + i)) for i in range(WRITERS)]
     output = tmp_path / "serve.out"
-    moments = crash_cycles(env, store_config.data_dir, output, clients)
+    moments = crash_cycles(env, store_config.data_dir, output, clients, seed)
     attempts = [a for c in clients for a in c.ledger]
 
     # The restarted server: its projections catch up, its chains verify, its answers hold.
@@ -431,12 +445,12 @@ def test_killing_the_server_ten_times_loses_no_answered_append_and_stores_none_t
         "lost" if a.status is None else "resent" if a.retry_of else str(a.status)
         for a in attempts
     )
-    existing = sum(
-        1 for a in attempts if a.retry_of and a.status == 200 and a.answer is not None
-    )
+    existing = sum(1 for a in attempts if a.retry_of and a.status == 200)
+    assert outcome["lost"] and outcome["resent"], outcome  # the crash paths were taken
     with capsys.disabled():
         print(
-            f"\n{store_config.backend}: {KILLS} kills, {len(attempts)} requests "
+            f"\n{store_config.backend}: {KILLS} + {len(STARTUP_KILLS)} kills, "
+            f"{len(attempts)} requests "
             f"{dict(outcome)}, {existing} re-sent ones found already stored; "
             f"{len(records)} events stored; seed {seed}"
         )
