@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -127,7 +128,10 @@ def start_server(
         except httpx.HTTPError:
             time.sleep(0.1)
     else:
+        if own_group:
+            os.killpg(process.pid, signal.SIGKILL)  # its workers too
         process.kill()
+        process.wait()
         raise RuntimeError("parley serve did not answer /health within 60 s")
     token = env.get("PARLEY_ADMIN_TOKEN") or (data_dir / "admin-token").read_text().strip()
     return Server(url=url, token=token, process=process, data_dir=data_dir)
