@@ -17,22 +17,36 @@ from store.tokens import TokenStore
 
 
 def admin_token(settings: Settings) -> str:
-    """The bootstrap token (scope ``admin``), creating it on first use."""
+    """The bootstrap token (scope ``admin``), creating it on first use.
+
+    A new token is written whole to a file of its own and flushed to disk, then linked
+    into place (as the signing key is): the link fails if another process made the token
+    first, and then its token is the one used, so workers starting together agree, and a
+    crash never leaves an empty token file behind. One that a crash of an earlier
+    version did leave (no token could match it) is replaced.
+    """
     if settings.admin_token:
         return settings.admin_token
     path = settings.token_file
     if path.exists():
-        return path.read_text().strip()
+        kept = path.read_text().strip()
+        if kept:
+            return kept
+        path.unlink(missing_ok=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
-    # O_EXCL: two workers starting together agree on the first token written.
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(draft, path)
     except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(token + "\n")
-    return token
+        pass  # another process made it first: use theirs
+    finally:
+        draft.unlink(missing_ok=True)
+    return path.read_text().strip()
 
 
 def same(a: str, b: str) -> bool:
