@@ -14,7 +14,7 @@ loading the example, catching its projections up).
 Each client keeps a ledger of what it sent and what it was answered. Afterwards:
 
 - every event answered 2xx is stored exactly once (by id and by content), at the
-  position, version and hash it was answered with;
+  position, version and hash it was answered with, recorded by the client's own token;
 - an event whose answer was lost is stored at most once, and a lost batch is stored
   whole or not at all; an event answered 409 is not stored; nothing else is stored;
 - positions rise (without holes where the backend promises so), versions are 1..n per
@@ -45,7 +45,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from support import EXAMPLE, TOKEN, Server, run_cli, start_server, stop_server
+from support import EXAMPLE, Server, run_cli, start_server, stop_server
 
 from api.parsing import instant
 from api.schemas import negotiation_out
@@ -207,6 +207,7 @@ class Attempt:
     if_match: bool = False  # expected_version sent as If-Match instead of in the body
     retry_of: Attempt | None = None
     cycle: int = 0  # how many kills came before it was sent
+    by: str = ""  # the name of the token it was sent with
     status: int | None = None
     answer: Json | None = None
     error: str | None = None
@@ -238,9 +239,10 @@ class Client:
     stored: dict[str, list[str]] = field(default_factory=dict)  # slug -> ids answered 2xx
     proposals: dict[str, list[str]] = field(default_factory=dict)  # slug -> proposal ids
     cycle: int = 0  # the kills so far
+    token: str = ""  # its own append token, made by the desk's admin at the first start
 
     def __post_init__(self) -> None:
-        self.slug = f"crash-desk-{self.index}"
+        self.slug = self.name = f"crash-desk-{self.index}"
         self.maker = EventMaker(self.rng, self.slug)
         self.opening = [self.maker.opening(f"Desk {self.index} talks")]
         self.pending.append(Attempt(self.slug, self.opening))
@@ -249,7 +251,9 @@ class Client:
         """Append until ``stop``, or until the first lost answer (the server is gone)."""
         try:
             with httpx.Client(
-                base_url=server.url, headers=server.auth, timeout=HANG_GUARD
+                base_url=server.url,
+                headers={"Authorization": f"Bearer {self.token}"},
+                timeout=HANG_GUARD,
             ) as http:
                 pending, self.pending = self.pending, []
                 for number, attempt in enumerate(pending):
@@ -290,7 +294,7 @@ class Client:
     def send(self, http: httpx.Client, attempt: Attempt) -> bool:
         """Send one attempt and note its outcome; False once an answer was lost."""
         headers = {"If-Match": f'"{attempt.expected_version}"'} if attempt.if_match else {}
-        attempt.cycle = self.cycle
+        attempt.cycle, attempt.by = self.cycle, self.name
         self.ledger.append(attempt)
         try:
             answer = http.post(
@@ -357,6 +361,15 @@ def crash_cycles(
             time.sleep(rng.uniform(*STARTUP_SECONDS))
             kill_group(starting)
         server = start_server(env, data_dir, workers, own_group=True, output=output)
+        for client in clients:
+            if not client.token:  # each analyst's own key, with the append scope
+                made = httpx.post(
+                    f"{server.url}/tokens",
+                    json={"name": client.name, "scope": "append"},
+                    headers=server.auth,
+                )
+                assert made.status_code == 201, made.text
+                client.token = made.json()["token"]
         stop = threading.Event()
         marks = [len(c.ledger) for c in clients]
         for client in clients:
@@ -387,11 +400,12 @@ def crash_cycles(
 
 @pytest.fixture
 def env(store_config: StoreConfig) -> dict[str, str]:
-    """``make run``'s settings: the example into the empty store, projections inline."""
+    """``make run``'s settings: the example into the empty store, projections inline, the
+    bootstrap token made at the first start."""
     settings = {
         "PARLEY_EXAMPLE": str(EXAMPLE),
         "PARLEY_PROJECTIONS": "inline",
-        "PARLEY_ADMIN_TOKEN": TOKEN,
+        "PARLEY_ADMIN_TOKEN": "",  # made at the first start, kept in the data dir
         "PARLEY_DATABASE_URL": store_config.database_url or "",
     }
     if store_config.database_url:
@@ -538,12 +552,14 @@ def check_ledger(
     assert [c for c, n in contents.items() if n > 1] == [], "the same event stored twice"
 
     sent: dict[str, Json] = {}
+    senders: dict[str, str] = {}
     answered: set[str] = set()
     refused: set[str] = set()
     for attempt in attempts:
         assert attempt.status in (None, 200, 201, 409), (attempt.status, attempt.answer)
         for event in attempt.events:
             sent[event["id"]] = event
+            senders[event["id"]] = attempt.by
         if attempt.status is None:
             continue
         if attempt.status == 409:
@@ -570,6 +586,7 @@ def check_ledger(
     for key, event in sent.items():
         if key in stored:
             assert stored[key].json == encode_event(parse_event(event)), f"{key} differs"
+            assert stored[key].recorded_by == senders[key]
     for attempt in attempts:
         if attempt.status is None and not answered.intersection(attempt.ids):
             found = [key in stored for key in attempt.ids]
