@@ -11,12 +11,19 @@ commit the recorder wakes this process's subscriptions to the same file
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, StoredEvent, Subscription
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    OperationalError,
+    StoredEvent,
+    Subscription,
+)
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
     SQLiteConnection,
@@ -71,6 +78,9 @@ def synchronous_on_connect(datastore: SQLiteDatastore, level: str) -> None:
     setattr(pool, "_create_connection", create)  # noqa: B010 - the pool has no hook
 
 
+CREATE_ATTEMPTS = 20  # table creations refused for a concurrent one before giving up
+
+
 class SQLiteEventRecorder(EventIndex, SQLiteApplicationRecorder):
     """Stored events and their index in one SQLite file."""
 
@@ -107,6 +117,23 @@ class SQLiteEventRecorder(EventIndex, SQLiteApplicationRecorder):
             *terms_statements(self.terms_table, sqlite=True),
             *sqlite_text_statements(self.text_table),
         ]
+
+    def create_table(self) -> None:
+        """Create the tables, though several processes may start together.
+
+        The creating transaction reads (does the search index exist?) before it writes,
+        and in WAL mode SQLite refuses such a transaction at once, rather than let it
+        wait, when another connection wrote meanwhile ("database is locked"). Nothing of
+        it was committed, so it is tried again: by then the other process's tables exist.
+        """
+        for attempt in range(CREATE_ATTEMPTS):
+            try:
+                super().create_table()
+                return
+            except OperationalError as error:
+                if "locked" not in str(error) or attempt == CREATE_ATTEMPTS - 1:
+                    raise
+                time.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))
 
     def _create_table(self, c: SQLiteCursor) -> None:
         """Create the tables; a store made before search gets the search tables filled
