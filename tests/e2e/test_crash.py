@@ -7,9 +7,9 @@ clients append realistic events over HTTP: single events and batches, with and w
 example's. At a random moment the whole process group is killed with SIGKILL, the server
 is started again over the same data, and the clients go on, re-sending some of the
 requests whose answer was lost with the same event ids (the idempotency key). Ten kills
-while the clients write; one of those runs has two worker processes (the group kill
-takes both), and twice more a server is killed while it starts up (creating tables,
-loading the example, catching its projections up).
+while the clients write; the first run, on a fresh store, has two worker processes
+(the group kill takes both), and twice more a server is killed while it starts up
+(creating tables, loading the example, catching its projections up).
 
 Each client keeps a ledger of what it sent and what it was answered. Afterwards:
 
@@ -68,7 +68,7 @@ WRITERS = 4
 SHARED = "istanbul-2025"  # the founding example's negotiation, appended to by every client
 ANSWERED_BEFORE_KILL = 4  # answers in a cycle before the kill may come (it comes while busy)
 BURST_SECONDS = (0.0, 0.8)  # then the kill comes at a random moment within this
-TWO_WORKERS = (6,)  # this run has two worker processes (PARLEY_WORKERS=2), the rest one
+TWO_WORKERS = (0,)  # the first runs (a fresh store) have two worker processes, the rest one
 STARTUP_KILLS = (0, 5)  # before these cycles, one more kill while the server starts up
 STARTUP_SECONDS = (0.0, 1.5)  # how long after its start (creating tables, loading, catching up)
 RETRY_LOST = 0.7  # the chance that a client sends a lost request again after the restart
@@ -349,8 +349,8 @@ def answered_since(clients: list[Client], marks: list[int]) -> int:
 def crash_cycles(
     env: dict[str, str], data_dir: Path, output: Path, clients: list[Client], seed: int
 ) -> list[datetime]:
-    """Start, write, kill: ``KILLS`` times over the same data (now and then with two worker
-    processes), and twice kill a server while it starts up. Returns a moment after each
+    """Start, write, kill: ``KILLS`` times over the same data (the first time with two
+    worker processes), and twice kill a server while it starts up. Returns a moment after each
     kill of a server written to (what the log knew then is fixed from there on)."""
     moments: list[datetime] = []
     rng = random.Random(seed)
