@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.persistence import (
@@ -59,6 +60,30 @@ from store.tokens import token_statements
 
 log = logging.getLogger("parley")
 
+LOCKED_ATTEMPTS = 20  # tries of a start-up step that SQLite refused at once as locked
+
+T = TypeVar("T")
+
+
+def again_while_locked(step: Callable[[], T], refused: type[Exception]) -> T:
+    """``step()``, tried again while SQLite refuses it at once as "database is locked".
+
+    SQLite waits for a lock (the busy timeout) only where waiting cannot deadlock. Two
+    start-up steps it refuses at once instead, when processes start together: switching
+    a new file to WAL (the library's first connection does) while another process opens
+    it, and a transaction that read before it writes (the tables' creation) when another
+    process wrote meanwhile. Neither leaves anything behind, and a moment later the
+    other process is done.
+    """
+    for attempt in range(LOCKED_ATTEMPTS):
+        try:
+            return step()
+        except refused as error:
+            if "locked" not in str(error) or attempt == LOCKED_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))
+    raise AssertionError("unreachable")
+
 
 def synchronous_on_connect(datastore: SQLiteDatastore, level: str) -> None:
     """Set ``PRAGMA synchronous`` on every connection the datastore's pool opens.
@@ -71,14 +96,11 @@ def synchronous_on_connect(datastore: SQLiteDatastore, level: str) -> None:
     make = pool._create_connection
 
     def create() -> SQLiteConnection:
-        connection = make()
+        connection = again_while_locked(make, sqlite3.OperationalError)
         connection._sqlite_conn.execute(f"PRAGMA synchronous={level}")
         return connection
 
     setattr(pool, "_create_connection", create)  # noqa: B010 - the pool has no hook
-
-
-CREATE_ATTEMPTS = 20  # table creations refused for a concurrent one before giving up
 
 
 class SQLiteEventRecorder(EventIndex, SQLiteApplicationRecorder):
@@ -119,21 +141,9 @@ class SQLiteEventRecorder(EventIndex, SQLiteApplicationRecorder):
         ]
 
     def create_table(self) -> None:
-        """Create the tables, though several processes may start together.
-
-        The creating transaction reads (does the search index exist?) before it writes,
-        and in WAL mode SQLite refuses such a transaction at once, rather than let it
-        wait, when another connection wrote meanwhile ("database is locked"). Nothing of
-        it was committed, so it is tried again: by then the other process's tables exist.
-        """
-        for attempt in range(CREATE_ATTEMPTS):
-            try:
-                super().create_table()
-                return
-            except OperationalError as error:
-                if "locked" not in str(error) or attempt == CREATE_ATTEMPTS - 1:
-                    raise
-                time.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))
+        """Create the tables, though several processes may start together: the creating
+        transaction reads (does the search index exist?) before it writes."""
+        again_while_locked(super().create_table, OperationalError)
 
     def _create_table(self, c: SQLiteCursor) -> None:
         """Create the tables; a store made before search gets the search tables filled

@@ -1,13 +1,17 @@
-"""Several workers starting at once against one empty store create its tables once, and
-agree on one bootstrap token, which a crash while it was made does not leave unusable."""
+"""Several workers (threads, or processes on a new SQLite file) starting at once against
+one empty store create its tables once and all start, and agree on one bootstrap token,
+which a crash while it was made does not leave unusable."""
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 from pathlib import Path
+from queue import Queue
 
 from api.settings import Settings
 from api.tokens import admin_token
+from projections.runner import PROJECTIONS, Projections
 from store.config import StoreConfig
 from store.log import ConflictLog
 
@@ -67,3 +71,36 @@ def test_a_token_file_left_empty_by_a_crash_is_replaced_by_a_token_that_then_sta
     token = admin_token(settings)
     assert token
     assert admin_token(settings) == token
+
+
+def _start_projections(data_dir: Path, barrier: threading.Barrier, answers: Queue[str]) -> None:
+    """One process starting up: the log's tables, then each view's."""
+    try:
+        barrier.wait(timeout=30)
+        projections = Projections(StoreConfig(data_dir=data_dir))
+        for name in PROJECTIONS:
+            projections.view(name).position()
+        projections.close()
+        answers.put("ok")
+    except BaseException as error:  # noqa: BLE001 - any failure is the finding
+        answers.put(f"{type(error).__name__}: {error}")
+
+
+def test_processes_starting_together_on_a_new_sqlite_file_all_start(tmp_path: Path) -> None:
+    """The first connection switches a new file to WAL, and SQLite refuses, without
+    waiting, a process that opens the file at that moment; so does a transaction that read
+    before it writes (the tables' creation) when another process wrote meanwhile. A race:
+    several rounds, so that a regression shows."""
+    fork = multiprocessing.get_context("fork")  # fast, and the barrier lines them up
+    for round_ in range(8):
+        data_dir = tmp_path / f"round-{round_}"
+        barrier, answers = fork.Barrier(6), fork.Queue()
+        processes = [
+            fork.Process(target=_start_projections, args=(data_dir, barrier, answers))
+            for _ in range(6)
+        ]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join(timeout=120)
+        assert [answers.get(timeout=5) for _ in processes] == ["ok"] * 6
