@@ -1,0 +1,165 @@
+"""Which fields of an event are sealed under a person's key, and how a sealed field looks.
+
+Crypto-shredding: a protected field is stored as ``sealed:v1:<key id>:<base64>``, the
+text encrypted under a key of its own per person (the store keeps the keys,
+``store.keyring``). Destroying a person's key redacts every field sealed under it, while
+the stored bytes, and so the hash chain over them, stay as they were.
+
+What is protected, and under whose key (the README's "Redaction" says why):
+
+- a source attributed to a named actor (``sources[].attributed_to`` with a ``name``):
+  its ``quote`` and ``url``, and the actor's ``name``, ``role`` and ``wikidata``, under
+  that actor's key. A source the outlet speaks for itself, or a state (a bare country),
+  seals nothing;
+- ``asserted_by``, when it is a named actor: its ``name``, ``role`` and ``wikidata``,
+  under its own key.
+
+The country of an actor stays in the clear: it names a state, not a person. Actors in
+an event's ``data`` (negotiators, speakers, hosts) stay in the clear too: what people do
+in public office is what the log is about; who said it to a reporter is what needs
+protecting. A person is known by their name, normalised (``person_id``).
+
+This module only walks JSON; the cipher is given (``Seal``, ``Open``), so it stays pure.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import unicodedata
+from collections.abc import Callable
+from typing import Any
+
+SEALED_PREFIX = "sealed:v1:"
+SEALED_MARK = b'"sealed:v1:'
+"""How a sealed string begins inside JSON: a cheap test of whether bytes hold one."""
+
+REDACTED = "[redacted]"
+"""What a field sealed under a destroyed key reads as."""
+
+PERSON_FIELDS = ("name", "role", "wikidata")
+"""What of an actor identifies the person (``country`` names a state, and stays)."""
+
+SOURCE_FIELDS = ("quote", "url")
+"""What of a source attributed to a person is theirs to protect."""
+
+Seal = Callable[[str, str], str]
+"""(person id, plain text) -> the sealed string."""
+
+Open = Callable[[str], str]
+"""A sealed string -> its plain text, or ``REDACTED`` when its key is gone."""
+
+_KEY_ID = re.compile(rb'"sealed:v1:([0-9a-f]{1,64}):')
+_SPACE = re.compile(r"\s+")
+
+
+def person_id(name: str) -> str:
+    """The person a name stands for: Unicode NFKC, case-folded, spaces collapsed."""
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", name)).strip().casefold()
+
+
+def person_of(actor: Any) -> str | None:
+    """The person id of an actor's JSON, or None for a state (no name) or no actor."""
+    if isinstance(actor, dict):
+        name = actor.get("name")
+        if isinstance(name, str) and name.strip():
+            return person_id(name)
+    return None
+
+
+def sealed_text(key_id: str, blob: bytes) -> str:
+    """A sealed field: the key's id, then the nonce and ciphertext in base64url."""
+    return f"{SEALED_PREFIX}{key_id}:{base64.urlsafe_b64encode(blob).decode().rstrip('=')}"
+
+
+def parse_sealed(text: str) -> tuple[str, bytes] | None:
+    """(key id, nonce and ciphertext) of a sealed field; None if ``text`` is not one."""
+    if not text.startswith(SEALED_PREFIX):
+        return None
+    key_id, _, body = text[len(SEALED_PREFIX) :].partition(":")
+    if not key_id or not body:
+        return None
+    try:
+        return key_id, base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    except ValueError:
+        return None
+
+
+def key_ids(event_json: bytes) -> set[str]:
+    """The ids of the keys that ``event_json``'s sealed fields were sealed under."""
+    return {match.decode() for match in _KEY_ID.findall(event_json)}
+
+
+def protects(fields: dict[str, Any]) -> bool:
+    """Whether an event's JSON has a field to seal (a source or claim by a person)."""
+    if person_of(fields.get("asserted_by")) is not None:
+        return True
+    return any(
+        isinstance(source, dict) and person_of(source.get("attributed_to")) is not None
+        for source in fields.get("sources") or ()
+    )
+
+
+def seal_fields(fields: dict[str, Any], seal: Seal) -> dict[str, Any]:
+    """An event's JSON with its protected fields sealed (``fields`` is left as it was)."""
+    sealed = dict(fields)
+    sources = fields.get("sources")
+    if isinstance(sources, list):
+        sealed["sources"] = [_seal_source(source, seal) for source in sources]
+    asserted = fields.get("asserted_by")
+    person = person_of(asserted)
+    if person is not None and isinstance(asserted, dict):
+        sealed["asserted_by"] = _seal_keys(asserted, PERSON_FIELDS, person, seal)
+    return sealed
+
+
+def _seal_source(source: Any, seal: Seal) -> Any:
+    if not isinstance(source, dict):
+        return source
+    person = person_of(source.get("attributed_to"))
+    if person is None:
+        return source
+    sealed = _seal_keys(source, SOURCE_FIELDS, person, seal)
+    sealed["attributed_to"] = _seal_keys(source["attributed_to"], PERSON_FIELDS, person, seal)
+    return sealed
+
+
+def _seal_keys(
+    value: dict[str, Any], keys: tuple[str, ...], person: str, seal: Seal
+) -> dict[str, Any]:
+    sealed = dict(value)
+    for key in keys:
+        text = value.get(key)
+        if isinstance(text, str):
+            sealed[key] = seal(person, text)
+    return sealed
+
+
+def open_fields(value: Any, open_: Open) -> Any:
+    """``value`` (JSON) with every sealed string opened (or ``REDACTED``), at any depth."""
+    if isinstance(value, str):
+        return open_(value) if value.startswith(SEALED_PREFIX) else value
+    if isinstance(value, dict):
+        return {key: open_fields(item, open_) for key, item in value.items()}
+    if isinstance(value, list):
+        return [open_fields(item, open_) for item in value]
+    return value
+
+
+def sealed_path(value: Any, path: str = "") -> str | None:
+    """Where in a client's JSON a string already looks sealed (``sources.0.quote``), or
+    None: such text would read as ``[redacted]``, so the edge refuses it."""
+    if isinstance(value, str):
+        return path if value.startswith(SEALED_PREFIX) else None
+    items: Any = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        found = sealed_path(item, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None

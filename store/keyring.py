@@ -1,0 +1,310 @@
+"""Per-person keys: sealing protected fields as they are written, opening them as they
+are read, and destroying a person's key to redact them (``domain.redaction``).
+
+Each person named where a field is protected gets a random 256-bit AES-GCM key on first
+mention, a row of ``parley_person_keys`` (key id, the person's normalised name, the
+key) beside the log's other tables. A sealed field is ``sealed:v1:<key id>:`` and the
+base64url of a random 96-bit nonce and the ciphertext. Redaction deletes the row (in the
+transaction that appends ``PersonRedacted``, see the recorders): no copy of the key is
+left in the store, so nobody, Parley included, can open those fields again; the stored
+bytes and their hashes do not change.
+
+Reading asks the table, not a memory, which keys exist: ``Keyring.opener`` looks up the
+keys of one batch of rows in one query, so a key destroyed by another process is gone
+for every reader at once. What is cached is only the cipher object built from a key.
+Writing caches each person's key after first use; a process that learns of a redaction
+(the live tail, or a read that found the key gone) forgets it, and until then an event
+that names the person is sealed under the destroyed key: it reads ``[redacted]`` too,
+which errs on the side of the person.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from abc import abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+import orjson
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from domain.errors import InvalidEventError
+from domain.events import Event, encode_json
+from domain.redaction import (
+    REDACTED,
+    SEALED_MARK,
+    key_ids,
+    open_fields,
+    parse_sealed,
+    protects,
+    seal_fields,
+    sealed_path,
+    sealed_text,
+)
+
+KEYS_TABLE = "parley_person_keys"
+NONCE_BYTES = 12
+
+
+def key_statements(blob_type: str, prefix: str = "") -> list[str]:
+    """DDL for the keys table in either dialect (``prefix`` qualifies the schema)."""
+    return [
+        f"CREATE TABLE IF NOT EXISTS {prefix}{KEYS_TABLE} ("
+        "key_id TEXT PRIMARY KEY, "
+        "person TEXT NOT NULL UNIQUE, "
+        f"key {blob_type} NOT NULL, "
+        "created_at TEXT NOT NULL)"
+    ]
+
+
+@dataclass(frozen=True)
+class PersonKey:
+    """One person's key: its id (in sealed fields), the person, the 32 key bytes."""
+
+    key_id: str
+    person: str
+    key: bytes
+    created_at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key_id": self.key_id,
+            "person": self.person,
+            "key": self.key.hex(),
+            "created_at": self.created_at,
+        }
+
+    @classmethod
+    def from_json(cls, fields: dict[str, Any]) -> PersonKey:
+        key = bytes.fromhex(str(fields["key"]))
+        if len(key) != 32:
+            raise ValueError("a person key is 32 bytes")
+        return cls(str(fields["key_id"]), str(fields["person"]), key, str(fields["created_at"]))
+
+
+def new_key(person: str) -> PersonKey:
+    return PersonKey(
+        key_id=secrets.token_hex(8),
+        person=person,
+        key=AESGCM.generate_key(bit_length=256),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+class PersonKeys:
+    """The keys table's queries, mixed into each recorder beside ``EventIndex``."""
+
+    placeholder = "?"
+    keys_table = KEYS_TABLE
+    index_table: str  # from EventIndex
+    events_join: str
+
+    @abstractmethod
+    def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Run a read query and return its rows as tuples."""
+
+    @abstractmethod
+    def _write(self, sql: str, params: Sequence[Any]) -> int:
+        """Run one statement in a transaction of its own; return the rows it changed."""
+
+    @cached_property
+    def keyring(self) -> Keyring:
+        """This store's keyring (one per recorder, so one per open log)."""
+        return Keyring(self)
+
+    def _k(self, sql: str) -> str:
+        return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
+
+    def person_key(self, person: str) -> PersonKey | None:
+        rows = self._fetch(
+            self._k(
+                f"SELECT key_id, person, key, created_at FROM {self.keys_table} WHERE person = ?"
+            ),
+            [person],
+        )
+        return PersonKey(rows[0][0], rows[0][1], bytes(rows[0][2]), rows[0][3]) if rows else None
+
+    def add_person_key(self, key: PersonKey) -> PersonKey:
+        """Store ``key`` unless the person has one already; return the stored one."""
+        self._write(
+            self.insert_key_sql + " ON CONFLICT DO NOTHING",
+            [key.key_id, key.person, key.key, key.created_at],
+        )
+        stored = self.person_key(key.person)
+        assert stored is not None
+        return stored
+
+    def keys_by_ids(self, ids: Sequence[str]) -> dict[str, bytes]:
+        if not ids:
+            return {}
+        marks = ", ".join("?" * len(ids))
+        rows = self._fetch(
+            self._k(f"SELECT key_id, key FROM {self.keys_table} WHERE key_id IN ({marks})"),
+            list(ids),
+        )
+        return {row[0]: bytes(row[1]) for row in rows}
+
+    def person_keys(self) -> list[PersonKey]:
+        rows = self._fetch(
+            f"SELECT key_id, person, key, created_at FROM {self.keys_table} ORDER BY key_id", []
+        )
+        return [PersonKey(r[0], r[1], bytes(r[2]), r[3]) for r in rows]
+
+    def delete_person_key(self, key_id: str) -> bool:
+        return self._write(self._k(self.delete_key_sql), [key_id]) > 0
+
+    @property
+    def delete_key_sql(self) -> str:
+        """Destroys one key; the recorders also run it in the transaction that appends
+        ``PersonRedacted`` (``IndexedStoredEvent.destroys``)."""
+        return self._k(f"DELETE FROM {self.keys_table} WHERE key_id = ?")
+
+    @property
+    def insert_key_sql(self) -> str:
+        return self._k(
+            f"INSERT INTO {self.keys_table} (key_id, person, key, created_at) VALUES (?, ?, ?, ?)"
+        )
+
+    def rows_sealed_with(self, key_id: str) -> list[str]:
+        """The negotiations holding a field sealed under ``key_id`` (a scan of the stored
+        rows: redaction is rare, and no index could name what is encrypted)."""
+        marker = f'"sealed:v1:{key_id}:'.encode()
+        sql = self._k(
+            f"SELECT DISTINCT i.negotiation FROM {self.index_table} i {self.events_join} "
+            f"WHERE {self._contains('e.state')} ORDER BY i.negotiation"
+        )
+        return [row[0] for row in self._fetch(sql, [marker])]
+
+    def _contains(self, column: str) -> str:
+        """SQL: whether a stored row's bytes contain the parameter's bytes."""
+        return f"instr({column}, ?) > 0"
+
+
+class Opener:
+    """Opens the sealed fields of a batch of rows with the keys that exist now."""
+
+    def __init__(self, keyring: Keyring, keys: dict[str, AESGCM]) -> None:
+        self._keyring = keyring
+        self._keys = keys
+
+    def text(self, sealed: str) -> str:
+        parsed = parse_sealed(sealed)
+        if parsed is None:
+            return REDACTED
+        key_id, blob = parsed
+        cipher = self._keys.get(key_id)
+        if cipher is None:
+            return REDACTED
+        try:
+            return cipher.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], None).decode()
+        except (InvalidTag, ValueError, UnicodeDecodeError):
+            return REDACTED
+
+    def __call__(self, event_json: bytes) -> bytes:
+        """An event's JSON with its sealed fields opened (``[redacted]`` where the key is
+        gone); the same bytes when it has none."""
+        if SEALED_MARK not in event_json:
+            return event_json
+        return encode_json(open_fields(orjson.loads(event_json), self.text))
+
+
+class Keyring:
+    """The store's person keys: seal on write, open on read, destroy to redact."""
+
+    def __init__(self, store: PersonKeys) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._sealing: dict[str, tuple[str, AESGCM]] = {}  # person -> (key id, cipher)
+        self._ciphers: dict[str, AESGCM] = {}  # key id -> cipher, for keys seen to exist
+
+    # Writing.
+    def seal_event(self, event: Event, plain: bytes) -> bytes:
+        """The stored form of an event whose canonical JSON is ``plain``: its protected
+        fields sealed, or ``plain`` itself when it has none. Refuses text that already
+        looks sealed (it would read as ``[redacted]``)."""
+        if SEALED_MARK in plain:
+            where = sealed_path(orjson.loads(plain)) or "event"
+            raise InvalidEventError(
+                "text may not begin with 'sealed:v1:' (how Parley stores sealed fields)",
+                field=where,
+            )
+        if not _may_protect(event):
+            return plain
+        fields = orjson.loads(plain)
+        if not protects(fields):
+            return plain
+        return encode_json(seal_fields(fields, self.seal))
+
+    def seal(self, person: str, text: str) -> str:
+        """``text`` sealed under ``person``'s key (made and stored on first mention)."""
+        found = self._sealing.get(person)
+        if found is None:
+            stored = self.store.person_key(person) or self.store.add_person_key(new_key(person))
+            found = (stored.key_id, AESGCM(stored.key))
+            with self._lock:
+                self._sealing[person] = found
+        key_id, cipher = found
+        nonce = os.urandom(NONCE_BYTES)
+        return sealed_text(key_id, nonce + cipher.encrypt(nonce, text.encode(), None))
+
+    # Reading.
+    def opener(self, event_jsons: Iterable[bytes]) -> Opener | None:
+        """An opener for a batch of stored events (None when none holds a sealed field),
+        with the keys that exist in the store now: one query for the whole batch."""
+        wanted: set[str] = set()
+        for event_json in event_jsons:
+            if SEALED_MARK in event_json:
+                wanted |= key_ids(event_json)
+        if not wanted:
+            return None
+        found = self.store.keys_by_ids(sorted(wanted))
+        ciphers: dict[str, AESGCM] = {}
+        with self._lock:
+            for key_id in wanted:
+                key = found.get(key_id)
+                if key is None:
+                    self._forget(key_id)
+                    continue
+                cipher = self._ciphers.get(key_id)
+                if cipher is None:
+                    cipher = self._ciphers[key_id] = AESGCM(key)
+                ciphers[key_id] = cipher
+        return Opener(self, ciphers)
+
+    # Redacting.
+    def key_of(self, person: str) -> PersonKey | None:
+        return self.store.person_key(person)
+
+    def forget(self, key_id: str) -> None:
+        """Drop what this process holds of a destroyed key."""
+        with self._lock:
+            self._forget(key_id)
+
+    def _forget(self, key_id: str) -> None:
+        self._ciphers.pop(key_id, None)
+        for person, (held, _) in list(self._sealing.items()):
+            if held == key_id:
+                del self._sealing[person]
+
+
+def _may_protect(event: Event) -> bool:
+    """A cheap look at the typed event before any JSON is parsed: is anyone named?"""
+    if event.asserted_by is not None and event.asserted_by.name:
+        return True
+    return any(s.attributed_to is not None and s.attributed_to.name for s in event.sources)
+
+
+__all__ = [
+    "KEYS_TABLE",
+    "Keyring",
+    "Opener",
+    "PersonKey",
+    "PersonKeys",
+    "key_statements",
+]
