@@ -148,6 +148,23 @@ class KeysOut(BaseModel):
     keys: list[KeyOut]
 
 
+class RedactionIn(BaseModel):
+    """Redact a person: destroy their key, so every field sealed under it reads
+    ``[redacted]`` (see the README's "Redaction")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    person: str = Field(min_length=1, max_length=200, examples=["Vladimir Medinsky"])
+    reason: str = Field(min_length=1, max_length=4000, examples=["the source asked"])
+    requested_by: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class RedactionOut(BaseModel):
+    key_id: str = Field(description="the destroyed key's id (PersonRedacted's data.person)")
+    negotiations: list[str] = Field(description="where a PersonRedacted was recorded")
+    events: list[EventOut]
+
+
 def event_out(record: Recorded) -> dict[str, Any]:
     """The JSON form of a stored event, as a dict (``store.codec.answer_json`` parsed)."""
     body: dict[str, Any] = orjson.loads(answer_json(record))
