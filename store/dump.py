@@ -100,7 +100,8 @@ def dump(log: ConflictLog, out: IO[bytes], *, page: int = PAGE) -> DumpHeader:
     events, head = log.stored_count()  # one statement: the events at or below ``head``
     header = DumpHeader(head, events, utc_text(datetime.now(UTC)), log.backend, len(keys))
     out.write(orjson.dumps(header.to_json()) + b"\n")
-    out.write(b"".join(orjson.dumps({"person_key": key.to_json()}) + b"\n" for key in keys))
+    if keys:
+        out.write(b"".join(orjson.dumps({"person_key": k.to_json()}) + b"\n" for k in keys))
     after = written = 0
     while after < head:
         rows = log.stored_rows(after=after, upto=head, limit=page)
