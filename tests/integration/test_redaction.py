@@ -113,7 +113,7 @@ def test_redaction_destroys_the_key_for_every_reader_and_the_chain_still_verifie
         assert reader.event(kept.id).event.sources[0].quote == "what Jane said"  # others stay
         assert reader.verify().ok
     # The log says what happened, with the key's id and never the name.
-    redacted = [r for r in log.global_log(limit=1000, types=["PersonRedacted"])]
+    redacted = log.global_log(limit=1000, types=["PersonRedacted"])
     assert [r.negotiation for r in redacted] == sorted(done.negotiations)
     data = orjson.loads(redacted[0].json)["data"]
     assert data == {"person": done.key_id, "reason": "the source asked", "requested_by": "the desk"}
