@@ -26,6 +26,7 @@ from uuid import UUID
 
 import anyio.to_thread
 import orjson
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import ApplicationRecorder, Notification, Subscription
 
 from domain.negotiation import Recorded
@@ -96,14 +97,16 @@ def event_from_recorded(record: Recorded) -> LiveEvent:
     )
 
 
-def event_from_notification(log: ConflictLog, notification: Notification) -> LiveEvent | None:
-    """The event of a notification (None for other topics, of which there are none)."""
+def event_from_notification(
+    log: ConflictLog, notification: Notification, known: dict[str, AESGCM] | None = None
+) -> LiveEvent | None:
+    """The event of a notification (None for other topics, of which there are none);
+    ``known`` caches keys for a reader that follows the log (``Keyring.opener``)."""
     if notification.topic != RECORDED_TOPIC:
         return None
     state = notification.state
-    return event_from_state(
-        notification.id, notification.originator_version, state, log.keys.opener([state])
-    )
+    opener = log.keys.opener([state], known)
+    return event_from_state(notification.id, notification.originator_version, state, opener)
 
 
 def event_from_state(
@@ -237,6 +240,10 @@ class LogTail:
         self._lock = threading.Lock()
         self._subscription: Subscription[ApplicationRecorder] | None = None
         self._pending = _Pending()
+        # Keys met so far. Following the log in order, the tail meets a PersonRedacted
+        # after every event sealed under its key before the redaction, and before every
+        # one after it, so it drops the key exactly in time.
+        self._keys: dict[str, AESGCM] = {}
 
     def start(self) -> None:
         """Start following from the current end of the log (call on the event loop)."""
@@ -288,11 +295,12 @@ class LogTail:
                         key = redacted_key(notification.state)
                         if key is not None:  # this process seals no more under that key
                             self.log.keys.forget(key)
+                            self._keys.pop(key, None)
                         # With no client following, only the position moves on: a client
                         # that registers later catches up from the store, whose read
                         # begins after this event committed.
                         event = (
-                            event_from_notification(self.log, notification)
+                            event_from_notification(self.log, notification, self._keys)
                             if self._followers
                             else None
                         )

@@ -254,15 +254,23 @@ class Keyring:
         return sealed_text(key_id, nonce + cipher.encrypt(nonce, text.encode(), None))
 
     # Reading.
-    def opener(self, event_jsons: Iterable[bytes]) -> Opener | None:
+    def opener(
+        self, event_jsons: Iterable[bytes], known: dict[str, AESGCM] | None = None
+    ) -> Opener | None:
         """An opener for a batch of stored events (None when none holds a sealed field),
-        with the keys that exist in the store now: one query for the whole batch."""
+        with the keys that exist in the store now: one query for the whole batch.
+
+        ``known`` is a cache of keys owned by a reader that follows the log in order and
+        drops a key when it meets its ``PersonRedacted`` (the live tail): keys in it are
+        not asked for again, and keys found are added to it."""
         wanted: set[str] = set()
         for event_json in event_jsons:
             if SEALED_MARK in event_json:
                 wanted |= key_ids(event_json)
         if not wanted:
             return None
+        if known is not None and wanted <= known.keys():
+            return Opener(self, known)
         found = self.store.keys_by_ids(sorted(wanted))
         ciphers: dict[str, AESGCM] = {}
         with self._lock:
@@ -275,6 +283,9 @@ class Keyring:
                 if cipher is None:
                     cipher = self._ciphers[key_id] = AESGCM(key)
                 ciphers[key_id] = cipher
+        if known is not None:
+            known.update(ciphers)
+            return Opener(self, known)
         return Opener(self, ciphers)
 
     # Redacting.
