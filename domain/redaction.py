@@ -28,6 +28,7 @@ import base64
 import re
 import unicodedata
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 SEALED_PREFIX = "sealed:v1:"
@@ -53,8 +54,10 @@ _KEY_ID = re.compile(rb'"sealed:v1:([0-9a-f]{1,64}):')
 _SPACE = re.compile(r"\s+")
 
 
+@lru_cache(maxsize=4096)
 def person_id(name: str) -> str:
-    """The person a name stands for: Unicode NFKC, case-folded, spaces collapsed."""
+    """The person a name stands for: Unicode NFKC, case-folded, spaces collapsed (cached:
+    the same names recur in event after event)."""
     return _SPACE.sub(" ", unicodedata.normalize("NFKC", name)).strip().casefold()
 
 
@@ -69,7 +72,7 @@ def person_of(actor: Any) -> str | None:
 
 def sealed_text(key_id: str, blob: bytes) -> str:
     """A sealed field: the key's id, then the nonce and ciphertext in base64url."""
-    return f"{SEALED_PREFIX}{key_id}:{base64.urlsafe_b64encode(blob).decode().rstrip('=')}"
+    return f"{SEALED_PREFIX}{key_id}:{base64.urlsafe_b64encode(blob).rstrip(b'=').decode()}"
 
 
 def parse_sealed(text: str) -> tuple[str, bytes] | None:

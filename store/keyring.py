@@ -42,7 +42,6 @@ from domain.redaction import (
     key_ids,
     open_fields,
     parse_sealed,
-    protects,
     seal_fields,
     sealed_path,
     sealed_text,
@@ -50,6 +49,7 @@ from domain.redaction import (
 
 KEYS_TABLE = "parley_person_keys"
 NONCE_BYTES = 12
+SEALED_CACHE = 50_000  # sealed texts kept by the writer side (names, roles, quotes)
 
 
 def key_statements(blob_type: str, prefix: str = "") -> list[str]:
@@ -222,6 +222,9 @@ class Keyring:
         self._lock = threading.Lock()
         self._sealing: dict[str, tuple[str, AESGCM]] = {}  # person -> (key id, cipher)
         self._ciphers: dict[str, AESGCM] = {}  # key id -> cipher, for keys seen to exist
+        # (person, text) -> its sealed form: a person's name and role recur in every
+        # event that cites them, and sealing each anew cost more than encoding the event.
+        self._sealed: dict[tuple[str, str], str] = {}
 
     # Writing.
     def seal_event(self, event: Event, plain: bytes) -> bytes:
@@ -236,13 +239,17 @@ class Keyring:
             )
         if not _may_protect(event):
             return plain
-        fields = orjson.loads(plain)
-        if not protects(fields):
-            return plain
-        return encode_json(seal_fields(fields, self.seal))
+        return encode_json(seal_fields(orjson.loads(plain), self.seal))
 
     def seal(self, person: str, text: str) -> str:
-        """``text`` sealed under ``person``'s key (made and stored on first mention)."""
+        """``text`` sealed under ``person``'s key (made and stored on first mention).
+
+        A text sealed before for the same person gets the same sealed form (the nonce
+        is drawn once per distinct text, so never reused for another): equal texts of
+        one person may be seen to be equal, as their key id shows them to be theirs."""
+        sealed = self._sealed.get((person, text))
+        if sealed is not None:
+            return sealed
         found = self._sealing.get(person)
         if found is None:
             stored = self.store.person_key(person) or self.store.add_person_key(new_key(person))
@@ -251,7 +258,11 @@ class Keyring:
                 self._sealing[person] = found
         key_id, cipher = found
         nonce = os.urandom(NONCE_BYTES)
-        return sealed_text(key_id, nonce + cipher.encrypt(nonce, text.encode(), None))
+        sealed = sealed_text(key_id, nonce + cipher.encrypt(nonce, text.encode(), None))
+        if len(self._sealed) >= SEALED_CACHE:
+            self._sealed.clear()
+        self._sealed[(person, text)] = sealed
+        return sealed
 
     # Reading.
     def opener(
@@ -302,6 +313,8 @@ class Keyring:
         for person, (held, _) in list(self._sealing.items()):
             if held == key_id:
                 del self._sealing[person]
+                for cached in [c for c in self._sealed if c[0] == person]:
+                    self._sealed.pop(cached, None)
 
 
 def _may_protect(event: Event) -> bool:
