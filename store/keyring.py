@@ -35,13 +35,14 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from domain.errors import InvalidEventError
-from domain.events import Event, encode_json
+from domain.events import encode_json
 from domain.redaction import (
     REDACTED,
     SEALED_MARK,
     key_ids,
     open_fields,
     parse_sealed,
+    protects,
     seal_fields,
     sealed_path,
     sealed_text,
@@ -49,6 +50,8 @@ from domain.redaction import (
 
 KEYS_TABLE = "parley_person_keys"
 NONCE_BYTES = 12
+_ATTRIBUTED = b'"attributed_to":{'  # in canonical JSON, an actor is an object
+_ASSERTED = b'"asserted_by":{'
 SEALED_CACHE = 50_000  # sealed texts kept by the writer side (names, roles, quotes)
 
 
@@ -227,7 +230,7 @@ class Keyring:
         self._sealed: dict[tuple[str, str], str] = {}
 
     # Writing.
-    def seal_event(self, event: Event, plain: bytes) -> bytes:
+    def seal_event(self, plain: bytes) -> bytes:
         """The stored form of an event whose canonical JSON is ``plain``: its protected
         fields sealed, or ``plain`` itself when it has none. Refuses text that already
         looks sealed (it would read as ``[redacted]``)."""
@@ -237,9 +240,13 @@ class Keyring:
                 "text may not begin with 'sealed:v1:' (how Parley stores sealed fields)",
                 field=where,
             )
-        if not _may_protect(event):
+        # Two scans of the bytes spare the many events that name no actor a parse.
+        if _ATTRIBUTED not in plain and _ASSERTED not in plain:
             return plain
-        return encode_json(seal_fields(orjson.loads(plain), self.seal))
+        fields = orjson.loads(plain)
+        if not protects(fields):
+            return plain
+        return encode_json(seal_fields(fields, self.seal))
 
     def seal(self, person: str, text: str) -> str:
         """``text`` sealed under ``person``'s key (made and stored on first mention).
@@ -315,13 +322,6 @@ class Keyring:
                 del self._sealing[person]
                 for cached in [c for c in self._sealed if c[0] == person]:
                     self._sealed.pop(cached, None)
-
-
-def _may_protect(event: Event) -> bool:
-    """A cheap look at the typed event before any JSON is parsed: is anyone named?"""
-    if event.asserted_by is not None and event.asserted_by.name:
-        return True
-    return any(s.attributed_to is not None and s.attributed_to.name for s in event.sources)
 
 
 __all__ = [

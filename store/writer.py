@@ -142,8 +142,8 @@ class Writer:
         """Each event's canonical JSON, and what is stored and hashed: the same bytes
         with the protected fields sealed (``store.keyring``)."""
         plain = [encode_event(event) for event in events]
-        seal = self.log.index.keyring.seal_event
-        return plain, [seal(event, json) for event, json in zip(events, plain, strict=True)]
+        seal = self.log.keys.seal_event
+        return plain, [seal(json) for json in plain]
 
     def stop(self) -> None:
         self._queue.stop()
