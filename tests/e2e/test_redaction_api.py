@@ -19,7 +19,8 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from support import EXAMPLE, Server, run_cli, start_server, stop_server
+from fastapi.testclient import TestClient
+from support import AUTH, EXAMPLE, Server, run_cli, start_server, stop_server
 
 from store.config import StoreConfig
 from store.log import ConflictLog
@@ -228,3 +229,41 @@ def test_a_redacted_person_reads_redacted_everywhere_after_a_restart_and_in_a_re
                 )
             ]
             assert medinsky  # the keys of persons not redacted came with the dump
+
+
+def test_post_redactions_destroys_the_key_and_answers_what_it_recorded(
+    client: TestClient,
+) -> None:
+    opening = {"slug": "geneva-talks", "title": "Geneva talks", "parties": ["RUS", "UKR"]}
+    assert client.post("/negotiations", json=opening, headers=AUTH).status_code == 201
+    event_id = str(uuid.uuid4())
+    posted = client.post(
+        "/negotiations/geneva-talks/events", json=jane_event(event_id), headers=AUTH
+    )
+    assert posted.status_code == 201, posted.text
+    bad = client.post("/redactions", json={"person": NAME, "reason": ""}, headers=AUTH)
+    assert bad.status_code == 422 and "reason" in bad.text
+
+    done = client.post(
+        "/redactions",
+        json={"person": NAME, "reason": "she asked", "requested_by": "desk"},
+        headers=AUTH,
+    )
+
+    assert done.status_code == 201, done.text
+    body = done.json()
+    assert body["negotiations"] == ["geneva-talks"]
+    [event] = body["events"]
+    assert event["type"] == "PersonRedacted" and event["sources"] == []
+    assert event["data"] == {
+        "person": body["key_id"],
+        "reason": "she asked",
+        "requested_by": "desk",
+    }
+    shown = client.get(f"/events/{event_id}").json()
+    assert shown["sources"][0]["quote"] == shown["asserted_by"]["name"] == "[redacted]"
+    assert client.get("/verify").json()["ok"] is True
+    # The log records PersonRedacted; a client cannot send one.
+    forged = {k: event[k] for k in ("type", "occurred_at", "data", "sources")}
+    refused = client.post("/negotiations/geneva-talks/events", json=forged, headers=AUTH)
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "type"

@@ -3,6 +3,7 @@ show, and that a destroyed key is gone for every reader, in every process."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,15 @@ from domain.errors import InvalidEventError, PersonNotFoundError
 from domain.events import AnyEvent, parse_event
 from domain.redaction import REDACTED
 from projections.service import AsOf
+from projections.tail import (
+    Heartbeat,
+    LiveEvent,
+    LogTail,
+    Overflow,
+    StreamFilter,
+    follow,
+    read_page,
+)
 from store.config import StoreConfig
 from store.dump import DumpError, dump, restore
 from store.log import ConflictLog
@@ -174,6 +184,41 @@ def test_a_dump_during_which_a_person_is_redacted_fails(log: ConflictLog) -> Non
 
     with pytest.raises(DumpError, match="redacted while the dump ran"):
         dump(log, RedactingMidway())
+
+
+def test_a_live_client_holding_a_redacted_persons_fields_is_sent_back_to_the_store(
+    log: ConflictLog,
+) -> None:
+    log.append(SLUG, [opened()])
+    last = log.last_position()
+
+    async def test(tail: LogTail) -> None:
+        reader = follow(tail, StreamFilter(), last, heartbeat_seconds=60)
+        slow = follow(tail, StreamFilter(), last, heartbeat_seconds=0.01)
+        assert await anext(slow) == [Heartbeat(last)]  # live from here
+        appended = await asyncio.to_thread(log.append, SLUG, [named()])
+        [live] = await anext(reader)
+        assert isinstance(live, LiveEvent) and QUOTE in live.body  # read in the clear
+        # ``slow`` holds that body unread when the person is redacted.
+        await asyncio.to_thread(log.redact, "Vladimir Medinsky", "asked")
+        while tail.position < last + 2:
+            await asyncio.sleep(0.005)
+        assert await anext(slow) == [Overflow(resume_after=last)]
+        again = read_page(log, StreamFilter(), last, 10)
+        assert [e.position for e in again] == [appended.created[0].position, last + 2]
+        assert QUOTE not in again[0].body and "[redacted]" in again[0].body
+        await reader.aclose()
+
+    async def main() -> None:
+        tail = LogTail(log, buffer=100)
+        tail.start()
+        try:
+            async with asyncio.timeout(30):  # a bound on waiting, not a timing assertion
+                await test(tail)
+        finally:
+            tail.stop()
+
+    asyncio.run(main())
 
 
 def shape(value: Any) -> Any:
