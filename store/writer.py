@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+import orjson
 from eventsourcing.persistence import IntegrityError
 from pydantic import ValidationError
 
@@ -42,6 +43,7 @@ from domain.errors import (
 )
 from domain.events import AnyEvent, EventCorrected, NegotiationOpened, corrected, encode_event
 from domain.negotiation import Negotiation, Recorded
+from domain.redaction import same_but_redacted
 from store.index import RecordingOrderError
 
 if TYPE_CHECKING:
@@ -327,7 +329,7 @@ class Writer:
             found = stored.get(event_id)
             if found is None:
                 new.append(index)
-            elif found.negotiation != request.slug or found.json != request.plain[index]:
+            elif found.negotiation != request.slug or not _same(found.json, request.plain[index]):
                 raise EventIdReusedError(event_id)
             else:
                 existing.append(found)
@@ -357,6 +359,17 @@ class Writer:
                     field=f"{prefix}data.data.{where}",
                     value=first.get("input"),
                 ) from None
+
+
+def _same(stored: bytes, sent: bytes) -> bool:
+    """Whether a re-sent event is the stored one (the same bytes; or, after a redaction,
+    the same but for the fields that now read ``[redacted]``)."""
+    if stored == sent:
+        return True
+    return REDACTED_JSON in stored and same_but_redacted(orjson.loads(stored), orjson.loads(sent))
+
+
+REDACTED_JSON = b'"[redacted]"'
 
 
 class _Queue:

@@ -11,9 +11,9 @@ from typing import Any
 
 import orjson
 import pytest
-from support import opened
+from support import EXAMPLE, opened
 
-from domain.errors import InvalidEventError, PersonNotFoundError
+from domain.errors import EventIdReusedError, InvalidEventError, PersonNotFoundError
 from domain.events import AnyEvent, parse_event
 from domain.redaction import REDACTED
 from projections.service import AsOf
@@ -28,6 +28,7 @@ from projections.tail import (
 )
 from store.config import StoreConfig
 from store.dump import DumpError, dump, restore
+from store.loader import load
 from store.log import ConflictLog
 
 SLUG = "istanbul-2025"
@@ -148,6 +149,21 @@ def test_a_later_mention_gets_a_new_key_and_a_stale_sealing_cache_errs_towards_r
     other.keys.forget(log.global_log(types=["PersonRedacted"])[0].event.data.person)  # type: ignore[union-attr]
     again = other.append(SLUG, [named(quote="after the tail told it")]).created[0]
     assert log.event(again.event.id).event.sources[0].quote == "after the tail told it"
+
+
+def test_loading_the_same_file_after_a_redaction_stays_idempotent(log: ConflictLog) -> None:
+    first = load(log, EXAMPLE, SLUG)
+    log.redact("Vladimir Medinsky", "asked")
+    again = load(log, EXAMPLE, SLUG)
+    assert (again.created, again.existing) == (0, first.created)
+    # Only the redacted fields may differ: other content under the same id is refused.
+    event = named()
+    log.append(SLUG, [event])
+    log.redact("Vladimir Medinsky", "asked again")
+    changed = event.model_copy(update={"occurred_at": event.occurred_at.replace(day=27)})
+    with pytest.raises(EventIdReusedError):
+        log.append(SLUG, [changed])
+    assert log.append(SLUG, [event]).created == []
 
 
 def test_a_dump_carries_the_keys_left_and_a_restore_keeps_the_redacted_redacted(
