@@ -2,7 +2,8 @@
 
 The path of one event, from the request to the row: the API parses the body once into
 typed events (``api.parsing``); ``Writer.submit`` encodes each event once into its
-canonical JSON (``domain.events.encode_event``) and queues the request; the writer
+canonical JSON (``domain.events.encode_event``), seals the fields that protect a person
+(``store.keyring``: what is stored and hashed), and queues the request; the writer
 thread takes every queued request, checks each against its negotiation's aggregate
 (``Negotiation.record``: invariants, versions, the hash over those same bytes), and
 commits the group in ONE transaction (``EventStore.put`` → ``RecordMapper`` → the
