@@ -19,7 +19,8 @@ an event's ``data`` (negotiators, speakers, hosts) stay in the clear too: what p
 in public office is what the log is about; who said it to a reporter is what needs
 protecting. A person is known by their name, normalised (``person_id``).
 
-This module only walks JSON; the cipher is given (``Seal``, ``Open``), so it stays pure.
+This module only walks JSON; the cipher is given (``Seal``, and the ``open_`` of
+``open_json``), so it stays pure.
 """
 
 from __future__ import annotations
@@ -47,10 +48,11 @@ SOURCE_FIELDS = ("quote", "url")
 Seal = Callable[[str, str], str]
 """(person id, plain text) -> the sealed string."""
 
-Open = Callable[[str], str]
-"""A sealed string -> its plain text, or ``REDACTED`` when its key is gone."""
-
 _KEY_ID = re.compile(rb'"sealed:v1:([0-9a-f]{1,64}):')
+SEALED_JSON = re.compile(rb'"sealed:v1:([0-9a-f]{1,64}):([A-Za-z0-9_-]*)"')
+"""A sealed string as it lies in JSON: its key id, then its base64url (no escapes)."""
+REDACTED_JSON = b'"[redacted]"'
+
 _SPACE = re.compile(r"\s+")
 
 
@@ -73,19 +75,6 @@ def person_of(actor: Any) -> str | None:
 def sealed_text(key_id: str, blob: bytes) -> str:
     """A sealed field: the key's id, then the nonce and ciphertext in base64url."""
     return f"{SEALED_PREFIX}{key_id}:{base64.urlsafe_b64encode(blob).rstrip(b'=').decode()}"
-
-
-def parse_sealed(text: str) -> tuple[str, bytes] | None:
-    """(key id, nonce and ciphertext) of a sealed field; None if ``text`` is not one."""
-    if not text.startswith(SEALED_PREFIX):
-        return None
-    key_id, _, body = text[len(SEALED_PREFIX) :].partition(":")
-    if not key_id or not body:
-        return None
-    try:
-        return key_id, base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-    except ValueError:
-        return None
 
 
 def key_ids(event_json: bytes) -> set[str]:
@@ -138,15 +127,11 @@ def _seal_keys(
     return sealed
 
 
-def open_fields(value: Any, open_: Open) -> Any:
-    """``value`` (JSON) with every sealed string opened (or ``REDACTED``), at any depth."""
-    if isinstance(value, str):
-        return open_(value) if value.startswith(SEALED_PREFIX) else value
-    if isinstance(value, dict):
-        return {key: open_fields(item, open_) for key, item in value.items()}
-    if isinstance(value, list):
-        return [open_fields(item, open_) for item in value]
-    return value
+def open_json(event_json: bytes, open_: Callable[[re.Match[bytes]], bytes]) -> bytes:
+    """``event_json`` with each sealed string replaced by what ``open_`` makes of its match
+    (the JSON of its text, or ``REDACTED_JSON``): spliced into the bytes, so the rest of
+    the event is neither parsed nor written again, and keeps its canonical form."""
+    return SEALED_JSON.sub(open_, event_json)
 
 
 def sealed_path(value: Any, path: str = "") -> str | None:

@@ -20,7 +20,9 @@ which errs on the side of the person.
 
 from __future__ import annotations
 
+import base64
 import os
+import re
 import secrets
 import threading
 from abc import abstractmethod
@@ -37,11 +39,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from domain.errors import InvalidEventError
 from domain.events import encode_json
 from domain.redaction import (
-    REDACTED,
+    REDACTED_JSON,
     SEALED_MARK,
     key_ids,
-    open_fields,
-    parse_sealed,
+    open_json,
     protects,
     seal_fields,
     sealed_path,
@@ -53,6 +54,7 @@ NONCE_BYTES = 12
 _ATTRIBUTED = b'"attributed_to":{'  # in canonical JSON, an actor is an object
 _ASSERTED = b'"asserted_by":{'
 SEALED_CACHE = 50_000  # sealed texts kept by the writer side (names, roles, quotes)
+OPENED_CACHE = 50_000  # opened texts kept by readers
 
 
 def key_statements(blob_type: str, prefix: str = "") -> list[str]:
@@ -193,28 +195,37 @@ class Opener:
     """Opens the sealed fields of a batch of rows with the keys that exist now."""
 
     def __init__(self, keyring: Keyring, keys: dict[str, AESGCM]) -> None:
-        self._keyring = keyring
+        self._opened = keyring._opened
         self._keys = keys
 
-    def text(self, sealed: str) -> str:
-        parsed = parse_sealed(sealed)
-        if parsed is None:
-            return REDACTED
-        key_id, blob = parsed
-        cipher = self._keys.get(key_id)
+    def _open(self, match: re.Match[bytes]) -> bytes:
+        """The JSON of one sealed string's text, or ``"[redacted]"`` when its key is
+        gone. Texts opened before are kept (a name recurs in many rows), but only ever
+        served while their key exists: ``_keys`` holds only keys found in the store."""
+        cipher = self._keys.get(match.group(1).decode())
         if cipher is None:
-            return REDACTED
-        try:
-            return cipher.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], None).decode()
-        except (InvalidTag, ValueError, UnicodeDecodeError):
-            return REDACTED
+            return REDACTED_JSON
+        token = match.group(0)
+        opened = self._opened.get(token)
+        if opened is None:
+            body = match.group(2)
+            blob = base64.urlsafe_b64decode(body + b"=" * (-len(body) % 4))
+            try:
+                text = cipher.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], None).decode()
+            except (InvalidTag, ValueError, UnicodeDecodeError):
+                return REDACTED_JSON
+            opened = orjson.dumps(text)
+            if len(self._opened) >= OPENED_CACHE:
+                self._opened.clear()
+            self._opened[token] = opened
+        return opened
 
     def __call__(self, event_json: bytes) -> bytes:
         """An event's JSON with its sealed fields opened (``[redacted]`` where the key is
         gone); the same bytes when it has none."""
         if SEALED_MARK not in event_json:
             return event_json
-        return encode_json(open_fields(orjson.loads(event_json), self.text))
+        return open_json(event_json, self._open)
 
 
 class Keyring:
@@ -228,6 +239,8 @@ class Keyring:
         # (person, text) -> its sealed form: a person's name and role recur in every
         # event that cites them, and sealing each anew cost more than encoding the event.
         self._sealed: dict[tuple[str, str], str] = {}
+        # A sealed string's bytes -> its text's JSON, for readers (``Opener``).
+        self._opened: dict[bytes, bytes] = {}
 
     # Writing.
     def seal_event(self, plain: bytes) -> bytes:
@@ -316,12 +329,16 @@ class Keyring:
             self._forget(key_id)
 
     def _forget(self, key_id: str) -> None:
-        self._ciphers.pop(key_id, None)
-        for person, (held, _) in list(self._sealing.items()):
-            if held == key_id:
-                del self._sealing[person]
-                for cached in [c for c in self._sealed if c[0] == person]:
-                    self._sealed.pop(cached, None)
+        persons = [person for person, (held, _) in self._sealing.items() if held == key_id]
+        if self._ciphers.pop(key_id, None) is None and not persons:
+            return  # nothing held (reads of redacted rows come here every time)
+        prefix = f'"sealed:v1:{key_id}:'.encode()
+        for token in [t for t in self._opened if t.startswith(prefix)]:
+            self._opened.pop(token, None)
+        for person in persons:
+            del self._sealing[person]
+            for cached in [c for c in self._sealed if c[0] == person]:
+                self._sealed.pop(cached, None)
 
 
 __all__ = [

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import base64
+import re
 from typing import Any
 
+import orjson
 import pytest
 
-from domain.events import EVENT_TYPES, KNOWLEDGE, RECORDED_TYPES, dump_event, parse_event
+from domain.events import (
+    EVENT_TYPES,
+    KNOWLEDGE,
+    RECORDED_TYPES,
+    dump_event,
+    encode_json,
+    parse_event,
+)
 from domain.redaction import (
     REDACTED,
+    REDACTED_JSON,
+    SEALED_JSON,
     SEALED_PREFIX,
     key_ids,
-    open_fields,
-    parse_sealed,
+    open_json,
     person_id,
     person_of,
     protects,
@@ -99,30 +110,38 @@ def test_a_person_is_their_normalised_name() -> None:
     assert person_of("RUS") is None and person_of(None) is None
 
 
-def test_a_sealed_field_names_its_key_and_carries_the_bytes() -> None:
+def test_a_sealed_field_names_its_key_and_carries_the_bytes_in_base64url() -> None:
     text = sealed_text("0a1b2c3d4e5f6a7b", b"\x00\xffnonce+ciphertext")
     assert text.startswith("sealed:v1:0a1b2c3d4e5f6a7b:")
-    assert parse_sealed(text) == ("0a1b2c3d4e5f6a7b", b"\x00\xffnonce+ciphertext")
-    assert parse_sealed("an ordinary quote") is None
-    assert parse_sealed("sealed:v1:nokey") is None
+    match = SEALED_JSON.fullmatch(orjson.dumps(text))
+    assert match is not None and match.group(1) == b"0a1b2c3d4e5f6a7b"
+    body = match.group(2)
+    assert base64.urlsafe_b64decode(body + b"=" * (-len(body) % 4)) == b"\x00\xffnonce+ciphertext"
     stored = f'{{"quote":"{text}","x":"sealed:v1:ffee:AA"}}'.encode()
     assert key_ids(stored) == {"0a1b2c3d4e5f6a7b", "ffee"}
 
 
-def test_opening_replaces_each_sealed_string_at_any_depth_and_nothing_else() -> None:
-    fields = seal_fields(
-        statement(sources=[{"outlet": "TASS", "quote": "q", "attributed_to": MEDINSKY}]),
-        fake_seal,
-    )
-    opened = open_fields(fields, lambda sealed: REDACTED)
-    source = opened["sources"][0]
+def hex_seal(person: str, text: str) -> str:
+    """Seals as ``sealed:v1:<hex of the person>:<base64url of the text>`` (no cipher)."""
+    return sealed_text(person.encode().hex()[:64], text.encode())
+
+
+def test_opening_replaces_each_sealed_string_in_the_bytes_and_nothing_else() -> None:
+    plain = statement(sources=[{"outlet": "TASS", "quote": 'q "1"', "attributed_to": MEDINSKY}])
+    stored = encode_json(seal_fields(plain, hex_seal))
+
+    def reveal(match: re.Match[bytes]) -> bytes:
+        body = match.group(2)
+        return orjson.dumps(base64.urlsafe_b64decode(body + b"=" * (-len(body) % 4)).decode())
+
+    assert open_json(stored, reveal) == encode_json(plain)  # canonical, byte for byte
+    redacted = orjson.loads(open_json(stored, lambda match: REDACTED_JSON))
+    source = redacted["sources"][0]
     assert source["quote"] == source["attributed_to"]["name"] == REDACTED
     assert source["attributed_to"]["country"] == "RUS"
-    assert opened["data"] == fields["data"]
+    assert redacted["data"] == plain["data"]
     # Same keys, same types: a redacted event keeps its shape.
-    assert shape(opened) == shape(
-        statement(sources=[{"outlet": "TASS", "quote": "q", "attributed_to": MEDINSKY}])
-    )
+    assert shape(redacted) == shape(plain)
 
 
 def shape(value: Any) -> Any:
