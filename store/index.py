@@ -195,11 +195,11 @@ class EventIndex:
             "SELECT i.position, e.originator_id, e.originator_version, e.state "
             f"FROM {self.index_table} i {self.events_join} {where} {tail}"
         )
-        rows = [(p, o, v, bytes(s)) for p, o, v, s in self._fetch(self._sql(sql), params)]
-        opener = self.keyring.opener(row[3] for row in rows)
+        rows = self._fetch(self._sql(sql), params)
+        opener = self.keyring.opener(bytes(row[3]) for row in rows)
         with paused_gc(len(rows) > 1000):
             return [
-                decode_record(originator_id, version, state, position, opener)
+                decode_record(originator_id, version, bytes(state), position, opener)
                 for position, originator_id, version, state in rows
             ]
 
