@@ -11,7 +11,8 @@ bytes and their hashes do not change.
 
 Reading asks the table, not a memory, which keys exist: ``Keyring.opener`` looks up the
 keys of one batch of rows in one query, so a key destroyed by another process is gone
-for every reader at once. What is cached is only the cipher object built from a key.
+for every reader at once. What is cached (the cipher built from a key, the texts opened
+with it) is used only for keys that query found.
 Writing caches each person's key after first use; a process that learns of a redaction
 (the live tail, or a read that found the key gone) forgets it, and until then an event
 that names the person is sealed under the destroyed key: it reads ``[redacted]`` too,
@@ -162,7 +163,7 @@ class PersonKeys:
         return [PersonKey(r[0], r[1], bytes(r[2]), r[3]) for r in rows]
 
     def delete_person_key(self, key_id: str) -> bool:
-        return self._write(self._k(self.delete_key_sql), [key_id]) > 0
+        return self._write(self.delete_key_sql, [key_id]) > 0
 
     @property
     def delete_key_sql(self) -> str:
@@ -176,7 +177,7 @@ class PersonKeys:
             f"INSERT INTO {self.keys_table} (key_id, person, key, created_at) VALUES (?, ?, ?, ?)"
         )
 
-    def rows_sealed_with(self, key_id: str) -> list[str]:
+    def negotiations_sealed_with(self, key_id: str) -> list[str]:
         """The negotiations holding a field sealed under ``key_id`` (a scan of the stored
         rows: redaction is rare, and no index could name what is encrypted)."""
         marker = f'"sealed:v1:{key_id}:'.encode()

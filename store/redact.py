@@ -67,7 +67,7 @@ def redact(
     key = keys.key_of(person_id(person))
     if key is None:
         raise PersonNotFoundError(person)
-    slugs = keys.store.rows_sealed_with(key.key_id)
+    slugs = keys.store.negotiations_sealed_with(key.key_id)
     # The writer's types are the events clients send; it records this one all the same.
     events = [
         (slug, [cast("AnyEvent", redaction_event(key.key_id, slug, reason, requested_by))])
