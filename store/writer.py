@@ -44,7 +44,7 @@ from domain.errors import (
 )
 from domain.events import AnyEvent, EventCorrected, NegotiationOpened, corrected, encode_event
 from domain.negotiation import Negotiation, Recorded
-from domain.redaction import same_but_redacted
+from domain.redaction import REDACTED_JSON, same_but_redacted
 from store.index import RecordingOrderError
 
 if TYPE_CHECKING:
@@ -368,9 +368,6 @@ def _same(stored: bytes, sent: bytes) -> bool:
     if stored == sent:
         return True
     return REDACTED_JSON in stored and same_but_redacted(orjson.loads(stored), orjson.loads(sent))
-
-
-REDACTED_JSON = b'"[redacted]"'
 
 
 class _Queue:
