@@ -22,6 +22,7 @@ import pytest
 from fastapi.testclient import TestClient
 from support import AUTH, EXAMPLE, Server, run_cli, start_server, stop_server
 
+from domain.events import parse_event
 from store.config import StoreConfig
 from store.log import ConflictLog
 
@@ -267,3 +268,21 @@ def test_post_redactions_destroys_the_key_and_answers_what_it_recorded(
     forged = {k: event[k] for k in ("type", "occurred_at", "data", "sources")}
     refused = client.post("/negotiations/geneva-talks/events", json=forged, headers=AUTH)
     assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "type"
+
+
+def test_parley_redact_names_what_it_cannot_do(
+    log: ConflictLog,
+    store_config: StoreConfig,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ["redact", "--person", "Nobody Known", "--reason", "asked"]
+    assert run_cli(store_config, monkeypatch, *args) == 1
+    assert "no sealed field names 'Nobody Known'" in capsys.readouterr().err
+    opening = {**jane_event(str(uuid.uuid4())), "type": "NegotiationOpened"}
+    opening["data"] = {"title": "Geneva talks", "parties": ["RUS", "UKR"]}
+    log.append("geneva-talks", [parse_event(opening)])  # its source names Jane Source
+    too_long = ["redact", "--person", NAME, "--reason", "x" * 5000]
+    assert run_cli(store_config, monkeypatch, *too_long) == 1
+    assert "reason" in capsys.readouterr().err
+    assert [k.person for k in log.keys.store.person_keys()] == ["jane source"]  # kept
