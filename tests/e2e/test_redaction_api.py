@@ -244,6 +244,8 @@ def test_post_redactions_destroys_the_key_and_answers_what_it_recorded(
     assert posted.status_code == 201, posted.text
     bad = client.post("/redactions", json={"person": NAME, "reason": ""}, headers=AUTH)
     assert bad.status_code == 422 and "reason" in bad.text
+    nul = client.post("/redactions", json={"person": "a\u0000b", "reason": "x"}, headers=AUTH)
+    assert nul.status_code == 422 and nul.json()["errors"][0]["field"] == "person"
 
     done = client.post(
         "/redactions",
