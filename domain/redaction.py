@@ -54,13 +54,16 @@ SEALED_JSON = re.compile(rb'"sealed:v1:([0-9a-f]{1,64}):([A-Za-z0-9_-]*)"')
 REDACTED_JSON = b'"[redacted]"'
 
 _SPACE = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @lru_cache(maxsize=4096)
 def person_id(name: str) -> str:
-    """The person a name stands for: Unicode NFKC, case-folded, spaces collapsed (cached:
-    the same names recur in event after event)."""
-    return _SPACE.sub(" ", unicodedata.normalize("NFKC", name)).strip().casefold()
+    """The person a name stands for: Unicode NFKC, case-folded, spaces collapsed, control
+    characters (NUL, which no database text holds) dropped; cached: the same names recur
+    in event after event."""
+    text = _SPACE.sub(" ", unicodedata.normalize("NFKC", name)).strip().casefold()
+    return _CONTROL.sub("", text)
 
 
 def person_of(actor: Any) -> str | None:

@@ -105,6 +105,7 @@ def test_asserted_by_a_person_is_sealed_under_their_own_key() -> None:
 
 def test_a_person_is_their_normalised_name() -> None:
     assert person_id("  Vladimir\u00a0 MEDINSKY ") == person_id("vladimir medinsky")
+    assert person_id("Vladimir\x00 Medinsky") == "vladimir medinsky"
     assert person_of({"name": "Sergey Lavrov", "country": "RUS"}) == "sergey lavrov"
     assert person_of({"country": "RUS"}) is None
     assert person_of("RUS") is None and person_of(None) is None
