@@ -46,7 +46,7 @@ from eventsourcing.persistence import PersistenceError
 from domain.negotiation import negotiation_id
 from store.codec import CorruptRowError, decode_record, utc_text
 from store.index import ChainRow, RestoreBatch, StoreNotEmptyError
-from store.keyring import PersonKey
+from store.keyring import Opener, PersonKey
 from store.mapper import RECORDED_TOPIC, IndexedStoredEvent, index_row
 from store.verify import check_row
 
@@ -165,6 +165,7 @@ def restore(
     check_empty(log)
     keys = [read_key(next(stream, b""), number) for number in range(2, header.keys + 2)]
     reader = _Reader(header, keep_positions=not renumber, no_holes=log.contiguous_positions)
+    reader.opener = Opener.of(keys)  # search indexes what the events say, as they are read
     try:
         log.restore_rows(reader.batches(stream, batch, progress, header.keys + 2), keys)
     except StoreNotEmptyError:
@@ -237,6 +238,7 @@ class _Reader:
     header: DumpHeader
     keep_positions: bool
     no_holes: bool  # the target promises positions without holes (SQLite)
+    opener: Opener | None = None  # the dump's keys, to index sealed fields opened
     count: int = 0
     last_position: int = 0
     chains: dict[str, ChainRow] = field(default_factory=dict)  # each negotiation's last row
@@ -291,7 +293,7 @@ class _Reader:
                 "close them, keeping the order (positions then differ from the source's)"
             )
         try:
-            record = decode_record(originator_id, version, state, position)
+            record = decode_record(originator_id, version, state, position, self.opener)
             indexed = index_row(record)  # the typed event: its id, valid time and subject
         except (CorruptRowError, ValueError, KeyError, TypeError, AttributeError) as error:
             raise DumpError(f"position {position}: the row is unreadable ({error})") from None

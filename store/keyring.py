@@ -27,7 +27,7 @@ import re
 import secrets
 import threading
 from abc import abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -49,8 +49,12 @@ from domain.redaction import (
     sealed_path,
     sealed_text,
 )
+from store.codec import decode_record
+from store.mapper import index_row
+from store.search import SearchRows, rows_params
 
 KEYS_TABLE = "parley_person_keys"
+
 NONCE_BYTES = 12
 _ATTRIBUTED = b'"attributed_to":{'  # in canonical JSON, an actor is an object
 _ASSERTED = b'"asserted_by":{'
@@ -191,13 +195,52 @@ class PersonKeys:
         """SQL: whether a stored row's bytes contain the parameter's bytes."""
         return f"instr({column}, ?) > 0"
 
+    def redacted_search(
+        self, fetch: Callable[[str, list[Any]], Sequence[tuple[Any, ...]]], destroyed: list[str]
+    ) -> tuple[list[int], SearchRows]:
+        """The positions holding a field sealed under these destroyed keys, and their
+        search rows as the events now read (``[redacted]`` there): the recorder replaces
+        their rows in the transaction that destroys the keys, so that search no longer
+        finds a redacted person by name or by what they said. ``fetch`` reads through
+        that transaction, after the keys' rows were deleted."""
+        found: dict[int, tuple[Any, int, bytes]] = {}
+        sql = self._k(
+            "SELECT i.position, e.originator_id, e.originator_version, e.state "
+            f"FROM {self.index_table} i {self.events_join} WHERE {self._contains('e.state')}"
+        )
+        for key_id in destroyed:
+            marker = f'"sealed:v1:{key_id}:'.encode()
+            for position, originator_id, version, state in fetch(sql, [marker]):
+                found[position] = (originator_id, version, bytes(state))
+        if not found:
+            return [], ([], [])
+        # The other people those events name: their fields still open.
+        wanted = sorted(key_ids(b"\n".join(state for _, _, state in found.values())))
+        keys: Sequence[tuple[Any, ...]] = []
+        if wanted:
+            marks = ", ".join("?" * len(wanted))
+            sql = self._k(f"SELECT key_id, key FROM {self.keys_table} WHERE key_id IN ({marks})")
+            keys = fetch(sql, list(wanted))
+        opener = Opener({row[0]: AESGCM(bytes(row[1])) for row in keys})
+        placed = sorted(found.items())
+        rows = rows_params(
+            (position, index_row(decode_record(o, v, state, position, opener)))
+            for position, (o, v, state) in placed
+        )
+        return [position for position, _ in placed], rows
+
 
 class Opener:
     """Opens the sealed fields of a batch of rows with the keys that exist now."""
 
-    def __init__(self, keyring: Keyring, keys: dict[str, AESGCM]) -> None:
-        self._opened = keyring._opened
+    def __init__(self, keys: dict[str, AESGCM], opened: dict[bytes, bytes] | None = None) -> None:
         self._keys = keys
+        self._opened = {} if opened is None else opened
+
+    @classmethod
+    def of(cls, keys: Iterable[PersonKey]) -> Opener:
+        """An opener with these keys (a dump's, as a restore indexes its events)."""
+        return cls({key.key_id: AESGCM(key.key) for key in keys})
 
     def _open(self, match: re.Match[bytes]) -> bytes:
         """The JSON of one sealed string's text, or ``"[redacted]"`` when its key is
@@ -302,7 +345,7 @@ class Keyring:
         if not wanted:
             return None
         if known is not None and wanted <= known.keys():
-            return Opener(self, known)
+            return Opener(known, self._opened)
         found = self.store.keys_by_ids(sorted(wanted))
         ciphers: dict[str, AESGCM] = {}
         with self._lock:
@@ -317,8 +360,8 @@ class Keyring:
                 ciphers[key_id] = cipher
         if known is not None:
             known.update(ciphers)
-            return Opener(self, known)
-        return Opener(self, ciphers)
+            return Opener(known, self._opened)
+        return Opener(ciphers, self._opened)
 
     # Redacting.
     def key_of(self, person: str) -> PersonKey | None:

@@ -175,7 +175,22 @@ class PostgresEventRecorder(EventIndex, PersonKeys, PostgresApplicationRecorder)
             destroyed = [(key,) for s in stored_events if (key := getattr(s, "destroys", None))]
             if destroyed:
                 curs.executemany(self.delete_key_sql, destroyed)
+                self._redact_search(curs, [key for (key,) in destroyed])
         return positions
+
+    def _redact_search(self, curs: Cursor[DictRow], destroyed: list[str]) -> None:
+        """Search rows of the events sealed under destroyed keys, made again as they now
+        read (``PersonKeys.redacted_search``), in the caller's transaction."""
+
+        def fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+            curs.execute(sql, params)
+            return [tuple(row.values()) for row in curs.fetchall()]
+
+        positions, rows = self.redacted_search(fetch, destroyed)
+        held = [(position,) for position in positions]
+        curs.executemany(f"DELETE FROM {self.terms_table} WHERE position = %s", held)
+        curs.executemany(f"DELETE FROM {self.text_table} WHERE position = %s", held)
+        self._insert_search(curs, rows)
 
     def restore_rows(
         self, batches: Iterable[RestoreBatch], keys: Sequence[PersonKey] = ()

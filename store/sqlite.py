@@ -159,7 +159,22 @@ class SQLiteEventRecorder(EventIndex, PersonKeys, SQLiteApplicationRecorder):
         destroyed = [(key,) for s in stored_events if (key := getattr(s, "destroys", None))]
         if destroyed:
             c.executemany(self.delete_key_sql, destroyed)
+            self._redact_search(c, [key for (key,) in destroyed])
         return positions
+
+    def _redact_search(self, c: SQLiteCursor, destroyed: list[str]) -> None:
+        """Search rows of the events sealed under destroyed keys, made again as they now
+        read (``PersonKeys.redacted_search``), in the caller's transaction."""
+
+        def fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+            c.execute(sql, params)
+            return [tuple(row) for row in c.fetchall()]
+
+        positions, rows = self.redacted_search(fetch, destroyed)
+        held = [(position,) for position in positions]
+        c.executemany(f"DELETE FROM {self.terms_table} WHERE position = ?", held)
+        c.executemany(f"DELETE FROM {self.text_table} WHERE rowid = ?", held)
+        self._insert_search(c, rows)
 
     @property
     def _insert_index_sql(self) -> str:

@@ -30,6 +30,7 @@ from store.config import StoreConfig
 from store.dump import DumpError, dump, restore
 from store.loader import load
 from store.log import ConflictLog
+from store.search import Search
 
 SLUG = "istanbul-2025"
 QUOTE = "we are ready to continue contacts"
@@ -143,6 +144,38 @@ def test_redaction_destroys_the_key_for_every_reader_and_the_chain_still_verifie
     assert shape(after) == shape(before)
     with pytest.raises(PersonNotFoundError):
         log.redact("Vladimir Medinsky", "again")
+
+
+def found(log: ConflictLog, **search: Any) -> list[int]:
+    """Positions of the events a search finds."""
+    return [r.position or 0 for r in log.global_log(limit=1000, search=Search.of(**search))]
+
+
+def test_search_finds_a_redacted_person_no_more_by_name_nor_by_what_they_said(
+    log: ConflictLog, tmp_path: Path
+) -> None:
+    log.append(SLUG, [opened()])
+    gone = log.append(SLUG, [named()]).created[0].position
+    kept = log.append(SLUG, [named("Jane Source", quote="what Jane said")]).created[0].position
+    assert found(log, actors=["Medinsky"]) == [gone]
+    assert found(log, q="ready to continue contacts") == [gone]
+    assert found(log, actors=["jane"]) == found(log, q="what Jane said") == [kept]
+
+    log.redact("Vladimir Medinsky", "asked")
+
+    assert found(log, actors=["Medinsky"]) == found(log, q="ready contacts") == []
+    assert found(log, actors=["RUS"]) == [1, gone, kept]  # the state is still named
+    assert found(log, actors=["jane"]) == found(log, q="what Jane said") == [kept]
+    # A restored copy indexes what its events say, with the keys the dump carried.
+    out = io.BytesIO()
+    dump(log, out)
+    copy = ConflictLog(StoreConfig(data_dir=tmp_path / "copy"))
+    try:
+        restore(copy, io.BytesIO(out.getvalue()))
+        assert found(copy, actors=["jane"]) == found(copy, q="what Jane said") == [kept]
+        assert found(copy, actors=["Medinsky"]) == found(copy, q="ready contacts") == []
+    finally:
+        copy.close()
 
 
 def test_a_later_mention_gets_a_new_key_and_a_stale_sealing_cache_errs_towards_redaction(
