@@ -138,9 +138,16 @@ class ConflictLog(Application[UUID]):
     def writer(self) -> Writer:
         return self._writer
 
-    def redact(self, person: str, reason: str, requested_by: str | None = None) -> Redaction:
+    def redact(
+        self,
+        person: str,
+        reason: str,
+        requested_by: str | None = None,
+        *,
+        recorded_by: str | None = None,
+    ) -> Redaction:
         """Destroy a person's key and record ``PersonRedacted`` (``store.redact``)."""
-        return redact(self, person, reason, requested_by)
+        return redact(self, person, reason, requested_by, recorded_by=recorded_by)
 
     @property
     def keys(self) -> Keyring:

@@ -55,7 +55,12 @@ def redaction_event(
 
 
 def redact(
-    log: ConflictLog, person: str, reason: str, requested_by: str | None = None
+    log: ConflictLog,
+    person: str,
+    reason: str,
+    requested_by: str | None = None,
+    *,
+    recorded_by: str | None = None,
 ) -> Redaction:
     """Destroy ``person``'s key and record ``PersonRedacted`` where they were named.
 
@@ -78,7 +83,7 @@ def redact(
         keys.store.delete_person_key(key.key_id)
         keys.forget(key.key_id)
         return Redaction(key.key_id, [])
-    futures = log.writer.submit_together(events)
+    futures = log.writer.submit_together(events, recorded_by=recorded_by)
     try:
         records = [record for future in futures for record in future.result().records]
     finally:

@@ -129,14 +129,21 @@ class Writer:
         return request.future
 
     def submit_together(
-        self, appends: Sequence[tuple[str, Sequence[AnyEvent]]]
+        self,
+        appends: Sequence[tuple[str, Sequence[AnyEvent]]],
+        *,
+        recorded_by: str | None = None,
     ) -> list[Future[Appended]]:
         """Queue appends to several negotiations as one group: they commit in one
         transaction (unless one fails to commit: then each is committed alone)."""
         requests = []
         for slug, events in appends:
             plain, encoded = self._encode(events)
-            requests.append(AppendRequest(slug, list(events), encoded, None, False, plain=plain))
+            requests.append(
+                AppendRequest(
+                    slug, list(events), encoded, None, False, None, recorded_by, plain=plain
+                )
+            )
         if requests:
             self._queue.put(requests)
         return [request.future for request in requests]

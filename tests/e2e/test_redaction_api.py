@@ -244,6 +244,10 @@ def test_post_redactions_destroys_the_key_and_answers_what_it_recorded(
     assert posted.status_code == 201, posted.text
     bad = client.post("/redactions", json={"person": NAME, "reason": ""}, headers=AUTH)
     assert bad.status_code == 422 and "reason" in bad.text
+    made = client.post("/tokens", json={"name": "alice", "scope": "append"}, headers=AUTH)
+    alice = {"Authorization": f"Bearer {made.json()['token']}"}
+    refused = client.post("/redactions", json={"person": NAME, "reason": "x"}, headers=alice)
+    assert refused.status_code == 403 and "admin" in refused.text
     nul = client.post("/redactions", json={"person": "a\u0000b", "reason": "x"}, headers=AUTH)
     assert nul.status_code == 422 and nul.json()["errors"][0]["field"] == "person"
 
@@ -258,6 +262,7 @@ def test_post_redactions_destroys_the_key_and_answers_what_it_recorded(
     assert body["negotiations"] == ["geneva-talks"]
     [event] = body["events"]
     assert event["type"] == "PersonRedacted" and event["sources"] == []
+    assert event["recorded_by"] == "admin"
     assert event["data"] == {
         "person": body["key_id"],
         "reason": "she asked",

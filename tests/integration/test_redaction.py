@@ -90,15 +90,6 @@ def test_a_source_named_person_is_stored_sealed_and_read_in_the_clear(log: Confl
     assert log.verify().ok
 
 
-def test_a_name_with_a_nul_seals_under_the_name_without_it(log: ConflictLog) -> None:
-    log.append(SLUG, [opened()])
-    event = named("Jane\x00 Doe")
-    log.append(SLUG, [event])
-    assert [k.person for k in log.keys.store.person_keys()] == ["jane doe"]
-    who = log.event(event.id).event.sources[0].attributed_to
-    assert who is not None and who.name == "Jane\x00 Doe"
-
-
 def test_text_that_looks_sealed_is_refused_at_the_edge(log: ConflictLog) -> None:
     log.append(SLUG, [opened()])
     with pytest.raises(InvalidEventError) as refused:
