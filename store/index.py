@@ -343,8 +343,9 @@ class EventIndex:
         )
         after, count = 0, 0
         while rows := fetch(sql, [after, page]):
+            opener = self.keyring.store.opener_through(fetch, [bytes(row[3]) for row in rows])
             with paused_gc():
-                insert(backfill_params(rows))
+                insert(backfill_params(rows, opener))
             after, count = rows[-1][0], count + len(rows)
         return count
 

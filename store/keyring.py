@@ -195,6 +195,18 @@ class PersonKeys:
         """SQL: whether a stored row's bytes contain the parameter's bytes."""
         return f"instr({column}, ?) > 0"
 
+    def opener_through(
+        self, fetch: Callable[[str, list[Any]], Sequence[tuple[Any, ...]]], states: list[bytes]
+    ) -> Opener | None:
+        """An opener for these stored rows with the keys ``fetch`` reads: inside a
+        transaction of the caller's, which may have made or changed the keys table."""
+        wanted = sorted(key_ids(b"\n".join(states)))
+        if not wanted:
+            return None
+        marks = ", ".join("?" * len(wanted))
+        sql = self._k(f"SELECT key_id, key FROM {self.keys_table} WHERE key_id IN ({marks})")
+        return Opener({row[0]: AESGCM(bytes(row[1])) for row in fetch(sql, list(wanted))})
+
     def redacted_search(
         self, fetch: Callable[[str, list[Any]], Sequence[tuple[Any, ...]]], destroyed: list[str]
     ) -> tuple[list[int], SearchRows]:
@@ -215,13 +227,7 @@ class PersonKeys:
         if not found:
             return [], ([], [])
         # The other people those events name: their fields still open.
-        wanted = sorted(key_ids(b"\n".join(state for _, _, state in found.values())))
-        keys: Sequence[tuple[Any, ...]] = []
-        if wanted:
-            marks = ", ".join("?" * len(wanted))
-            sql = self._k(f"SELECT key_id, key FROM {self.keys_table} WHERE key_id IN ({marks})")
-            keys = fetch(sql, list(wanted))
-        opener = Opener({row[0]: AESGCM(bytes(row[1])) for row in keys})
+        opener = self.opener_through(fetch, [state for _, _, state in found.values()])
         placed = sorted(found.items())
         rows = rows_params(
             (position, index_row(decode_record(o, v, state, position, opener)))
