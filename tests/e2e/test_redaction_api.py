@@ -88,6 +88,9 @@ class Reads:
             f"/negotiations/{SLUG}/events?limit=1000",
             f"/negotiations/{SLUG}/timeline",
             f"/negotiations/{SLUG}/timeline?from=2025-05-29&to=2025-05-29",
+            f"/negotiations/{SLUG}/export?format=ndjson",
+            f"/negotiations/{SLUG}/export?format=csv",
+            f"/events?actor=UKR&q=guarantees",
         ]
         with httpx.Client(base_url=self.server.url, timeout=30) as client:
             found = {path: client.get(path).content for path in paths}
@@ -161,6 +164,8 @@ def test_a_redacted_person_reads_redacted_everywhere_after_a_restart_and_in_a_re
 
     def check_redacted(reads: Reads) -> None:
         after = reads.bodies()
+        searched = after.pop("/events?actor=UKR&q=guarantees")
+        assert json.loads(searched)["events"] == []  # the quote's words are found no more
         for path, body in after.items():
             for secret in SECRETS:
                 assert secret not in body, (path, secret)
