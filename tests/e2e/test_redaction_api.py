@@ -90,7 +90,7 @@ class Reads:
             f"/negotiations/{SLUG}/timeline?from=2025-05-29&to=2025-05-29",
             f"/negotiations/{SLUG}/export?format=ndjson",
             f"/negotiations/{SLUG}/export?format=csv",
-            f"/events?actor=UKR&q=guarantees",
+            "/events?actor=UKR&q=guarantees",
         ]
         with httpx.Client(base_url=self.server.url, timeout=30) as client:
             found = {path: client.get(path).content for path in paths}
