@@ -4,7 +4,9 @@
 rows hold a field sealed under it, and appends one ``PersonRedacted`` to each, as ONE
 group of the writer (so one transaction). The recorder deletes the key in the
 transaction that stores a ``PersonRedacted`` (``IndexedStoredEvent.destroys``), so the
-key is gone exactly when the log says so, on both backends. Every reader then finds
+key is gone exactly when the log says so, on both backends, and in that transaction
+writes the search rows of the events sealed under it again, as they now read
+(``PersonKeys.redacted_search``). Every reader then finds
 the key missing: the fields read ``[redacted]``; the as-of engines, which see the new
 event of their negotiation when they next catch up, read it again from the store.
 
