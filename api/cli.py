@@ -1,6 +1,6 @@
 """The ``parley`` command: serve the API, load NDJSON, verify the log and saved heads,
-print signed heads, dump and restore the log, show a state, export a negotiation
-(NDJSON, CSV, PLOVER), run, rebuild or report on the subscribing projections
+print signed heads, dump and restore the log, redact a person, show a state, export a
+negotiation (NDJSON, CSV, PLOVER), run, rebuild or report on the subscribing projections
 (``parley project …``), and manage named tokens (``parley token …``, in api/token_cli.py)."""
 
 from __future__ import annotations
@@ -178,6 +178,8 @@ def cmd_dump(args: argparse.Namespace) -> int:
                     os.fsync(out.fileno())
                 partial.replace(path)
         except DumpError as error:
+            if args.file != "-":
+                partial.unlink(missing_ok=True)  # it may hold a destroyed key
             errors.print(f"[red]{error}[/red]", soft_wrap=True)
             return 2
     errors.print(
@@ -228,6 +230,30 @@ def cmd_restore(args: argparse.Namespace) -> int:
         errors.print(f"[red]broken[/red]: {checked.first_break}", soft_wrap=True)
         return 2
     console.print("[green]ok[/green]: every hash chain holds")
+    return 0
+
+
+def cmd_redact(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from domain.errors import PersonNotFoundError
+
+    with ConflictLog(Settings().store_config()) as log:
+        try:
+            done = log.redact(args.person, args.reason, args.requested_by)
+        except PersonNotFoundError as error:
+            errors.print(f"[red]{error}[/red]", soft_wrap=True)
+            return 1
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            errors.print(f"[red]{where}: {first['msg']}[/red]", soft_wrap=True)
+            return 1
+    where = ", ".join(done.negotiations) or "no negotiation (no stored event used it)"
+    console.print(
+        f"destroyed key {done.key_id}; PersonRedacted recorded in {where}. Dumps taken "
+        "before now still hold the key: delete them, or they can restore the name."
+    )
     return 0
 
 
@@ -487,6 +513,13 @@ def parser() -> argparse.ArgumentParser:
         "holes; positions then differ from the source's)",
     )
     restorer.set_defaults(run=cmd_restore)
+    redactor = commands.add_parser(
+        "redact", help="destroy a person's key: their sealed fields read [redacted]"
+    )
+    redactor.add_argument("--person", required=True, help="the name, as the events give it")
+    redactor.add_argument("--reason", required=True, help="why (recorded in PersonRedacted)")
+    redactor.add_argument("--requested-by", help="who asked (recorded; never the person)")
+    redactor.set_defaults(run=cmd_redact)
     head = commands.add_parser(
         "head", help="print signed heads as NDJSON: one negotiation's, or every one's"
     )

@@ -113,6 +113,11 @@ async def require_admin(identity: Authenticated) -> Identity:
     return _require("admin", identity, "token management")
 
 
+async def require_redactor(identity: Authenticated) -> Identity:
+    """Redacting a person destroys a key for good: it needs the ``admin`` scope."""
+    return _require("admin", identity, "redactions")
+
+
 async def require_read(request: Request, identity: Authenticated) -> Identity | None:
     """Reads are open unless PARLEY_READ_TOKEN is set; then any known token reads."""
     if identity is None and request.app.state.settings.read_token:
@@ -122,5 +127,6 @@ async def require_read(request: Request, identity: Authenticated) -> Identity | 
 
 Appender = Annotated[Identity, Depends(require_append)]
 Admin = Annotated[Identity, Depends(require_admin)]
+Redactor = Annotated[Identity, Depends(require_redactor)]
 CanAppend = Depends(require_append)
 CanRead = Depends(require_read)

@@ -22,6 +22,7 @@ from domain.errors import (
     NegotiationExistsError,
     NegotiationNotFoundError,
     ParleyError,
+    PersonNotFoundError,
     VersionConflictError,
     WriteContentionError,
 )
@@ -135,6 +136,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(EventNotFoundError)
     async def _no_event(_: Request, exc: EventNotFoundError) -> JSONResponse:
         return problem(404, str(exc), kind="not-found", event_id=str(exc.event_id))
+
+    @app.exception_handler(PersonNotFoundError)
+    async def _no_person(_: Request, exc: PersonNotFoundError) -> JSONResponse:
+        return problem(404, str(exc), kind="not-found")
 
     @app.exception_handler(NegotiationExistsError)
     async def _exists(_: Request, exc: NegotiationExistsError) -> JSONResponse:

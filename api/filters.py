@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Query
 
 from api.errors import InvalidRequestError
-from domain.events import EVENT_TYPES
+from domain.events import RECORDED_TYPES
 from store.search import Search, SearchQueryError
 
 TypeFilter = Annotated[list[str] | None, Query(description="event types; repeat or comma-separate")]
@@ -23,15 +23,15 @@ TypeFilter = Annotated[list[str] | None, Query(description="event types; repeat 
 def types_of(values: list[str] | None) -> list[str]:
     """The event types of a ``type`` filter; a 422 naming ``type`` for an unknown one."""
     types = [t.strip() for v in values or [] for t in v.split(",") if t.strip()]
-    unknown = [t for t in types if t not in EVENT_TYPES]
+    unknown = [t for t in types if t not in RECORDED_TYPES]
     if unknown:
         raise InvalidRequestError(
             [
                 {
                     "field": "type",
-                    "message": f"unknown event type; known: {', '.join(sorted(EVENT_TYPES))}",
+                    "message": f"unknown event type; known: {', '.join(sorted(RECORDED_TYPES))}",
                     "value": unknown[0],
-                    "known": sorted(EVENT_TYPES),
+                    "known": sorted(RECORDED_TYPES),
                 }
             ]
         )

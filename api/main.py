@@ -20,6 +20,7 @@ from api.routes import (
     health,
     negotiations,
     projections,
+    redactions,
     state,
     stream,
     tokens,
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
     app.include_router(events.router)
     app.include_router(projections.router)
     app.include_router(tokens.router)
+    app.include_router(redactions.router)
     app.include_router(esdb.router)  # the EventSourcingDB-compatible API under /api/v1
     app.include_router(web.router)  # the page at / and its /static files
     app.add_middleware(

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain.coding import Coding
 from domain.negotiation import Recorded
@@ -146,6 +146,39 @@ class KeyOut(BaseModel):
 
 class KeysOut(BaseModel):
     keys: list[KeyOut]
+
+
+class RedactionIn(BaseModel):
+    """Redact a person: destroy their key, so every field sealed under it reads
+    ``[redacted]`` (see the README's "Redaction")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    person: str = Field(min_length=1, max_length=200, examples=["Vladimir Medinsky"])
+    reason: str = Field(min_length=1, max_length=4000, examples=["the source asked"])
+    requested_by: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @field_validator("person", "reason", "requested_by")
+    @classmethod
+    def _storable(cls, value: str | None) -> str | None:
+        """Text a database can hold: no NUL, no lone surrogate."""
+        if value is not None and ("\x00" in value or not _utf8(value)):
+            raise ValueError("text may not hold NUL or a lone surrogate")
+        return value
+
+
+def _utf8(value: str) -> bool:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class RedactionOut(BaseModel):
+    key_id: str = Field(description="the destroyed key's id (PersonRedacted's data.person)")
+    negotiations: list[str] = Field(description="where a PersonRedacted was recorded")
+    events: list[EventOut]
 
 
 def event_out(record: Recorded) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from domain.events import (
     EventRetracted,
     HostAnnounced,
     NegotiationOpened,
+    PersonRedacted,
     ProposalAnswered,
     ProposalMade,
     ProposalResponse,
@@ -197,7 +198,7 @@ def cameo_code(event: AnyEvent, *, subject: ProposalSubject | None = None) -> st
             return _zone(event.data.status)
         case ClaimDisputed():
             return "112"  # disputing a claim charges its author with a falsehood
-        case EventCorrected() | EventRetracted():
+        case EventCorrected() | EventRetracted() | PersonRedacted():
             return None  # facts about the log, not about the world
         case _:
             assert_never(event)

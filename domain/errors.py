@@ -68,3 +68,15 @@ class WriteContentionError(ParleyError):
             "nothing was stored, retry"
         )
         self.slug = slug
+
+
+class PersonNotFoundError(ParleyError):
+    """No key is stored for this person: nothing names them where fields are sealed, or
+    they were redacted already."""
+
+    def __init__(self, person: str) -> None:
+        super().__init__(
+            f"no sealed field names {person!r} (as a source or as asserted_by), or the "
+            "person was redacted already"
+        )
+        self.person = person

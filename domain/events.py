@@ -317,10 +317,31 @@ AnyEvent = Annotated[
     Field(discriminator="type"),
 ]
 
+class PersonRedacted(Event):
+    """A fact about the log: a person's key was destroyed, so the fields sealed under it
+    (``domain.redaction``) read ``[redacted]`` from now on. The log records it, never a
+    client: ``parley redact`` appends it to every negotiation that named the person, in
+    the transaction that deletes the key. ``person`` is the key's id, not the name."""
+
+    class Data(Frozen):
+        person: Annotated[str, Field(min_length=1, max_length=80)]
+        reason: Text
+        requested_by: Name | None = None
+
+    type: Literal["PersonRedacted"] = "PersonRedacted"
+    sources: list[Source] = Field(default_factory=list, max_length=0)
+    data: Data
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.model_fields["type"].default: cls for cls in Event.__subclasses__()
+    cls.model_fields["type"].default: cls
+    for cls in Event.__subclasses__()
+    if cls is not PersonRedacted
 }
-"""Every event type by name."""
+"""Every event type a client may send, by name."""
+
+RECORDED_TYPES: dict[str, type[Event]] = {**EVENT_TYPES, "PersonRedacted": PersonRedacted}
+"""Every event type the log holds: what clients send, and what the log itself records."""
 
 any_event: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
 
@@ -329,8 +350,9 @@ LOG_FACTS = frozenset({"ClaimDisputed", "EventCorrected", "EventRetracted"})
 ``data.event_id`` names it. Disputes are also claims about the world; corrections and
 retractions are knowledge only (``KNOWLEDGE``)."""
 
-KNOWLEDGE = frozenset({"EventCorrected", "EventRetracted"})
-"""Facts about the log alone: they change what counts, never happen in the world."""
+KNOWLEDGE = frozenset({"EventCorrected", "EventRetracted", "PersonRedacted"})
+"""Facts about the log alone: they change what counts or what it shows, never happen in
+the world (folds along valid time skip them)."""
 
 IDENTITY_FIELDS = frozenset({"event_id", "proposal_id", "round"})
 """Fields that say which thing an event is about: a correction may not change them

@@ -256,6 +256,13 @@ class Recorded:
         """A copy of this record at a log position (the typed event is shared)."""
         return self.replace(position=position)
 
+    def shows(self, json: bytes) -> Recorded:
+        """Let this record show ``json`` (its event in today's schema with its sealed
+        fields opened, ``domain.redaction``) where it would show its stored bytes; the
+        stored bytes stay what the hash covers. Returns the record itself."""
+        self._json = json
+        return self
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Recorded):
             return NotImplemented

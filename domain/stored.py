@@ -24,12 +24,12 @@ from uuid import UUID
 
 from pydantic import BaseModel, HttpUrl, TypeAdapter
 
-from domain.events import EVENT_TYPES, AnyEvent
+from domain.events import RECORDED_TYPES, AnyEvent
 
 Convert = Callable[[Any], Any]
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
-SCHEMA_VERSIONS: dict[str, int] = dict.fromkeys(EVENT_TYPES, 1)
+SCHEMA_VERSIONS: dict[str, int] = dict.fromkeys(RECORDED_TYPES, 1)
 """Today's schema version of each event type. Bump one when its shape changes, and
 register an upcaster from the version before (see the README's upcasting recipe)."""
 
@@ -72,7 +72,7 @@ def current_schema(event_type: str) -> int:
 def upcast(fields: dict[str, Any], schema: int) -> dict[str, Any]:
     """Lift a stored event's JSON from ``schema`` to its type's current version."""
     event_type = fields.get("type")
-    if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
+    if not isinstance(event_type, str) or event_type not in RECORDED_TYPES:
         raise UnreadableEventError(f"unknown event type {event_type!r}")
     target = current_schema(event_type)
     while schema < target:
@@ -93,7 +93,7 @@ def upcast(fields: dict[str, Any], schema: int) -> dict[str, Any]:
 
 def build_event(fields: dict[str, Any]) -> AnyEvent:
     """A typed event from its stored JSON object (current schema), without validation."""
-    cls = EVENT_TYPES.get(fields.get("type", ""))
+    cls = RECORDED_TYPES.get(fields.get("type", ""))
     if cls is None:
         raise UnreadableEventError(f"unknown event type {fields.get('type')!r}")
     event: AnyEvent = _builder(cls)(fields)

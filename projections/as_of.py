@@ -221,6 +221,8 @@ class _Fold:
                     self.retracted.add(row.target)
                     self.special.add(row.target)
                     touched.append((row.target_valid, row.target))
+            elif kind in KNOWLEDGE:
+                continue  # a redaction: nothing to fold (the service reads the rest again)
             else:
                 entry = (row.valid, row.position, row.record)
                 fresh.append(entry)

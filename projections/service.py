@@ -2,10 +2,12 @@
 
 Before each answer the engine catches up with the store (the index rows after the last
 version it holds), so a reader sees every committed append, its own included, whichever
-process wrote it. An engine starts from the event index alone (``engine_rows``): a few
-integers per event, and the stored record only of the events whose content makes the
-state. Engines are kept for the most recently asked negotiations, within two bounds of
-the configuration: how many negotiations, and how many events in all.
+process wrote it. A ``PersonRedacted`` among them makes the engine start again from the
+store, so that nothing it holds shows a field sealed under the destroyed key. An
+engine starts from the event index alone (``engine_rows``): a few integers per event,
+and the stored record only of the events whose content makes the state. Engines are
+kept for the most recently asked negotiations, within two bounds of the configuration:
+how many negotiations, and how many events in all.
 """
 
 from __future__ import annotations
@@ -56,6 +58,11 @@ class AsOf:
             if engine is None:
                 engine = AsOfEngine(slug)
             fresh = self.log.index.engine_rows(slug, after_version=engine.version)
+            if engine.version and any(row.type == "PersonRedacted" for row in fresh):
+                # A person's key was destroyed: what the engine holds (events, states
+                # and their JSON) may show their fields; read the negotiation anew.
+                engine = AsOfEngine(slug)
+                fresh = self.log.index.engine_rows(slug)
             if fresh:
                 with paused_gc(len(fresh) > BULK):
                     engine.add_rows(fresh)

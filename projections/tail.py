@@ -22,12 +22,16 @@ import time
 from collections import deque
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
+from uuid import UUID
 
 import anyio.to_thread
+import orjson
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import ApplicationRecorder, Notification, Subscription
 
 from domain.negotiation import Recorded
-from store.codec import answer_from_row, answer_json
+from domain.redaction import SEALED_MARK
+from store.codec import Opener, answer_from_row, answer_json, decode_record
 from store.log import ConflictLog
 from store.mapper import RECORDED_TOPIC
 
@@ -44,6 +48,7 @@ class LiveEvent:
     type: str
     negotiation: str
     body: str  # the event as GET /events shows it (api.schemas.EventOut)
+    opened: bool = False  # the body shows fields that were sealed (``store.keyring``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,23 +93,44 @@ def event_from_recorded(record: Recorded) -> LiveEvent:
         type=record.type,
         negotiation=record.negotiation,
         body=answer_json(record).decode(),
+        opened=SEALED_MARK in record.event_json,
     )
 
 
-def event_from_notification(notification: Notification) -> LiveEvent | None:
-    """The event of a notification (None for other topics, of which there are none)."""
+def event_from_notification(
+    log: ConflictLog, notification: Notification, known: dict[str, AESGCM] | None = None
+) -> LiveEvent | None:
+    """The event of a notification (None for other topics, of which there are none);
+    ``known`` caches keys for a reader that follows the log (``Keyring.opener``)."""
     if notification.topic != RECORDED_TOPIC:
         return None
-    return event_from_state(notification.id, notification.originator_version, notification.state)
+    state = notification.state
+    opener = log.keys.opener([state], known)
+    return event_from_state(notification.id, notification.originator_version, state, opener)
 
 
-def event_from_state(position: int, version: int, state: bytes) -> LiveEvent:
+def event_from_state(
+    position: int, version: int, state: bytes, opener: Opener | None = None
+) -> LiveEvent:
     """The same body as ``event_from_recorded``, from a stored row: only its head is
-    parsed; the event's bytes are spliced in as stored (``store.codec``)."""
-    event_type, negotiation, body = answer_from_row(position, version, state)
+    parsed; the event's bytes are spliced in as stored (``store.codec``), unless it has
+    sealed fields for ``opener`` to open."""
+    event_type, negotiation, body = answer_from_row(position, version, state, opener)
     return LiveEvent(
-        position=position, type=event_type, negotiation=negotiation, body=body.decode()
+        position=position,
+        type=event_type,
+        negotiation=negotiation,
+        body=body.decode(),
+        opened=SEALED_MARK in state,
     )
+
+
+def redacted_key(state: bytes) -> str | None:
+    """The person key a stored ``PersonRedacted`` destroyed (None for other events)."""
+    if b'"type":"PersonRedacted"' not in state:
+        return None
+    record = decode_record(UUID(int=0), 0, state)
+    return str(orjson.loads(record.event_json)["data"]["person"])
 
 
 def read_page(log: ConflictLog, wanted: StreamFilter, after: int, limit: int) -> list[LiveEvent]:
@@ -115,7 +141,9 @@ def read_page(log: ConflictLog, wanted: StreamFilter, after: int, limit: int) ->
     by version, which within one negotiation is also position order.
     """
     if wanted.everything:
-        return [event_from_state(*row) for row in log.stored_states(after=after, limit=limit)]
+        rows = log.stored_states(after=after, limit=limit)
+        opener = log.keys.opener(state for _, _, state in rows)
+        return [event_from_state(*row, opener) for row in rows]
     records = log.index.select_records(
         after_position=after,
         limit=limit,
@@ -151,6 +179,15 @@ class Follower:
                 added = True
         self.scanned = max(self.scanned, upto)
         if added:
+            self._wake.set()
+
+    def forget_opened(self, negotiations: set[str]) -> None:
+        """A person of these negotiations was redacted: buffered events that show sealed
+        fields may show theirs, so drop the buffer as an overflow does (the stream ends
+        naming where to resume, and the store then answers with the fields redacted)."""
+        if any(e.opened and e.negotiation in negotiations for e in self._buffer):
+            self._buffer.clear()
+            self.resets += 1
             self._wake.set()
 
     def take(self, after: int, limit: int) -> list[LiveEvent]:
@@ -203,6 +240,10 @@ class LogTail:
         self._lock = threading.Lock()
         self._subscription: Subscription[ApplicationRecorder] | None = None
         self._pending = _Pending()
+        # Keys met so far. Following the log in order, the tail meets a PersonRedacted
+        # after every event sealed under its key before the redaction, and before every
+        # one after it, so it drops the key exactly in time.
+        self._keys: dict[str, AESGCM] = {}
 
     def start(self) -> None:
         """Start following from the current end of the log (call on the event loop)."""
@@ -251,10 +292,18 @@ class LogTail:
                     if self._stopping.is_set():
                         break
                     for notification in subscription:
+                        key = redacted_key(notification.state)
+                        if key is not None:  # this process seals no more under that key
+                            self.log.keys.forget(key)
+                            self._keys.pop(key, None)
                         # With no client following, only the position moves on: a client
                         # that registers later catches up from the store, whose read
                         # begins after this event committed.
-                        event = event_from_notification(notification) if self._followers else None
+                        event = (
+                            event_from_notification(self.log, notification, self._keys)
+                            if self._followers
+                            else None
+                        )
                         self._publish(event, notification.id)
             except Exception:
                 if self._stopping.is_set():
@@ -288,8 +337,11 @@ class LogTail:
             self._pending.events = []
             self._pending.scheduled = False
         self.position = upto
+        redacted = {e.negotiation for e in events if e.type == "PersonRedacted"}
         for follower in list(self._followers):
             follower.offer(events, upto)
+            if redacted:
+                follower.forget_opened(redacted)
 
 
 async def follow(

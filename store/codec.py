@@ -21,6 +21,7 @@ JSON, or lacks a field, raises ``CorruptRowError`` naming what it could read.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -30,10 +31,15 @@ import orjson
 
 from domain.events import encode_json
 from domain.negotiation import CHAIN_VERSION, Recorded
+from domain.redaction import SEALED_MARK
 from domain.stored import current_schema
 
 _EVENT_KEY = b',"event":'
 _HEAD_START = b'{"schema":'
+
+
+Opener = Callable[[bytes], bytes]
+"""Opens the sealed fields of an event's JSON (``store.keyring.Opener``)."""
 
 
 class CorruptRowError(ValueError):
@@ -72,8 +78,21 @@ def decode_record(
     version: int,
     state: bytes,
     position: int | None = None,
+    opener: Opener | None = None,
 ) -> Recorded:
-    """A stored row as a ``Recorded``, its event left undecoded until it is needed."""
+    """A stored row as a ``Recorded``, its event left undecoded until it is needed.
+
+    With an ``opener`` (``store.keyring``), a row with sealed fields shows them opened,
+    or ``[redacted]``; its stored bytes, which the hash covers, are kept as they are."""
+    record = _decode(originator_id, version, state, position)
+    if opener is not None and SEALED_MARK in record.event_json:
+        record.shows(opener(record.json))
+    return record
+
+
+def _decode(
+    originator_id: UUID | str, version: int, state: bytes, position: int | None
+) -> Recorded:
     if not isinstance(originator_id, UUID):
         originator_id = UUID(originator_id)
     try:
@@ -147,19 +166,22 @@ def answer_json(record: Recorded) -> bytes:
     return _answer(record.json, orjson.dumps(head)[1:-1], record.position, record.version)
 
 
-def answer_from_row(position: int, version: int, state: bytes) -> tuple[str, str, bytes]:
+def answer_from_row(
+    position: int, version: int, state: bytes, opener: Opener | None = None
+) -> tuple[str, str, bytes]:
     """(type, negotiation, ``answer_json``'s bytes) of a stored row, with only its small
     head parsed: the head's own bytes from ``negotiation`` on are spliced in as they are.
-    The hot path of a stream's catch-up; other rows go through ``decode_record``."""
+    The hot path of a stream's catch-up; other rows (and rows with sealed fields, which
+    ``opener`` opens) go through ``decode_record``."""
     split = state.find(_EVENT_KEY)
-    if state.startswith(_HEAD_START) and split > 0:
+    if state.startswith(_HEAD_START) and split > 0 and SEALED_MARK not in state:
         head = orjson.loads(state[:split] + b"}")
         event_type = head["type"]
         if head["schema"] == current_schema(event_type):
             tail = state[state.index(b'"negotiation":') : split]
             body = _answer(state[split + len(_EVENT_KEY) : -1], tail, position, version)
             return event_type, head["negotiation"], body
-    record = decode_record(_NO_ID, version, state, position)
+    record = decode_record(_NO_ID, version, state, position, opener)
     return record.type, record.negotiation, answer_json(record)
 
 

@@ -1,9 +1,16 @@
 """Dump and restore: the whole log as NDJSON, as it is stored, and back, losing nothing.
 
-A dump is a header line, then one line per stored event in position order::
+A dump is a header line, then one line per person key (``store.keyring``: without them
+the sealed fields of a restored log could not be opened), then one line per stored
+event in position order::
 
-    {"parley_dump":1,"positions":16,"events":16,"taken_at":"2025-…Z","backend":"sqlite"}
+    {"parley_dump":1,"positions":16,"events":16,"taken_at":"2025-…Z","backend":"sqlite",
+     "keys":1}
+    {"person_key":{"key_id":"…","person":"vladimir medinsky","key":"…hex…","created_at":"…"}}
     {"position":1,"negotiation":"istanbul-2025","version":1,"originator_id":"…","state":{…}}
+
+The keys are those the store holds when the dump begins; a key destroyed before the
+dump ends makes it fail (``DumpError``), so a dump never carries a redacted person's key.
 
 ``state`` is the stored row's bytes exactly: they are a JSON object, spliced into the
 line unchanged (a row that is not a one-line JSON object goes in ``state_base64``).
@@ -39,6 +46,7 @@ from eventsourcing.persistence import PersistenceError
 from domain.negotiation import negotiation_id
 from store.codec import CorruptRowError, decode_record, utc_text
 from store.index import ChainRow, RestoreBatch, StoreNotEmptyError
+from store.keyring import Opener, PersonKey
 from store.mapper import RECORDED_TOPIC, IndexedStoredEvent, index_row
 from store.verify import check_row
 
@@ -63,6 +71,7 @@ class DumpHeader:
     events: int
     taken_at: str
     backend: str = ""
+    keys: int = 0  # person key lines after the header (none in dumps before redaction)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -71,6 +80,7 @@ class DumpHeader:
             "events": self.events,
             "taken_at": self.taken_at,
             "backend": self.backend,
+            "keys": self.keys,
         }
 
 
@@ -86,9 +96,12 @@ class RestoreReport:
 
 def dump(log: ConflictLog, out: IO[bytes], *, page: int = PAGE) -> DumpHeader:
     """Write every stored event up to the log's last position now, as stored."""
+    keys = log.keys.store.person_keys()  # before the rows: every key they need exists
     events, head = log.stored_count()  # one statement: the events at or below ``head``
-    header = DumpHeader(head, events, utc_text(datetime.now(UTC)), log.backend)
+    header = DumpHeader(head, events, utc_text(datetime.now(UTC)), log.backend, len(keys))
     out.write(orjson.dumps(header.to_json()) + b"\n")
+    if keys:
+        out.write(b"".join(orjson.dumps({"person_key": k.to_json()}) + b"\n" for k in keys))
     after = written = 0
     while after < head:
         rows = log.stored_rows(after=after, upto=head, limit=page)
@@ -101,6 +114,12 @@ def dump(log: ConflictLog, out: IO[bytes], *, page: int = PAGE) -> DumpHeader:
         raise DumpError(
             f"the log changed under the dump: {events} events up to position {head} when "
             f"it began, {written} read (were rows deleted?)"
+        )
+    alive = {key.key_id for key in log.keys.store.person_keys()}
+    if any(key.key_id not in alive for key in keys):
+        raise DumpError(
+            "a person was redacted while the dump ran, and it holds their key: delete it, "
+            "and dump again"
         )
     return header
 
@@ -144,9 +163,11 @@ def restore(
     stream = iter(lines)
     header = read_header(next(stream, b""))
     check_empty(log)
+    keys = [read_key(next(stream, b""), number) for number in range(2, header.keys + 2)]
     reader = _Reader(header, keep_positions=not renumber, no_holes=log.contiguous_positions)
+    reader.opener = Opener.of(keys)  # search indexes what the events say, as they are read
     try:
-        log.restore_rows(reader.batches(stream, batch, progress))
+        log.restore_rows(reader.batches(stream, batch, progress, header.keys + 2), keys)
     except StoreNotEmptyError:
         raise DumpError("another writer stored events meanwhile: nothing restored") from None
     except PersistenceError as error:  # say, one event id in two negotiations
@@ -186,9 +207,22 @@ def read_header(line: bytes) -> DumpHeader:
             events=_int(fields["events"]),
             taken_at=str(fields["taken_at"]),
             backend=str(fields.get("backend", "")),
+            keys=_int(fields.get("keys", 0)),
         )
     except (KeyError, ValueError) as error:
         raise DumpError(f"line 1: the header lacks or garbles {error}") from None
+
+
+def read_key(line: bytes, number: int) -> PersonKey:
+    """A person key line of a dump; ``DumpError`` naming the line if it is not one."""
+    try:
+        fields: Any = orjson.loads(line)
+        return PersonKey.from_json(fields["person_key"])
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        raise DumpError(
+            f"line {number}: not a person key line, though the header announces one "
+            f"({error!r}): the dump is truncated or damaged"
+        ) from None
 
 
 def _int(value: Any) -> int:
@@ -204,6 +238,7 @@ class _Reader:
     header: DumpHeader
     keep_positions: bool
     no_holes: bool  # the target promises positions without holes (SQLite)
+    opener: Opener | None = None  # the dump's keys, to index sealed fields opened
     count: int = 0
     last_position: int = 0
     chains: dict[str, ChainRow] = field(default_factory=dict)  # each negotiation's last row
@@ -213,11 +248,12 @@ class _Reader:
         stream: Iterator[bytes],
         size: int,
         progress: Callable[[int], None] | None,
+        first_line: int = 2,
     ) -> Iterator[RestoreBatch]:
         positions: list[int] = []
         stored: list[IndexedStoredEvent] = []
-        number = 1
-        for number, raw in enumerate(stream, start=2):
+        number = first_line - 1
+        for number, raw in enumerate(stream, start=first_line):
             line = raw.rstrip(b"\r\n")
             if not line.strip():
                 continue
@@ -257,7 +293,7 @@ class _Reader:
                 "close them, keeping the order (positions then differ from the source's)"
             )
         try:
-            record = decode_record(originator_id, version, state, position)
+            record = decode_record(originator_id, version, state, position, self.opener)
             indexed = index_row(record)  # the typed event: its id, valid time and subject
         except (CorruptRowError, ValueError, KeyError, TypeError, AttributeError) as error:
             raise DumpError(f"position {position}: the row is unreadable ({error})") from None

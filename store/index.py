@@ -28,6 +28,7 @@ from domain.negotiation import (
     negotiation_id,
 )
 from store.codec import decode_record
+from store.keyring import Keyring
 from store.search import (
     TERMS_TABLE,
     TEXT_TABLE,
@@ -107,9 +108,10 @@ class EngineRow(NamedTuple):
     record: Recorded | None
 
 
-CONTENT_FREE = frozenset({"StatementIssued", "ContactHeld", "EventRetracted"})
+CONTENT_FREE = frozenset({"StatementIssued", "ContactHeld", "EventRetracted", "PersonRedacted"})
 """Types the state fold needs nothing of but their index row: statements and contacts
-are only counted, and a retraction only names its target."""
+are only counted, a retraction only names its target, and a redaction only tells the
+engine to read its negotiation again (``projections.service``)."""
 
 def index_params(
     stored_events: Sequence[StoredEvent], positions: Sequence[int], ts: Callable[[datetime], Any]
@@ -160,6 +162,7 @@ class EventIndex:
     index_table = INDEX_TABLE
     terms_table = TERMS_TABLE
     text_table = TEXT_TABLE
+    keyring: Keyring  # opens sealed fields as rows are decoded (``store.keyring.PersonKeys``)
 
     @abstractmethod
     def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
@@ -193,9 +196,10 @@ class EventIndex:
             f"FROM {self.index_table} i {self.events_join} {where} {tail}"
         )
         rows = self._fetch(self._sql(sql), params)
+        opener = self.keyring.opener(bytes(row[3]) for row in rows)
         with paused_gc(len(rows) > 1000):
             return [
-                decode_record(originator_id, version, bytes(state), position)
+                decode_record(originator_id, version, bytes(state), position, opener)
                 for position, originator_id, version, state in rows
             ]
 
@@ -269,6 +273,7 @@ class EventIndex:
             "WHERE i.negotiation = ? AND i.version > ? ORDER BY i.version"
         )
         rows = self._fetch(self._sql(sql), [negotiation, after_version])
+        opener = self.keyring.opener(bytes(row[7]) for row in rows if row[7] is not None)
         aggregate = negotiation_id(negotiation)
         # One string object per type and per recorded_at (a group commit gives many
         # events the same one), rather than one per row: a third less memory per event.
@@ -286,7 +291,7 @@ class EventIndex:
                     target_valid,
                     None
                     if state is None
-                    else decode_record(aggregate, version, bytes(state), position),
+                    else decode_record(aggregate, version, bytes(state), position, opener),
                 )
                 for position, version, type_, valid, recorded, target, target_valid, state in rows
             ]
@@ -338,8 +343,9 @@ class EventIndex:
         )
         after, count = 0, 0
         while rows := fetch(sql, [after, page]):
+            opener = self.keyring.store.opener_through(fetch, [bytes(row[3]) for row in rows])
             with paused_gc():
-                insert(backfill_params(rows))
+                insert(backfill_params(rows, opener))
             after, count = rows[-1][0], count + len(rows)
         return count
 

@@ -25,7 +25,9 @@ from domain.events import AnyEvent, NegotiationOpened
 from domain.negotiation import Recorded, check_slug
 from store.config import StoreConfig, eventsourcing_env
 from store.index import EventIndex, NegotiationSummary, RestoreBatch
+from store.keyring import Keyring, PersonKey
 from store.mapper import RecordMapper
+from store.redact import Redaction, redact
 from store.search import Search
 from store.verify import ChainReport, verify
 from store.writer import Appended, Writer
@@ -135,6 +137,22 @@ class ConflictLog(Application[UUID]):
     @property
     def writer(self) -> Writer:
         return self._writer
+
+    def redact(
+        self,
+        person: str,
+        reason: str,
+        requested_by: str | None = None,
+        *,
+        recorded_by: str | None = None,
+    ) -> Redaction:
+        """Destroy a person's key and record ``PersonRedacted`` (``store.redact``)."""
+        return redact(self, person, reason, requested_by, recorded_by=recorded_by)
+
+    @property
+    def keys(self) -> Keyring:
+        """The person keys that seal and open protected fields (``store.keyring``)."""
+        return self.index.keyring
 
     # Reads.
     def version_of(self, slug: str) -> int:
@@ -250,10 +268,13 @@ class ConflictLog(Application[UUID]):
         rows = self.recorder.stored_rows(after, upto, limit)  # type: ignore[attr-defined]
         return cast(list[tuple[int, UUID, int, bytes]], rows)
 
-    def restore_rows(self, batches: Iterable[RestoreBatch]) -> int:
-        """Insert a dump's rows, with their index rows, into this empty store, in one
-        transaction (``store.dump.restore``); raises ``StoreNotEmptyError`` otherwise."""
-        return int(self.recorder.restore_rows(batches))  # type: ignore[attr-defined]
+    def restore_rows(
+        self, batches: Iterable[RestoreBatch], keys: Sequence[PersonKey] = ()
+    ) -> int:
+        """Insert a dump's rows, with their index rows and its person keys, into this
+        empty store, in one transaction (``store.dump.restore``); raises
+        ``StoreNotEmptyError`` otherwise."""
+        return int(self.recorder.restore_rows(batches, keys))  # type: ignore[attr-defined]
 
     # Integrity.
     def verify(self) -> ChainReport:

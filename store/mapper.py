@@ -18,6 +18,7 @@ from uuid import UUID
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
+from domain.events import PersonRedacted
 from domain.mentions import Mentions, mentions
 from domain.negotiation import Recorded
 from store.codec import decode_record, encode_record
@@ -47,6 +48,7 @@ class IndexedStoredEvent(StoredEvent):
     """A stored event with the index row that goes with it."""
 
     index: IndexRow | None = None
+    destroys: str | None = None  # a person key id deleted in the same transaction
 
 
 def index_row(recorded: Recorded) -> IndexRow:
@@ -65,6 +67,15 @@ def index_row(recorded: Recorded) -> IndexRow:
     )
 
 
+def destroyed_key(recorded: Recorded) -> str | None:
+    """The person key a ``PersonRedacted`` destroys as it is stored (else None)."""
+    if recorded.type != "PersonRedacted":
+        return None
+    event = recorded.event
+    assert isinstance(event, PersonRedacted)
+    return event.data.person
+
+
 class RecordMapper(Mapper[UUID]):
     """Maps ``Recorded`` to and from ``StoredEvent``."""
 
@@ -76,6 +87,7 @@ class RecordMapper(Mapper[UUID]):
             topic=RECORDED_TOPIC,
             state=encode_record(domain_event),
             index=index_row(domain_event),
+            destroys=destroyed_key(domain_event),
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:

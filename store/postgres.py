@@ -29,6 +29,7 @@ from store.index import (
     index_params,
     index_statements,
 )
+from store.keyring import PersonKey, PersonKeys, key_statements
 from store.mapper import RECORDED_TOPIC
 from store.search import (
     SearchRows,
@@ -45,8 +46,8 @@ _REFUSE_FUNCTION = "parley_refuse_change"
 _DDL_LOCK = 0x7061726C6579  # "parley": the advisory lock key for creating tables
 
 
-class PostgresEventRecorder(EventIndex, PostgresApplicationRecorder):
-    """Stored events and their index in one PostgreSQL schema."""
+class PostgresEventRecorder(EventIndex, PersonKeys, PostgresApplicationRecorder):
+    """Stored events, their index and the person keys in one PostgreSQL schema."""
 
     backend = "postgres"
     placeholder = "%s"
@@ -59,6 +60,7 @@ class PostgresEventRecorder(EventIndex, PostgresApplicationRecorder):
         self._search_tables = (self.terms_table, self.text_table)
         self.terms_table = f'"{schema}".{self.terms_table}'
         self.text_table = f'"{schema}".{self.text_table}'
+        self.keys_table = f'"{schema}".{self.keys_table}'
         events = f'"{schema}".{self.events_table_name}'
         self.events_join = f"JOIN {events} e ON e.notification_id = i.position"
         self.sql_create_statements.extend(
@@ -68,6 +70,7 @@ class PostgresEventRecorder(EventIndex, PostgresApplicationRecorder):
                 *token_statements("TIMESTAMPTZ", prefix=f'"{schema}".'),
                 *terms_statements(self._search_tables[0], prefix=f'"{schema}".', sqlite=False),
                 *postgres_text_statements(self._search_tables[1], prefix=f'"{schema}".'),
+                *key_statements("BYTEA", prefix=f'"{schema}".'),
                 *self._append_only_statements(schema, events),
             )
         )
@@ -169,11 +172,32 @@ class PostgresEventRecorder(EventIndex, PostgresApplicationRecorder):
                     raise RecordingOrderError(latest["recorded_at"])
                 curs.executemany(self._insert_index_sql, rows)
                 self._insert_search(curs, search_params(stored_events, positions))
+            destroyed = [(key,) for s in stored_events if (key := getattr(s, "destroys", None))]
+            if destroyed:
+                curs.executemany(self.delete_key_sql, destroyed)
+                self._redact_search(curs, [key for (key,) in destroyed])
         return positions
 
-    def restore_rows(self, batches: Iterable[RestoreBatch]) -> int:
+    def _redact_search(self, curs: Cursor[DictRow], destroyed: list[str]) -> None:
+        """Search rows of the events sealed under destroyed keys, made again as they now
+        read (``PersonKeys.redacted_search``), in the caller's transaction."""
+
+        def fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+            curs.execute(sql, params)
+            return [tuple(row.values()) for row in curs.fetchall()]
+
+        positions, rows = self.redacted_search(fetch, destroyed)
+        held = [(position,) for position in positions]
+        curs.executemany(f"DELETE FROM {self.terms_table} WHERE position = %s", held)
+        curs.executemany(f"DELETE FROM {self.text_table} WHERE position = %s", held)
+        self._insert_search(curs, rows)
+
+    def restore_rows(
+        self, batches: Iterable[RestoreBatch], keys: Sequence[PersonKey] = ()
+    ) -> int:
         """Insert a dump's rows at their own positions (``notification_id``), with their
-        index rows, into this empty store: ONE transaction, so a restore is all or
+        index rows and its person keys (in place of any key a store without events
+        holds), into this empty store: ONE transaction, so a restore is all or
         nothing. The sequence then moves past the last position, so appends go on after
         it; the table lock keeps writers out meanwhile."""
         schema, events = self.datastore.schema, self.events_table_name
@@ -188,6 +212,10 @@ class PostgresEventRecorder(EventIndex, PostgresApplicationRecorder):
                 found = curs.fetchone()
                 if found is not None and found["held"]:
                     raise StoreNotEmptyError(held.as_string())
+            curs.execute(f"DELETE FROM {self.keys_table}")
+            curs.executemany(
+                self.insert_key_sql, [(k.key_id, k.person, k.key, k.created_at) for k in keys]
+            )
             self._notify_channel(curs)
             self._clear_search(curs)
             insert = SQL(
@@ -228,6 +256,14 @@ class PostgresEventRecorder(EventIndex, PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             curs.execute(sql, params)
             return curs.fetchall()
+
+    def _write(self, sql: str, params: Sequence[Any]) -> int:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(sql, params)
+            return int(curs.rowcount)
+
+    def _contains(self, column: str) -> str:
+        return f"position(%s::bytea in {column}) > 0"
 
     def _ts(self, value: datetime) -> Any:
         return value

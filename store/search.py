@@ -30,7 +30,7 @@ from eventsourcing.persistence import StoredEvent
 
 from domain.mentions import name_key
 from domain.values import check_country, check_region
-from store.codec import decode_record
+from store.codec import Opener, decode_record
 from store.mapper import IndexRow, index_row
 
 TERMS_TABLE = "parley_event_terms"
@@ -290,12 +290,15 @@ def rows_params(
 
 
 def backfill_params(
-    rows: Iterable[tuple[int, Any, int, bytes]],
+    rows: Iterable[tuple[int, Any, int, bytes]], opener: Opener | None = None
 ) -> SearchRows:
     """The search rows of stored rows (position, originator_id, version, state): how a
-    store made before search existed is filled."""
+    store made before search existed is filled (``opener`` opens their sealed fields)."""
     return rows_params(
-        (position, index_row(decode_record(originator_id, version, bytes(state), position)))
+        (
+            position,
+            index_row(decode_record(originator_id, version, bytes(state), position, opener)),
+        )
         for position, originator_id, version, state in rows
     )
 

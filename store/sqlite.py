@@ -42,6 +42,7 @@ from store.index import (
     index_statements,
     utc_key,
 )
+from store.keyring import PersonKey, PersonKeys, key_statements
 from store.mapper import RECORDED_TOPIC
 from store.search import (
     SearchRows,
@@ -103,8 +104,8 @@ def synchronous_on_connect(datastore: SQLiteDatastore, level: str) -> None:
     setattr(pool, "_create_connection", create)  # noqa: B010 - the pool has no hook
 
 
-class SQLiteEventRecorder(EventIndex, SQLiteApplicationRecorder):
-    """Stored events and their index in one SQLite file."""
+class SQLiteEventRecorder(EventIndex, PersonKeys, SQLiteApplicationRecorder):
+    """Stored events, their index and the person keys in one SQLite file."""
 
     backend = "sqlite"
     contiguous_positions = True
@@ -138,6 +139,7 @@ class SQLiteEventRecorder(EventIndex, SQLiteApplicationRecorder):
             *token_statements("TEXT"),
             *terms_statements(self.terms_table, sqlite=True),
             *sqlite_text_statements(self.text_table),
+            *key_statements("BLOB"),
         ]
 
     def create_table(self) -> None:
@@ -191,15 +193,36 @@ class SQLiteEventRecorder(EventIndex, SQLiteApplicationRecorder):
                 raise RecordingOrderError(latest[0])
             c.executemany(self._insert_index_sql, rows)
             self._insert_search(c, search_params(stored_events, positions))
+        destroyed = [(key,) for s in stored_events if (key := getattr(s, "destroys", None))]
+        if destroyed:
+            c.executemany(self.delete_key_sql, destroyed)
+            self._redact_search(c, [key for (key,) in destroyed])
         return positions
+
+    def _redact_search(self, c: SQLiteCursor, destroyed: list[str]) -> None:
+        """Search rows of the events sealed under destroyed keys, made again as they now
+        read (``PersonKeys.redacted_search``), in the caller's transaction."""
+
+        def fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+            c.execute(sql, params)
+            return [tuple(row) for row in c.fetchall()]
+
+        positions, rows = self.redacted_search(fetch, destroyed)
+        held = [(position,) for position in positions]
+        c.executemany(f"DELETE FROM {self.terms_table} WHERE position = ?", held)
+        c.executemany(f"DELETE FROM {self.text_table} WHERE rowid = ?", held)
+        self._insert_search(c, rows)
 
     @property
     def _insert_index_sql(self) -> str:
         return f"INSERT INTO {self.index_table} ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)"
 
-    def restore_rows(self, batches: Iterable[RestoreBatch]) -> int:
+    def restore_rows(
+        self, batches: Iterable[RestoreBatch], keys: Sequence[PersonKey] = ()
+    ) -> int:
         """Insert a dump's rows at their own positions (the rowid), with their index rows,
-        into this empty store: ONE transaction, so a restore is all or nothing."""
+        and its person keys (in place of any key a store without events holds), into this
+        empty store: ONE transaction, so a restore is all or nothing."""
         events = self.events_table_name
         inserted = 0
         with self.datastore.transaction(commit=True) as c:
@@ -207,6 +230,10 @@ class SQLiteEventRecorder(EventIndex, SQLiteApplicationRecorder):
                 c.execute(f"SELECT EXISTS (SELECT 1 FROM {table})")
                 if c.fetchone()[0]:
                     raise StoreNotEmptyError(table)
+            c.execute(f"DELETE FROM {self.keys_table}")
+            c.executemany(
+                self.insert_key_sql, [(k.key_id, k.person, k.key, k.created_at) for k in keys]
+            )
             insert = (
                 f"INSERT INTO {events} (rowid, originator_id, originator_version, topic, state) "
                 "VALUES (?,?,?,?,?)"
@@ -244,6 +271,11 @@ class SQLiteEventRecorder(EventIndex, SQLiteApplicationRecorder):
             cursor.execute(sql, params)
             rows: list[tuple[Any, ...]] = cursor.fetchall()
             return rows
+
+    def _write(self, sql: str, params: Sequence[Any]) -> int:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(sql, params)
+            return int(c.sqlite_cursor.rowcount)
 
     def _ts(self, value: datetime) -> Any:
         return utc_key(value)

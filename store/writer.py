@@ -2,7 +2,8 @@
 
 The path of one event, from the request to the row: the API parses the body once into
 typed events (``api.parsing``); ``Writer.submit`` encodes each event once into its
-canonical JSON (``domain.events.encode_event``) and queues the request; the writer
+canonical JSON (``domain.events.encode_event``), seals the fields that protect a person
+(``store.keyring``: what is stored and hashed), and queues the request; the writer
 thread takes every queued request, checks each against its negotiation's aggregate
 (``Negotiation.record``: invariants, versions, the hash over those same bytes), and
 commits the group in ONE transaction (``EventStore.put`` → ``RecordMapper`` → the
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+import orjson
 from eventsourcing.persistence import IntegrityError
 from pydantic import ValidationError
 
@@ -42,6 +44,7 @@ from domain.errors import (
 )
 from domain.events import AnyEvent, EventCorrected, NegotiationOpened, corrected, encode_event
 from domain.negotiation import Negotiation, Recorded
+from domain.redaction import REDACTED_JSON, same_but_redacted
 from store.index import RecordingOrderError
 
 if TYPE_CHECKING:
@@ -77,6 +80,7 @@ class AppendRequest:
     sources: list[str | None] | None = None
     recorded_by: str | None = None
     future: Future[Appended] = field(default_factory=Future)
+    plain: list[bytes] = field(default_factory=list)  # ``encoded`` before sealing
 
 
 class _Stale(Exception):
@@ -110,7 +114,7 @@ class Writer:
         and hashed with each event), when the caller says."""
         if not events:
             raise InvalidEventError("send at least one event", field="events")
-        encoded = [encode_event(event) for event in events]
+        plain, encoded = self._encode(events)
         request = AppendRequest(
             slug,
             list(events),
@@ -119,9 +123,37 @@ class Writer:
             opening,
             None if sources is None else list(sources),
             recorded_by,
+            plain=plain,
         )
         self._queue.put(request)
         return request.future
+
+    def submit_together(
+        self,
+        appends: Sequence[tuple[str, Sequence[AnyEvent]]],
+        *,
+        recorded_by: str | None = None,
+    ) -> list[Future[Appended]]:
+        """Queue appends to several negotiations as one group: they commit in one
+        transaction (unless one fails to commit: then each is committed alone)."""
+        requests = []
+        for slug, events in appends:
+            plain, encoded = self._encode(events)
+            requests.append(
+                AppendRequest(
+                    slug, list(events), encoded, None, False, None, recorded_by, plain=plain
+                )
+            )
+        if requests:
+            self._queue.put(requests)
+        return [request.future for request in requests]
+
+    def _encode(self, events: Sequence[AnyEvent]) -> tuple[list[bytes], list[bytes]]:
+        """Each event's canonical JSON, and what is stored and hashed: the same bytes
+        with the protected fields sealed (``store.keyring``)."""
+        plain = [encode_event(event) for event in events]
+        seal = self.log.keys.seal_event
+        return plain, [seal(json) for json in plain]
 
     def stop(self) -> None:
         self._queue.stop()
@@ -248,6 +280,8 @@ class Writer:
         records = negotiation.record(
             events, recorded_at, [request.encoded[i] for i in new], sources, request.recorded_by
         )
+        for record, index in zip(records, new, strict=True):
+            record.shows(request.plain[index])  # the answer shows what was sent
         return negotiation, records, existing
 
     def _revert(self, aggregate: Negotiation) -> None:
@@ -303,7 +337,7 @@ class Writer:
             found = stored.get(event_id)
             if found is None:
                 new.append(index)
-            elif found.negotiation != request.slug or found.json != request.encoded[index]:
+            elif found.negotiation != request.slug or not _same(found.json, request.plain[index]):
                 raise EventIdReusedError(event_id)
             else:
                 existing.append(found)
@@ -335,6 +369,14 @@ class Writer:
                 ) from None
 
 
+def _same(stored: bytes, sent: bytes) -> bool:
+    """Whether a re-sent event is the stored one (the same bytes; or, after a redaction,
+    the same but for the fields that now read ``[redacted]``)."""
+    if stored == sent:
+        return True
+    return REDACTED_JSON in stored and same_but_redacted(orjson.loads(stored), orjson.loads(sent))
+
+
 class _Queue:
     """The one thread that writes: it drains the queue and hands each group to ``write``.
 
@@ -343,12 +385,15 @@ class _Queue:
 
     def __init__(self, write: Callable[[list[AppendRequest]], None]) -> None:
         self._write = write
-        self._queue: queue.SimpleQueue[AppendRequest | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[AppendRequest | list[AppendRequest] | None] = (
+            queue.SimpleQueue()
+        )
         self._thread: threading.Thread | None = None
         self._closed = False
         self._lock = threading.Lock()
 
-    def put(self, request: AppendRequest) -> None:
+    def put(self, request: AppendRequest | list[AppendRequest]) -> None:
+        """Queue a request, or requests that go into one group together."""
         with self._lock:
             if self._closed or (self._thread is not None and not self._thread.is_alive()):
                 raise RuntimeError("the log is closed")
@@ -370,7 +415,7 @@ class _Queue:
             first = self._queue.get()
             if first is None:
                 return
-            group = [first]
+            group = first if isinstance(first, list) else [first]
             stopping = False
             while len(group) < MAX_GROUP:
                 try:
@@ -380,7 +425,7 @@ class _Queue:
                 if item is None:
                     stopping = True
                     break
-                group.append(item)
+                group.extend(item if isinstance(item, list) else [item])
             try:
                 self._write(group)
             except BaseException as error:  # never leave a caller waiting

@@ -521,7 +521,8 @@
   }
 
   function sourceItem(s) {
-    const href = s.url && safeUrl(s.url);
+    // A redacted url reads "[redacted]": no link (resolved, it would point at this site).
+    const href = s.url && s.url !== "[redacted]" && safeUrl(s.url);
     return h("li", { class: "source" },
       href ? h("a", { href, rel: "noopener noreferrer" }, s.outlet || href) : h("span", { class: "outlet" }, s.outlet || "source"),
       s.via && s.via.length ? h("span", { class: "via" }, " via ", s.via.join(" ← ")) : null,

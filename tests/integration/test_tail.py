@@ -103,7 +103,7 @@ def test_stream_bodies_are_exactly_what_get_events_shows(loaded: ConflictLog) ->
     records = loaded.global_log(limit=1000)
     assert len(notifications) == len(records) > 10
     for notification, record in zip(notifications, records, strict=True):
-        live = event_from_notification(notification)
+        live = event_from_notification(loaded, notification)
         assert live is not None
         assert orjson.loads(live.body) == orjson.loads(shown(record))
         assert live.body == event_from_recorded(record).body
