@@ -13,6 +13,7 @@ from api import errors
 from api.esdb import SERVER
 from api.limits import BodyLimit
 from api.routes import (
+    charts,
     esdb,
     events,
     export,
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
     app.include_router(negotiations.router)
     app.include_router(state.router)
     app.include_router(export.router)
+    app.include_router(charts.router)
     app.include_router(stream.router)  # before /events/{event_id} claims "stream"
     app.include_router(events.router)
     app.include_router(projections.router)

@@ -108,6 +108,21 @@ class EngineRow(NamedTuple):
     record: Recorded | None
 
 
+class ChartRow(NamedTuple):
+    """What the charts need of one event, read from the index alone (nothing decoded).
+
+    ``valid`` and ``recorded`` are ``utc_key`` text, as in ``EngineRow``; ``target`` is
+    the position of the event a dispute, correction or retraction names.
+    """
+
+    position: int
+    event_id: str
+    type: str
+    valid: str
+    recorded: str
+    target: int | None
+
+
 CONTENT_FREE = frozenset({"StatementIssued", "ContactHeld", "EventRetracted", "PersonRedacted"})
 """Types the state fold needs nothing of but their index row: statements and contacts
 are only counted, a retraction only names its target, and a redaction only tells the
@@ -142,6 +157,11 @@ def index_params(
 def utc_key(moment: datetime) -> str:
     """An instant as the index's fixed-width UTC text: it sorts as time does."""
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
+
+
+def from_utc_key(key: str) -> datetime:
+    """The instant a ``utc_key`` text names (its inverse)."""
+    return datetime.fromisoformat(key).replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -295,6 +315,32 @@ class EventIndex:
                 )
                 for position, version, type_, valid, recorded, target, target_valid, state in rows
             ]
+
+    def chart_rows(self, negotiation: str) -> list[ChartRow]:
+        """A negotiation's events in position order as the charts read them: index
+        columns only, the target of each log fact resolved by a join (``projections.charts``)."""
+        sql = (
+            "SELECT i.position, i.event_id, i.type, "
+            f"{self._key_sql('i.occurred_at')}, {self._key_sql('i.recorded_at')}, t.position "
+            f"FROM {self.index_table} i "
+            f"LEFT JOIN {self.index_table} t ON t.event_id = i.subject_id "
+            "WHERE i.negotiation = ? ORDER BY i.position"
+        )
+        rows = self._fetch(self._sql(sql), [negotiation])
+        with paused_gc(len(rows) > 1000):
+            return [
+                ChartRow(position, str(event_id), type_, valid, recorded, target)
+                for position, event_id, type_, valid, recorded, target in rows
+            ]
+
+    def records_at(self, positions: Sequence[int]) -> list[Recorded]:
+        """The stored events at these log positions, in position order."""
+        if not positions:
+            return []
+        marks = ", ".join("?" * len(positions))
+        return self._records(
+            f"WHERE i.position IN ({marks})", list(positions), "ORDER BY i.position"
+        )
 
     def write_side_facts(self, negotiation: str, *, after_version: int = 0) -> list[WriteSideFact]:
         """What the aggregate needs of a negotiation's events after a version, from the
