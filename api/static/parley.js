@@ -52,6 +52,7 @@
     errorFrom: null,
     source: null,
     refreshTimer: 0,
+    chartTimer: 0,
     live: [],
   };
 
@@ -393,6 +394,7 @@
       renderTimeline(timeline);
       renderRepeat(state, timeline);
       announce(state);
+      tellCharts(state);
     } catch (error) {
       if (seq !== page.loadSeq) return;
       if (error.status === 401) return needToken("This server needs a read token to read.");
@@ -724,6 +726,7 @@
     if (page.knownAt) {
       fill($("live-note"), "known_at is pinned, so new events do not change the view. Clear it (Now) to include them.");
     }
+    document.dispatchEvent(new CustomEvent("parley:received", { detail: event }));
     clearTimeout(page.refreshTimer);
     page.refreshTimer = setTimeout(() => {
       loadSummary().catch(() => {});
@@ -788,6 +791,36 @@
         : `Could not search: ${error.message}`);
     }
   }
+
+  // --- The charts' bridge (api/static/charts.js draws them) ---------------------------------
+  // Each view shown is told to the charts ("parley:view"); a chart sets the page's clocks
+  // back ("parley:set-as-of", "parley:set-known-at"): while a line is dragged the view
+  // follows, and where it is let go the URL records it.
+
+  function tellCharts(state) {
+    document.dispatchEvent(new CustomEvent("parley:view", {
+      detail: {
+        slug: page.slug, asOf: page.asOf, knownAt: page.knownAt, state,
+        token: page.needsToken ? page.token : "",
+      },
+    }));
+  }
+
+  function setClock(key, value, final) {
+    if (key === "asOf") {
+      page.asOf = value;
+      $("as-of").value = /^\d{4}-\d{2}-\d{2}$/.test(value) ? value : "";
+    } else {
+      page.knownAt = value;
+      $("known-at").value = knownAtInput(value);
+    }
+    clearTimeout(page.chartTimer);
+    if (final) changed("push");
+    else page.chartTimer = setTimeout(() => { syncScrubber(); loadView(); }, 120);
+  }
+
+  document.addEventListener("parley:set-as-of", (ev) => setClock("asOf", ev.detail.asOf, ev.detail.final));
+  document.addEventListener("parley:set-known-at", (ev) => setClock("knownAt", ev.detail.knownAt, ev.detail.final));
 
   // --- Wiring -------------------------------------------------------------------------------
 
