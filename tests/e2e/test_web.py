@@ -1,27 +1,25 @@
 """The web page at ``/``, in real headless Chromium against a real ``parley serve``.
 
-The browser is the Debian ``chromium`` binary, driven over its DevTools pipe
-(``--remote-debugging-pipe``) with the standard library alone: no Playwright, no
-Selenium, nothing downloaded. ``--dump-dom`` with ``--virtual-time-budget`` cannot be
-used here: the page's live panel keeps an ``EventSource`` open, and an open request
-pauses Chromium's virtual time, so the dump never comes. Over the pipe the test waits,
-in real time, for what the page shows.
+The browser is Debian's ``chromium`` binary, driven by Playwright (``playwright`` from
+PyPI, a test extra) through ``executable_path``: nothing is downloaded. The tests wait,
+in real time, for what the page shows; the page's live panel keeps an ``EventSource``
+open, which is why a one-shot ``--dump-dom`` cannot be used.
 
-Without Chromium the browser tests skip, unless ``PARLEY_REQUIRE_BROWSER=1`` (CI), where
-they fail. Install it with ``apt-get install -y chromium``.
+Without Chromium (or Playwright) the browser tests skip, unless
+``PARLEY_REQUIRE_BROWSER=1`` (CI), where they fail. Install it with
+``apt-get install -y chromium``. Screenshots are saved as artifacts under
+``$PARLEY_ARTIFACTS`` (default: the test's tmp dir); with ``PARLEY_DOCS_SCREENSHOTS=DIR``
+the chart test also writes the README's pictures of both charts there (``docs/``).
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-import select
 import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +30,12 @@ from support import EXAMPLE, Server, start_server, stop_server
 REQUIRE_BROWSER = os.environ.get("PARLEY_REQUIRE_BROWSER") == "1"
 WIDTH, HEIGHT = 1440, 900  # a laptop
 
+try:
+    from playwright.sync_api import Browser, Page, sync_playwright
+    from playwright.sync_api import Error as PlaywrightError
+except ImportError:  # the test extra is not installed
+    sync_playwright = None
+
 
 def chromium_binary() -> str | None:
     for name in ("chromium", "chromium-browser", "google-chrome"):
@@ -39,139 +43,6 @@ def chromium_binary() -> str | None:
         if found:
             return found
     return None
-
-
-class BrowserError(RuntimeError):
-    pass
-
-
-class Chromium:
-    """Headless Chromium with one page, spoken to over the DevTools pipe.
-
-    Chromium reads commands from fd 3 and writes answers to fd 4, each a JSON message
-    ended by a NUL byte.
-    """
-
-    def __init__(self, binary: str, profile: Path) -> None:
-        to_chromium_r, self._out = os.pipe()
-        self._in, from_chromium_w = os.pipe()
-        args = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--no-default-browser-check",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-extensions",
-            "--hide-scrollbars",
-            "--lang=en-US",
-            f"--window-size={WIDTH},{HEIGHT}",
-            f"--user-data-dir={profile}",
-            "--remote-debugging-pipe",
-            "about:blank",
-        ]
-        # bash puts the pipe ends on fds 3 and 4, where Chromium looks for them (dash
-        # cannot name an fd above 9). Neither end is fd 3 or 4 itself unless it is free.
-        script = f'exec "$0" "$@" 3<&{to_chromium_r} 4>&{from_chromium_w}'
-        self.process = subprocess.Popen(
-            ["bash", "-c", script, binary, *args],
-            pass_fds=(to_chromium_r, from_chromium_w),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        os.close(to_chromium_r)
-        os.close(from_chromium_w)
-        self._buffer = b""
-        self._next_id = 0
-        target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        attached = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})
-        self.session = attached["sessionId"]
-        self.page(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": False},
-        )
-
-    def send(
-        self, method: str, params: dict[str, Any] | None = None, session: str | None = None
-    ) -> dict[str, Any]:
-        self._next_id += 1
-        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
-        if session:
-            message["sessionId"] = session
-        os.write(self._out, json.dumps(message).encode() + b"\0")
-        deadline = time.monotonic() + 15
-        while True:
-            reply = self._read(deadline)
-            if reply.get("id") == self._next_id:
-                if "error" in reply:
-                    raise BrowserError(f"{method}: {reply['error']}")
-                result: dict[str, Any] = reply.get("result", {})
-                return result
-
-    def _read(self, deadline: float) -> dict[str, Any]:
-        while b"\0" not in self._buffer:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([self._in], [], [], remaining)[0]:
-                raise BrowserError("Chromium did not answer within 15 s")
-            chunk = os.read(self._in, 1 << 16)
-            if not chunk:
-                raise BrowserError("Chromium closed the DevTools pipe")
-            self._buffer += chunk
-        message, _, self._buffer = self._buffer.partition(b"\0")
-        parsed: dict[str, Any] = json.loads(message)
-        return parsed
-
-    def page(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        return self.send(method, params, self.session)
-
-    def open(self, url: str) -> None:
-        self.page("Page.navigate", {"url": url})
-
-    def evaluate(self, expression: str) -> Any:
-        result = self.page(
-            "Runtime.evaluate",
-            {"expression": expression, "returnByValue": True, "awaitPromise": True},
-        )
-        if "exceptionDetails" in result:
-            raise BrowserError(f"{expression}: {result['exceptionDetails']}")
-        return result["result"].get("value")
-
-    def wait_for(self, expression: str, timeout: float = 10) -> Any:
-        """Poll until the expression is truthy; return its value."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                value = self.evaluate(expression)
-            except BrowserError:  # e.g. the page has not loaded yet
-                value = None
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                page = self.evaluate("document.body ? document.body.innerText : ''")
-                raise AssertionError(f"timed out waiting for {expression}; the page says:\n{page}")
-            time.sleep(0.05)
-
-    def screenshot(self, path: Path) -> None:
-        """The viewport, as a PNG."""
-        data = self.page("Page.captureScreenshot", {"format": "png"})["data"]
-        path.write_bytes(base64.b64decode(data))
-
-    def close(self) -> None:
-        try:
-            self.send("Browser.close")
-        except BrowserError:
-            pass
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        os.close(self._in)
-        os.close(self._out)
 
 
 # --- fixtures -----------------------------------------------------------------------------
@@ -186,18 +57,47 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     stop_server(running)
 
 
+def _unavailable(reason: str) -> None:
+    if REQUIRE_BROWSER:
+        pytest.fail(f"PARLEY_REQUIRE_BROWSER=1 but {reason}")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Chromium]:
+def chromium() -> Iterator[Browser]:
     binary = chromium_binary()
     if binary is None:
-        reason = "no chromium binary on PATH; install it with: apt-get install -y chromium"
-        if REQUIRE_BROWSER:
-            pytest.fail(f"PARLEY_REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-    with tempfile.TemporaryDirectory(prefix="parley-chromium-") as profile:
-        chromium = Chromium(binary, Path(profile))
-        yield chromium
-        chromium.close()
+        _unavailable("no chromium binary on PATH; install it with: apt-get install -y chromium")
+    if sync_playwright is None:
+        _unavailable(
+            "playwright is not installed; install the test extra: pip install -e '.[test]'"
+        )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=binary, args=["--no-sandbox", "--disable-gpu", "--lang=en-US"]
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser(chromium: Browser) -> Iterator[Page]:
+    """A fresh page (and browser context: no shared storage) for each test."""
+    context = chromium.new_context(
+        viewport={"width": WIDTH, "height": HEIGHT}, locale="en-US", timezone_id="UTC"
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def artifacts(tmp_path: Path) -> Path:
+    """Where screenshots go: ``$PARLEY_ARTIFACTS`` (kept by CI), else the test's tmp dir."""
+    where = Path(os.environ.get("PARLEY_ARTIFACTS") or tmp_path)
+    where.mkdir(parents=True, exist_ok=True)
+    return where
 
 
 # --- page helpers -------------------------------------------------------------------------
@@ -207,21 +107,47 @@ SHOWN = (
     "document.getElementById('main').getAttribute('aria-busy') === 'false' && "
     "!!document.getElementById('echo-as-of')"
 )
+# ...and both charts are drawn for that view.
+CHARTED = (
+    f"{SHOWN} && !!document.querySelector('#charts[data-drawn]') && "
+    "document.getElementById('charts').getAttribute('aria-busy') === 'false'"
+)
 
 
-def show(browser: Chromium, url: str, as_of: str) -> None:
+def wait_for(page: Page, expression: str, timeout: float = 10) -> Any:
+    """Poll until the expression is truthy; return its value.
+
+    Polled with ``page.evaluate`` rather than ``wait_for_function``, whose string
+    predicates the page's Content-Security-Policy (no ``unsafe-eval``) rightly refuses.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = page.evaluate(expression)
+        except PlaywrightError:  # e.g. the page is navigating
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            said = page.evaluate("document.body ? document.body.innerText : ''")
+            raise AssertionError(f"timed out waiting for {expression}; the page says:\n{said}")
+        time.sleep(0.05)
+
+
+def show(page: Page, url: str, as_of: str) -> None:
     """Open the page and wait for the state whose echoed as_of starts with ``as_of``."""
-    browser.open("about:blank")
-    browser.open(url)
-    browser.wait_for(
+    page.goto("about:blank")
+    page.goto(url)
+    wait_for(
+        page,
         f"{SHOWN} && document.getElementById('echo-as-of').textContent"
-        f".startsWith({json.dumps(as_of)})"
+        f".startsWith({json.dumps(as_of)})",
     )
 
 
-def rows(browser: Chromium, block: str) -> list[list[str]]:
+def rows(page: Page, block: str) -> list[list[str]]:
     """The cells' text of one state table (``rounds``, ``zones``, …), row by row."""
-    value = browser.evaluate(
+    value = page.evaluate(
         f"[...document.querySelectorAll('#{block} tbody tr')]"
         ".map(r => [...r.cells].map(c => c.innerText.trim()))"
     )
@@ -229,11 +155,18 @@ def rows(browser: Chromium, block: str) -> list[list[str]]:
     return value
 
 
-def text(browser: Chromium, selector: str) -> str:
-    value = browser.evaluate(
+def text(page: Page, selector: str) -> str:
+    value = page.evaluate(
         f"(document.querySelector({json.dumps(selector)}) || {{innerText: ''}}).innerText"
     )
     return str(value)
+
+
+def screenshot(target: Any, path: Path) -> Path:
+    """A PNG of a page or an element, checked to be one."""
+    target.screenshot(path=str(path))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    return path
 
 
 # --- tests --------------------------------------------------------------------------------
@@ -246,6 +179,7 @@ def test_the_page_its_script_and_its_stylesheet_are_served_and_kept_out_of_the_a
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert '<script src="/static/parley.js"' in page.text
+    assert '<script src="/static/charts.js"' in page.text
     assert "script-src 'self'" in page.headers["content-security-policy"]
     script = httpx.get(f"{web_server.url}/static/parley.js")
     assert script.status_code == 200
@@ -265,7 +199,7 @@ def test_the_page_its_script_and_its_stylesheet_are_served_and_kept_out_of_the_a
 
 
 def test_as_of_28_may_the_page_shows_round_two_proposed_in_istanbul_hosted_by_turkiye(
-    web_server: Server, browser: Chromium, tmp_path: Path
+    web_server: Server, browser: Page, artifacts: Path
 ) -> None:
     show(browser, f"{web_server.url}/?negotiation=istanbul-2025&as_of=2025-05-28", "2025-05-28")
 
@@ -317,14 +251,12 @@ def test_as_of_28_may_the_page_shows_round_two_proposed_in_istanbul_hosted_by_tu
     assert export_csv.startswith("/negotiations/istanbul-2025/export?format=csv&as_of=2025-05-28")
     assert browser.evaluate("!!document.querySelector('a[href=\"/docs\"]')")
 
-    shot = tmp_path / "parley-28-may.png"
-    browser.screenshot(shot)
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    shot = screenshot(browser, artifacts / "parley-28-may.png")
     assert shot.stat().st_size > 10_000
 
 
 def test_as_of_17_may_the_page_shows_round_one_held_and_no_round_two(
-    web_server: Server, browser: Chromium
+    web_server: Server, browser: Page
 ) -> None:
     show(browser, f"{web_server.url}/?negotiation=istanbul-2025&as_of=2025-05-17", "2025-05-17")
 
@@ -336,7 +268,7 @@ def test_as_of_17_may_the_page_shows_round_one_held_and_no_round_two(
 
 
 def test_known_at_before_anything_was_recorded_shows_an_empty_state_sent_in_utc(
-    web_server: Server, browser: Chromium
+    web_server: Server, browser: Page
 ) -> None:
     show(
         browser,
@@ -352,7 +284,7 @@ def test_known_at_before_anything_was_recorded_shows_an_empty_state_sent_in_utc(
 
 
 def test_changing_the_dates_updates_the_state_and_the_shareable_url(
-    web_server: Server, browser: Chromium
+    web_server: Server, browser: Page
 ) -> None:
     show(browser, f"{web_server.url}/", "")
     # A bare / picks the first negotiation and says so in the URL.
@@ -362,8 +294,9 @@ def test_changing_the_dates_updates_the_state_and_the_shareable_url(
         "(() => { const i = document.getElementById('as-of'); i.value = '2025-05-17';"
         " i.dispatchEvent(new Event('change')); })()"
     )
-    browser.wait_for(
-        f"{SHOWN} && document.getElementById('echo-as-of').textContent.startsWith('2025-05-17')"
+    wait_for(
+        browser,
+        f"{SHOWN} && document.getElementById('echo-as-of').textContent.startsWith('2025-05-17')",
     )
     assert browser.evaluate("location.search") == "?negotiation=istanbul-2025&as_of=2025-05-17"
     assert len(rows(browser, "rounds")) == 1
@@ -372,29 +305,31 @@ def test_changing_the_dates_updates_the_state_and_the_shareable_url(
         "(() => { const i = document.getElementById('known-at'); i.value = '2025-01-01T00:00';"
         " i.dispatchEvent(new Event('change')); })()"
     )
-    browser.wait_for(
+    wait_for(
+        browser,
         f"{SHOWN} && document.getElementById('echo-known-at').textContent"
-        " === '2025-01-01T00:00:00Z'"
+        " === '2025-01-01T00:00:00Z'",
     )
     assert browser.evaluate("location.search") == (
         "?negotiation=istanbul-2025&as_of=2025-05-17&known_at=2025-01-01T00:00Z"
     )
 
     browser.evaluate("history.back()")  # the previous view, from the URL
-    browser.wait_for(
+    wait_for(
+        browser,
         f"{SHOWN} && location.search.indexOf('known_at') < 0 && "
         "document.getElementById('echo-known-at').textContent !== "
-        "'2025-01-01T00:00:00Z'"
+        "'2025-01-01T00:00:00Z'",
     )
     assert browser.evaluate("document.getElementById('known-at').value") == ""
     assert len(rows(browser, "rounds")) == 1
 
 
 def test_an_event_appended_while_the_page_is_open_shows_live_and_refreshes_the_state(
-    web_server: Server, browser: Chromium
+    web_server: Server, browser: Page
 ) -> None:
     show(browser, f"{web_server.url}/?negotiation=istanbul-2025", "")
-    browser.wait_for("document.getElementById('live-status').textContent === 'live'")
+    wait_for(browser, "document.getElementById('live-status').textContent === 'live'")
     assert len(rows(browser, "rounds")) == 2
 
     round_3 = {
@@ -412,14 +347,14 @@ def test_an_event_appended_while_the_page_is_open_shows_live_and_refreshes_the_s
     )
     assert created.status_code == 201, created.text
 
-    live = browser.wait_for(
-        "(document.querySelector('#live-list li') || {textContent: ''}).textContent"
+    live = wait_for(
+        browser, "(document.querySelector('#live-list li') || {textContent: ''}).textContent"
     )
     assert "Round scheduled" in live and "Geneva" in live
     assert "by admin" in live  # who recorded it: the bootstrap token's name
-    browser.wait_for("document.querySelectorAll('#rounds tbody tr').length === 3")
+    wait_for(browser, "document.querySelectorAll('#rounds tbody tr').length === 3")
     entry = f"#ev-{created.json()['events'][0]['id']}"
-    browser.wait_for(f"!!document.querySelector({json.dumps(entry)})")
+    wait_for(browser, f"!!document.querySelector({json.dumps(entry)})")
     assert "by admin" in text(browser, f"{entry} .entry-meta")
     round_3_row = rows(browser, "rounds")[2]
     assert round_3_row[:3] == ["Round 3", "proposed", "2025-06-20"]
@@ -427,14 +362,14 @@ def test_an_event_appended_while_the_page_is_open_shows_live_and_refreshes_the_s
 
 
 def test_with_a_read_token_the_page_asks_for_it_and_turns_the_live_panel_off(
-    browser: Chromium, tmp_path: Path
+    browser: Page, tmp_path: Path
 ) -> None:
     env = {"PARLEY_EXAMPLE": str(EXAMPLE), "PARLEY_READ_TOKEN": "reader-secret"}
     server = start_server(env, tmp_path)
     try:
-        browser.open("about:blank")
-        browser.open(f"{server.url}/?negotiation=istanbul-2025&as_of=2025-05-28")
-        browser.wait_for("!document.getElementById('token-box').hidden")
+        browser.goto("about:blank")
+        browser.goto(f"{server.url}/?negotiation=istanbul-2025&as_of=2025-05-28")
+        wait_for(browser, "!document.getElementById('token-box').hidden")
         assert "needs a read token" in text(browser, "#error")
         assert "EventSource" in text(browser, "#token-box")
         assert text(browser, "#live-status") == "off: needs a token"
@@ -443,13 +378,176 @@ def test_with_a_read_token_the_page_asks_for_it_and_turns_the_live_panel_off(
             "document.getElementById('token').value = 'reader-secret';"
             "document.getElementById('token-use').click()"
         )
-        browser.wait_for(
-            f"{SHOWN} && document.getElementById('echo-as-of').textContent.startsWith('2025-05-28')"
+        wait_for(
+            browser,
+            f"{SHOWN} && document.getElementById('echo-as-of').textContent"
+            ".startsWith('2025-05-28')",
         )
         assert [row[0] for row in rows(browser, "rounds")] == ["Round 1", "Round 2"]
         assert text(browser, "#live-status") == "off: needs a token"
         curl = text(browser, "#curl-state")
         assert "Authorization: Bearer $PARLEY_READ_TOKEN" in curl
         assert "reader-secret" not in curl
+    finally:
+        stop_server(server)
+
+
+# --- the charts ---------------------------------------------------------------------------
+
+ZONE_ID = "a12b1f35-8c76-4860-9765-cc2a92a6d916"
+ROUND_1_HELD = "ba80f62c-edd4-4231-a54e-eaced7f113fa"
+DAY_MS = 86_400_000
+
+
+def instant_ms(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def timeline_x(page: Page, moment: str) -> float:
+    """The page x of an instant on the timeline chart, from the scale it was drawn with."""
+    box = page.locator("#timeline-chart").bounding_box()
+    assert box is not None
+    scale = page.evaluate(
+        "(() => { const d = document.getElementById('timeline-chart').dataset;"
+        " return [+d.validStart, +d.validEnd, +d.left, +d.right]; })()"
+    )
+    d0, d1, left, right = scale
+    return float(box["x"] + left + (instant_ms(moment) - d0) / (d1 - d0) * (right - left))
+
+
+def classes(page: Page, selector: str) -> list[str]:
+    found = page.evaluate(
+        f"(document.querySelector({json.dumps(selector)}) || {{classList: []}}).classList"
+    )
+    return sorted(found.values()) if isinstance(found, dict) else list(found)
+
+
+def test_dragging_the_as_of_line_to_17_may_shows_round_one_only_and_dims_what_came_after(
+    web_server: Server, browser: Page, artifacts: Path
+) -> None:
+    show(browser, f"{web_server.url}/?negotiation=istanbul-2025&as_of=2025-05-28", "2025-05-28")
+    wait_for(browser, CHARTED)
+    assert len(rows(browser, "rounds")) == 2
+    assert "after" not in classes(browser, f'#timeline-chart [data-id="{ZONE_ID}"]')
+
+    handle = browser.locator("#timeline-as-of .as-of-handle").bounding_box()
+    assert handle is not None
+    browser.mouse.move(handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2)
+    browser.mouse.down()
+    target = timeline_x(browser, "2025-05-17T12:00:00Z")
+    browser.mouse.move(target, handle["y"] + 40, steps=12)
+    browser.mouse.up()
+
+    wait_for(
+        browser,
+        f"{SHOWN} && document.getElementById('echo-as-of').textContent.startsWith('2025-05-17')",
+    )
+    assert [row[:2] for row in rows(browser, "rounds")] == [["Round 1", "held"]]
+    assert browser.evaluate("location.search") == "?negotiation=istanbul-2025&as_of=2025-05-17"
+    assert browser.evaluate("document.getElementById('as-of').value") == "2025-05-17"
+    assert browser.locator("#timeline-as-of text").text_content() == "as of 2025-05-17"
+    # The zone was declared after 17 May: dimmed on the timeline, off the quadrant.
+    assert "after" in classes(browser, f'#timeline-chart [data-id="{ZONE_ID}"]')
+    assert "after" not in classes(browser, f'#timeline-chart [data-id="{ROUND_1_HELD}"]')
+    assert "outside" in classes(browser, f'#knowledge-chart [data-id="{ZONE_ID}"]')
+    assert "outside" not in classes(browser, f'#knowledge-chart [data-id="{ROUND_1_HELD}"]')
+    screenshot(browser.locator("#charts"), artifacts / "charts-dragged-to-17-may.png")
+
+    # The line is a slider for the keyboard too: two days on, round 1 still the only one.
+    browser.focus("#timeline-as-of")
+    browser.keyboard.press("ArrowRight")
+    browser.keyboard.press("ArrowRight")
+    wait_for(
+        browser,
+        f"{SHOWN} && document.getElementById('echo-as-of').textContent.startsWith('2025-05-19')",
+    )
+    assert browser.evaluate("location.search").endswith("as_of=2025-05-19")
+
+
+def test_switching_known_at_to_before_a_back_dated_report_takes_it_off_the_state_and_charts(
+    browser: Page, artifacts: Path, tmp_path: Path
+) -> None:
+    server = start_server({"PARLEY_EXAMPLE": str(EXAMPLE)}, tmp_path)
+    try:
+        negotiation = f"{server.url}/negotiations/istanbul-2025"
+        loaded = httpx.get(negotiation).json()["last_recorded_at"]
+        late_report = {
+            "type": "ProposalMade",
+            "occurred_at": "2025-05-20",
+            "data": {
+                "proposal_id": "late-prisoner-exchange",
+                "proposer": {"name": "Rustem Umerov", "country": "UKR"},
+                "subject": "prisoner_exchange",
+                "summary": "An exchange of 1,000 prisoners for 1,000, reported weeks later.",
+            },
+            "sources": [{"outlet": "Parley test desk"}],
+        }
+        correction = {
+            "type": "EventCorrected",
+            "occurred_at": "2025-05-29",
+            "data": {"event_id": ZONE_ID, "data": {"depth_km": 10}, "reason": "a later report"},
+            "sources": [{"outlet": "Parley test desk"}],
+        }
+        created = httpx.post(f"{negotiation}/events", json=late_report, headers=server.auth)
+        assert created.status_code == 201, created.text
+        late = created.json()["events"][0]
+        assert httpx.post(f"{negotiation}/events", json=correction, headers=server.auth).is_success
+        # A known_at after the example was loaded and before the late report arrived, to
+        # the millisecond (what a datetime-local input holds).
+        moment = datetime.fromisoformat(loaded.replace("Z", "+00:00"))
+        between = (moment + timedelta(microseconds=999)).replace(
+            microsecond=(moment.microsecond + 999) // 1000 * 1000 % 1_000_000
+        )
+        between_text = between.strftime("%Y-%m-%dT%H:%M:%S.") + f"{between.microsecond // 1000:03d}"
+        assert between_text + "Z" < late["recorded_at"]
+
+        show(browser, f"{server.url}/?negotiation=istanbul-2025&as_of=2025-05-28", "2025-05-28")
+        wait_for(browser, CHARTED)
+        late_mark = f'#timeline-chart [data-id="{late["id"]}"]'
+        late_dot = f'#knowledge-chart [data-id="{late["id"]}"]'
+        assert len(rows(browser, "proposals")) == 4
+        assert browser.locator(late_mark).count() == 1
+        assert "back-dated" in classes(browser, late_dot)
+        assert "outside" not in classes(browser, late_dot)
+        assert browser.locator("#knowledge-chart .reach").count() == 1
+        screenshot(browser.locator("#charts"), artifacts / "charts-known-now.png")
+
+        browser.evaluate(
+            "(() => { const i = document.getElementById('known-at');"
+            f" i.value = {json.dumps(between_text)}; i.dispatchEvent(new Event('change')); }})()"
+        )
+        wait_for(
+            browser,
+            f"{CHARTED} && document.getElementById('echo-known-at').textContent"
+            f".startsWith({json.dumps(between_text)})"
+            f" && !document.querySelector({json.dumps(late_mark)})",
+        )
+        # Known before it arrived, the late report is in neither the state nor the timeline;
+        # the knowledge chart still draws it, above the known_at line, outside the quadrant.
+        assert len(rows(browser, "proposals")) == 3
+        assert "late-prisoner-exchange" not in text(browser, "#state-body")
+        assert "outside" in classes(browser, late_dot)
+        assert "back-dated" in classes(browser, late_dot)
+        screenshot(
+            browser.locator("#charts"), artifacts / "charts-known-before-the-late-report.png"
+        )
+
+        # Back to 24 May, by the keyboard, for a picture with the quadrant in the middle.
+        browser.focus("#timeline-as-of")
+        for _ in range(4):
+            browser.keyboard.press("ArrowLeft")
+        wait_for(
+            browser,
+            f"{CHARTED} && document.getElementById('echo-as-of').textContent"
+            ".startsWith('2025-05-24')",
+        )
+        browser.evaluate("document.activeElement.blur()")
+        docs = os.environ.get("PARLEY_DOCS_SCREENSHOTS")
+        for where in (artifacts, Path(docs) if docs else None):
+            if where is None:
+                continue
+            where.mkdir(parents=True, exist_ok=True)
+            screenshot(browser.locator("#timeline-figure"), where / "timeline-chart.png")
+            screenshot(browser.locator("#knowledge-figure"), where / "knowledge-chart.png")
     finally:
         stop_server(server)
