@@ -40,6 +40,7 @@
     seq: 0,
     data: null,
     dragging: null,
+    view: null,         // the page's last view ("parley:view"), to ask again for another window
     tx: null,           // the scales last drawn: timeline x, knowledge x and y
     kx: null,
     ky: null,
@@ -169,6 +170,7 @@
   }
 
   async function onView(view) {
+    charts.view = view;
     charts.slug = view.slug;
     charts.knownAt = view.knownAt;
     charts.token = view.token;
@@ -200,18 +202,11 @@
     }
   }
 
+  // Another window of valid time: only the charts ask again; the page's view stays.
   function reloadWindow(window) {
     charts.window = window;
     charts.key = "";
-    document.dispatchEvent(new CustomEvent("parley:set-as-of", {
-      detail: { asOf: currentAsOfParam(), final: true },
-    }));
-  }
-
-  // The page's as_of as it stands (re-sending it reloads the view, and with it the charts).
-  function currentAsOfParam() {
-    const input = $("as-of");
-    return input && input.value ? input.value : (new URLSearchParams(location.search).get("as_of") || "");
+    if (charts.view) onView(charts.view);
   }
 
   // --- The section on the page -------------------------------------------------------------
@@ -647,6 +642,8 @@
     onView(ev.detail);
   });
   document.addEventListener("parley:received", () => { charts.received += 1; });
-  // A window of valid time asked for from outside: [from, to] as ISO instants.
-  document.addEventListener("parley:zoom", (ev) => reloadWindow([ms(ev.detail[0]), ms(ev.detail[1])]));
+  // A window of valid time asked for from outside: [from, to] as ISO instants, or null
+  // for the whole negotiation.
+  document.addEventListener("parley:zoom", (ev) =>
+    reloadWindow(ev.detail ? [ms(ev.detail[0]), ms(ev.detail[1])] : null));
 })();

@@ -384,6 +384,7 @@
     try {
       const state = await api(`${slugPath()}/state${queryString([
         ["as_of", page.asOf], ["known_at", page.knownAt]])}`);
+      if (seq === page.loadSeq) tellCharts(state); // they need its clocks, not the timeline
       // The timeline at the state's own known_at: both answers from the same prefix of
       // the log, even if an event is recorded in between.
       const timeline = await api(`${slugPath()}/timeline${queryString([
@@ -394,7 +395,6 @@
       renderTimeline(timeline);
       renderRepeat(state, timeline);
       announce(state);
-      tellCharts(state);
     } catch (error) {
       if (seq !== page.loadSeq) return;
       if (error.status === 401) return needToken("This server needs a read token to read.");
