@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from support import AUTH, EXAMPLE
 
-from projections.charts import BACK_DATED, GRID, LANE_OF, LANES, TIMELINE_BUCKETS
+from projections.charts import BACK_DATED, GRID, LANES, TIMELINE_BUCKETS
 from store.loader import load
 from store.log import ConflictLog
 
@@ -232,10 +232,3 @@ def test_the_chart_of_an_unknown_negotiation_is_a_404(istanbul: TestClient) -> N
     response = istanbul.get("/negotiations/no-such-talks/chart")
     assert response.status_code == 404
     assert "no-such-talks" in response.json()["detail"]
-
-
-def test_every_world_event_type_has_a_lane() -> None:
-    from domain.events import EVENT_TYPES, KNOWLEDGE
-
-    assert set(LANE_OF) == set(EVENT_TYPES) - KNOWLEDGE
-    assert set(LANE_OF.values()) == set(LANES)
