@@ -138,8 +138,13 @@ def reaches_back(rows: Sequence[ChartRow]) -> dict[int, float]:
     return reached
 
 
-def _seconds(key: str) -> float:
-    return from_utc_key(key).timestamp()
+class _Seconds(dict[str, float]):
+    """Index keys as POSIX seconds, each distinct key converted once (a day-precision
+    negotiation has a few thousand distinct valid times, and a batch one recorded time)."""
+
+    def __missing__(self, key: str) -> float:
+        value = self[key] = from_utc_key(key).timestamp()
+        return value
 
 
 def _instant(seconds: float) -> datetime:
@@ -152,6 +157,7 @@ def _timeline(
     untils: Untils,
     window: tuple[float, float],
     max_items: int,
+    seconds: _Seconds,
 ) -> dict[str, Any]:
     if len(chosen) <= max_items:
         until = untils([row.position for row in chosen])
@@ -173,11 +179,12 @@ def _timeline(
     width = max(end - start, 1.0) / TIMELINE_BUCKETS
     counts = {lane: [0] * TIMELINE_BUCKETS for lane in LANES}
     flagged = {lane: [0] * TIMELINE_BUCKETS for lane in LANES}
+    marked = flags.disputed | flags.corrected | flags.retracted
     for row in chosen:
-        bucket = min(int((_seconds(row.valid) - start) / width), TIMELINE_BUCKETS - 1)
+        bucket = min(int((seconds[row.valid] - start) / width), TIMELINE_BUCKETS - 1)
         lane = LANE_OF.get(row.type, "rounds")
         counts[lane][bucket] += 1
-        if flags.of(row.position):
+        if row.position in marked:
             flagged[lane][bucket] += 1
     return {
         "mode": "buckets",
@@ -199,6 +206,7 @@ def _knowledge(
     known: str,
     window: tuple[float, float],
     max_items: int,
+    seconds: _Seconds,
 ) -> dict[str, Any]:
     reached = reaches_back(every)
     first = every[0].recorded
@@ -235,14 +243,14 @@ def _knowledge(
         return {**answer, "mode": "points", "points": points}
     columns, lines = GRID
     start, end = window
-    low, high = _seconds(first), _seconds(last)
+    low, high = seconds[first], seconds[last]
     width = max(end - start, 1.0) / columns
     height = max(high - low, 1.0) / lines
     cells: dict[tuple[int, int], list[int]] = {}
     back_dated = BACK_DATED.total_seconds()
     for row in chosen:
-        column = min(int((_seconds(row.valid) - start) / width), columns - 1)
-        line = min(int((_seconds(row.recorded) - low) / height), lines - 1)
+        column = min(int((seconds[row.valid] - start) / width), columns - 1)
+        line = min(int((seconds[row.recorded] - low) / height), lines - 1)
         cell = cells.setdefault((column, line), [0, 0])
         cell[0] += 1
         if reached.get(row.position, 0.0) > back_dated:
@@ -284,7 +292,8 @@ def chart_of(
     known = utc_key(known_at)
     low = utc_key(from_) if from_ is not None else min(row.valid for row in rows)
     high = utc_key(to) if to is not None else max(row.valid for row in rows)
-    window = (_seconds(low), _seconds(high))
+    seconds = _Seconds()
+    window = (seconds[low], seconds[high])
     in_window = [row for row in rows if low <= row.valid <= high]
     # recorded_at never decreases along positions: the known rows are a prefix.
     cut = bisect.bisect_right([row.recorded for row in rows], known)
@@ -298,8 +307,8 @@ def chart_of(
         known_at=known_at,
         position=rows[cut - 1].position if cut else None,
         max_items=max_items,
-        timeline=_timeline(on_timeline, flags, untils, window, max_items),
-        knowledge=_knowledge(in_window, rows, flags, known, window, max_items),
+        timeline=_timeline(on_timeline, flags, untils, window, max_items, seconds),
+        knowledge=_knowledge(in_window, rows, flags, known, window, max_items, seconds),
     )
 
 
