@@ -2,20 +2,22 @@
 
 The events (``bench.events.Mix``: three years of talks, 5% back-dated, with disputes,
 corrections and retractions) are appended through the store in-process, in 1,000-event
-batches, which is far quicker than over HTTP; ``--store`` reuses a store that
-``bench/report.py`` filled. Then ``parley serve`` serves the page (projections inline
-and caught up first: the page lists the negotiations from one),
-and Debian's ``chromium``, driven by Playwright, opens it:
+batches, which is far quicker than over HTTP; ``--store DIR`` reuses a store this script
+left (``PARLEY_BENCH_KEEP=1``) or that ``bench/report.py`` filled (slug ``bench``).
+Then ``parley serve`` serves the page (projections inline and caught up first: the page
+lists the negotiations from one), and Debian's ``chromium``, driven by Playwright,
+opens it. Measured:
 
-- **page, cold**: the first load after the server started, from navigation to both
-  charts drawn (the server builds its as-of engine and reads the index on the way);
-- **page, warm**: the same page loaded again;
-- **draw**: the time ``charts.js`` itself spends building the two SVGs (the page's own
-  ``performance.now()``), bucketed for the whole negotiation and one by one for a
-  zoomed window;
+- **GET /chart**: the chart endpoint alone, whole negotiation, over HTTP;
+- **page, cold and warm**: from navigation to both charts drawn, and to the state and
+  the timeline list shown (the charts are asked for as soon as the state arrives, and
+  do not wait for the list);
+- **drawing**: the time ``charts.js`` spends building the two SVGs (the page's own
+  ``performance.now()``), counted per bucket for the whole negotiation, event by
+  event for a zoomed window;
 - **zoom**: from asking for a one-week window to both charts drawn;
-- **as_of drag**: from moving the as_of line to the state tables updated;
-- **GET /chart**: the chart endpoint alone, whole negotiation, over HTTP.
+- **as_of drag**: from pressing the line to it following the pointer, and to the
+  state and list shown for where it was let go.
 
 Run: ``.venv/bin/python -m bench.render`` (``--events N``, ``--quick`` for 20,000).
 """
@@ -103,6 +105,9 @@ def load(page: Any, url: str, timeout: float = 900) -> dict[str, Any]:
 
 def main() -> None:
     parser = support.parser(__doc__, events=100_000)
+    parser.add_argument(
+        "--screenshot", type=Path, help="save a PNG of both charts of the whole negotiation here"
+    )
     args = parser.parse_args()
     total = support.events(args, 100_000, 20_000)
     if args.store:
@@ -136,6 +141,8 @@ def main() -> None:
         page = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT}).new_page()
         cold = load(page, url)
         warm = [load(page, url) for _ in range(2)]
+        if args.screenshot:
+            page.locator("#charts").screenshot(path=str(args.screenshot))
 
         # Zoom into one week and out again: only the charts ask the server again.
         first = datetime.fromisoformat(answer["from"].replace("Z", "+00:00")) + timedelta(days=365)

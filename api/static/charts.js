@@ -574,7 +574,7 @@
         const t0 = v0 + column * vw;
         const k0 = rs + line * rh;
         marks.append(s("rect", {
-          class: `cell${late ? " back-dated" : ""}`, "data-valid": t0 + vw, "data-recorded": k0 + rh,
+          class: `cell${late * 2 >= n ? " back-dated" : ""}`, "data-valid": t0 + vw, "data-recorded": k0 + rh,
           x: x(t0), y: y(k0 + rh), width: Math.max(x(t0 + vw) - x(t0) - 0.5, 1), height: Math.max(y(k0) - y(k0 + rh) - 0.5, 1),
           "fill-opacity": (0.2 + 0.8 * Math.sqrt(n / most)).toFixed(2),
         }, title(`${n} events${late ? `, ${late} back-dated` : ""}: happened ${stamp(t0, vw)} to ${stamp(t0 + vw, vw)}, ` +
