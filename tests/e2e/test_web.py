@@ -422,7 +422,7 @@ def classes(page: Page, selector: str) -> list[str]:
     return sorted(found.values()) if isinstance(found, dict) else list(found)
 
 
-def test_dragging_the_as_of_line_to_17_may_shows_round_one_only_and_dims_what_came_after(
+def test_dragging_as_of_to_17_may_shows_round_one_only_and_known_at_down_shows_nothing(
     web_server: Server, browser: Page, artifacts: Path
 ) -> None:
     show(browser, f"{web_server.url}/?negotiation=istanbul-2025&as_of=2025-05-28", "2025-05-28")
@@ -462,6 +462,23 @@ def test_dragging_the_as_of_line_to_17_may_shows_round_one_only_and_dims_what_ca
         f"{SHOWN} && document.getElementById('echo-as-of').textContent.startsWith('2025-05-19')",
     )
     assert browser.evaluate("location.search").endswith("as_of=2025-05-19")
+
+    # The known_at line of the knowledge chart, dragged below every recorded event: as
+    # the log knew it then, nothing had happened.
+    wait_for(browser, CHARTED)
+    line = browser.locator("#knowledge-known-at .as-of-hit").bounding_box()
+    plot = browser.locator("#knowledge-chart .plot").bounding_box()
+    assert line is not None and plot is not None
+    browser.mouse.move(plot["x"] + plot["width"] / 2, line["y"] + line["height"] / 2)
+    browser.mouse.down()
+    browser.mouse.move(plot["x"] + plot["width"] / 2, plot["y"] + plot["height"] - 2, steps=8)
+    browser.mouse.up()
+    wait_for(browser, f"{SHOWN} && location.search.indexOf('known_at=') >= 0")
+    wait_for(browser, "document.getElementById('state-body').innerText.includes('Folded from 0')")
+    assert rows(browser, "rounds") == []
+    known_at = browser.evaluate("new URLSearchParams(location.search).get('known_at')")
+    assert known_at == text(browser, "#echo-known-at")
+    assert "outside" in classes(browser, f'#knowledge-chart [data-id="{ROUND_1_HELD}"]')
 
 
 def test_switching_known_at_to_before_a_back_dated_report_takes_it_off_the_state_and_charts(
