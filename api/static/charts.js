@@ -32,6 +32,7 @@
     slug: "",
     knownAt: "",        // the page's own known_at ("" means now)
     asOf: null,         // the effective as_of (ms), from the state's echo
+    asOfNow: true,      // whether the page's as_of is "now"
     knownAtMs: null,    // the effective known_at (ms), from the state's echo
     token: "",
     window: null,       // [from ms, to ms] chosen by the reader, or null: the whole negotiation
@@ -147,7 +148,7 @@
   function validDomain(data) {
     const d0 = ms(data.from);
     const d1 = Math.max(ms(data.to), d0);
-    const pad = Math.max(DAY / 2, (d1 - d0) * 0.03);
+    const pad = Math.max(DAY, (d1 - d0) * 0.03); // the last day's end is in view
     return [d0 - pad, d1 + pad];
   }
 
@@ -175,6 +176,7 @@
     charts.knownAt = view.knownAt;
     charts.token = view.token;
     charts.asOf = ms(view.state.as_of);
+    charts.asOfNow = !view.asOf;
     charts.knownAtMs = ms(view.state.known_at);
     ensureSection();
     // The data depends on the window and the knowledge, not on as_of: dragging the
@@ -296,6 +298,7 @@
         s("text", { class: "lane-title", x: LEFT - 8, y: laneY(i) + LANE_H / 2 + 4, "text-anchor": "end" }, LANE_TITLES[lane] || lane));
     });
     for (const [t, label] of ticks(x.domain[0], x.domain[1], Math.max(3, Math.floor((width - LEFT) / 90)))) {
+      if (x(t) > x.range[1] - 20) continue; // a label cut by the edge says nothing
       svg.append(
         s("line", { class: "grid-line", x1: x(t), x2: x(t), y1: TOP, y2: bottom }),
         s("text", { class: "tick", x: x(t), y: bottom + 14, "text-anchor": "middle" }, label));
@@ -385,7 +388,7 @@
       line.setAttribute("transform", `translate(${at},0)`);
       line.setAttribute("aria-valuetext", isoDay(asOf));
       line.dataset.asOf = isoDay(asOf);
-      label.textContent = beyond ? "as of (now) →" : `as of ${isoDay(asOf)}`;
+      label.textContent = `as of ${charts.asOfNow ? "now" : isoDay(asOf)}${beyond ? " →" : ""}`;
     }
     for (const mark of document.querySelectorAll("#timeline-chart [data-start]")) {
       mark.classList.toggle("after", Number(mark.dataset.start) > asOf);
@@ -478,6 +481,7 @@
   // Move the line at once (both charts), and tell the page, which reloads the state.
   function setAsOf(t, final) {
     charts.asOf = t;
+    charts.asOfNow = false;
     placeClocks();
     document.dispatchEvent(new CustomEvent("parley:set-as-of", { detail: { asOf: isoDay(t), final } }));
   }
@@ -515,6 +519,7 @@
     svg.append(s("rect", { class: "plot", x: KNOW_LEFT, y: top, width: width - KNOW_LEFT - RIGHT, height: KNOW_H }));
     svg.append(s("rect", { class: "quadrant", id: "quadrant", x: KNOW_LEFT, y: top, width: 0, height: 0 }, title("What the state folds: valid ≤ as of, recorded ≤ known at")));
     for (const [t, label] of ticks(x.domain[0], x.domain[1], Math.max(3, Math.floor((width - KNOW_LEFT) / 90)))) {
+      if (x(t) > x.range[1] - 20) continue;
       svg.append(
         s("line", { class: "grid-line", x1: x(t), x2: x(t), y1: top, y2: top + KNOW_H }),
         s("text", { class: "tick", x: x(t), y: top + KNOW_H + 14, "text-anchor": "middle" }, label));
