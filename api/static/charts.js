@@ -20,6 +20,8 @@
     rounds: "Rounds", proposals: "Proposals", contacts: "Contacts", zones: "Zones",
     ceasefires: "Ceasefires", disputes: "Disputes",
   };
+  // Facts about the log rather than the world: drawn as diamonds on the knowledge chart.
+  const FACTS = new Set(["EventCorrected", "EventRetracted", "PersonRedacted"]);
   const LEFT = 92;     // lane titles
   const RIGHT = 18;
   const LANE_H = 28;
@@ -237,7 +239,7 @@
           "shaded quadrant. A report that arrived after the log knew of later events is back-dated: its bar ",
           "reaches back to them. ",
           legend([["dot", "an event"], ["dot outside", "outside the quadrant"], ["dot back-dated", "back-dated"],
-            ["dot fact", "a correction or retraction"], ["link", "names the event it changes"]]))));
+            ["dot fact", "a correction, retraction or redaction"], ["link", "names the event it changes"]]))));
     const anchor = $("state");
     anchor.parentNode.insertBefore(section, anchor);
     let resizeTimer = 0;
@@ -552,7 +554,7 @@
           title(`${humanType(p.type)} of the event of ${p.target.occurred_at.slice(0, 10)}`)));
         }
         const late = p.reaches_back_seconds > backDated;
-        const fact = p.type === "EventCorrected" || p.type === "EventRetracted";
+        const fact = FACTS.has(p.type);
         const classes = ["dot", fact ? "fact" : "", late ? "back-dated" : "", ...p.flags].filter(Boolean).join(" ");
         const tip = title(`${humanType(p.type)} · happened ${p.occurred_at.slice(0, 10)} · recorded ` +
           `${p.recorded_at.slice(0, 19).replace("T", " ")}Z` +
