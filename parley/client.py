@@ -235,10 +235,12 @@ class Client:
         from_: Time | None = None,
         to: Time | None = None,
         known_at: Time | None = None,
+        latest: int | None = None,
     ) -> Timeline:
         """The dated events overlapping ``[from_, to]`` in valid-time order, as known at
-        ``known_at``, each with who disputes it and what corrected or retracted it."""
-        params = _params(to=to, known_at=known_at) | _params(**{"from": from_})
+        ``known_at``, each with who disputes it and what corrected or retracted it; only
+        the ``latest`` ones when given (``total`` counts them all)."""
+        params = _params(to=to, known_at=known_at, latest=latest) | _params(**{"from": from_})
         return self._get(Timeline, f"/negotiations/{_segment(slug)}/timeline", params)
 
     def diff(self, slug: str, from_: Time, to: Time, *, known_at: Time | None = None) -> Diff:

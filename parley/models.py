@@ -247,6 +247,7 @@ class Timeline(Answer):
     to: datetime | None = None
     known_at: datetime | None = None
     position: int | None = None
+    total: int | None = None  # the entries in the window; ``events`` may be the latest
     events: list[TimelineEntry]
 
 

@@ -113,8 +113,10 @@ class AsOf:
         from_: datetime | None = None,
         to: datetime | None = None,
         known_at: datetime | None = None,
+        latest: int | None = None,
     ) -> Timeline:
-        """The dated events whose valid time overlaps [from_, to], as known at known_at.
+        """The dated events whose valid time overlaps [from_, to], as known at known_at;
+        only the ``latest`` in valid time when given (the answer's ``total`` counts all).
 
         Read from the store: every dispute, correction and retraction known then (they
         act whatever valid time they name), and the events that begin by ``to``.
@@ -125,7 +127,8 @@ class AsOf:
         merged: dict[int, Recorded] = {r.originator_version: r for r in world}
         merged.update((r.originator_version, r) for r in facts)
         records = [merged[version] for version in sorted(merged)]
-        return timeline(records, from_=from_, to=to, known_at=known_at)
+        answer = timeline(records, from_=from_, to=to, known_at=known_at)
+        return answer if latest is None else answer.latest(latest)
 
     def diff(
         self, slug: str, from_: datetime, to: datetime, known_at: datetime | None = None

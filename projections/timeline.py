@@ -12,7 +12,7 @@ changed it in between.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal, Protocol, TypeVar, cast
 from uuid import UUID
@@ -94,6 +94,11 @@ class Timeline:
     known_at: datetime | None
     position: int | None
     events: tuple[TimelineEntry, ...]
+    total: int = -1  # the entries in the window, of which ``events`` may be the latest
+
+    def latest(self, count: int) -> Timeline:
+        """Only the latest ``count`` entries in valid time; ``total`` still counts all."""
+        return replace(self, events=self.events[-count:], total=len(self.events))
 
     def to_json(self) -> dict[str, Any]:
         raw = {
@@ -101,6 +106,7 @@ class Timeline:
             "to": self.to,
             "known_at": self.known_at,
             "position": self.position,
+            "total": len(self.events) if self.total < 0 else self.total,
             "events": [entry.raw() for entry in self.events],
         }
         return cast(dict[str, Any], jsonable(raw))

@@ -47,14 +47,18 @@ async def timeline(
     from_: Annotated[str | None, Query(alias="from", description="valid time, inclusive")] = None,
     to: Annotated[str | None, Query(description="valid time, inclusive")] = None,
     known_at: KnownAtParam = None,
+    latest: Annotated[
+        int | None, Query(ge=1, le=10_000, description="only the latest N events in valid time")
+    ] = None,
 ) -> Response:
     """The dated events in valid-time order, each with its sources, and whether it is
-    disputed, corrected or retracted, and by which event, as known at ``known_at``."""
+    disputed, corrected or retracted, and by which event, as known at ``known_at``;
+    ``total`` counts them all when ``latest`` keeps only the last ones."""
     start = instant(from_, "from", bound="start") if from_ else None
     end = instant(to, "to") if to else None
     _ordered(start, end)
     known = instant(known_at, "known_at") if known_at else None
-    answer = await run_in_threadpool(as_of_service.timeline, slug, start, end, known)
+    answer = await run_in_threadpool(as_of_service.timeline, slug, start, end, known, latest)
     return json_bytes(orjson.dumps(answer.to_json()))
 
 

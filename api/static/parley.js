@@ -388,7 +388,8 @@
       // The timeline at the state's own known_at: both answers from the same prefix of
       // the log, even if an event is recorded in between.
       const timeline = await api(`${slugPath()}/timeline${queryString([
-        ["to", page.asOf], ["known_at", page.knownAt || state.known_at]])}`);
+        ["to", page.asOf], ["known_at", page.knownAt || state.known_at],
+        ["latest", TIMELINE_SHOWN]])}`);
       if (seq !== page.loadSeq) return; // a newer request has been made
       if (page.errorFrom === "view") showError("");
       renderState(state, timeline);
@@ -572,13 +573,13 @@
   }
 
   function renderTimeline(timeline) {
-    const events = timeline.events;
-    const shown = events.slice(-TIMELINE_SHOWN);
+    const shown = timeline.events;
+    const total = timeline.total ?? shown.length;
     fill($("timeline-title"), "Timeline up to ", h("span", { class: "echo" }, page.asOf || "now"),
       page.knownAt ? [", known at ", h("span", { class: "echo" }, page.knownAt)] : null);
     fill($("timeline-body"),
-      events.length > shown.length
-        ? h("p", { class: "help" }, `Showing the latest ${shown.length} of ${events.length} events.`)
+      total > shown.length
+        ? h("p", { class: "help" }, `Showing the latest ${shown.length} of ${total} events.`)
         : null,
       shown.length
         ? h("ol", { class: "timeline-list" }, shown.map(timelineItem))

@@ -207,6 +207,24 @@ def test_the_timeline_lists_dated_events_with_sources_and_dispute_flags(
     assert len(full) > len(entries) and len(set(valid_order)) == len(valid_order)
 
 
+def test_latest_keeps_the_last_timeline_entries_and_total_counts_them_all(
+    istanbul: TestClient,
+) -> None:
+    path = f"/negotiations/{SLUG}/timeline"
+    full = istanbul.get(path, params={"to": "2025-05-28"}).json()
+    pinned = {"to": "2025-05-28", "known_at": full["known_at"], "latest": 3}
+    latest = istanbul.get(path, params=pinned).json()
+
+    assert full["total"] == len(full["events"]) > 3
+    assert latest["total"] == full["total"]
+    assert latest["events"] == full["events"][-3:]
+    assert {k: v for k, v in latest.items() if k != "events"} == {
+        k: v for k, v in full.items() if k != "events"
+    }
+    refused = istanbul.get(path, params={"latest": 0})
+    assert refused.status_code == 422 and "latest" in refused.text
+
+
 def test_the_diff_lists_what_changed_between_two_valid_times_with_the_events(
     istanbul: TestClient,
 ) -> None:
