@@ -61,7 +61,11 @@ def _load_file(log: ConflictLog, path: Path, slug: str | None) -> int:
         transient=False,
     ) as bar:
         task = bar.add_task(f"loading {path.name} into {name}", total=total)
-        report = load(log, path, name, progress=lambda n: bar.advance(task, n))
+
+        def advance(count: int) -> None:
+            bar.advance(task, count)
+
+        report = load(log, path, name, progress=advance, recorded_by=token_cli.operator())
     console.print(
         f"{report.negotiation}: {report.created} new, {report.existing} already stored "
         f"({report.lines} events in {path})"
@@ -403,13 +407,25 @@ def cmd_project_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _example_missing(log: ConflictLog, example: Path) -> bool:
+    """Load the example into an empty store, or finish loading it: a load that a crash
+    cut short left fewer events than the file has (loading is idempotent)."""
+    if log.last_position() == 0:
+        return True
+    if not example.exists():
+        return False
+    with example.open("rb") as lines:
+        expected = sum(1 for line in lines if line.strip())
+    return 0 < log.version_of(slug_for(example)) < expected
+
+
 def cmd_serve(_: argparse.Namespace) -> int:
     import uvicorn
 
     settings = Settings()
     config = settings.store_config()
     with ConflictLog(config) as log:
-        if settings.example and log.last_position() == 0:
+        if settings.example and _example_missing(log, settings.example):
             if settings.example.exists():
                 _load_file(log, settings.example, None)
             else:

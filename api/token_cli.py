@@ -22,7 +22,8 @@ console = Console()
 errors = Console(stderr=True)
 
 
-def _operator() -> str:
+def operator() -> str:
+    """Who acts from the command line: ``cli:<the operating-system user>``."""
     try:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):  # no user name in this container
@@ -43,7 +44,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def cmd_create(args: argparse.Namespace, tokens: TokenStore) -> int:
-    token, secret = tokens.create(args.name, args.scope, created_by=_operator())
+    token, secret = tokens.create(args.name, args.scope, created_by=operator())
     errors.print(
         f"token [bold]{token.name}[/bold] made with scope {token.scope}; its secret, "
         "shown this once (Parley keeps only its hash):"

@@ -77,14 +77,16 @@ def load(
     *,
     batch: int = 500,
     progress: Callable[[int], None] | None = None,
+    recorded_by: str | None = None,
 ) -> LoadReport:
-    """Append the file's events to ``slug`` (default: from the file name)."""
+    """Append the file's events to ``slug`` (default: from the file name), recorded by
+    ``recorded_by``."""
     slug = check_slug(slug or slug_for(path))
     events = read_events(path, slug)
     report = LoadReport(negotiation=slug, lines=len(events))
     for start in range(0, len(events), batch):
         chunk = events[start : start + batch]
-        appended = log.append(slug, chunk)
+        appended = log.append(slug, chunk, recorded_by=recorded_by)
         report.created += len(appended.created)
         report.existing += len(appended.existing)
         report.positions.extend(r.position or 0 for r in appended.created)

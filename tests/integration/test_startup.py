@@ -9,10 +9,15 @@ import threading
 from pathlib import Path
 from queue import Queue
 
+from support import EXAMPLE
+
+from api.cli import _example_missing
 from api.settings import Settings
+from api.token_cli import operator
 from api.tokens import admin_token
 from projections.runner import PROJECTIONS, Projections
 from store.config import StoreConfig
+from store.loader import load, slug_for
 from store.log import ConflictLog
 
 
@@ -104,3 +109,21 @@ def test_processes_starting_together_on_a_new_sqlite_file_all_start(tmp_path: Pa
         for process in processes:
             process.join(timeout=60)  # a guard against a hang, not a timing assertion
         assert [answers.get(timeout=5) for _ in processes] == ["ok"] * 6
+
+
+def test_an_example_load_cut_short_by_a_crash_is_finished_at_the_next_start(
+    log: ConflictLog, tmp_path: Path
+) -> None:
+    lines = EXAMPLE.read_text().splitlines(keepends=True)
+    cut = tmp_path / EXAMPLE.name  # the same name, so the same negotiation and event ids
+    cut.write_text("".join(lines[:5]))
+    assert _example_missing(log, EXAMPLE)  # an empty store
+
+    load(log, cut, recorded_by="cli:test")
+    assert _example_missing(log, EXAMPLE)  # 5 of 16: the crash left it half loaded
+
+    report = load(log, EXAMPLE, recorded_by=operator())
+    assert (report.existing, report.created) == (5, len(lines) - 5)
+    assert not _example_missing(log, EXAMPLE)
+    recorders = {r.recorded_by for r in log.negotiation_events(slug_for(EXAMPLE))}
+    assert recorders == {"cli:test", operator()} and operator().startswith("cli")
