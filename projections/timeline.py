@@ -97,8 +97,11 @@ class Timeline:
     total: int = -1  # the entries in the window, of which ``events`` may be the latest
 
     def latest(self, count: int) -> Timeline:
-        """Only the latest ``count`` entries in valid time; ``total`` still counts all."""
-        return replace(self, events=self.events[-count:], total=len(self.events))
+        """Only the latest ``count`` entries in valid time; ``total`` still counts all,
+        and ``position`` is the highest of those kept."""
+        kept = self.events[-count:]
+        position = max((entry.position for entry in kept), default=None)
+        return replace(self, events=kept, total=len(self.events), position=position)
 
     def to_json(self) -> dict[str, Any]:
         raw = {

@@ -234,10 +234,57 @@ class EventIndex:
         recorded_lte: datetime | None = None,
         search: Search | None = None,
         by_version: bool | None = None,
+        latest_in_valid_time: bool = False,
         limit: int | None = None,
     ) -> list[Recorded]:
         """Events in position order (per negotiation: version order, unless ``by_version``
-        is False), filtered and paged."""
+        is False; or the latest in valid time first), filtered and paged."""
+        where, params = self._where(
+            negotiation=negotiation,
+            after_position=after_position,
+            after_version=after_version,
+            types=types,
+            valid_lte=valid_lte,
+            recorded_lte=recorded_lte,
+            search=search,
+        )
+        if by_version is None:
+            by_version = negotiation is not None
+        if latest_in_valid_time:
+            tail = "ORDER BY i.occurred_at DESC, i.position DESC"
+        else:
+            tail = "ORDER BY i.version" if by_version else "ORDER BY i.position"
+        if limit is not None:
+            tail += " LIMIT ?"
+            params.append(limit)
+        return self._records(where, params, tail)
+
+    def count_records(
+        self,
+        *,
+        negotiation: str | None = None,
+        types: Sequence[str] = (),
+        valid_lte: datetime | None = None,
+        recorded_lte: datetime | None = None,
+    ) -> int:
+        """How many events ``select_records`` would give with these filters."""
+        where, params = self._where(
+            negotiation=negotiation, types=types, valid_lte=valid_lte, recorded_lte=recorded_lte
+        )
+        rows = self._fetch(self._sql(f"SELECT COUNT(*) FROM {self.index_table} i {where}"), params)
+        return int(rows[0][0])
+
+    def _where(
+        self,
+        *,
+        negotiation: str | None = None,
+        after_position: int | None = None,
+        after_version: int | None = None,
+        types: Sequence[str] = (),
+        valid_lte: datetime | None = None,
+        recorded_lte: datetime | None = None,
+        search: Search | None = None,
+    ) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
         if search is not None:
@@ -269,15 +316,7 @@ class EventIndex:
         if recorded_lte is not None:
             clauses.append("i.recorded_at <= ?")
             params.append(self._ts(recorded_lte))
-        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-        if by_version is None:
-            by_version = negotiation is not None
-        order = "ORDER BY i.version" if by_version else "ORDER BY i.position"
-        tail = order
-        if limit is not None:
-            tail += " LIMIT ?"
-            params.append(limit)
-        return self._records(where, params, tail)
+        return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def engine_rows(self, negotiation: str, *, after_version: int = 0) -> list[EngineRow]:
         """A negotiation's events after a version, as the as-of engine reads them: index

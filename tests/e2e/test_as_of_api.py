@@ -221,6 +221,35 @@ def test_latest_keeps_the_last_timeline_entries_and_total_counts_them_all(
     assert {k: v for k, v in latest.items() if k != "events"} == {
         k: v for k, v in full.items() if k != "events"
     }
+    # Later knowledge: a correction, two retractions and a back-dated report.
+    desk = [{"outlet": "Parley desk"}]
+    first = append(istanbul, {
+        "type": "EventCorrected", "occurred_at": "2025-05-29", "sources": desk,
+        "data": {"event_id": ROUND_2_SCHEDULED, "data": {"starts_at": "2025-06-03"},
+                 "reason": "the date was misread"},
+    })  # fmt: skip
+    for target in (ZONE_ID, DISPUTED_CALL):
+        append(istanbul, {
+            "type": "EventRetracted", "occurred_at": "2025-05-30", "sources": desk,
+            "data": {"event_id": target, "reason": "misattributed"},
+        })  # fmt: skip
+    append(istanbul, {
+        "type": "StatementIssued", "occurred_at": "2025-05-18", "sources": desk,
+        "data": {"speaker": "UKR", "summary": "A report that arrived late."},
+    })  # fmt: skip
+    # The index picks the latest (with every proposal and log fact) instead of reading
+    # everything: it must agree with the whole timeline cut, at every length and moment.
+    for to in ("2025-05-16", "2025-05-20", "2025-05-28", None):
+        for known_at in (None, just_before(first["recorded_at"])):
+            moment = {"to": to, "known_at": known_at or "2030-01-01"}
+            whole = istanbul.get(path, params=moment).json()
+            for count in range(1, whole["total"] + 2):
+                cut = istanbul.get(path, params={**moment, "latest": count}).json()
+                assert cut["events"] == whole["events"][-count:], (to, known_at, count)
+                assert cut["total"] == whole["total"] == len(whole["events"])
+                assert cut["position"] == max(
+                    (e["position"] for e in cut["events"]), default=None
+                )
     refused = istanbul.get(path, params={"latest": 0})
     assert refused.status_code == 422 and "latest" in refused.text
 
