@@ -19,8 +19,15 @@ from projections.runner import Projections
 from projections.service import AsOf
 from store.log import ConflictLog
 
+READ_SCHEME = "HTTPBearerRead"
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <token>")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+# The same header on reads, under its own scheme name: api/openapi.py makes it optional
+# in the document unless PARLEY_READ_TOKEN is set.
+_read_bearer = HTTPBearer(
+    auto_error=False, scheme_name=READ_SCHEME, description="Authorization: Bearer <token>"
+)
+ReadCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_read_bearer)]
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
@@ -87,7 +94,7 @@ def check_read(request: Request, credentials: Credentials) -> None:
         raise HTTPException(401, "the bearer token is not recognised", _CHALLENGE)
 
 
-async def require_read(request: Request, credentials: Credentials) -> None:
+async def require_read(request: Request, credentials: ReadCredentials) -> None:
     """Reads are open unless PARLEY_READ_TOKEN is set (``check_read``)."""
     check_read(request, credentials)
 

@@ -4,7 +4,9 @@ act on. Domain errors map to statuses here and only here.
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from domain.errors import (
     EventIdReusedError,
@@ -52,6 +55,16 @@ class InvalidRequestError(Exception):
         self.errors = errors
 
 
+class ProblemResponse(JSONResponse):
+    """A problem+json answer. Non-ASCII is escaped, so a lone surrogate that a client
+    sent (and that a message quotes back) goes out as the ``\\ud800`` it came in as."""
+
+    media_type = PROBLEM
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False).encode()
+
+
 def problem(
     status: int,
     detail: str,
@@ -68,7 +81,28 @@ def problem(
         "detail": detail,
         **extensions,
     }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+    return ProblemResponse(body, status_code=status, headers=headers)
+
+
+ECHO_CHARACTERS = 200
+"""How much of an offending string a problem quotes back."""
+
+
+def echo(value: Any) -> str | int | float | bool | None:
+    """An offending value as a problem quotes it back, or None to leave it out: long
+    strings cut, numbers JSON cannot write (NaN, Infinity) named, huge integers left
+    out, and nothing but scalars."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) <= 2**63 else None
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, str):
+        if len(value) > ECHO_CHARACTERS:
+            return f"{value[:ECHO_CHARACTERS]}… ({len(value)} characters)"
+        return value
+    return None
 
 
 def field_errors(errors: Sequence[Any], *, drop: int = 0, prefix: str = "") -> list[dict[str, Any]]:
@@ -80,18 +114,39 @@ def field_errors(errors: Sequence[Any], *, drop: int = 0, prefix: str = "") -> l
             "field": prefix + ".".join(loc),
             "message": str(error.get("msg", "invalid")).removeprefix("Value error, "),
         }
-        if "input" in error and isinstance(error["input"], str | int | float | bool):
+        if isinstance(error.get("input"), str | int | float | bool):
             entry["value"] = error["input"]
         out.append(entry)
     return out
 
 
 def invalid(errors: list[dict[str, Any]]) -> JSONResponse:
+    """The 422 problem for field errors, each value quoted back as ``echo`` allows."""
+    errors = [_echoed(entry) for entry in errors]
     first = errors[0]
     detail = f"{first['field'] or 'body'}: {first['message']}"
     if "value" in first:
         detail += f" (got {first['value']!r})"
     return problem(422, detail, kind="invalid", errors=errors)
+
+
+def _echoed(entry: dict[str, Any]) -> dict[str, Any]:
+    if "value" not in entry:
+        return entry
+    rest = {key: value for key, value in entry.items() if key != "value"}
+    value = echo(entry["value"])
+    return rest if value is None else {**rest, "value": value}
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path. The router's own 405 names
+    only the first route that matched the path, not all of them."""
+    found = []
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            found.append(method)
+    return found
 
 
 def install(app: FastAPI) -> None:
@@ -168,9 +223,11 @@ def install(app: FastAPI) -> None:
         return problem(400, str(exc), kind="bad-request")
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-        headers = dict(exc.headers) if exc.headers else None
-        return problem(exc.status_code, str(exc.detail), headers=headers)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        headers = dict(exc.headers) if exc.headers else {}
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return problem(exc.status_code, str(exc.detail), headers=headers or None)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

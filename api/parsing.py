@@ -8,16 +8,25 @@ prefixed by ``events.<n>.`` for the n-th event of a batch.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import orjson
 from fastapi import HTTPException
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+)
 
 from api.errors import InvalidRequestError, field_errors
 from domain.errors import InvalidEventError
-from domain.events import AnyEvent, any_event, error_loc
+from domain.events import EVENT_TYPES, AnyEvent, any_event, error_loc
 from domain.values import parse_instant
 
 MAX_VERSION = 2**53
@@ -26,6 +35,40 @@ and far below what a 64-bit database column holds."""
 
 Position = Annotated[int, Field(ge=0, le=MAX_VERSION)]
 """A log position or a version in a request: a whole number the store can compare."""
+
+MAX_TIME_TEXT = 64
+"""The longest query time accepted: an ISO datetime with nanoseconds and an offset is
+about 40 characters."""
+
+QueryTime = Annotated[
+    str,
+    StringConstraints(max_length=MAX_TIME_TEXT),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "date", "maxLength": MAX_TIME_TEXT},
+                {
+                    "type": "string",
+                    "format": "date-time",
+                    "maxLength": MAX_TIME_TEXT,
+                    # An instant UTC cannot hold: a positive offset on the calendar's
+                    # first day, a negative one on its last (parse_instant refuses them).
+                    "pattern": r"^(?!0001-01-01T.*\+)(?!9999-12-31T.*-[0-9][0-9]:[0-9][0-9]$)",
+                },
+            ]
+        }
+    ),
+]
+"""A query time as sent: a date, or a datetime with a UTC offset (``instant`` reads
+it)."""
+
+_TYPE_NAME = "|".join(sorted(EVENT_TYPES))
+EventTypes = Annotated[
+    str,
+    StringConstraints(pattern=f"^(?:{_TYPE_NAME})?(?:,(?:{_TYPE_NAME})?)*$"),
+    Field(examples=["RoundScheduled,HostAnnounced"]),
+]
+"""Event types to filter by, comma-separated: only Parley's own type names."""
 
 
 def _check_body(body: bytes) -> bytes:
@@ -61,18 +104,33 @@ def instant(value: str, name: str, *, bound: Literal["end", "start"] = "end") ->
         ) from None
 
 
+VERSION_TEXT = r"^[0-9]{1,15}$"
+"""A version or position written as text (If-Match, an EventSourcingDB event id): at
+most 15 digits, below MAX_VERSION whatever the digits."""
+
+IF_MATCH = r'^(?:W/)?"?[0-9]{1,15}"?$'
+_IF_MATCH = re.compile(IF_MATCH)
+
+IfMatch = Annotated[
+    str,
+    WithJsonSchema(
+        {"type": "string", "pattern": IF_MATCH, "description": 'the version, e.g. "3"'}
+    ),
+]
+"""``If-Match: "3"`` (or ``3``, or ``W/"3"``): the append's expected version."""
+
+
 def parse_if_match(value: str | None) -> int | None:
     """``If-Match: "3"`` (or ``3``, or ``W/"3"``) means expected_version 3."""
     if value is None:
         return None
-    text = value.strip().removeprefix("W/").strip('"')
-    if not (text.isascii() and text.isdigit()) or int(text) > MAX_VERSION:
+    if not _IF_MATCH.fullmatch(value):
         raise InvalidEventError(
             'If-Match must be the negotiation\'s version, e.g. "3"',
             field="If-Match",
             value=value,
         )
-    return int(text)
+    return int(value.removeprefix("W/").strip('"'))
 
 
 class Batch(BaseModel):
@@ -83,6 +141,10 @@ class Batch(BaseModel):
     events: Annotated[list[AnyEvent], Field(min_length=1)]
     expected_version: Position | None = None
 
+
+AppendBody = Union[AnyEvent, Annotated[list[AnyEvent], Field(min_length=1)], Batch]
+"""What an append's body may be: one event, a list, or a batch with its version. The
+OpenAPI document's schema of the body (``parse_events`` reads it from the bytes)."""
 
 _events: TypeAdapter[list[AnyEvent]] = TypeAdapter(list[AnyEvent])
 _batch: TypeAdapter[Batch] = TypeAdapter(Batch)

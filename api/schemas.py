@@ -10,7 +10,7 @@ from uuid import UUID
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.negotiation import Recorded
+from domain.negotiation import Recorded, Slug
 from domain.values import Actor, Source, ValidTime
 from store.codec import answer_json
 from store.index import NegotiationSummary
@@ -21,7 +21,7 @@ class NegotiationIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    slug: str = Field(examples=["istanbul-2025"])
+    slug: Slug
     title: str = Field(min_length=1, max_length=200)
     parties: list[Actor] = Field(min_length=1)
     mediators: list[Actor] = []

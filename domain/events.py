@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Annotated, Any, Literal, Union
 from uuid import UUID
 
@@ -22,6 +22,7 @@ from pydantic import Field, TypeAdapter, model_validator
 from domain.cameo2plover import TABLE_SOURCE
 from domain.values import (
     Actor,
+    Duration,
     Frozen,
     Name,
     Place,
@@ -221,7 +222,7 @@ class CeasefireProposed(Event):
     class Data(Frozen):
         proposer: Actor
         scope: Regions = []
-        duration: timedelta | None = None
+        duration: Duration | None = None
         conditions: Annotated[list[Text], Field(max_length=100)] = []
 
     type: Literal["CeasefireProposed"] = "CeasefireProposed"

@@ -13,7 +13,17 @@ from fastapi.responses import JSONResponse
 
 from api.deps import CanAppend, CanRead, LogDep, ProjectionsDep, SettingsDep
 from api.errors import InvalidRequestError, problem
-from api.parsing import MAX_VERSION, instant, parse_events, parse_if_match
+from api.openapi import json_body
+from api.parsing import (
+    MAX_VERSION,
+    AppendBody,
+    EventTypes,
+    IfMatch,
+    QueryTime,
+    instant,
+    parse_events,
+    parse_if_match,
+)
 from api.responses import json_bytes, next_page
 from api.schemas import (
     AppendOut,
@@ -25,7 +35,7 @@ from api.schemas import (
 )
 from api.settings import Settings
 from domain.events import NegotiationOpened, any_event
-from domain.negotiation import Recorded
+from domain.negotiation import Recorded, Slug
 from domain.values import Source
 from projections.negotiations_index import NAME as NEGOTIATIONS_INDEX
 from projections.runner import Projections
@@ -34,7 +44,9 @@ from store.log import Appended, ConflictLog
 
 router = APIRouter(prefix="/negotiations", tags=["negotiations"])
 
-TypeFilter = Annotated[list[str] | None, Query(description="event types; repeat or comma-separate")]
+TypeFilter = Annotated[
+    list[EventTypes] | None, Query(description="event types; repeat or comma-separate")
+]
 
 
 def types_of(values: list[str] | None) -> list[str]:
@@ -159,7 +171,7 @@ async def _wait_for(
 
 
 @router.get("/{slug}", response_model=NegotiationOut, dependencies=[CanRead])
-def get_negotiation(slug: str, log: LogDep, response: Response) -> dict[str, Any]:
+def get_negotiation(slug: Slug, log: LogDep, response: Response) -> dict[str, Any]:
     """One negotiation's summary. The ETag is its version, for If-Match on appends."""
     summary = _summary(log, slug)
     response.headers["ETag"] = f'"{summary["version"]}"'
@@ -171,25 +183,17 @@ def get_negotiation(slug: str, log: LogDep, response: Response) -> dict[str, Any
     status_code=201,
     response_model=AppendOut,
     dependencies=[CanAppend],
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "description": "one event, a list of events, or "
-                        '{"events": [...], "expected_version": n}; a list is stored atomically',
-                    }
-                }
-            },
-        }
-    },
+    openapi_extra=json_body(
+        AppendBody,
+        'one event, a list of events, or {"events": [...], "expected_version": n}; '
+        "a list is stored atomically",
+    ),
 )
 async def append_events(
-    slug: str,
+    slug: Slug,
     request: Request,
     log: LogDep,
-    if_match: Annotated[str | None, Header()] = None,
+    if_match: Annotated[IfMatch | None, Header()] = None,
 ) -> Response:
     """Append one event or a batch, atomically.
 
@@ -231,7 +235,7 @@ async def append_events(
 
 @router.get("/{slug}/events", response_model=EventPage, dependencies=[CanRead])
 def negotiation_events(
-    slug: str,
+    slug: Slug,
     log: LogDep,
     request: Request,
     after_version: Annotated[
@@ -239,14 +243,16 @@ def negotiation_events(
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     type: TypeFilter = None,
-    as_of: Annotated[str | None, Query(description="valid time: occurred_at <= as_of")] = None,
+    as_of: Annotated[
+        QueryTime | None, Query(description="valid time: occurred_at <= as_of")
+    ] = None,
     known_at: Annotated[
-        str | None, Query(description="recorded time: recorded_at <= known_at")
+        QueryTime | None, Query(description="recorded time: recorded_at <= known_at")
     ] = None,
 ) -> Response:
     """A negotiation's events in version order, paged, time-sliced along both axes."""
-    valid_lte = instant(as_of, "as_of") if as_of else None
-    recorded_lte = instant(known_at, "known_at") if known_at else None
+    valid_lte = instant(as_of, "as_of") if as_of is not None else None
+    recorded_lte = instant(known_at, "known_at") if known_at is not None else None
     records = log.negotiation_events(
         slug,
         after_version=after_version or None,

@@ -25,6 +25,7 @@ from api.parsing import MAX_VERSION
 from api.routes.negotiations import TypeFilter, types_of
 from domain.errors import NegotiationNotFoundError
 from domain.events import EVENT_TYPES
+from domain.negotiation import Slug
 from projections.tail import Heartbeat, LiveEvent, LogTail, Message, StreamFilter, follow
 
 router = APIRouter(prefix="/events", tags=["events"])
@@ -142,7 +143,7 @@ async def stream_events(
     after: Annotated[
         int | None, Query(ge=0, le=MAX_VERSION, description="position to stream after")
     ] = None,
-    negotiation: Annotated[str | None, Query(description="only this negotiation")] = None,
+    negotiation: Annotated[Slug | None, Query(description="only this negotiation")] = None,
     type: TypeFilter = None,
     last_event_id: Annotated[
         str | None, Header(alias="Last-Event-ID", description="resume after this position")
