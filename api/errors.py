@@ -47,6 +47,10 @@ _TITLES = {
 }
 
 
+class MalformedRequestError(Exception):
+    """A body that is empty, or no JSON (or not of the shape any request takes): 400."""
+
+
 class InvalidRequestError(Exception):
     """A request whose fields fail validation; carries problem ``errors``."""
 
@@ -131,9 +135,13 @@ def invalid(errors: list[dict[str, Any]]) -> JSONResponse:
 
 
 def _echoed(entry: dict[str, Any]) -> dict[str, Any]:
-    if "value" not in entry:
-        return entry
+    """An error entry with its value quoted as ``echo`` allows, and its message cut (some
+    of pydantic's quote the input)."""
     rest = {key: value for key, value in entry.items() if key != "value"}
+    if len(rest["message"]) > 2 * ECHO_CHARACTERS:
+        rest["message"] = rest["message"][: 2 * ECHO_CHARACTERS] + "…"
+    if "value" not in entry:
+        return rest
     value = echo(entry["value"])
     return rest if value is None else {**rest, "value": value}
 
@@ -162,6 +170,10 @@ def install(app: FastAPI) -> None:
                 )
         # loc[0] is where the value came from (body, query, path, header): drop it.
         return invalid(field_errors(found, drop=1))
+
+    @app.exception_handler(MalformedRequestError)
+    async def _malformed(_: Request, exc: MalformedRequestError) -> JSONResponse:
+        return problem(400, str(exc), kind="malformed")
 
     @app.exception_handler(InvalidRequestError)
     async def _request_fields(_: Request, exc: InvalidRequestError) -> JSONResponse:

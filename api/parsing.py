@@ -8,13 +8,15 @@ prefixed by ``events.<n>.`` for the n-th event of a batch.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal, Union
 
 import orjson
-from fastapi import HTTPException
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -24,12 +26,12 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from api.errors import InvalidRequestError, field_errors
+from api.errors import InvalidRequestError, MalformedRequestError, field_errors
 from domain.errors import InvalidEventError
-from domain.events import EVENT_TYPES, AnyEvent, any_event, error_loc
-from domain.values import parse_instant
+from domain.events import EVENT_TYPES, EXACT_INTEGER, AnyEvent, any_event, error_loc
+from domain.values import parse_instant, quoted
 
-MAX_VERSION = 2**53
+MAX_VERSION = EXACT_INTEGER
 """The largest version or position a request may name: what JSON numbers hold exactly,
 and far below what a 64-bit database column holds."""
 
@@ -63,10 +65,24 @@ QueryTime = Annotated[
 it)."""
 
 _TYPE_NAME = "|".join(sorted(EVENT_TYPES))
+
+
+def _event_types(value: str) -> str:
+    unknown = sorted(set(filter(None, value.split(","))) - EVENT_TYPES.keys())
+    if unknown:
+        raise ValueError(
+            f"unknown event type {quoted(unknown[0])}; known: {', '.join(sorted(EVENT_TYPES))}"
+        )
+    return value
+
+
 EventTypes = Annotated[
     str,
-    StringConstraints(pattern=f"^(?:{_TYPE_NAME})?(?:,(?:{_TYPE_NAME})?)*$"),
-    Field(examples=["RoundScheduled,HostAnnounced"]),
+    AfterValidator(_event_types),
+    Field(
+        examples=["RoundScheduled,HostAnnounced"],
+        json_schema_extra={"pattern": f"^(?:{_TYPE_NAME})?(?:,(?:{_TYPE_NAME})?)*$"},
+    ),
 ]
 """Event types to filter by, comma-separated: only Parley's own type names."""
 
@@ -74,10 +90,10 @@ EventTypes = Annotated[
 def _check_body(body: bytes) -> bytes:
     text = body.lstrip()
     if not text:
-        raise HTTPException(400, "the body is empty; send an event as JSON")
+        raise MalformedRequestError("the body is empty; send an event as JSON")
     if text[:1] not in (b"{", b"["):
-        raise HTTPException(
-            400, "the body must be a JSON object (one event, or {\"events\": [...]}) or a list"
+        raise MalformedRequestError(
+            'the body must be a JSON object (one event, or {"events": [...]}) or a list'
         )
     return text
 
@@ -87,11 +103,63 @@ def parse_json(body: bytes) -> Any:
     body is empty or not JSON)."""
     text = body.strip()
     if not text:
-        raise HTTPException(400, "the body is empty; send JSON")
+        raise MalformedRequestError("the body is empty; send JSON")
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError as error:
-        raise HTTPException(400, f"the body is not valid JSON: {error}") from None
+        raise malformed(text, str(error)) from None
+
+
+def malformed(
+    body: bytes, reason: str, *, batch_prefix: bool = False
+) -> MalformedRequestError | InvalidRequestError:
+    """The error for a body the fast parsers refused: a 422 naming the field when the
+    body is JSON but for a lone surrogate (``"\\ud800"``, no character) or a NaN or
+    Infinity (no JSON number), else a 400. The standard library's parser reads both,
+    so it finds the field; nesting too deep for it stays a 400.
+
+    ``batch_prefix``: the body is a list of events, whose fields are ``events.<n>....``.
+    """
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):
+        return MalformedRequestError(f"the body is not valid JSON: {reason}")
+    found = _not_json_text(value)
+    if found is None:
+        return MalformedRequestError(f"the body is not valid JSON: {reason}")
+    path, message = found
+    if batch_prefix and path and isinstance(path[0], int):
+        path = ["events", *path]
+    return InvalidRequestError([{"field": ".".join(map(str, path)), "message": message}])
+
+
+def _not_json_text(value: Any) -> tuple[list[str | int], str] | None:
+    """The path of the first text that is no Unicode, or number that is no JSON number."""
+    pending: list[tuple[list[str | int], Any]] = [([], value)]
+    while pending:
+        path, item = pending.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return path, "NaN and Infinity are no JSON numbers: send a number, or null"
+        if isinstance(item, str) and not _unicode(item):
+            return path, "the text holds a lone surrogate (such as \\ud800), which is no character"
+        if isinstance(item, dict):
+            for key, inner in reversed(item.items()):
+                if not _unicode(key):
+                    return [*path, key.encode("utf-8", "backslashreplace").decode()], (
+                        "the field's name holds a lone surrogate, which is no character"
+                    )
+                pending.append(([*path, key], inner))
+        elif isinstance(item, list):
+            pending.extend(([*path, n], inner) for n, inner in reversed(list(enumerate(item))))
+    return None
+
+
+def _unicode(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def instant(value: str, name: str, *, bound: Literal["end", "start"] = "end") -> datetime:
@@ -155,7 +223,7 @@ def request_errors(error: ValidationError, prefix: str) -> list[dict[str, Any]]:
     found = []
     for entry in error.errors():
         if entry.get("type") == "json_invalid":
-            raise HTTPException(400, f"the body is not valid JSON: {entry.get('msg')}")
+            raise MalformedRequestError(f"the body is not valid JSON: {entry.get('msg')}")
         loc = list(entry.get("loc", ()))
         head: list[str | int] = []
         if prefix and loc and isinstance(loc[0], int):
@@ -201,6 +269,9 @@ def parse_events(body: bytes) -> tuple[list[AnyEvent], int | None]:
             return batch.events, batch.expected_version
     except ValidationError as error:
         prefix = "events." if text[:1] == b"[" else ""
+        invalid_json = [e for e in error.errors() if e["type"] == "json_invalid"]
+        if invalid_json:
+            raise malformed(text, invalid_json[0]["msg"], batch_prefix=bool(prefix)) from None
         raise InvalidRequestError(request_errors(error, prefix)) from None
 
 

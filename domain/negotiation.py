@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from uuid import UUID, uuid5
 
 import orjson
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field
 
 from domain.errors import InvalidEventError
 from domain.events import (
@@ -47,11 +47,23 @@ schema's pattern; Python matches it with ``fullmatch``, where ``$`` would also l
 trailing newline through."""
 SLUG = re.compile(SLUG_PATTERN)
 
+SLUG_RULE = "a slug is 1-64 lower-case letters, digits and inner hyphens, e.g. istanbul-2025"
+
+
+def _slug(value: str) -> str:
+    if not SLUG.fullmatch(value):
+        raise ValueError(SLUG_RULE)
+    return value
+
+
 Slug = Annotated[
     str,
-    StringConstraints(pattern=SLUG_PATTERN),
-    Field(examples=["istanbul-2025"], description="1-64 lower-case letters, digits and "
-          "inner hyphens"),
+    AfterValidator(_slug),
+    Field(
+        examples=["istanbul-2025"],
+        description="1-64 lower-case letters, digits and inner hyphens",
+        json_schema_extra={"pattern": SLUG_PATTERN},
+    ),
 ]
 """A slug in a request: in a path, or the body that opens a negotiation."""
 _NAMESPACE = UUID("5b0c1e4e-4f3a-4c8e-9a51-70a3e1d0c0de")
@@ -65,7 +77,7 @@ def negotiation_id(slug: str) -> UUID:
 def check_slug(slug: str) -> str:
     if not SLUG.fullmatch(slug):
         raise InvalidEventError(
-            "a slug is 1-64 lower-case letters, digits and inner hyphens, e.g. istanbul-2025",
+            SLUG_RULE,
             field="slug",
             value=slug,
         )

@@ -476,7 +476,7 @@ class Place(Frozen):
     city: Name | None = None
     country: CountryCode
     region: RegionCode | None = None
-    geonames: Annotated[int, Field(gt=0)] | None = None
+    geonames: Annotated[int, Field(gt=0, le=2**31 - 1)] | None = None  # a GeoNames id
 
     @model_validator(mode="after")
     def _region_in_country(self) -> Place:
