@@ -157,6 +157,13 @@ def allowed_methods(request: Request) -> list[str]:
     return found
 
 
+def _parameter_named(error: Any) -> Any:
+    loc = tuple(error.get("loc", ()))
+    if loc[:1] == ("query",):
+        return {**error, "loc": tuple(part for part in loc if not isinstance(part, int))}
+    return error
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
 
@@ -168,8 +175,9 @@ def install(app: FastAPI) -> None:
                 return problem(
                     400, f"the body is not valid JSON: {error.get('msg')}", kind="malformed"
                 )
-        # loc[0] is where the value came from (body, query, path, header): drop it.
-        return invalid(field_errors(found, drop=1))
+        # loc[0] is where the value came from (body, query, path, header): drop it. A
+        # repeated query parameter is named as sent (type), not by its index (type.0).
+        return invalid(field_errors([_parameter_named(error) for error in found], drop=1))
 
     @app.exception_handler(MalformedRequestError)
     async def _malformed(_: Request, exc: MalformedRequestError) -> JSONResponse:
