@@ -69,16 +69,18 @@ TEXT_PROBLEMS: dict[int | str, dict[str, Any]] = {
 """The client errors of the EventSourcingDB API (api/routes/esdb.py)."""
 
 
-def json_body(annotation: Any, description: str) -> dict[str, Any]:
+def json_body(annotation: Any, description: str, example: Any = None) -> dict[str, Any]:
     """``openapi_extra`` for a route that parses its JSON body itself: the body's schema
     from its type, the same type its parser validates with. Its definitions ride along
     under ``$defs`` until ``install`` moves them to the components."""
-    schema = _components(TypeAdapter(annotation).json_schema())
+    media: dict[str, Any] = {"schema": _components(TypeAdapter(annotation).json_schema())}
+    if example is not None:
+        media["example"] = example
     return {
         "requestBody": {
             "required": True,
             "description": description,
-            "content": {"application/json": {"schema": schema}},
+            "content": {"application/json": media},
         }
     }
 
@@ -118,6 +120,7 @@ def install(app: FastAPI) -> None:
                 routes=app.routes,
             )
             _hoist_body_definitions(document)
+            _parameters_absent_not_null(document)
             _read_security(document, optional=not app.state.settings.read_token)
             app.openapi_schema = document
         return app.openapi_schema
@@ -134,6 +137,21 @@ def _hoist_body_definitions(document: dict[str, Any]) -> None:
                 for name, schema in media.get("schema", {}).pop("$defs", {}).items():
                     if components.setdefault(name, schema) != schema:
                         raise RuntimeError(f"two different schemas are named {name}")
+
+
+def _parameters_absent_not_null(document: dict[str, Any]) -> None:
+    """An optional parameter is left out, never null: HTTP has no null, and a client
+    that sent ``as_of=null`` would be refused. FastAPI writes ``T | None`` as
+    ``anyOf: [T, null]``; here it is ``T``."""
+    for path in document["paths"].values():
+        for operation in path.values():
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                branches = schema.get("anyOf", [])
+                kept = [branch for branch in branches if branch != {"type": "null"}]
+                if len(kept) == 1 and len(branches) == 2:
+                    del schema["anyOf"]
+                    parameter["schema"] = {**kept[0], **schema}
 
 
 def _read_security(document: dict[str, Any], optional: bool) -> None:

@@ -29,7 +29,7 @@ from pydantic import (
 from api.errors import InvalidRequestError, MalformedRequestError, field_errors
 from domain.errors import InvalidEventError
 from domain.events import EVENT_TYPES, EXACT_INTEGER, AnyEvent, any_event, error_loc
-from domain.values import parse_instant, quoted
+from domain.values import iso_time_pattern, parse_instant, quoted
 
 MAX_VERSION = EXACT_INTEGER
 """The largest version or position a request may name: what JSON numbers hold exactly,
@@ -47,17 +47,15 @@ QueryTime = Annotated[
     StringConstraints(max_length=MAX_TIME_TEXT),
     WithJsonSchema(
         {
-            "anyOf": [
-                {"type": "string", "format": "date", "maxLength": MAX_TIME_TEXT},
-                {
-                    "type": "string",
-                    "format": "date-time",
-                    "maxLength": MAX_TIME_TEXT,
-                    # An instant UTC cannot hold: a positive offset on the calendar's
-                    # first day, a negative one on its last (parse_instant refuses them).
-                    "pattern": r"^(?!0001-01-01T.*\+)(?!9999-12-31T.*-[0-9][0-9]:[0-9][0-9]$)",
-                },
-            ]
+            "type": "string",
+            "maxLength": MAX_TIME_TEXT,
+            # Any year but 0, except an instant UTC cannot hold: a positive offset on
+            # the calendar's first day, a negative one on its last (parse_instant).
+            "pattern": r"^(?!0001-01-01T.*\+)(?!9999-12-31T.*-)"
+            + iso_time_pattern("(?!0000)[0-9]{4}").removeprefix("^"),
+            "description": "a date (2025-05-28) or a datetime with a UTC offset "
+            "(2025-05-28T12:57:00-04:00)",
+            "examples": ["2025-05-28"],
         }
     ),
 ]

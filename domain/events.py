@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, Union
 from uuid import UUID
 
 import orjson
-from pydantic import AfterValidator, Field, TypeAdapter, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, model_validator
 
 from domain.cameo2plover import TABLE_SOURCE
 from domain.values import (
@@ -70,8 +70,15 @@ def new_event_id() -> UUID:
     return UUID(int=_ids.getrandbits(128), version=4)
 
 
+def _type_required(schema: dict[str, Any]) -> None:
+    """``type`` has a default in Python, but a client must send it: it picks the model."""
+    schema["required"] = ["type", *schema.get("required", [])]
+
+
 class Event(Frozen):
     """The envelope every event shares (DESIGN.md §2.1)."""
+
+    model_config = ConfigDict(json_schema_extra=_type_required)
 
     id: UUID = Field(default_factory=new_event_id, description="idempotency key")
     type: str

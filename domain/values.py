@@ -310,21 +310,36 @@ def year_pattern(first: int, last: int) -> str:
     return "(?:" + "|".join(parts) + ")"
 
 
+_DAY = (
+    r"(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
+    r"|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
+)
+"""A month and day that every year has (the 29th of February is valid, but no pattern
+says in which years)."""
+_CLOCK = r"T(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,6})?)?"
+_OFFSET = r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+
+
+def iso_time_pattern(years: str) -> str:
+    """A pattern for an ISO 8601 date, or a datetime with a UTC offset, in ``years``."""
+    return f"^{years}-{_DAY}(?:{_CLOCK}{_OFFSET})?$"
+
+
 class _ValidTimeSchema:
-    """The JSON schema of a valid time, made when the OpenAPI document is: its pattern
-    bounds the year from EARLIEST_YEAR to ``latest_valid_year()``."""
+    """The JSON schema of a valid time, made when the OpenAPI document is: a pattern,
+    rather than a format, so that it bounds the year, from EARLIEST_YEAR to
+    ``latest_valid_year()``, and a generator need not draw dates of any year to keep
+    the few it may send."""
 
     def __get_pydantic_json_schema__(
         self, schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        years = year_pattern(EARLIEST_YEAR, latest_valid_year())
         return {
-            "anyOf": [
-                {"type": "string", "format": "date", "pattern": f"^{years}-"},
-                {"type": "string", "format": "date-time", "pattern": f"^{years}-"},
-            ],
-            "description": "an ISO 8601 date, or a datetime with a UTC offset, "
-            f"from {EARLIEST_YEAR} to {YEARS_AHEAD} years ahead",
+            "type": "string",
+            "pattern": iso_time_pattern(year_pattern(EARLIEST_YEAR, latest_valid_year())),
+            "description": "an ISO 8601 date (2025-05-16), or a datetime with a UTC offset "
+            f"(2025-05-16T10:00:00+03:00), from {EARLIEST_YEAR} to {YEARS_AHEAD} years ahead",
+            "examples": ["2025-05-16", "2025-05-16T10:00:00+03:00"],
         }
 
 
@@ -338,9 +353,13 @@ ValidTime = Annotated[
 1800 and ten years from now."""
 
 
-URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s\x00/?#]+[^\s\x00]*$"
-"""An http(s) URL with a host, without whitespace or NUL: the schema's pattern and the
-check's first test."""
+_BLANK = r"\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+URL_PATTERN = (
+    r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9._~%!$&'()*+,;=:@-]+(?:[/?#][^" + _BLANK + r"]*)?$"
+)
+"""An http(s) URL: an ASCII host (an international one in its xn-- form), then anything
+but control characters and blanks. The blanks are spelled out, as Python's ``\\s`` and
+JavaScript's differ; the schema's pattern and the check are this one expression."""
 _URL = re.compile(URL_PATTERN)
 
 

@@ -42,6 +42,7 @@ from api.esdb_requests import (
     plan_write,
 )
 from api.openapi import TEXT_PROBLEMS, json_body
+from api.routes.negotiations import STATEMENT_EXAMPLE
 from api.tokens import same
 from domain.events import EVENT_TYPES
 from projections.tail import LogTail
@@ -103,7 +104,20 @@ def verify_api_token() -> JSONResponse:
 
 @router.post(
     "/write-events", dependencies=[CanAppend],
-    openapi_extra=json_body(WriteEvents, "candidates of one negotiation, and preconditions on it"),
+    openapi_extra=json_body(
+        WriteEvents,
+        "candidates of one negotiation, and preconditions on it",
+        example={
+            "events": [
+                {
+                    "source": "https://desk.example.org",
+                    "subject": "/negotiations/istanbul-2025",
+                    "type": "io.parley.StatementIssued",
+                    "data": {k: v for k, v in STATEMENT_EXAMPLE.items() if k != "type"},
+                }
+            ]
+        },
+    ),
 )
 async def write_events(request: Request, log: LogDep) -> JSONResponse:
     """Append events to one negotiation, atomically, if the preconditions hold.

@@ -44,6 +44,14 @@ from store.log import Appended, ConflictLog
 
 router = APIRouter(prefix="/negotiations", tags=["negotiations"])
 
+STATEMENT_EXAMPLE = {
+    "type": "StatementIssued",
+    "occurred_at": "2025-05-28",
+    "data": {"speaker": "RUS", "summary": "Moscow proposed a second round in Istanbul."},
+    "sources": [{"outlet": "teleSUR", "via": ["TASS"]}],
+}
+"""An event to append, as the OpenAPI document shows one."""
+
 TypeFilter = Annotated[
     list[EventTypes] | None, Query(description="event types; repeat or comma-separate")
 ]
@@ -65,7 +73,13 @@ def _summary(log: ConflictLog, slug: str) -> dict[str, Any]:
     return negotiation_out(log.opening(slug), log.summary(slug))
 
 
-@router.post("", status_code=201, response_model=NegotiationOut, dependencies=[CanAppend])
+@router.post(
+    "",
+    status_code=201,
+    response_model=NegotiationOut,
+    dependencies=[CanAppend],
+    responses={200: {"model": NegotiationOut, "description": "already open with this id"}},
+)
 def open_negotiation(body: NegotiationIn, log: LogDep, response: Response) -> dict[str, Any]:
     """Open a negotiation (its NegotiationOpened event). Re-sending the same id is a no-op."""
     fields: dict[str, Any] = {
@@ -183,10 +197,12 @@ def get_negotiation(slug: Slug, log: LogDep, response: Response) -> dict[str, An
     status_code=201,
     response_model=AppendOut,
     dependencies=[CanAppend],
+    responses={200: {"model": AppendOut, "description": "every event already stored (a retry)"}},
     openapi_extra=json_body(
         AppendBody,
         'one event, a list of events, or {"events": [...], "expected_version": n}; '
         "a list is stored atomically",
+        example=STATEMENT_EXAMPLE,
     ),
 )
 async def append_events(
