@@ -74,6 +74,7 @@ database = "none"
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(4000 if LONG else 900)
 def test_schemathesis_finds_no_failure_and_no_schema_mismatch(
     server: Server, tmp_path: Path
 ) -> None:
