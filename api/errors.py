@@ -27,6 +27,7 @@ from domain.errors import (
     VersionConflictError,
     WriteContentionError,
 )
+from domain.values import NO_NUL
 from store.codec import CorruptRowError
 
 log = logging.getLogger("parley")
@@ -118,6 +119,8 @@ def field_errors(errors: Sequence[Any], *, drop: int = 0, prefix: str = "") -> l
             "field": prefix + ".".join(loc),
             "message": str(error.get("msg", "invalid")).removeprefix("Value error, "),
         }
+        if (error.get("ctx") or {}).get("pattern") == NO_NUL:
+            entry["message"] = "text must not contain NUL (U+0000)"
         if isinstance(error.get("input"), str | int | float | bool):
             entry["value"] = error["input"]
         out.append(entry)

@@ -82,8 +82,14 @@ class Event(Frozen):
 
     id: UUID = Field(default_factory=new_event_id, description="idempotency key")
     type: str
-    occurred_at: ValidTime = Field(description="valid time: when it happened in the world")
-    occurred_until: ValidTime | None = None
+    occurred_at: ValidTime = Field(
+        description="valid time: when it happened in the world", examples=["2025-05-16"]
+    )
+    occurred_until: ValidTime | None = Field(
+        default=None,
+        description="the end of an interval; not before occurred_at",
+        examples=["2025-05-17"],
+    )
     precision: Precision | None = Field(
         default=None, description="defaults to 'day' for a date, 'exact' for a datetime"
     )
