@@ -250,7 +250,9 @@ def install(app: FastAPI) -> None:
         headers = dict(exc.headers) if exc.headers else {}
         if exc.status_code == 405:
             headers["Allow"] = ", ".join(allowed_methods(request))
-        return problem(exc.status_code, str(exc.detail), headers=headers or None)
+        # FastAPI's own 400: a body it could not parse (JSON nested too deep, say).
+        kind = "malformed" if exc.status_code == 400 else None
+        return problem(exc.status_code, str(exc.detail), kind=kind, headers=headers or None)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
