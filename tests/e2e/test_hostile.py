@@ -318,6 +318,7 @@ QUERIES = [
     ("/negotiations/{slug}/diff", ["from", "to", "known_at"]),
     ("/events", ["after", "limit", "type"]),
     ("/negotiations", ["wait_for"]),
+    ("/events/stream", ["after", "type"]),  # refused before any streaming starts
 ]
 QUERY_CLASSES = {
     "NUL": "a\x00b",
