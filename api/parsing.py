@@ -1,4 +1,6 @@
-"""Parse what a request sends: an append's body, query times, If-Match.
+"""Parse what a request sends: an append's body, query times, If-Match; and the types
+that bound a request's parameters (positions, query times, type filters, If-Match),
+which the parser and the OpenAPI document share.
 
 An append's body is one event, a list, or ``{"events": [...], "expected_version"}``,
 parsed from its bytes once into typed events: this is the edge where input is validated
