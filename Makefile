@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint fuzz bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Parley needs Python 3.11 or later" or 0)'
@@ -24,6 +24,9 @@ lint: install
 
 test: lint
 	$(BIN)/pytest
+
+fuzz: install  # the long schemathesis run (make test runs a short one); FUZZ="-k sqlite"
+	PARLEY_FUZZ=long $(BIN)/pytest tests/e2e/test_fuzz.py -v $(FUZZ)
 
 bench: install  # make bench BENCH="--quick" (flags: python -m bench.report --help)
 	$(BIN)/python -m bench.report $(BENCH)

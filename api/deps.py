@@ -22,8 +22,15 @@ from projections.service import AsOf
 from store.log import ConflictLog
 from store.tokens import TokenRevokedError, TokenStore
 
+READ_SCHEME = "HTTPBearerRead"
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <token>")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+# The same header on reads, under its own scheme name: api/openapi.py makes it optional
+# in the document unless PARLEY_READ_TOKEN is set.
+_read_bearer = HTTPBearer(
+    auto_error=False, scheme_name=READ_SCHEME, description="Authorization: Bearer <token>"
+)
+ReadCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_read_bearer)]
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
@@ -90,6 +97,15 @@ async def authenticate(request: Request, credentials: Credentials) -> Identity |
 Authenticated = Annotated[Identity | None, Depends(authenticate)]
 
 
+async def authenticate_read(request: Request, credentials: ReadCredentials) -> Identity | None:
+    """``authenticate`` for reads: the same header under the read scheme's name, which
+    api/openapi.py shows as optional unless PARLEY_READ_TOKEN is set."""
+    return await authenticate(request, credentials)
+
+
+ReadAuthenticated = Annotated[Identity | None, Depends(authenticate_read)]
+
+
 def _require(scope: Scope, identity: Identity | None, what: str) -> Identity:
     if identity is None:
         raise HTTPException(401, f"{what} need 'Authorization: Bearer <token>'", _CHALLENGE)
@@ -118,7 +134,7 @@ async def require_redactor(identity: Authenticated) -> Identity:
     return _require("admin", identity, "redactions")
 
 
-async def require_read(request: Request, identity: Authenticated) -> Identity | None:
+async def require_read(request: Request, identity: ReadAuthenticated) -> Identity | None:
     """Reads are open unless PARLEY_READ_TOKEN is set; then any known token reads."""
     if identity is None and request.app.state.settings.read_token:
         raise HTTPException(401, "reads need 'Authorization: Bearer <token>'", _CHALLENGE)

@@ -4,7 +4,9 @@ act on. Domain errors map to statuses here and only here.
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from api.ratelimit import RateLimitedError
 from domain.errors import (
@@ -27,6 +30,7 @@ from domain.errors import (
     WriteContentionError,
 )
 from domain.tokens import InvalidTokenError, TokenExistsError, TokenNotFoundError
+from domain.values import NO_NUL
 from store.codec import CorruptRowError
 
 log = logging.getLogger("parley")
@@ -48,12 +52,26 @@ _TITLES = {
 }
 
 
+class MalformedRequestError(Exception):
+    """A body that is empty, or no JSON (or not of the shape any request takes): 400."""
+
+
 class InvalidRequestError(Exception):
     """A request whose fields fail validation; carries problem ``errors``."""
 
     def __init__(self, errors: list[dict[str, Any]]) -> None:
         super().__init__(errors[0]["message"])
         self.errors = errors
+
+
+class ProblemResponse(JSONResponse):
+    """A problem+json answer. Non-ASCII is escaped, so a lone surrogate that a client
+    sent (and that a message quotes back) goes out as the ``\\ud800`` it came in as."""
+
+    media_type = PROBLEM
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False).encode()
 
 
 def problem(
@@ -72,7 +90,28 @@ def problem(
         "detail": detail,
         **extensions,
     }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+    return ProblemResponse(body, status_code=status, headers=headers)
+
+
+ECHO_CHARACTERS = 200
+"""How much of an offending string a problem quotes back."""
+
+
+def echo(value: Any) -> str | int | float | bool | None:
+    """An offending value as a problem quotes it back, or None to leave it out: long
+    strings cut, numbers JSON cannot write (NaN, Infinity) named, huge integers left
+    out, and nothing but scalars."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) <= 2**63 else None
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, str):
+        if len(value) > ECHO_CHARACTERS:
+            return f"{value[:ECHO_CHARACTERS]}… ({len(value)} characters)"
+        return value
+    return None
 
 
 def field_errors(errors: Sequence[Any], *, drop: int = 0, prefix: str = "") -> list[dict[str, Any]]:
@@ -84,18 +123,52 @@ def field_errors(errors: Sequence[Any], *, drop: int = 0, prefix: str = "") -> l
             "field": prefix + ".".join(loc),
             "message": str(error.get("msg", "invalid")).removeprefix("Value error, "),
         }
-        if "input" in error and isinstance(error["input"], str | int | float | bool):
+        if (error.get("ctx") or {}).get("pattern") == NO_NUL:
+            entry["message"] = "text must not contain NUL (U+0000)"
+        if isinstance(error.get("input"), str | int | float | bool):
             entry["value"] = error["input"]
         out.append(entry)
     return out
 
 
 def invalid(errors: list[dict[str, Any]]) -> JSONResponse:
+    """The 422 problem for field errors, each value quoted back as ``echo`` allows."""
+    errors = [_echoed(entry) for entry in errors]
     first = errors[0]
     detail = f"{first['field'] or 'body'}: {first['message']}"
     if "value" in first:
         detail += f" (got {first['value']!r})"
     return problem(422, detail, kind="invalid", errors=errors)
+
+
+def _echoed(entry: dict[str, Any]) -> dict[str, Any]:
+    """An error entry with its value quoted as ``echo`` allows, and its message cut (some
+    of pydantic's quote the input)."""
+    rest = {key: value for key, value in entry.items() if key != "value"}
+    if len(rest["message"]) > 2 * ECHO_CHARACTERS:
+        rest["message"] = rest["message"][: 2 * ECHO_CHARACTERS] + "…"
+    if "value" not in entry:
+        return rest
+    value = echo(entry["value"])
+    return rest if value is None else {**rest, "value": value}
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path. The router's own 405 names
+    only the first route that matched the path, not all of them."""
+    found = []
+    for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            found.append(method)
+    return found
+
+
+def _parameter_named(error: Any) -> Any:
+    loc = tuple(error.get("loc", ()))
+    if loc[:1] == ("query",):
+        return {**error, "loc": tuple(part for part in loc if not isinstance(part, int))}
+    return error
 
 
 def install(app: FastAPI) -> None:
@@ -109,8 +182,13 @@ def install(app: FastAPI) -> None:
                 return problem(
                     400, f"the body is not valid JSON: {error.get('msg')}", kind="malformed"
                 )
-        # loc[0] is where the value came from (body, query, path, header): drop it.
-        return invalid(field_errors(found, drop=1))
+        # loc[0] is where the value came from (body, query, path, header): drop it. A
+        # repeated query parameter is named as sent (type), not by its index (type.0).
+        return invalid(field_errors([_parameter_named(error) for error in found], drop=1))
+
+    @app.exception_handler(MalformedRequestError)
+    async def _malformed(_: Request, exc: MalformedRequestError) -> JSONResponse:
+        return problem(400, str(exc), kind="malformed")
 
     @app.exception_handler(InvalidRequestError)
     async def _request_fields(_: Request, exc: InvalidRequestError) -> JSONResponse:
@@ -198,9 +276,13 @@ def install(app: FastAPI) -> None:
         return problem(400, str(exc), kind="bad-request")
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-        headers = dict(exc.headers) if exc.headers else None
-        return problem(exc.status_code, str(exc.detail), headers=headers)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        headers = dict(exc.headers) if exc.headers else {}
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        # FastAPI's own 400: a body it could not parse (JSON nested too deep, say).
+        kind = "malformed" if exc.status_code == 400 else None
+        return problem(exc.status_code, str(exc.detail), kind=kind, headers=headers or None)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -65,17 +65,18 @@ def subject_of(slug: str) -> str:
 def slug_of(subject: str) -> str | None:
     """The negotiation a subject names, or None for any other subject."""
     prefix = NEGOTIATIONS + "/"
-    if subject.startswith(prefix) and SLUG.match(subject[len(prefix) :]):
+    if subject.startswith(prefix) and SLUG.fullmatch(subject[len(prefix) :]):
         return subject[len(prefix) :]
     return None
 
 
-_SUBJECT = re.compile(r"^/(?:[^/]+(?:/[^/]+)*)?$")
+SUBJECT_PATTERN = r"^/(?:[^/]+(?:/[^/]+)*)?$"
+_SUBJECT = re.compile(SUBJECT_PATTERN)
 
 
 def is_subject(value: str) -> bool:
     """``/`` or slash-separated non-empty segments after a leading slash."""
-    return bool(_SUBJECT.match(value))
+    return bool(_SUBJECT.fullmatch(value))
 
 
 def subject_error(value: object) -> str:

@@ -9,25 +9,69 @@ event's ``NegotiationOpened`` data.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypeVar, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    ValidationError,
+    create_model,
+)
 
 from api.errors import InvalidRequestError
-from api.esdb import EsdbError, is_subject, known_types, parley_type, slug_of, subject_error
-from api.parsing import event_errors, parse_json
-from domain.events import AnyEvent, parse_event
+from api.esdb import (
+    NEGOTIATIONS,
+    SUBJECT_PATTERN,
+    EsdbError,
+    esdb_type,
+    is_subject,
+    known_types,
+    parley_type,
+    slug_of,
+    subject_error,
+)
+from api.parsing import VERSION_TEXT, event_errors, parse_json
+from domain.events import EVENT_TYPES, AnyEvent, parse_event
+from domain.negotiation import SLUG_PATTERN
 
-MAX_POSITION = 2**63 - 1  # the largest position either backend can store
+_EVENT_ID = re.compile(VERSION_TEXT)
 
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-Subject = Annotated[StrictStr, Field(description="e.g. /negotiations/istanbul-2025")]
+Subject = Annotated[
+    StrictStr,
+    Field(
+        description="e.g. /negotiations/istanbul-2025",
+        json_schema_extra={"pattern": SUBJECT_PATTERN},
+    ),
+]
+NegotiationSubject = Annotated[
+    StrictStr,
+    Field(
+        description="the negotiation written to: /negotiations/{slug}",
+        json_schema_extra={"pattern": "^" + NEGOTIATIONS + "/" + SLUG_PATTERN.removeprefix("^")},
+    ),
+]
+EventType = Annotated[
+    StrictStr,
+    Field(json_schema_extra={"enum": [esdb_type(name) for name in sorted(EVENT_TYPES)]}),
+]
 NonEmpty = Annotated[StrictStr, Field(min_length=1)]
+EventId = Annotated[
+    StrictStr,
+    Field(
+        json_schema_extra={"pattern": VERSION_TEXT},
+        description="an event id: its position in the log, e.g. \"12\"",
+    ),
+]
 
 
 class CandidateIn(_In):
@@ -45,7 +89,7 @@ class SubjectPayload(_In):
 
 class EventIdPayload(_In):
     subject: Subject
-    eventId: StrictStr
+    eventId: EventId
 
 
 class QueryPayload(_In):
@@ -84,7 +128,7 @@ class WriteEventsIn(_In):
 
 
 class BoundIn(_In):
-    id: StrictStr
+    id: EventId
     type: Literal["inclusive", "exclusive"]
 
 
@@ -129,12 +173,54 @@ class ReadSubjectsIn(_In):
 
 
 class ReadEventTypeIn(_In):
-    eventType: StrictStr
+    eventType: EventType
 
 
 class RegisterEventSchemaIn(_In):
     eventType: StrictStr
     schema_: Annotated[dict[str, Any], Field(alias="schema")]
+
+
+def _candidate(name: str) -> type[BaseModel]:
+    """The schema of a candidate of one event type: its ``data`` is the type's event
+    without ``type``, from the same model ``parse_event`` validates it with."""
+    fields: Any = {
+        field: (info.annotation, info)
+        for field, info in EVENT_TYPES[name].model_fields.items()
+        if field != "type"
+    }
+    body = create_model(f"{name}Body", __base__=_In, **fields)
+    tag: Any = Literal[esdb_type(name)]
+    candidate: type[BaseModel] = create_model(
+        f"{name}Candidate",
+        __base__=_In,
+        source=(NonEmpty, ...),
+        subject=(NegotiationSubject, ...),
+        type=(tag, ...),
+        data=(body, ...),
+        traceparent=(StrictStr | None, None),
+        tracestate=(StrictStr | None, None),
+    )
+    return candidate
+
+
+_CANDIDATES: Any = Union[tuple(_candidate(name) for name in sorted(EVENT_TYPES))]
+
+
+class WriteEvents(_In):
+    """The OpenAPI document's schema of a write (``WriteEventsIn`` parses it): each
+    candidate's ``data`` by its type, and the preconditions Parley offers. Every
+    candidate and precondition names the same negotiation."""
+
+    events: Annotated[
+        list[Annotated[_CANDIDATES, Field(discriminator="type")]], Field(min_length=1)
+    ]
+    preconditions: list[
+        Annotated[
+            Union[IsSubjectPristine, IsSubjectPopulated, IsSubjectOnEventId],
+            Field(discriminator="type"),
+        ]
+    ] = []
 
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -275,7 +361,7 @@ def _preconditions(found: list[Precondition], subject: str) -> Preconditions:
 # Reads.
 def event_id(value: str, field: str) -> int:
     """An EventSourcingDB event id: Parley's position, a whole number >= 0."""
-    if not (value.isascii() and value.isdigit()) or int(value) > MAX_POSITION:
+    if not _EVENT_ID.fullmatch(value):
         raise _invalid(
             field, 'an event id is a position in the log: a whole number >= 0, e.g. "12"', value
         )

@@ -12,12 +12,26 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Query
+from pydantic import Field
 
 from api.errors import InvalidRequestError
 from domain.events import RECORDED_TYPES
 from store.search import Search, SearchQueryError
 
-TypeFilter = Annotated[list[str] | None, Query(description="event types; repeat or comma-separate")]
+_TYPE_NAME = "|".join(sorted(RECORDED_TYPES))
+EventTypes = Annotated[
+    str,
+    Field(
+        examples=["RoundScheduled,HostAnnounced"],
+        json_schema_extra={"pattern": f"^(?:{_TYPE_NAME})?(?:,(?:{_TYPE_NAME})?)*$"},
+    ),
+]
+"""Event types, comma-separated, as the OpenAPI document states them; ``types_of``
+checks them (its 422 lists the known types)."""
+
+TypeFilter = Annotated[
+    list[EventTypes] | None, Query(description="event types; repeat or comma-separate")
+]
 
 
 def types_of(values: list[str] | None) -> list[str]:

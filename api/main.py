@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI
 
-from api import errors
+from api import errors, openapi
 from api.esdb import SERVER
 from api.limits import BodyLimit
 from api.routes import (
@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        responses=openapi.PROBLEMS,
         telemetry=None
         if settings.telemetry
         else {"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
     app.state.admin_token = admin_token(settings)
     app.state.signer = None  # made on first use (api.deps.get_signer)
     errors.install(app)
+    openapi.install(app)
     app.include_router(health.router)
     app.include_router(heads.router)
     app.include_router(negotiations.router)

@@ -1,4 +1,6 @@
-"""Parse what a request sends: an append's body, query times, If-Match.
+"""Parse what a request sends: an append's body, query times, If-Match; and the types
+that bound a request's parameters (positions, query times, type filters, If-Match),
+which the parser and the OpenAPI document share.
 
 An append's body is one event, a list, or ``{"events": [...], "expected_version"}``,
 parsed from its bytes once into typed events: this is the edge where input is validated
@@ -8,33 +10,90 @@ prefixed by ``events.<n>.`` for the n-th event of a batch.
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import orjson
-from fastapi import HTTPException
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+)
 
-from api.errors import InvalidRequestError, field_errors
+from api.errors import InvalidRequestError, MalformedRequestError, field_errors
 from domain.errors import InvalidEventError
-from domain.events import AnyEvent, any_event, error_loc
-from domain.values import parse_instant
+from domain.events import EVENT_TYPES, EXACT_INTEGER, AnyEvent, any_event, error_loc
+from domain.values import iso_time_pattern, parse_instant, quoted
 
-MAX_VERSION = 2**53
+MAX_VERSION = EXACT_INTEGER
 """The largest version or position a request may name: what JSON numbers hold exactly,
 and far below what a 64-bit database column holds."""
 
 Position = Annotated[int, Field(ge=0, le=MAX_VERSION)]
 """A log position or a version in a request: a whole number the store can compare."""
 
+MAX_TIME_TEXT = 64
+"""The longest query time accepted: an ISO datetime with nanoseconds and an offset is
+about 40 characters."""
+
+QueryTime = Annotated[
+    str,
+    StringConstraints(max_length=MAX_TIME_TEXT),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "maxLength": MAX_TIME_TEXT,
+            # Any year but 0, except an instant UTC cannot hold: a positive offset on
+            # the calendar's first day, a negative one on its last (parse_instant).
+            "pattern": r"^(?!0001-01-01T.*\+)(?!9999-12-31T.*-)"
+            + iso_time_pattern("(?!0000)[0-9]{4}").removeprefix("^"),
+            "description": "a date (2025-05-28) or a datetime with a UTC offset "
+            "(2025-05-28T12:57:00-04:00)",
+            "examples": ["2025-05-28"],
+        }
+    ),
+]
+"""A query time as sent: a date, or a datetime with a UTC offset (``instant`` reads
+it)."""
+
+_TYPE_NAME = "|".join(sorted(EVENT_TYPES))
+
+
+def _event_types(value: str) -> str:
+    unknown = sorted(set(filter(None, value.split(","))) - EVENT_TYPES.keys())
+    if unknown:
+        raise ValueError(
+            f"unknown event type {quoted(unknown[0])}; known: {', '.join(sorted(EVENT_TYPES))}"
+        )
+    return value
+
+
+EventTypes = Annotated[
+    str,
+    AfterValidator(_event_types),
+    Field(
+        examples=["RoundScheduled,HostAnnounced"],
+        json_schema_extra={"pattern": f"^(?:{_TYPE_NAME})?(?:,(?:{_TYPE_NAME})?)*$"},
+    ),
+]
+"""Event types to filter by, comma-separated: only Parley's own type names."""
+
 
 def _check_body(body: bytes) -> bytes:
     text = body.lstrip()
     if not text:
-        raise HTTPException(400, "the body is empty; send an event as JSON")
+        raise MalformedRequestError("the body is empty; send an event as JSON")
     if text[:1] not in (b"{", b"["):
-        raise HTTPException(
-            400, "the body must be a JSON object (one event, or {\"events\": [...]}) or a list"
+        raise MalformedRequestError(
+            'the body must be a JSON object (one event, or {"events": [...]}) or a list'
         )
     return text
 
@@ -44,11 +103,63 @@ def parse_json(body: bytes) -> Any:
     body is empty or not JSON)."""
     text = body.strip()
     if not text:
-        raise HTTPException(400, "the body is empty; send JSON")
+        raise MalformedRequestError("the body is empty; send JSON")
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError as error:
-        raise HTTPException(400, f"the body is not valid JSON: {error}") from None
+        raise malformed(text, str(error)) from None
+
+
+def malformed(
+    body: bytes, reason: str, *, batch_prefix: bool = False
+) -> MalformedRequestError | InvalidRequestError:
+    """The error for a body the fast parsers refused: a 422 naming the field when the
+    body is JSON but for a lone surrogate (``"\\ud800"``, no character) or a NaN or
+    Infinity (no JSON number), else a 400. The standard library's parser reads both,
+    so it finds the field; nesting too deep for it stays a 400.
+
+    ``batch_prefix``: the body is a list of events, whose fields are ``events.<n>....``.
+    """
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):
+        return MalformedRequestError(f"the body is not valid JSON: {reason}")
+    found = _not_json_text(value)
+    if found is None:
+        return MalformedRequestError(f"the body is not valid JSON: {reason}")
+    path, message = found
+    if batch_prefix and path and isinstance(path[0], int):
+        path = ["events", *path]
+    return InvalidRequestError([{"field": ".".join(map(str, path)), "message": message}])
+
+
+def _not_json_text(value: Any) -> tuple[list[str | int], str] | None:
+    """The path of the first text that is no Unicode, or number that is no JSON number."""
+    pending: list[tuple[list[str | int], Any]] = [([], value)]
+    while pending:
+        path, item = pending.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return path, "NaN and Infinity are no JSON numbers: send a number, or null"
+        if isinstance(item, str) and not _unicode(item):
+            return path, "the text holds a lone surrogate (such as \\ud800), which is no character"
+        if isinstance(item, dict):
+            for key, inner in reversed(item.items()):
+                if not _unicode(key):
+                    return [*path, key.encode("utf-8", "backslashreplace").decode()], (
+                        "the field's name holds a lone surrogate, which is no character"
+                    )
+                pending.append(([*path, key], inner))
+        elif isinstance(item, list):
+            pending.extend(([*path, n], inner) for n, inner in reversed(list(enumerate(item))))
+    return None
+
+
+def _unicode(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def instant(value: str, name: str, *, bound: Literal["end", "start"] = "end") -> datetime:
@@ -61,18 +172,33 @@ def instant(value: str, name: str, *, bound: Literal["end", "start"] = "end") ->
         ) from None
 
 
+VERSION_TEXT = r"^[0-9]{1,15}$"
+"""A version or position written as text (If-Match, an EventSourcingDB event id): at
+most 15 digits, below MAX_VERSION whatever the digits."""
+
+IF_MATCH = r'^(?:W/)?"?[0-9]{1,15}"?$'
+_IF_MATCH = re.compile(IF_MATCH)
+
+IfMatch = Annotated[
+    str,
+    WithJsonSchema(
+        {"type": "string", "pattern": IF_MATCH, "description": 'the version, e.g. "3"'}
+    ),
+]
+"""``If-Match: "3"`` (or ``3``, or ``W/"3"``): the append's expected version."""
+
+
 def parse_if_match(value: str | None) -> int | None:
     """``If-Match: "3"`` (or ``3``, or ``W/"3"``) means expected_version 3."""
     if value is None:
         return None
-    text = value.strip().removeprefix("W/").strip('"')
-    if not (text.isascii() and text.isdigit()) or int(text) > MAX_VERSION:
+    if not _IF_MATCH.fullmatch(value):
         raise InvalidEventError(
             'If-Match must be the negotiation\'s version, e.g. "3"',
             field="If-Match",
             value=value,
         )
-    return int(text)
+    return int(value.removeprefix("W/").strip('"'))
 
 
 class Batch(BaseModel):
@@ -84,6 +210,10 @@ class Batch(BaseModel):
     expected_version: Position | None = None
 
 
+AppendBody = Union[AnyEvent, Annotated[list[AnyEvent], Field(min_length=1)], Batch]
+"""What an append's body may be: one event, a list, or a batch with its version. The
+OpenAPI document's schema of the body (``parse_events`` reads it from the bytes)."""
+
 _events: TypeAdapter[list[AnyEvent]] = TypeAdapter(list[AnyEvent])
 _batch: TypeAdapter[Batch] = TypeAdapter(Batch)
 
@@ -93,7 +223,7 @@ def request_errors(error: ValidationError, prefix: str) -> list[dict[str, Any]]:
     found = []
     for entry in error.errors():
         if entry.get("type") == "json_invalid":
-            raise HTTPException(400, f"the body is not valid JSON: {entry.get('msg')}")
+            raise MalformedRequestError(f"the body is not valid JSON: {entry.get('msg')}")
         loc = list(entry.get("loc", ()))
         head: list[str | int] = []
         if prefix and loc and isinstance(loc[0], int):
@@ -139,6 +269,9 @@ def parse_events(body: bytes) -> tuple[list[AnyEvent], int | None]:
             return batch.events, batch.expected_version
     except ValidationError as error:
         prefix = "events." if text[:1] == b"[" else ""
+        invalid_json = [e for e in error.errors() if e["type"] == "json_invalid"]
+        if invalid_json:
+            raise malformed(text, invalid_json[0]["msg"], batch_prefix=bool(prefix)) from None
         raise InvalidRequestError(request_errors(error, prefix)) from None
 
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain.coding import Coding
-from domain.negotiation import Recorded
+from domain.negotiation import Recorded, Slug
 from domain.tokens import RESERVED_NAMES, TOKEN_NAME, Scope
-from domain.values import Actor, Source, ValidTime
+from domain.values import Actor, Name, Source, ValidTime
 from store.codec import answer_json
 from store.index import NegotiationSummary
 
@@ -23,13 +23,13 @@ class NegotiationIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    slug: str = Field(examples=["istanbul-2025"])
-    title: str = Field(min_length=1, max_length=200)
-    parties: list[Actor] = Field(min_length=1)
-    mediators: list[Actor] = []
+    slug: Slug
+    title: Name
+    parties: Annotated[list[Actor], Field(min_length=1, max_length=50)]
+    mediators: Annotated[list[Actor], Field(max_length=50)] = []
     id: UUID | None = None
     occurred_at: ValidTime | None = None
-    sources: list[Source] | None = None
+    sources: Annotated[list[Source], Field(max_length=50)] | None = None
 
 
 class NegotiationOut(BaseModel):

@@ -10,18 +10,20 @@ How each event is coded in CAMEO and PLOVER is ``domain/coding.py``'s business;
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Annotated, Any, Literal, Union
 from uuid import UUID
 
 import orjson
-from pydantic import Field, TypeAdapter, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, model_validator
 
 from domain.cameo2plover import TABLE_SOURCE
 from domain.values import (
     Actor,
+    Duration,
     Frozen,
     Name,
     Place,
@@ -68,13 +70,26 @@ def new_event_id() -> UUID:
     return UUID(int=_ids.getrandbits(128), version=4)
 
 
+def _type_required(schema: dict[str, Any]) -> None:
+    """``type`` has a default in Python, but a client must send it: it picks the model."""
+    schema["required"] = ["type", *schema.get("required", [])]
+
+
 class Event(Frozen):
     """The envelope every event shares (DESIGN.md §2.1)."""
 
+    model_config = ConfigDict(json_schema_extra=_type_required)
+
     id: UUID = Field(default_factory=new_event_id, description="idempotency key")
     type: str
-    occurred_at: ValidTime = Field(description="valid time: when it happened in the world")
-    occurred_until: ValidTime | None = None
+    occurred_at: ValidTime = Field(
+        description="valid time: when it happened in the world", examples=["2025-05-16"]
+    )
+    occurred_until: ValidTime | None = Field(
+        default=None,
+        description="the end of an interval; not before occurred_at",
+        examples=["2025-05-17"],
+    )
     precision: Precision | None = Field(
         default=None, description="defaults to 'day' for a date, 'exact' for a datetime"
     )
@@ -221,7 +236,7 @@ class CeasefireProposed(Event):
     class Data(Frozen):
         proposer: Actor
         scope: Regions = []
-        duration: timedelta | None = None
+        duration: Duration | None = None
         conditions: Annotated[list[Text], Field(max_length=100)] = []
 
     type: Literal["CeasefireProposed"] = "CeasefireProposed"
@@ -264,12 +279,36 @@ class ClaimDisputed(Event):
         return self.data.event_id
 
 
+EXACT_INTEGER = 2**53
+"""The largest whole number a JSON number holds exactly (and far inside 64 bits)."""
+
+
+def _json_values(fields: dict[str, Any]) -> dict[str, Any]:
+    """Corrected fields are checked against their target's type later, in the aggregate;
+    here only that JSON can hold them as they are: whole numbers within ±2**53 and
+    finite numbers (a correction is serialised, and hashed, before it is checked)."""
+    pending: list[tuple[str, Any]] = list(fields.items())
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend((f"{path}.{key}", inner) for key, inner in value.items())
+        elif isinstance(value, list):
+            pending.extend((f"{path}.{index}", inner) for index, inner in enumerate(value))
+        elif isinstance(value, bool):
+            continue
+        elif isinstance(value, int) and abs(value) > EXACT_INTEGER:
+            raise ValueError(f"{path}: a whole number beyond ±2**53 is not exact in JSON")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{path}: NaN and Infinity are no JSON numbers")
+    return fields
+
+
 class EventCorrected(Event):
     """A fact about the log: fields of an earlier event, as they should have been."""
 
     class Data(Frozen):
         event_id: UUID
-        data: Annotated[dict[str, Any], Field(min_length=1)]
+        data: Annotated[dict[str, Any], Field(min_length=1), AfterValidator(_json_values)]
         reason: Text
 
     type: Literal["EventCorrected"] = "EventCorrected"

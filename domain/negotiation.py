@@ -15,10 +15,11 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID, uuid5
 
 import orjson
+from pydantic import AfterValidator, Field
 
 from domain.errors import InvalidEventError
 from domain.events import (
@@ -40,7 +41,31 @@ from domain.events import (
 from domain.stored import build_event, current_schema, stored_time, upcast
 from domain.values import start_of
 
-SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+"""A negotiation's slug: 1-64 lower-case letters, digits and inner hyphens. The
+schema's pattern; Python matches it with ``fullmatch``, where ``$`` would also let a
+trailing newline through."""
+SLUG = re.compile(SLUG_PATTERN)
+
+SLUG_RULE = "a slug is 1-64 lower-case letters, digits and inner hyphens, e.g. istanbul-2025"
+
+
+def _slug(value: str) -> str:
+    if not SLUG.fullmatch(value):
+        raise ValueError(SLUG_RULE)
+    return value
+
+
+Slug = Annotated[
+    str,
+    AfterValidator(_slug),
+    Field(
+        examples=["istanbul-2025"],
+        description="1-64 lower-case letters, digits and inner hyphens",
+        json_schema_extra={"pattern": SLUG_PATTERN},
+    ),
+]
+"""A slug in a request: in a path, or the body that opens a negotiation."""
 _NAMESPACE = UUID("5b0c1e4e-4f3a-4c8e-9a51-70a3e1d0c0de")
 
 
@@ -50,9 +75,9 @@ def negotiation_id(slug: str) -> UUID:
 
 
 def check_slug(slug: str) -> str:
-    if not SLUG.match(slug):
+    if not SLUG.fullmatch(slug):
         raise InvalidEventError(
-            "a slug is 1-64 lower-case letters, digits and inner hyphens, e.g. istanbul-2025",
+            SLUG_RULE,
             field="slug",
             value=slug,
         )

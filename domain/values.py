@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from functools import cache, lru_cache
@@ -19,19 +20,28 @@ import pycountry
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     PlainSerializer,
     PlainValidator,
     WithJsonSchema,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
 
 class Frozen(BaseModel):
     """Base of every domain model: immutable, and strict about unknown fields."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    # No NaN or Infinity in a float field: JSON has neither, and the hash of an event
+    # must mean one number.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False
+    )
 
 
 @cache
@@ -50,11 +60,20 @@ def _subdivision_country(code: str) -> str | None:
     return None if sub is None else _alpha2_to_alpha3().get(sub.country_code)
 
 
+def quoted(value: Any, limit: int = 40) -> str:
+    """A value as a message quotes it: its repr, a text cut after ``limit`` characters."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}…"
+    return repr(value)
+
+
 def check_country(value: str) -> str:
     """Accept an ISO 3166-1 alpha-3 code (any case); return it upper-cased."""
     code = value.strip().upper()
     if code not in _alpha3_codes():
-        raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-3 country code (e.g. UKR)")
+        raise ValueError(
+            f"{quoted(value)} is not an ISO 3166-1 alpha-3 country code (e.g. UKR)"
+        )
     return code
 
 
@@ -63,11 +82,11 @@ def check_region(value: str) -> str:
     code = value.strip().upper()
     if "-" not in code:
         raise ValueError(
-            f"{value!r} is not an ISO 3166-2 region code: give the country prefix, "
+            f"{quoted(value)} is not an ISO 3166-2 region code: give the country prefix, "
             "e.g. UA-63 for Kharkiv (bare GeoNames numbers are ambiguous)"
         )
     if _subdivision_country(code) is None:
-        raise ValueError(f"{value!r} is not an ISO 3166-2 region code")
+        raise ValueError(f"{quoted(value)} is not an ISO 3166-2 region code")
     return code
 
 
@@ -76,10 +95,124 @@ def region_country(code: str) -> str | None:
     return _subdivision_country(code)
 
 
-CountryCode = Annotated[str, AfterValidator(check_country)]
-RegionCode = Annotated[str, AfterValidator(check_region)]
-Text = Annotated[str, Field(min_length=1, max_length=4000)]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+class _CodeTable:
+    """A string checked by ``check`` whose JSON schema names the table's codes, defined
+    once in the OpenAPI document (``components/schemas/<name>``) and referenced wherever
+    the code appears. The codes are a pattern of alternatives rather than an ``enum``:
+    the same set, which tools read without listing thousands of values one by one.
+    The pattern takes the canonical upper case; the check also upper-cases lower case."""
+
+    def __init__(self, name: str, check: Any, codes: Any, description: str) -> None:
+        self.name, self.check, self.codes, self.description = name, check, codes, description
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(
+            self.check,
+            handler(source),
+            ref=self.name,
+            metadata={"pydantic_js_functions": [self._json_schema]},
+        )
+
+    def _json_schema(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {
+            "type": "string",
+            "title": self.name,
+            "description": self.description,
+            "pattern": f"^(?:{alternatives(self.codes())})$",
+        }
+
+
+def alternatives(codes: Iterable[str]) -> str:
+    """A regular expression matching exactly ``codes``, grouped by their first character
+    (``A(?:BW|FG)|B(?:EL)``), recursively."""
+    by_first: dict[str, list[str]] = {}
+    for code in sorted(set(codes)):
+        by_first.setdefault(code[:1], []).append(code[1:])
+    parts = []
+    for first, rests in by_first.items():
+        head = first if first.isalnum() or first == "-" else re.escape(first)
+        if rests == [""]:
+            parts.append(head)
+        elif "" in rests:
+            parts.append(f"{head}(?:{alternatives(r for r in rests if r)})?")
+        else:
+            parts.append(f"{head}{_group(alternatives(rests))}")
+    return "|".join(parts)
+
+
+def _group(pattern: str) -> str:
+    """``pattern`` in a group when it has alternatives at its top level."""
+    depth = 0
+    for character in pattern:
+        depth += {"(": 1, ")": -1}.get(character, 0)
+        if character == "|" and depth == 0:
+            return f"(?:{pattern})"
+    return pattern
+
+
+@cache
+def _region_codes() -> frozenset[str]:
+    return frozenset(s.code for s in pycountry.subdivisions)
+
+
+CountryCode = Annotated[
+    str,
+    _CodeTable(
+        "CountryCode",
+        check_country,
+        _alpha3_codes,
+        "ISO 3166-1 alpha-3 (pycountry's table); lower case is upper-cased",
+    ),
+]
+RegionCode = Annotated[
+    str,
+    _CodeTable(
+        "RegionCode",
+        check_region,
+        _region_codes,
+        "ISO 3166-2 subdivision with its country prefix, e.g. UA-63 (pycountry's table); "
+        "lower case is upper-cased",
+    ),
+]
+
+NO_NUL = r"^[^\x00]*$"
+"""Text never holds NUL (U+0000): PostgreSQL cannot store it, and no source needs it.
+A pattern, so pydantic checks it in Rust on the append path (api/errors.py words the
+refusal). Lone surrogates never get this far: pydantic refuses a str holding one."""
+
+
+DURATION_PATTERN = (
+    r"^(?!PT?$)P(?:[0-9]{1,4}Y)?(?:[0-9]{1,4}M)?(?:[0-9]{1,4}W)?(?:[0-9]{1,4}D)?"
+    r"(?:T(?:[0-9]{1,4}H)?(?:[0-9]{1,4}M)?(?:[0-9]{1,4}S)?)?$"
+)
+"""An ISO 8601 duration such as ``P30D`` or ``PT72H``: whole numbers of at most four
+digits each, so no duration overflows and none is negative."""
+_DURATION = re.compile(DURATION_PATTERN)
+
+
+def _duration_text(value: Any) -> Any:
+    """Only an ISO 8601 duration's text (or a duration already made): pydantic would also
+    read a number as seconds, and ``false`` as none."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, str) and _DURATION.fullmatch(value):
+        return value
+    raise ValueError("a duration is ISO 8601 text such as P30D or PT72H")
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(_duration_text),
+    WithJsonSchema({"type": "string", "format": "duration", "pattern": DURATION_PATTERN}),
+]
+"""How long something lasts, as ISO 8601 text."""
+
+
+Text = Annotated[str, Field(min_length=1, max_length=4000, pattern=NO_NUL)]
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
+Quote = Annotated[str, Field(min_length=1, max_length=300, pattern=NO_NUL)]
 
 
 EARLIEST_YEAR = 1800
@@ -117,7 +250,7 @@ def _valid_time(value: Any) -> date | datetime:
             )
         except ValueError:
             raise ValueError(
-                f"{value!r} is neither an ISO 8601 date (2025-05-16) nor a datetime with a "
+                f"{quoted(value)} is neither an ISO 8601 date (2025-05-16) nor a datetime with a "
                 "UTC offset (2025-05-16T10:00:00+03:00)"
             ) from None
     elif isinstance(value, date) and not isinstance(value, bool):
@@ -130,7 +263,7 @@ def _valid_time(value: Any) -> date | datetime:
         offset = parsed.utcoffset()
         if offset is None:
             raise ValueError(
-                f"{value!r} has no UTC offset: give one (e.g. 2025-05-16T10:00:00+03:00 "
+                f"{quoted(value)} has no UTC offset: give one (e.g. 2025-05-16T10:00:00+03:00 "
                 "or ...Z), or give a date (2025-05-16)"
             )
         if abs(offset) >= timedelta(hours=24):
@@ -149,39 +282,92 @@ def _valid_time_json(value: date | datetime) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+def year_pattern(first: int, last: int) -> str:
+    """A regular expression for the four-digit years ``first`` (a century's first year)
+    to ``last``: whole centuries, then whole decades, then the last years. Digits are
+    ``[0-9]``: Python's ``\\d`` (which generators follow) also matches other scripts'."""
+    parts, year = [], first
+    while year + 99 <= last:
+        parts.append(f"{year // 100}[0-9][0-9]")
+        year += 100
+    while year + 9 <= last:
+        parts.append(f"{year // 10}[0-9]")
+        year += 10
+    if year <= last:
+        parts.append(f"{year // 10}[{year % 10}-{last % 10}]")
+    return "(?:" + "|".join(parts) + ")"
+
+
+_DAY = (
+    r"(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
+    r"|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
+)
+"""A month and day that every year has (the 29th of February is valid, but no pattern
+says in which years)."""
+_CLOCK = r"T(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,6})?)?"
+_OFFSET = r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+
+
+def iso_time_pattern(years: str) -> str:
+    """A pattern for an ISO 8601 date, or a datetime with a UTC offset, in ``years``."""
+    return f"^{years}-{_DAY}(?:{_CLOCK}{_OFFSET})?$"
+
+
+class _ValidTimeSchema:
+    """The JSON schema of a valid time, made when the OpenAPI document is: a pattern,
+    rather than a format, so that it bounds the year, from EARLIEST_YEAR to
+    ``latest_valid_year()``, and a generator need not draw dates of any year to keep
+    the few it may send."""
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {
+            "type": "string",
+            "pattern": iso_time_pattern(year_pattern(EARLIEST_YEAR, latest_valid_year())),
+            "description": "an ISO 8601 date (2025-05-16), or a datetime with a UTC offset "
+            f"(2025-05-16T10:00:00+03:00), from {EARLIEST_YEAR} to {YEARS_AHEAD} years ahead",
+        }
+
+
 ValidTime = Annotated[
     datetime | date,
     PlainValidator(_valid_time),
     PlainSerializer(_valid_time_json, return_type=str, when_used="json"),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "string", "format": "date"},
-                {"type": "string", "format": "date-time"},
-            ],
-            "description": "an ISO 8601 date, or a datetime with a UTC offset, "
-            f"from {EARLIEST_YEAR} to {YEARS_AHEAD} years ahead",
-        }
-    ),
+    _ValidTimeSchema(),
 ]
 """A point in valid time: a calendar date, or a datetime with a UTC offset, between
 1800 and ten years from now."""
 
 
-_SPACE = re.compile(r"\s")
+_BLANK = r"\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+URL_PATTERN = (
+    r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9._~%!$&'()*+,;=:@-]+(?:[/?#][^" + _BLANK + r"]*)?$"
+)
+"""An http(s) URL: an ASCII host (an international one in its xn-- form), then anything
+but control characters and blanks. The blanks are spelled out, as Python's ``\\s`` and
+JavaScript's differ; the schema's pattern and the check are this one expression."""
+_URL = re.compile(URL_PATTERN)
 
 
 def check_url(value: str) -> str:
     """Accept an http(s) URL with a host; keep it exactly as sent."""
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or _SPACE.search(value):
-        raise ValueError(f"{value!r} is not an http(s) URL with a host")
+    try:
+        host = urlsplit(value).netloc if _URL.fullmatch(value) else ""
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        host = ""
+    if not host:
+        raise ValueError(f"{quoted(value)} is not an http(s) URL with a host")
     return value
 
 
 Url = Annotated[
     str,
-    Field(min_length=1, max_length=2000, json_schema_extra={"format": "uri"}),
+    Field(
+        min_length=1,
+        max_length=2000,
+        json_schema_extra={"pattern": URL_PATTERN},
+    ),
     AfterValidator(check_url),
 ]
 """A web address, kept as the client wrote it (http or https, with a host)."""
@@ -260,6 +446,28 @@ class Actor(Frozen):
             raise ValueError("an actor needs a name or a country")
         return self
 
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """The two forms an actor takes: a bare country code, or an object with a name
+        or a country (or both)."""
+        reference = super().__get_pydantic_json_schema__(schema, handler)
+        target = handler.resolve_ref_schema(reference)
+        as_object = dict(target)
+        country = as_object["properties"]["country"]["anyOf"][0]  # CountryCode
+        as_object["anyOf"] = [
+            {"required": [name], "properties": {name: {"type": "string"}}}
+            for name in ("name", "country")
+        ]
+        target.clear()
+        target.update(
+            title=as_object.pop("title"),
+            description=as_object.pop("description"),
+            anyOf=[country, as_object],
+        )
+        return reference
+
     @property
     def label(self) -> str:
         """How a person would name this actor in one line."""
@@ -274,7 +482,7 @@ class Place(Frozen):
     city: Name | None = None
     country: CountryCode
     region: RegionCode | None = None
-    geonames: Annotated[int, Field(gt=0)] | None = None
+    geonames: Annotated[int, Field(gt=0, le=2**31 - 1)] | None = None  # a GeoNames id
 
     @model_validator(mode="after")
     def _region_in_country(self) -> Place:
@@ -290,5 +498,5 @@ class Source(Frozen):
     url: Url | None = None
     published_at: ValidTime | None = None
     attributed_to: Actor | None = None
-    quote: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+    quote: Quote | None = None
     via: list[Name] = Field(default_factory=list, max_length=10)

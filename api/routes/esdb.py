@@ -37,14 +37,19 @@ from api.esdb_requests import (
     ReadEventTypeIn,
     ReadSubjectsIn,
     RegisterEventSchemaIn,
+    WriteEvents,
     WriteEventsIn,
     parse_body,
     plan_write,
 )
+from api.openapi import TEXT_PROBLEMS, json_body
+from api.routes.negotiations import STATEMENT_EXAMPLE
 from domain.events import EVENT_TYPES
 from projections.tail import LogTail
 
-router = APIRouter(prefix="/api/v1", tags=["eventsourcingdb"], route_class=EsdbRoute)
+router = APIRouter(
+    prefix="/api/v1", tags=["eventsourcingdb"], route_class=EsdbRoute, responses=TEXT_PROBLEMS
+)
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 _STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -61,8 +66,15 @@ async def require_token(identity: Authenticated) -> None:
 CanReadEsdb = CanRead
 
 
+class NdjsonResponse(StreamingResponse):
+    """NDJSON lines; as a route's ``response_class`` it names the media type in the
+    OpenAPI document."""
+
+    media_type = NDJSON
+
+
 def _ndjson(lines: AsyncIterator[bytes] | Iterator[bytes]) -> StreamingResponse:
-    return StreamingResponse(lines, media_type=NDJSON, headers=_STREAM_HEADERS)
+    return NdjsonResponse(lines, headers=_STREAM_HEADERS)
 
 
 @router.get("/ping")
@@ -77,7 +89,23 @@ def verify_api_token() -> JSONResponse:
     return JSONResponse(api_event("api-token-verified", "/api/verify-api-token"))
 
 
-@router.post("/write-events")
+@router.post(
+    "/write-events",
+    openapi_extra=json_body(
+        WriteEvents,
+        "candidates of one negotiation, and preconditions on it",
+        example={
+            "events": [
+                {
+                    "source": "https://desk.example.org",
+                    "subject": "/negotiations/istanbul-2025",
+                    "type": "io.parley.StatementIssued",
+                    "data": {k: v for k, v in STATEMENT_EXAMPLE.items() if k != "type"},
+                }
+            ]
+        },
+    ),
+)
 async def write_events(request: Request, log: LogDep, recorder: Appender) -> JSONResponse:
     """Append events to one negotiation, atomically, if the preconditions hold.
 
@@ -91,7 +119,12 @@ async def write_events(request: Request, log: LogDep, recorder: Appender) -> JSO
     return JSONResponse(await esdb_log.write(log, plan, recorded_by=recorder.name))
 
 
-@router.post("/read-events", dependencies=[CanReadEsdb])
+@router.post(
+    "/read-events",
+    dependencies=[CanReadEsdb],
+    response_class=NdjsonResponse,
+    openapi_extra=json_body(ReadEventsIn, "a subject and how to read it"),
+)
 async def read_events(request: Request, log: LogDep) -> StreamingResponse:
     """A subject's events as NDJSON: `recursive`, `order`, `lowerBound`, `upperBound`,
     `fromLatestEvent`. `/negotiations` or `/` with `recursive` read every negotiation."""
@@ -99,7 +132,12 @@ async def read_events(request: Request, log: LogDep) -> StreamingResponse:
     return _ndjson(esdb_log.read_lines(log, plan))
 
 
-@router.post("/observe-events", dependencies=[CanReadEsdb])
+@router.post(
+    "/observe-events",
+    dependencies=[CanReadEsdb],
+    response_class=NdjsonResponse,
+    openapi_extra=json_body(ObserveEventsIn, "a subject and where to start"),
+)
 async def observe_events(request: Request, log: LogDep, settings: SettingsDep) -> StreamingResponse:
     """A subject's events, then new ones live, as NDJSON with heartbeats; resume with
     `lowerBound`. A stream that must end ends with an error line saying where to resume."""
@@ -109,7 +147,12 @@ async def observe_events(request: Request, log: LogDep, settings: SettingsDep) -
     return _ndjson(esdb_log.observe_lines(tail, plan, heartbeat))
 
 
-@router.post("/read-subjects", dependencies=[CanReadEsdb])
+@router.post(
+    "/read-subjects",
+    dependencies=[CanReadEsdb],
+    response_class=NdjsonResponse,
+    openapi_extra=json_body(ReadSubjectsIn, "the subject to list from"),
+)
 async def read_subjects(request: Request, log: LogDep) -> StreamingResponse:
     """`baseSubject` and every subject under it: `/`, `/negotiations`, each negotiation."""
     base = parse_body(ReadSubjectsIn, await request.body()).baseSubject
@@ -117,14 +160,17 @@ async def read_subjects(request: Request, log: LogDep) -> StreamingResponse:
     return _ndjson(iter([b"".join(line("subject", {"subject": s}) for s in subjects)]))
 
 
-@router.post("/read-event-types", dependencies=[CanReadEsdb])
+@router.post("/read-event-types", dependencies=[CanReadEsdb], response_class=NdjsonResponse)
 def read_event_types() -> StreamingResponse:
     """Parley's 16 event types, each with the JSON Schema of its `data`."""
     infos = [event_type_info(name) for name in sorted(EVENT_TYPES)]
     return _ndjson(iter([b"".join(line("eventType", info) for info in infos)]))
 
 
-@router.post("/read-event-type", dependencies=[CanReadEsdb])
+@router.post(
+    "/read-event-type", dependencies=[CanReadEsdb],
+    openapi_extra=json_body(ReadEventTypeIn, "the event type"),
+)
 async def read_event_type(request: Request) -> JSONResponse:
     """One event type with its schema; 404 for a type Parley does not have."""
     wanted = parse_body(ReadEventTypeIn, await request.body()).eventType
@@ -134,7 +180,7 @@ async def read_event_type(request: Request) -> JSONResponse:
     return JSONResponse(event_type_info(name))
 
 
-@router.post("/register-event-schema", dependencies=[CanAppend])
+@router.post("/register-event-schema", dependencies=[CanAppend], include_in_schema=False)
 async def register_event_schema(request: Request) -> Response:
     """Not offered: Parley's schemas are fixed by its code (read them instead)."""
     wanted = parse_body(RegisterEventSchemaIn, await request.body()).eventType
@@ -151,7 +197,7 @@ async def register_event_schema(request: Request) -> Response:
     )
 
 
-@router.post("/run-eventql-query", dependencies=[CanReadEsdb])
+@router.post("/run-eventql-query", dependencies=[CanReadEsdb], include_in_schema=False)
 def run_eventql_query() -> Response:
     """Not offered: Parley has no EventQL. Use read-events, or Parley's own API."""
     raise EsdbError(

@@ -8,13 +8,14 @@ from fastapi import APIRouter
 
 from api.deps import CanRead, LogDep, SignerDep
 from api.schemas import HeadOut, KeysOut
+from domain.negotiation import Slug
 from store.heads import Head
 
 router = APIRouter(tags=["integrity"])
 
 
 @router.get("/negotiations/{slug}/head", response_model=HeadOut, dependencies=[CanRead])
-def head(slug: str, log: LogDep, signer: SignerDep) -> dict[str, Any]:
+def head(slug: Slug, log: LogDep, signer: SignerDep) -> dict[str, Any]:
     """The negotiation's version, position, head hash and last recorded_at, signed with
     the server's Ed25519 key (see `GET /keys`). Save it: `parley verify --heads FILE`
     later shows a lost tail or a rewritten history, and anyone can check the signature

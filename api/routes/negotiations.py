@@ -14,7 +14,16 @@ from fastapi.responses import JSONResponse
 from api.deps import Appender, CanRead, LogDep, ProjectionsDep, SettingsDep
 from api.errors import InvalidRequestError, problem
 from api.filters import SearchDep, TypeFilter, types_of
-from api.parsing import MAX_VERSION, instant, parse_events, parse_if_match
+from api.openapi import json_body
+from api.parsing import (
+    MAX_VERSION,
+    AppendBody,
+    IfMatch,
+    QueryTime,
+    instant,
+    parse_events,
+    parse_if_match,
+)
 from api.responses import json_bytes, next_page
 from api.schemas import (
     AppendOut,
@@ -27,7 +36,7 @@ from api.schemas import (
 )
 from api.settings import Settings
 from domain.events import NegotiationOpened, any_event
-from domain.negotiation import Recorded
+from domain.negotiation import Recorded, Slug
 from domain.values import Source
 from projections.codes import codings
 from projections.negotiations_index import NAME as NEGOTIATIONS_INDEX
@@ -36,6 +45,14 @@ from store.codec import utc_text
 from store.log import Appended, ConflictLog
 
 router = APIRouter(prefix="/negotiations", tags=["negotiations"])
+
+STATEMENT_EXAMPLE = {
+    "type": "StatementIssued",
+    "occurred_at": "2025-05-28",
+    "data": {"speaker": "RUS", "summary": "Moscow proposed a second round in Istanbul."},
+    "sources": [{"outlet": "teleSUR", "via": ["TASS"]}],
+}
+"""An event to append, as the OpenAPI document shows one."""
 
 def event_page(
     records: list[Recorded],
@@ -58,7 +75,12 @@ def _summary(log: ConflictLog, slug: str) -> dict[str, Any]:
     return negotiation_out(log.opening(slug), log.summary(slug))
 
 
-@router.post("", status_code=201, response_model=NegotiationOut)
+@router.post(
+    "",
+    status_code=201,
+    response_model=NegotiationOut,
+    responses={200: {"model": NegotiationOut, "description": "already open with this id"}},
+)
 def open_negotiation(
     body: NegotiationIn, log: LogDep, recorder: Appender, response: Response
 ) -> dict[str, Any]:
@@ -166,7 +188,7 @@ async def _wait_for(
 
 
 @router.get("/{slug}", response_model=NegotiationOut, dependencies=[CanRead])
-def get_negotiation(slug: str, log: LogDep, response: Response) -> dict[str, Any]:
+def get_negotiation(slug: Slug, log: LogDep, response: Response) -> dict[str, Any]:
     """One negotiation's summary. The ETag is its version, for If-Match on appends."""
     summary = _summary(log, slug)
     response.headers["ETag"] = f'"{summary["version"]}"'
@@ -177,26 +199,20 @@ def get_negotiation(slug: str, log: LogDep, response: Response) -> dict[str, Any
     "/{slug}/events",
     status_code=201,
     response_model=AppendOut,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "description": "one event, a list of events, or "
-                        '{"events": [...], "expected_version": n}; a list is stored atomically',
-                    }
-                }
-            },
-        }
-    },
+    responses={200: {"model": AppendOut, "description": "every event already stored (a retry)"}},
+    openapi_extra=json_body(
+        AppendBody,
+        'one event, a list of events, or {"events": [...], "expected_version": n}; '
+        "a list is stored atomically",
+        example=STATEMENT_EXAMPLE,
+    ),
 )
 async def append_events(
-    slug: str,
+    slug: Slug,
     request: Request,
     log: LogDep,
     recorder: Appender,
-    if_match: Annotated[str | None, Header()] = None,
+    if_match: Annotated[IfMatch | None, Header()] = None,
 ) -> Response:
     """Append one event or a batch, atomically.
 
@@ -240,7 +256,7 @@ async def append_events(
 
 @router.get("/{slug}/events", response_model=EventPage, dependencies=[CanRead])
 def negotiation_events(
-    slug: str,
+    slug: Slug,
     log: LogDep,
     request: Request,
     after_version: Annotated[
@@ -248,16 +264,18 @@ def negotiation_events(
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     type: TypeFilter = None,
-    as_of: Annotated[str | None, Query(description="valid time: occurred_at <= as_of")] = None,
+    as_of: Annotated[
+        QueryTime | None, Query(description="valid time: occurred_at <= as_of")
+    ] = None,
     known_at: Annotated[
-        str | None, Query(description="recorded time: recorded_at <= known_at")
+        QueryTime | None, Query(description="recorded time: recorded_at <= known_at")
     ] = None,
     search: SearchDep = None,
 ) -> Response:
     """A negotiation's events in version order, paged, time-sliced along both axes, and
     searched by actor, region, outlet, recorder and text (every filter must match)."""
-    valid_lte = instant(as_of, "as_of") if as_of else None
-    recorded_lte = instant(known_at, "known_at") if known_at else None
+    valid_lte = instant(as_of, "as_of") if as_of is not None else None
+    recorded_lte = instant(known_at, "known_at") if known_at is not None else None
     records = log.negotiation_events(
         slug,
         after_version=after_version or None,

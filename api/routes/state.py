@@ -10,23 +10,24 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.deps import AsOfDep, CanRead
 from api.errors import InvalidRequestError
-from api.parsing import instant
+from api.parsing import QueryTime, instant
 from api.responses import json_bytes
+from domain.negotiation import Slug
 
 router = APIRouter(prefix="/negotiations", tags=["as of"])
 
 AsOfParam = Annotated[
-    str | None,
+    QueryTime | None,
     Query(description="valid time: a date (end of that day, UTC) or a datetime with offset"),
 ]
 KnownAtParam = Annotated[
-    str | None, Query(description="recorded time: what the log knew then; default now")
+    QueryTime | None, Query(description="recorded time: what the log knew then; default now")
 ]
 
 
 @router.get("/{slug}/state", dependencies=[CanRead])
 async def state(
-    slug: str, as_of_service: AsOfDep, as_of: AsOfParam = None, known_at: KnownAtParam = None
+    slug: Slug, as_of_service: AsOfDep, as_of: AsOfParam = None, known_at: KnownAtParam = None
 ) -> Response:
     """The state of the talks at valid time ``as_of``, as the log knew it at ``known_at``.
 
@@ -34,18 +35,20 @@ async def state(
     corrections and retractions count from their own recorded_at. The answer echoes
     ``as_of``, ``known_at`` and the last ``position`` included, to repeat it exactly.
     """
-    valid = instant(as_of, "as_of") if as_of else None
-    known = instant(known_at, "known_at") if known_at else None
+    valid = instant(as_of, "as_of") if as_of is not None else None
+    known = instant(known_at, "known_at") if known_at is not None else None
     answer = await run_in_threadpool(as_of_service.state, slug, valid, known)
     return json_bytes(answer.to_json_bytes())
 
 
 @router.get("/{slug}/timeline", dependencies=[CanRead])
 async def timeline(
-    slug: str,
+    slug: Slug,
     as_of_service: AsOfDep,
-    from_: Annotated[str | None, Query(alias="from", description="valid time, inclusive")] = None,
-    to: Annotated[str | None, Query(description="valid time, inclusive")] = None,
+    from_: Annotated[
+        QueryTime | None, Query(alias="from", description="valid time, inclusive")
+    ] = None,
+    to: Annotated[QueryTime | None, Query(description="valid time, inclusive")] = None,
     known_at: KnownAtParam = None,
     latest: Annotated[
         int | None, Query(ge=1, le=10_000, description="only the latest N events in valid time")
@@ -54,27 +57,27 @@ async def timeline(
     """The dated events in valid-time order, each with its sources, and whether it is
     disputed, corrected or retracted, and by which event, as known at ``known_at``;
     ``total`` counts them all when ``latest`` keeps only the last ones."""
-    start = instant(from_, "from", bound="start") if from_ else None
-    end = instant(to, "to") if to else None
+    start = instant(from_, "from", bound="start") if from_ is not None else None
+    end = instant(to, "to") if to is not None else None
     _ordered(start, end)
-    known = instant(known_at, "known_at") if known_at else None
+    known = instant(known_at, "known_at") if known_at is not None else None
     answer = await run_in_threadpool(as_of_service.timeline, slug, start, end, known, latest)
     return json_bytes(orjson.dumps(answer.to_json()))
 
 
 @router.get("/{slug}/diff", dependencies=[CanRead])
 async def diff(
-    slug: str,
+    slug: Slug,
     as_of_service: AsOfDep,
-    from_: Annotated[str, Query(alias="from", description="valid time V1")],
-    to: Annotated[str, Query(description="valid time V2")],
+    from_: Annotated[QueryTime, Query(alias="from", description="valid time V1")],
+    to: Annotated[QueryTime, Query(description="valid time V2")],
     known_at: KnownAtParam = None,
 ) -> Response:
     """What changed between valid times ``from`` and ``to``: rounds, proposals, zones and
     ceasefires added or changed, each with the events that changed it."""
     start, end = instant(from_, "from"), instant(to, "to")
     _ordered(start, end)
-    known = instant(known_at, "known_at") if known_at else None
+    known = instant(known_at, "known_at") if known_at is not None else None
     answer = await run_in_threadpool(as_of_service.diff, slug, start, end, known)
     return json_bytes(orjson.dumps(answer.to_json()))
 

@@ -24,6 +24,7 @@ from api.errors import InvalidRequestError
 from api.filters import TypeFilter, types_of
 from api.parsing import MAX_VERSION
 from domain.errors import NegotiationNotFoundError
+from domain.negotiation import Slug
 from projections.tail import Heartbeat, LiveEvent, LogTail, Message, StreamFilter, follow
 
 router = APIRouter(prefix="/events", tags=["events"])
@@ -129,7 +130,7 @@ async def stream_events(
     after: Annotated[
         int | None, Query(ge=0, le=MAX_VERSION, description="position to stream after")
     ] = None,
-    negotiation: Annotated[str | None, Query(description="only this negotiation")] = None,
+    negotiation: Annotated[Slug | None, Query(description="only this negotiation")] = None,
     type: TypeFilter = None,
     last_event_id: Annotated[
         str | None, Header(alias="Last-Event-ID", description="resume after this position")

@@ -53,7 +53,10 @@ def allowed_in_domain(name: str) -> bool:
         return top not in STDLIB_DRIVERS
     return any(
         within(name, allowed)
-        for allowed in ("pydantic", "pycountry", "orjson", "eventsourcing.domain", "domain")
+        # pydantic_core: the core schemas pydantic's documentation builds custom types with.
+        for allowed in (
+            "pydantic", "pydantic_core", "pycountry", "orjson", "eventsourcing.domain", "domain"
+        )
     )
 
 
