@@ -82,8 +82,8 @@ def parse_query(
 ) -> ExportQuery:
     """An export's query from the request's (or the command line's) text; a bad time or
     type is an ``InvalidRequestError`` naming the parameter."""
-    start = instant(from_, "from", bound="start") if from_ else None
-    end = instant(to, "to") if to else None
+    start = instant(from_, "from", bound="start") if from_ is not None else None
+    end = instant(to, "to") if to is not None else None
     if start is not None and end is not None and start > end:
         raise InvalidRequestError([{"field": "from", "message": "from must not be later than to"}])
     unknown = [t for t in types if t not in WORLD_TYPES]
@@ -100,8 +100,8 @@ def parse_query(
         )
     return ExportQuery(
         negotiation=slug,
-        as_of=instant(as_of, "as_of") if as_of else None,
-        known_at=instant(known_at, "known_at") if known_at else None,
+        as_of=instant(as_of, "as_of") if as_of is not None else None,
+        known_at=instant(known_at, "known_at") if known_at is not None else None,
         from_=start,
         to=end,
         types=tuple(dict.fromkeys(types)),

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from domain.coding import Coding
 from domain.negotiation import Recorded, Slug
 from domain.tokens import RESERVED_NAMES, TOKEN_NAME, Scope
-from domain.values import Actor, Name, Source, ValidTime
+from domain.values import Actor, Name, Source, Text, ValidTime
 from store.codec import answer_json
 from store.index import NegotiationSummary
 
@@ -154,9 +154,9 @@ class RedactionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    person: str = Field(min_length=1, max_length=200, examples=["Vladimir Medinsky"])
-    reason: str = Field(min_length=1, max_length=4000, examples=["the source asked"])
-    requested_by: str | None = Field(default=None, min_length=1, max_length=200)
+    person: Name = Field(examples=["Vladimir Medinsky"])
+    reason: Text = Field(examples=["the source asked"])
+    requested_by: Name | None = None
 
     @field_validator("person", "reason", "requested_by")
     @classmethod

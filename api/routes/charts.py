@@ -10,9 +10,10 @@ from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import CanRead, LogDep
-from api.parsing import instant
+from api.parsing import QueryTime, instant
 from api.responses import json_bytes
 from api.routes.state import _ordered as ordered
+from domain.negotiation import Slug
 from projections.charts import DEFAULT_MAX_ITEMS, chart
 
 router = APIRouter(prefix="/negotiations", tags=["as of"])
@@ -20,15 +21,20 @@ router = APIRouter(prefix="/negotiations", tags=["as of"])
 
 @router.get("/{slug}/chart", dependencies=[CanRead])
 async def negotiation_chart(
-    slug: str,
+    slug: Slug,
     log: LogDep,
     from_: Annotated[
-        str | None, Query(alias="from", description="valid time, inclusive; default: the first")
+        QueryTime | None,
+        Query(alias="from", description="valid time, inclusive; default: the first"),
     ] = None,
-    to: Annotated[str | None, Query(description="valid time, inclusive; default: the last")] = None,
-    as_of: Annotated[str | None, Query(description="valid time of the state; default now")] = None,
+    to: Annotated[
+        QueryTime | None, Query(description="valid time, inclusive; default: the last")
+    ] = None,
+    as_of: Annotated[
+        QueryTime | None, Query(description="valid time of the state; default now")
+    ] = None,
     known_at: Annotated[
-        str | None, Query(description="recorded time: what the log knew then; default now")
+        QueryTime | None, Query(description="recorded time: what the log knew then; default now")
     ] = None,
     max_items: Annotated[
         int, Query(ge=10, le=10_000, description="beyond this many events a chart sends counts")
@@ -42,11 +48,11 @@ async def negotiation_chart(
     recorded, at (occurred_at, recorded_at), linked to the event it names, with how far
     back it reached; past ``max_items``, counts per cell of a valid × recorded grid.
     """
-    start = instant(from_, "from", bound="start") if from_ else None
-    end = instant(to, "to") if to else None
+    start = instant(from_, "from", bound="start") if from_ is not None else None
+    end = instant(to, "to") if to is not None else None
     ordered(start, end)
-    valid = instant(as_of, "as_of") if as_of else None
-    known = instant(known_at, "known_at") if known_at else None
+    valid = instant(as_of, "as_of") if as_of is not None else None
+    known = instant(known_at, "known_at") if known_at is not None else None
     answer = await run_in_threadpool(
         chart, log, slug, from_=start, to=end, as_of=valid, known_at=known, max_items=max_items
     )

@@ -11,7 +11,9 @@ from fastapi.responses import StreamingResponse
 from api.deps import CanRead, LogDep
 from api.export import MEDIA_TYPES, Format, file_name, parse_query, write
 from api.filters import TypeFilter, types_of
+from api.parsing import QueryTime
 from api.routes.state import AsOfParam, KnownAtParam
+from domain.negotiation import Slug
 from projections.export import start
 
 router = APIRouter(prefix="/negotiations", tags=["export"])
@@ -30,7 +32,7 @@ router = APIRouter(prefix="/negotiations", tags=["export"])
     },
 )
 async def export(
-    slug: str,
+    slug: Slug,
     log: LogDep,
     format: Annotated[
         Format, Query(description="ndjson (as GET /events/{id}), csv (ACLED-style), plover")
@@ -38,9 +40,9 @@ async def export(
     as_of: AsOfParam = None,
     known_at: KnownAtParam = None,
     from_: Annotated[
-        str | None, Query(alias="from", description="valid time: events overlapping from…")
+        QueryTime | None, Query(alias="from", description="valid time: events overlapping from…")
     ] = None,
-    to: Annotated[str | None, Query(description="valid time: …to, inclusive")] = None,
+    to: Annotated[QueryTime | None, Query(description="valid time: …to, inclusive")] = None,
     type: TypeFilter = None,
 ) -> StreamingResponse:
     """The events the state at (``as_of``, ``known_at``) folds, streamed in position
