@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from api import token_cli
 from api.errors import InvalidRequestError
+from api.output import output
 from api.settings import Settings
 from api.tokens import admin_token
 from domain.errors import NegotiationNotFoundError
@@ -169,21 +170,9 @@ def cmd_dump(args: argparse.Namespace) -> int:
     config = Settings().store_config()
     with ConflictLog(config) as log:
         try:
-            if args.file == "-":
-                header = dump(log, sys.stdout.buffer)
-            else:
-                # Written beside, then renamed: an older dump of that name stays whole until
-                # this one is, and a crash never leaves half a dump under the name.
-                path = Path(args.file)
-                partial = path.with_name(path.name + ".partial")
-                with partial.open("wb") as out:
-                    header = dump(log, out)
-                    out.flush()
-                    os.fsync(out.fileno())
-                partial.replace(path)
+            with output(args.file, sync=True) as out:
+                header = dump(log, out)
         except DumpError as error:
-            if args.file != "-":
-                partial.unlink(missing_ok=True)  # it may hold a destroyed key
             errors.print(f"[red]{error}[/red]", soft_wrap=True)
             return 2
     errors.print(
@@ -316,18 +305,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         except NegotiationNotFoundError as error:
             errors.print(f"[red]{error}[/red]")
             return 1
-        if args.output == "-":
+        with output(args.output) as out:
             for chunk in write(args.format, head, rows):
-                sys.stdout.buffer.write(chunk)
-            sys.stdout.buffer.flush()
-        else:
-            # Written beside, then renamed: a reader never sees half an export.
-            path = Path(args.output)
-            partial = path.with_name(path.name + ".partial")
-            with partial.open("wb") as out:
-                for chunk in write(args.format, head, rows):
-                    out.write(chunk)
-            partial.replace(path)
+                out.write(chunk)
     errors.print(
         f"exported {head.negotiation} as of {utc_text(head.as_of)}, known at "
         f"{utc_text(head.known_at)}, up to position {head.position} (--as-of and --known-at "

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import orjson
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from api.output import output
 from domain.events import AnyEvent, dump_event
 from parley.client import Client
 from parley.errors import NotFoundError, ParleyError
@@ -108,15 +108,8 @@ def export(client: Client, args: argparse.Namespace) -> int:
         "to": args.to,
         "type": [t for v in args.type or [] for t in v.split(",") if t] or None,
     }
-    if args.output == "-":
-        client.export_to(args.slug, sys.stdout.buffer, args.format, **options)
-        sys.stdout.buffer.flush()
-        return 0
-    path = Path(args.output)
-    partial = path.with_name(path.name + ".partial")  # a reader never sees half an export
-    with partial.open("wb") as out:
+    with output(args.output) as out:
         client.export_to(args.slug, out, args.format, **options)
-    partial.replace(path)
     return 0
 
 
