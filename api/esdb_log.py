@@ -225,7 +225,7 @@ def _backwards(log: ConflictLog, plan: ReadPlan) -> Iterator[list[LiveEvent]]:
     floor = plan.range.lowest - 1
     while top > floor:
         start = max(floor, top - PAGE)
-        records = log.index.select_records(after_position=start, limit=PAGE)
+        records = log.records(after_position=start, limit=PAGE)
         inside = [event_from_recorded(r) for r in reversed(records) if (r.position or 0) <= top]
         if inside:
             yield inside
@@ -240,7 +240,7 @@ def _negotiation_backwards(
     top = log.version_of(slug)
     while top > 0:
         start = max(0, top - PAGE)
-        records = log.index.select_records(
+        records = log.records(
             negotiation=slug, after_version=start, limit=top - start, types=types
         )
         inside = [

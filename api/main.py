@@ -33,7 +33,6 @@ from projections.runner import Projections
 from projections.service import AsOf
 from projections.tail import LogTail
 from store.log import ConflictLog
-from store.tokens import TokenStore
 
 DESCRIPTION = """
 An event-sourced log of a conflict's diplomacy. Append sourced events; ask what the
@@ -54,7 +53,7 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.log is None:
             app.state.log = ConflictLog(settings.store_config())
-        app.state.auth = Authenticator(settings, app.state.admin_token, TokenStore(app.state.log))
+        app.state.auth = Authenticator(settings, app.state.admin_token, app.state.log.token_store())
         app.state.as_of = AsOf(
             app.state.log,
             max_negotiations=settings.asof_max_negotiations,

@@ -9,23 +9,27 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.ratelimit import RateLimit
+from projections.service import DEFAULT_MAX_EVENTS, DEFAULT_MAX_NEGOTIATIONS
 from store.config import StoreConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
-    """Every knob Parley has. Each field is ``PARLEY_<NAME>`` in the environment."""
+    """Every knob Parley has. Each field is ``PARLEY_<NAME>`` in the environment.
+
+    The knobs that reach the store or the as-of engines take their defaults from where
+    those are written once: ``StoreConfig``'s fields and ``projections.service``."""
 
     model_config = SettingsConfigDict(env_prefix="PARLEY_", extra="ignore")
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    data_dir: Path = Path("data")
+    data_dir: Path = StoreConfig.data_dir
     database_url: str | None = Field(
         default=None, description="postgresql://user:pass@host:port/db; SQLite when unset"
     )
-    database_schema: str = "public"
+    database_schema: str = StoreConfig.postgres_schema
     admin_token: str | None = Field(
         default=None,
         description="the bootstrap token: scope admin, recorded as 'admin'; generated when unset",
@@ -51,7 +55,9 @@ class Settings(BaseSettings):
         default=10_000, ge=1, description="events a live stream may fall behind before it ends"
     )
     poll_seconds: float = Field(
-        default=0.2, gt=0, description="SQLite: how often to look for other processes' appends"
+        default=StoreConfig.poll_seconds,
+        gt=0,
+        description="SQLite: how often to look for other processes' appends",
     )
     projections: Literal["inline", "off"] = Field(
         default="inline",
@@ -59,16 +65,22 @@ class Settings(BaseSettings):
         "(parley project run)",
     )
     asof_max_negotiations: int = Field(
-        default=32, ge=1, le=100_000, description="negotiations whose as-of engine stays in memory"
+        default=DEFAULT_MAX_NEGOTIATIONS,
+        ge=1,
+        le=100_000,
+        description="negotiations whose as-of engine stays in memory",
     )
     asof_max_events: int = Field(
-        default=2_000_000,
+        default=DEFAULT_MAX_EVENTS,
         ge=1,
         le=10**9,
         description="events the cached as-of engines may hold in all (about 0.3 KB each)",
     )
     writer_cache: int = Field(
-        default=64, ge=1, le=100_000, description="negotiations whose write side stays in memory"
+        default=StoreConfig.writer_cache,
+        ge=1,
+        le=100_000,
+        description="negotiations whose write side stays in memory",
     )
     telemetry: bool = Field(
         default=False,

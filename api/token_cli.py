@@ -32,7 +32,7 @@ def operator() -> str:
 
 def _run(args: argparse.Namespace) -> int:
     with ConflictLog(Settings().store_config()) as log:
-        tokens = TokenStore(log)
+        tokens = log.token_store()
         try:
             code: int = args.token_run(args, tokens)
         except TokenError as error:

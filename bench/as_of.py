@@ -35,7 +35,7 @@ from bench.support import Row
 from domain.events import AnyEvent, parse_event
 from domain.negotiation import Negotiation, Recorded
 from projections.as_of import AsOfEngine, naive_state
-from store.index import paused_gc
+from store.gc_pause import paused_gc
 
 SLUG = "bench"
 FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)

@@ -34,10 +34,12 @@ from domain.events import (
     EventRetracted,
     corrected,
 )
+from domain.instants import utc_key
 from domain.negotiation import Recorded
 from domain.values import parse_instant as parse_instant
+from projections.rows import EngineRow
 from projections.state import Accumulator, State, apply_event
-from store.index import CONTENT_FREE, EngineRow, utc_key
+from store.index import CONTENT_FREE
 
 _AFTER_ALL = sys.maxsize  # greater than any position: bisects past every event at an instant
 

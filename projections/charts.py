@@ -27,10 +27,11 @@ from typing import Any, cast
 
 from domain.errors import NegotiationNotFoundError
 from domain.events import KNOWLEDGE
+from domain.instants import from_utc_key, utc_key
 from domain.negotiation import Recorded
 from domain.values import end_of_day
+from projections.rows import ChartRow
 from projections.state import jsonable
-from store.index import ChartRow, from_utc_key, utc_key
 from store.log import ConflictLog
 
 LANES = ("rounds", "proposals", "contacts", "zones", "ceasefires", "disputes")
@@ -327,10 +328,10 @@ def chart(
     now = datetime.now(UTC)
 
     def untils(positions: Sequence[int]) -> dict[int, datetime | None]:
-        return {record.position or 0: _until(record) for record in log.index.records_at(positions)}
+        return {record.position or 0: _until(record) for record in log.records_at(positions)}
 
     return chart_of(
-        log.index.chart_rows(slug),
+        log.chart_rows(slug, ChartRow),
         untils,
         slug=slug,
         from_=from_,

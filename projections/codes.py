@@ -41,7 +41,7 @@ def pages(
     filtered in the store, and none after ``upto_position``: memory stays one page."""
     after = 0
     while True:
-        batch = log.index.select_records(
+        batch = log.records(
             negotiation=slug,
             after_version=after,
             types=types,
@@ -68,7 +68,7 @@ def corrected_events(
     """``records``' events with the corrections known by ``recorded_lte`` applied (in
     position order, as the as-of reference applies them), and every dispute,
     correction and retraction of them known then."""
-    about = log.index.records_about_any(
+    about = log.records_about_any(
         [r.event.id for r in records], recorded_lte=recorded_lte, upto_position=upto_position
     )
     events = {r.event.id: r.event for r in records}

@@ -128,7 +128,7 @@ def start(log: ConflictLog, query: ExportQuery) -> tuple[ExportHead, Iterator[Ex
         from_=query.from_,
         to=query.to,
         types=tuple(query.types),
-        position=log.index.last_known_position(slug, known_at),
+        position=log.last_known_position(slug, known_at),
     )
     return head, _rows(log, head)
 
@@ -204,12 +204,12 @@ def _retracted(
     while chains:
         targets = sorted(set(chains.values()) - seen, key=str)
         seen.update(targets)
-        facts = log.index.records_about_any(targets, recorded_lte=known, upto_position=upto)
+        facts = log.records_about_any(targets, recorded_lte=known, upto_position=upto)
         retracted_targets = {
             f.event.subject_id for f in facts if isinstance(f.event, EventRetracted)
         }
         next_targets: dict[UUID, UUID] = {}
-        found = {r.event.id: r.event for r in log.index.records_by_ids(targets)}
+        found = {r.event.id: r.event for r in log.records_by_ids(targets)}
         for dispute, target in chains.items():
             if target in retracted_targets or target in gone:
                 gone.add(dispute)
@@ -234,7 +234,7 @@ def _counting_disputes(
     ]
     if not disputes:
         return set()
-    facts = log.index.records_about_any(
+    facts = log.records_about_any(
         [d.event.id for d in disputes], recorded_lte=head.known_at, upto_position=head.position
     )
     withdrawn = {f.event.subject_id for f in facts if isinstance(f.event, EventRetracted)}

@@ -197,9 +197,7 @@ def catch_up(
                 raise ProjectionTimeoutError(
                     f"{spec.name} reached position {position} before the time ran out"
                 )
-            page = log.recorder.select_notifications(
-                start=position, limit=CATCH_UP_PAGE, inclusive_of_start=False
-            )
+            page = log.notifications(position, CATCH_UP_PAGE)
             if not page:
                 break
             items: list[tuple[Recorded | None, Tracking]] = []

@@ -22,11 +22,13 @@ from domain.errors import NegotiationNotFoundError
 from domain.events import KNOWLEDGE, LOG_FACTS, RECORDED_TYPES
 from domain.negotiation import Recorded
 from projections.as_of import AsOfEngine
+from projections.rows import EngineRow
 from projections.state import State, initial_state
 from projections.timeline import Diff, Timeline, diff_states, timeline
-from store.index import paused_gc
+from store.gc_pause import paused_gc
 from store.log import ConflictLog
 
+DEFAULT_MAX_NEGOTIATIONS = 32  # ``api.settings.Settings`` takes its defaults from these
 DEFAULT_MAX_EVENTS = 2_000_000
 BULK = 10_000  # rows read at once beyond which the collector is paused, then spared them
 
@@ -38,7 +40,7 @@ class AsOf:
         self,
         log: ConflictLog,
         *,
-        max_negotiations: int = 32,
+        max_negotiations: int = DEFAULT_MAX_NEGOTIATIONS,
         max_events: int = DEFAULT_MAX_EVENTS,
     ) -> None:
         self.log = log
@@ -58,12 +60,12 @@ class AsOf:
         with lock:
             if engine is None:
                 engine = AsOfEngine(slug)
-            fresh = self.log.index.engine_rows(slug, after_version=engine.version)
+            fresh = self.log.engine_rows(slug, EngineRow, after_version=engine.version)
             if engine.version and any(row.type == "PersonRedacted" for row in fresh):
                 # A person's key was destroyed: what the engine holds (events, states
                 # and their JSON) may show their fields; read the negotiation anew.
                 engine = AsOfEngine(slug)
-                fresh = self.log.index.engine_rows(slug)
+                fresh = self.log.engine_rows(slug, EngineRow)
             if fresh:
                 with paused_gc(len(fresh) > BULK):
                     engine.add_rows(fresh)
@@ -132,8 +134,7 @@ class AsOf:
         # stored valid time, which a correction does not move), with every proposal, by
         # which answers are coded. A 100,000-event negotiation reads 300, not 100,000.
         world_types = sorted(set(RECORDED_TYPES) - KNOWLEDGE)
-        index = self.log.index
-        newest = index.select_records(
+        newest = self.log.records(
             negotiation=slug,
             types=world_types,
             valid_lte=to,
@@ -145,7 +146,7 @@ class AsOf:
             slug, types=["ProposalMade"], valid_lte=to, recorded_lte=known_at
         )
         answer = timeline(_merged(newest + proposals, facts), to=to, known_at=known_at)
-        total = index.count_records(
+        total = self.log.count_records(
             negotiation=slug, types=world_types, valid_lte=to, recorded_lte=known_at
         )
         return replace(answer.latest(latest), total=total)

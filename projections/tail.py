@@ -144,7 +144,7 @@ def read_page(log: ConflictLog, wanted: StreamFilter, after: int, limit: int) ->
         rows = log.stored_states(after=after, limit=limit)
         opener = log.keys.opener(state for _, _, state in rows)
         return [event_from_state(*row, opener) for row in rows]
-    records = log.index.select_records(
+    records = log.records(
         after_position=after,
         limit=limit,
         types=sorted(wanted.types),
@@ -285,7 +285,7 @@ class LogTail:
     def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                subscription = self.log.recorder.subscribe(gt=self._pending.upto)
+                subscription = self.log.subscribe(gt=self._pending.upto)
                 with subscription:
                     with self._lock:
                         self._subscription = subscription

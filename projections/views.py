@@ -27,7 +27,7 @@ from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
 import psycopg.errors
@@ -39,7 +39,8 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL
 
 from domain.negotiation import Recorded
-from store.index import INDEX_TABLE, utc_key
+from store.dialect import POSTGRES, SQLITE, Dialect
+from store.index import INDEX_TABLE
 from store.log import ConflictLog
 from store.sqlite import synchronous_on_connect
 
@@ -74,8 +75,8 @@ class View(TrackingRecorder):
 
     projection_name: ClassVar[str] = ""
     tables: ClassVar[tuple[str, ...]] = ()
-    placeholder: ClassVar[str] = "?"
-    timestamp_type: ClassVar[str] = "TEXT"
+    dialect: ClassVar[Dialect] = SQLITE
+    timestamp_type: ClassVar[str] = SQLITE.timestamp_type
 
     # Backend hooks.
     @abstractmethod
@@ -89,14 +90,6 @@ class View(TrackingRecorder):
     @abstractmethod
     def _table(self, name: str) -> str:
         """A table's name as SQL (schema-qualified where the backend has schemas)."""
-
-    @abstractmethod
-    def _ts(self, value: datetime) -> Any:
-        """A UTC datetime as the backend stores it."""
-
-    @abstractmethod
-    def _from_ts(self, value: Any) -> datetime:
-        """A stored timestamp as an aware UTC datetime."""
 
     @property
     @abstractmethod
@@ -114,7 +107,15 @@ class View(TrackingRecorder):
 
     # What every view does.
     def _sql(self, sql: str) -> str:
-        return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
+        return self.dialect.sql(sql)
+
+    def _ts(self, value: datetime) -> Any:
+        """A UTC datetime as the backend stores it."""
+        return self.dialect.ts(value)
+
+    def _from_ts(self, value: Any) -> datetime:
+        """A stored timestamp as an aware UTC datetime."""
+        return self.dialect.from_ts(value)
 
     def record_many(self, items: Sequence[tuple[Recorded | None, Tracking]]) -> int:
         """Apply a run of events, each with its position, in ONE transaction.
@@ -258,18 +259,12 @@ class SQLiteView(SQLiteTrackingRecorder, View):
     def _table(self, name: str) -> str:
         return name
 
-    def _ts(self, value: datetime) -> Any:
-        return utc_key(value)
-
-    def _from_ts(self, value: Any) -> datetime:
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
-
 
 class PostgresView(PostgresTrackingRecorder, View):
     """A view in the log's PostgreSQL schema; the factory names its tracking table."""
 
-    placeholder = "%s"
-    timestamp_type = "TIMESTAMPTZ"
+    dialect = POSTGRES
+    timestamp_type = POSTGRES.timestamp_type
 
     def __init__(
         self, datastore: PostgresDatastore, *, tracking_table_name: str = "", **kwargs: Any
@@ -307,12 +302,6 @@ class PostgresView(PostgresTrackingRecorder, View):
     def _table(self, name: str) -> str:
         return f'"{self.datastore.schema}".{name}'
 
-    def _ts(self, value: datetime) -> Any:
-        return value
-
-    def _from_ts(self, value: Any) -> datetime:
-        assert isinstance(value, datetime)
-        return value.astimezone(UTC)
 
 
 TView = TypeVar("TView", bound=View)

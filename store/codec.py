@@ -23,13 +23,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
 import orjson
 
 from domain.events import encode_json
+from domain.instants import utc_text
 from domain.negotiation import CHAIN_VERSION, Recorded
 from domain.redaction import SEALED_MARK
 from domain.stored import current_schema
@@ -44,14 +44,6 @@ Opener = Callable[[bytes], bytes]
 
 class CorruptRowError(ValueError):
     """A stored row that cannot be read as a recorded event."""
-
-
-@lru_cache(maxsize=64)
-def utc_text(moment: datetime) -> str:
-    """An instant as JSON shows it everywhere: UTC, microseconds, ending in ``Z``.
-
-    Cached: a group commit gives one ``recorded_at`` to every event it writes."""
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def encode_record(recorded: Recorded) -> bytes:

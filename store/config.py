@@ -12,7 +12,10 @@ POSTGRES_RECORDER_TOPIC = "store.postgres:PostgresEventRecorder"
 
 @dataclass(frozen=True)
 class StoreConfig:
-    """Where the log lives: a PostgreSQL URL, or else a SQLite file in ``data_dir``."""
+    """Where the log lives: a PostgreSQL URL, or else a SQLite file in ``data_dir``.
+
+    Its defaults are the store's, written here once: ``api.settings.Settings`` takes
+    its own defaults for these knobs from this class."""
 
     data_dir: Path = Path("data")
     database_url: str | None = None

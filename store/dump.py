@@ -43,8 +43,9 @@ from uuid import UUID
 import orjson
 from eventsourcing.persistence import PersistenceError
 
+from domain.instants import utc_text
 from domain.negotiation import negotiation_id
-from store.codec import CorruptRowError, decode_record, utc_text
+from store.codec import CorruptRowError, decode_record
 from store.index import ChainRow, RestoreBatch, StoreNotEmptyError
 from store.keyring import Opener, PersonKey
 from store.mapper import RECORDED_TOPIC, IndexedStoredEvent, index_row

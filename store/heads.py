@@ -19,8 +19,8 @@ from typing import Any, Protocol
 
 import orjson
 
+from domain.instants import utc_text
 from domain.negotiation import Recorded
-from store.codec import utc_text
 
 HEAD_FORMAT = 1  # the ``parley_head`` field: how a head is laid out and signed
 

@@ -9,14 +9,11 @@ table).
 
 from __future__ import annotations
 
-import gc
-import threading
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from datetime import datetime
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
@@ -28,6 +25,8 @@ from domain.negotiation import (
     negotiation_id,
 )
 from store.codec import decode_record
+from store.dialect import SQLITE, Database, Dialect
+from store.gc_pause import paused_gc
 from store.keyring import Keyring
 from store.search import (
     TERMS_TABLE,
@@ -38,40 +37,12 @@ from store.search import (
     backfill_params,
 )
 
+R = TypeVar("R")
+
 INDEX_TABLE = "parley_event_index"
 COLUMNS = (
     "event_id, negotiation, version, position, type, subject_id, occurred_at, recorded_at, hash"
 )
-
-
-_gc_lock = threading.Lock()
-_gc_pausers = 0
-
-
-@contextmanager
-def paused_gc(pause: bool = True) -> Iterator[None]:
-    """Hold off the cyclic garbage collector while many objects are made at once.
-
-    Decoding 100,000 events makes millions of live objects; each collection the
-    allocations trigger walks all of them again, which made bulk reads 5x slower. The
-    records hold no reference cycles, so reference counting frees them all the same.
-    Nested and concurrent pauses count: the collector resumes when the last one ends.
-    """
-    global _gc_pausers
-    if not pause:
-        yield
-        return
-    with _gc_lock:
-        _gc_pausers += 1
-        if _gc_pausers == 1:
-            gc.disable()
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_pausers -= 1
-            if _gc_pausers == 0:
-                gc.enable()
 
 
 class RecordingOrderError(Exception):
@@ -85,42 +56,6 @@ class StoreNotEmptyError(Exception):
 RestoreBatch = tuple[Sequence[int], Sequence[StoredEvent]]
 """Rows of a dump for a recorder's ``restore_rows``: their positions, and the stored
 events (``IndexedStoredEvent``, each with its index row) to insert there."""
-
-
-class EngineRow(NamedTuple):
-    """What the as-of engine needs of one event, read from the index.
-
-    Times are the index's fixed-width UTC text (``utc_key``), which sorts as time does:
-    ``valid`` is when the event begins in valid time, ``recorded`` when the log stored
-    it. A dispute, correction or retraction names its target by position (``target``)
-    and valid time (``target_valid``), resolved by the index. ``record`` is the stored
-    event for the types whose fold needs its content, and None for ``CONTENT_FREE``
-    ones. A tuple, since the engine reads a hundred thousand of them at a time.
-    """
-
-    position: int
-    version: int
-    type: str
-    valid: str
-    recorded: str
-    target: int | None
-    target_valid: str | None
-    record: Recorded | None
-
-
-class ChartRow(NamedTuple):
-    """What the charts need of one event, read from the index alone (nothing decoded).
-
-    ``valid`` and ``recorded`` are ``utc_key`` text, as in ``EngineRow``; ``target`` is
-    the position of the event a dispute, correction or retraction names.
-    """
-
-    position: int
-    event_id: str
-    type: str
-    valid: str
-    recorded: str
-    target: int | None
 
 
 CONTENT_FREE = frozenset({"StatementIssued", "ContactHeld", "EventRetracted", "PersonRedacted"})
@@ -154,16 +89,6 @@ def index_params(
     return params
 
 
-def utc_key(moment: datetime) -> str:
-    """An instant as the index's fixed-width UTC text: it sorts as time does."""
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
-
-
-def from_utc_key(key: str) -> datetime:
-    """The instant a ``utc_key`` text names (its inverse)."""
-    return datetime.fromisoformat(key).replace(tzinfo=UTC)
-
-
 @dataclass(frozen=True)
 class NegotiationSummary:
     negotiation: str
@@ -177,11 +102,13 @@ class NegotiationSummary:
 class EventIndex:
     """Queries over the index joined to the stored events. Mixed into each recorder."""
 
-    placeholder = "?"
+    dialect: Dialect = SQLITE
+    placeholder = SQLITE.placeholder  # ``store.keyring.PersonKeys`` reads it
     events_join = ""  # "JOIN <events table> e ON e.<position column> = i.position"
     index_table = INDEX_TABLE
     terms_table = TERMS_TABLE
     text_table = TEXT_TABLE
+    contiguous_positions = False  # whether positions never have holes (SQLite's do not)
     keyring: Keyring  # opens sealed fields as rows are decoded (``store.keyring.PersonKeys``)
 
     @abstractmethod
@@ -189,12 +116,12 @@ class EventIndex:
         """Run a read query and return its rows as tuples."""
 
     @abstractmethod
-    def _ts(self, value: datetime) -> Any:
-        """A datetime as the backend stores it."""
+    def _write(self, sql: str, params: Sequence[Any]) -> int:
+        """Run one statement in a transaction of its own; return the rows it changed."""
 
     @abstractmethod
-    def _from_ts(self, value: Any) -> datetime:
-        """A stored timestamp as an aware UTC datetime."""
+    def stored_count(self) -> tuple[int, int]:
+        """(row count, highest position) of the stored events table."""
 
     @abstractmethod
     def _text_clause(self, query: TextQuery) -> tuple[str, list[Any]]:
@@ -203,12 +130,22 @@ class EventIndex:
     def _id(self, value: UUID) -> Any:
         return str(value)
 
+    @property
+    def database(self) -> Database:
+        """The narrow handle the store's side tables use (``store.tokens``)."""
+        return Database(self.dialect, self._fetch, self._write)
+
+    def _ts(self, value: datetime) -> Any:
+        return self.dialect.ts(value)
+
+    def _from_ts(self, value: Any) -> datetime:
+        return self.dialect.from_ts(value)
+
     def _key_sql(self, column: str) -> str:
-        """SQL for a timestamp column as ``utc_key`` text (SQLite stores it so)."""
-        return column
+        return self.dialect.key_sql(column)
 
     def _sql(self, sql: str) -> str:
-        return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
+        return self.dialect.sql(sql)
 
     def _records(self, where: str, params: list[Any], tail: str = "") -> list[Recorded]:
         sql = (
@@ -318,9 +255,15 @@ class EventIndex:
             params.append(self._ts(recorded_lte))
         return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
 
-    def engine_rows(self, negotiation: str, *, after_version: int = 0) -> list[EngineRow]:
+    def engine_rows(
+        self, negotiation: str, make: Callable[..., R], *, after_version: int = 0
+    ) -> list[R]:
         """A negotiation's events after a version, as the as-of engine reads them: index
-        columns, targets resolved by a join, stored rows only where the fold needs them."""
+        columns, targets resolved by a join, stored rows only where the fold needs them.
+
+        Each is made by ``make(position, version, type, valid, recorded, target,
+        target_valid, record)``: the projections' row type (``projections.rows``); times
+        are ``utc_key`` text, ``record`` is None for ``CONTENT_FREE`` types."""
         free = ", ".join(f"'{t}'" for t in sorted(CONTENT_FREE))
         sql = (
             "SELECT i.position, i.version, i.type, "
@@ -340,7 +283,7 @@ class EventIndex:
         keep = shared.setdefault
         with paused_gc(len(rows) > 1000):
             return [
-                EngineRow(
+                make(
                     position,
                     version,
                     keep(type_, type_),
@@ -355,9 +298,11 @@ class EventIndex:
                 for position, version, type_, valid, recorded, target, target_valid, state in rows
             ]
 
-    def chart_rows(self, negotiation: str) -> list[ChartRow]:
+    def chart_rows(self, negotiation: str, make: Callable[..., R]) -> list[R]:
         """A negotiation's events in position order as the charts read them: index
-        columns only, the target of each log fact resolved by a join (``projections.charts``)."""
+        columns only, the target of each log fact resolved by a join (``projections.charts``).
+
+        Each is made by ``make(position, event_id, type, valid, recorded, target)``."""
         sql = (
             "SELECT i.position, i.event_id, i.type, "
             f"{self._key_sql('i.occurred_at')}, {self._key_sql('i.recorded_at')}, t.position "
@@ -368,7 +313,7 @@ class EventIndex:
         rows = self._fetch(self._sql(sql), [negotiation])
         with paused_gc(len(rows) > 1000):
             return [
-                ChartRow(position, str(event_id), type_, valid, recorded, target)
+                make(position, str(event_id), type_, valid, recorded, target)
                 for position, event_id, type_, valid, recorded, target in rows
             ]
 
@@ -506,8 +451,7 @@ class EventIndex:
 
     def max_recorded_at(self) -> datetime | None:
         """The latest recorded_at in the log (served by its index, not a scan)."""
-        sql = f"SELECT recorded_at FROM {self.index_table} ORDER BY recorded_at DESC LIMIT 1"
-        rows = self._fetch(sql, [])
+        rows = self._fetch(self.dialect.latest_recorded_sql(self.index_table), [])
         return self._from_ts(rows[0][0]) if rows else None
 
     def last_position(self) -> int:

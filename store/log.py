@@ -7,18 +7,33 @@ decoded by ``store.codec`` without validation, and verifies the chains
 (``store.verify``). The recorder refuses a batch whose ``recorded_at`` would precede
 one already committed, so that ``recorded_at`` never decreases along the log's
 positions and answers ``known_at`` a past moment never change.
+
+This module assembles the parts; none of them imports it back. Each gets only what it
+uses: ``verify(index)``, ``TokenStore(database, …)`` (``store.dialect.Database``).
+
+The read API for the layers above (``projections/``, ``api/``) is this class's
+methods, and only they: ``records``, ``negotiation_events``, ``global_log``,
+``engine_rows`` and the rest below. The recorder and the index behind them
+(``recorder``, ``index``) belong to the store's own parts; the layers above do not
+reach for them, so that what a read may do is decided here, in one place.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import Mapper, Transcoder
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    Mapper,
+    Notification,
+    Subscription,
+    Transcoder,
+)
 
 from domain.errors import EventNotFoundError, NegotiationNotFoundError
 from domain.events import AnyEvent, NegotiationOpened
@@ -29,8 +44,11 @@ from store.keyring import Keyring, PersonKey
 from store.mapper import RecordMapper
 from store.redact import Redaction, redact
 from store.search import Search
+from store.tokens import TokenStore
 from store.verify import ChainReport, verify
 from store.writer import Appended, Writer
+
+R = TypeVar("R")
 
 POLL_SECONDS_KEY = "PARLEY_POLL_SECONDS"  # in a library env: SQLite subscriptions' poll interval
 
@@ -149,6 +167,11 @@ class ConflictLog(Application[UUID]):
         """Destroy a person's key and record ``PersonRedacted`` (``store.redact``)."""
         return redact(self, person, reason, requested_by, recorded_by=recorded_by)
 
+    def token_store(self) -> TokenStore:
+        """The named tokens kept beside this log (``store.tokens``)."""
+        path = self.config.sqlite_path if self.backend == "sqlite" else None
+        return TokenStore(self.index.database, schema=self.config.postgres_schema, sqlite_path=path)
+
     @property
     def keys(self) -> Keyring:
         """The person keys that seal and open protected fields (``store.keyring``)."""
@@ -254,6 +277,97 @@ class ConflictLog(Application[UUID]):
     def last_position(self) -> int:
         return self.index.last_position()
 
+    def records(
+        self,
+        *,
+        negotiation: str | None = None,
+        after_position: int | None = None,
+        after_version: int | None = None,
+        types: Sequence[str] = (),
+        valid_lte: datetime | None = None,
+        recorded_lte: datetime | None = None,
+        search: Search | None = None,
+        by_version: bool | None = None,
+        latest_in_valid_time: bool = False,
+        limit: int | None = None,
+    ) -> list[Recorded]:
+        """Events in position order (per negotiation: version order, unless ``by_version``
+        is False; or the latest in valid time first), filtered and paged. Unlike
+        ``negotiation_events`` and ``global_log``, a negotiation that does not exist
+        gives no events rather than an error."""
+        return self.index.select_records(
+            negotiation=negotiation,
+            after_position=after_position,
+            after_version=after_version,
+            types=types,
+            valid_lte=valid_lte,
+            recorded_lte=recorded_lte,
+            search=search,
+            by_version=by_version,
+            latest_in_valid_time=latest_in_valid_time,
+            limit=limit,
+        )
+
+    def count_records(
+        self,
+        *,
+        negotiation: str | None = None,
+        types: Sequence[str] = (),
+        valid_lte: datetime | None = None,
+        recorded_lte: datetime | None = None,
+    ) -> int:
+        """How many events ``records`` would give with these filters."""
+        return self.index.count_records(
+            negotiation=negotiation, types=types, valid_lte=valid_lte, recorded_lte=recorded_lte
+        )
+
+    def records_at(self, positions: Sequence[int]) -> list[Recorded]:
+        """The stored events at these log positions, in position order."""
+        return self.index.records_at(positions)
+
+    def records_by_ids(self, ids: Sequence[UUID]) -> list[Recorded]:
+        """The stored events with these ids, in position order (missing ids are skipped)."""
+        return self.index.records_by_ids(ids)
+
+    def records_about_any(
+        self,
+        ids: Sequence[UUID],
+        *,
+        recorded_lte: datetime | None = None,
+        upto_position: int | None = None,
+    ) -> list[Recorded]:
+        """Disputes, corrections and retractions that name any of ``ids``, recorded by
+        ``recorded_lte`` and at or before ``upto_position``, in position order."""
+        return self.index.records_about_any(
+            ids, recorded_lte=recorded_lte, upto_position=upto_position
+        )
+
+    def last_known_position(self, slug: str, recorded_lte: datetime) -> int | None:
+        """The position of a negotiation's last event recorded by ``recorded_lte``."""
+        return self.index.last_known_position(slug, recorded_lte)
+
+    def engine_rows(
+        self, slug: str, make: Callable[..., R], *, after_version: int = 0
+    ) -> list[R]:
+        """A negotiation's events after a version as the as-of engine reads them, each
+        made by ``make`` (``projections.rows.EngineRow``; see ``EventIndex.engine_rows``)."""
+        return self.index.engine_rows(slug, make, after_version=after_version)
+
+    def chart_rows(self, slug: str, make: Callable[..., R]) -> list[R]:
+        """A negotiation's events as the charts read them, each made by ``make``
+        (``projections.rows.ChartRow``; see ``EventIndex.chart_rows``)."""
+        return self.index.chart_rows(slug, make)
+
+    def subscribe(self, gt: int | None = None) -> Subscription[ApplicationRecorder]:
+        """The log's notifications after position ``gt``, blocking for new ones."""
+        return self.recorder.subscribe(gt=gt)
+
+    def notifications(self, after: int, limit: int) -> Sequence[Notification]:
+        """The library's notifications after a position, in position order."""
+        return self.recorder.select_notifications(
+            start=after, limit=limit, inclusive_of_start=False
+        )
+
     def stored_states(self, *, after: int = 0, limit: int = 500) -> list[tuple[int, int, bytes]]:
         """(position, version, stored JSON) after a position: the global log undecoded,
         for readers that only re-serialise it (the live streams' catch-up)."""
@@ -279,16 +393,16 @@ class ConflictLog(Application[UUID]):
     # Integrity.
     def verify(self) -> ChainReport:
         """Walk every hash chain and check positions; report the first break."""
-        return verify(self)
+        return verify(self.index)
 
     def stored_count(self) -> tuple[int, int]:
         """(row count, highest position) of the stored events table."""
-        return cast(tuple[int, int], self.recorder.stored_count())  # type: ignore[attr-defined]
+        return self.index.stored_count()
 
     @property
     def contiguous_positions(self) -> bool:
         """Whether the backend promises positions without holes (SQLite does)."""
-        return bool(getattr(self.recorder, "contiguous_positions", False))
+        return self.index.contiguous_positions
 
     def iter_all(self, page: int = 5000) -> Iterator[Recorded]:
         """Every event in position order, page by page."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -20,6 +19,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Identifier
 
+from store.dialect import POSTGRES
 from store.index import (
     COLUMNS,
     EventIndex,
@@ -50,7 +50,8 @@ class PostgresEventRecorder(EventIndex, PersonKeys, PostgresApplicationRecorder)
     """Stored events, their index and the person keys in one PostgreSQL schema."""
 
     backend = "postgres"
-    placeholder = "%s"
+    dialect = POSTGRES
+    placeholder = POSTGRES.placeholder
     contiguous_positions = False  # a rolled-back transaction leaves a hole in a sequence
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
@@ -66,8 +67,8 @@ class PostgresEventRecorder(EventIndex, PersonKeys, PostgresApplicationRecorder)
         self.sql_create_statements.extend(
             SQL(s).format()
             for s in (
-                *index_statements("TIMESTAMPTZ", prefix=f'"{schema}".'),
-                *token_statements("TIMESTAMPTZ", prefix=f'"{schema}".'),
+                *index_statements(POSTGRES.timestamp_type, prefix=f'"{schema}".'),
+                *token_statements(POSTGRES.timestamp_type, prefix=f'"{schema}".'),
                 *terms_statements(self._search_tables[0], prefix=f'"{schema}".', sqlite=False),
                 *postgres_text_statements(self._search_tables[1], prefix=f'"{schema}".'),
                 *key_statements("BYTEA", prefix=f'"{schema}".'),
@@ -164,9 +165,7 @@ class PostgresEventRecorder(EventIndex, PersonKeys, PostgresApplicationRecorder)
                 positions.append(row["notification_id"])
             rows = index_params(stored_events, positions, self._ts)
             if rows:
-                curs.execute(
-                    f"SELECT recorded_at FROM {self.index_table} ORDER BY recorded_at DESC LIMIT 1"
-                )
+                curs.execute(self.dialect.latest_recorded_sql(self.index_table))
                 latest = curs.fetchone()
                 if latest is not None and latest["recorded_at"] > rows[0][7]:
                     raise RecordingOrderError(latest["recorded_at"])
@@ -264,16 +263,6 @@ class PostgresEventRecorder(EventIndex, PersonKeys, PostgresApplicationRecorder)
 
     def _contains(self, column: str) -> str:
         return f"position(%s::bytea in {column}) > 0"
-
-    def _ts(self, value: datetime) -> Any:
-        return value
-
-    def _from_ts(self, value: Any) -> datetime:
-        assert isinstance(value, datetime)
-        return value.astimezone(UTC)
-
-    def _key_sql(self, column: str) -> str:
-        return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
 
     def select_states(self, after: int, limit: int) -> list[tuple[int, int, bytes]]:
         """(position, version, state) of Parley events after ``after``, in position order:

@@ -15,7 +15,6 @@ import random
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 from uuid import UUID
 
@@ -32,6 +31,8 @@ from eventsourcing.sqlite import (
     SQLiteDatastore,
 )
 
+from store.config import StoreConfig
+from store.dialect import SQLITE
 from store.index import (
     COLUMNS,
     EventIndex,
@@ -40,7 +41,6 @@ from store.index import (
     StoreNotEmptyError,
     index_params,
     index_statements,
-    utc_key,
 )
 from store.keyring import PersonKey, PersonKeys, key_statements
 from store.mapper import RECORDED_TOPIC
@@ -52,7 +52,6 @@ from store.search import (
     terms_statements,
 )
 from store.subscription import (
-    DEFAULT_POLL_SECONDS,
     SQLiteSubscription,
     committed,
     database_key,
@@ -98,7 +97,7 @@ def synchronous_on_connect(datastore: SQLiteDatastore, level: str) -> None:
 
     def create() -> SQLiteConnection:
         connection = again_while_locked(make, sqlite3.OperationalError)
-        connection._sqlite_conn.execute(f"PRAGMA synchronous={level}")
+        connection.cursor().execute(f"PRAGMA synchronous={level}")
         return connection
 
     setattr(pool, "_create_connection", create)  # noqa: B010 - the pool has no hook
@@ -108,8 +107,9 @@ class SQLiteEventRecorder(EventIndex, PersonKeys, SQLiteApplicationRecorder):
     """Stored events, their index and the person keys in one SQLite file."""
 
     backend = "sqlite"
+    dialect = SQLITE
     contiguous_positions = True
-    poll_seconds = DEFAULT_POLL_SECONDS  # how often subscriptions look for other processes
+    poll_seconds = StoreConfig.poll_seconds  # how often subscriptions look for other processes
 
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
         synchronous_on_connect(datastore, "FULL")
@@ -135,8 +135,8 @@ class SQLiteEventRecorder(EventIndex, PersonKeys, SQLiteApplicationRecorder):
     def construct_create_table_statements(self) -> list[str]:
         return [
             *super().construct_create_table_statements(),
-            *index_statements("TEXT"),
-            *token_statements("TEXT"),
+            *index_statements(SQLITE.timestamp_type),
+            *token_statements(SQLITE.timestamp_type),
             *terms_statements(self.terms_table, sqlite=True),
             *sqlite_text_statements(self.text_table),
             *key_statements("BLOB"),
@@ -182,12 +182,10 @@ class SQLiteEventRecorder(EventIndex, PersonKeys, SQLiteApplicationRecorder):
     ) -> Sequence[int] | None:
         positions = super()._insert_events(c, stored_events, **kwargs)
         assert positions is not None
-        rows = index_params(stored_events, positions, utc_key)
+        rows = index_params(stored_events, positions, self._ts)
         if rows:
             # The write lock is held from the first INSERT on, so this read is ordered.
-            c.execute(
-                f"SELECT recorded_at FROM {self.index_table} ORDER BY recorded_at DESC LIMIT 1"
-            )
+            c.execute(self.dialect.latest_recorded_sql(self.index_table))
             latest = c.fetchone()
             if latest is not None and latest[0] > rows[0][7]:
                 raise RecordingOrderError(latest[0])
@@ -247,7 +245,7 @@ class SQLiteEventRecorder(EventIndex, PersonKeys, SQLiteApplicationRecorder):
                         for p, s in zip(positions, stored, strict=True)
                     ],
                 )
-                c.executemany(self._insert_index_sql, index_params(stored, positions, utc_key))
+                c.executemany(self._insert_index_sql, index_params(stored, positions, self._ts))
                 self._insert_search(c, search_params(stored, positions))
                 inserted += len(positions)
         committed(self.database_key)
@@ -276,12 +274,6 @@ class SQLiteEventRecorder(EventIndex, PersonKeys, SQLiteApplicationRecorder):
         with self.datastore.transaction(commit=True) as c:
             c.execute(sql, params)
             return int(c.sqlite_cursor.rowcount)
-
-    def _ts(self, value: datetime) -> Any:
-        return utc_key(value)
-
-    def _from_ts(self, value: Any) -> datetime:
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
     def select_states(self, after: int, limit: int) -> list[tuple[int, int, bytes]]:
         """(position, version, state) of Parley events after ``after``, in position order:

@@ -21,8 +21,6 @@ from typing import Any
 from eventsourcing.persistence import ListenNotifySubscription
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
-DEFAULT_POLL_SECONDS = 0.2
-
 _lock = threading.Lock()
 _subscriptions: dict[str, set[SQLiteSubscription]] = {}
 
@@ -57,7 +55,7 @@ class SQLiteSubscription(ListenNotifySubscription[SQLiteApplicationRecorder]):
         topics: Sequence[str] = (),
         *,
         key: str,
-        poll_seconds: float = DEFAULT_POLL_SECONDS,
+        poll_seconds: float,
     ) -> None:
         self._key = key
         self._poll_seconds = poll_seconds

@@ -18,8 +18,10 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
+from domain.instants import utc_text
 from domain.tokens import (
     TOKEN_NAME,
     Identity,
@@ -31,10 +33,7 @@ from domain.tokens import (
     check_token_name,
     implied,
 )
-from store.codec import utc_text
-
-if TYPE_CHECKING:
-    from store.log import ConflictLog
+from store.dialect import Database
 
 TOKENS_TABLE = "parley_tokens"
 PREFIX = "parley_"  # every named token starts so: recognisable in a config file or a leak scan
@@ -88,16 +87,21 @@ class Token:
 
 
 class TokenStore:
-    """Create, list, revoke and identify named tokens in ``log``'s store."""
+    """Create, list, revoke and identify named tokens in a log's database.
 
-    def __init__(self, log: ConflictLog) -> None:
-        self._index = log.index
-        self.backend = log.backend
-        self._datastore: Any = getattr(log.recorder, "datastore")  # noqa: B009 - untyped
-        schema = log.config.postgres_schema
-        self.table = f'"{schema}".{TOKENS_TABLE}' if log.backend == "postgres" else TOKENS_TABLE
+    ``schema`` qualifies the table on PostgreSQL; ``sqlite_path`` is the SQLite file,
+    whose lookups get a read-only connection of their own (None on PostgreSQL).
+    """
+
+    def __init__(
+        self, database: Database, *, schema: str = "public", sqlite_path: Path | None = None
+    ) -> None:
+        self._db = database
+        self._dialect = database.dialect
+        self.backend = self._dialect.name
+        self.table = f'"{schema}".{TOKENS_TABLE}' if self.backend == "postgres" else TOKENS_TABLE
         self._columns = "name, scope, created_at, created_by, revoked_at"
-        self._identify_sql = self._index._sql(
+        self._identify_sql = self._dialect.sql(
             f"SELECT name, scope, revoked_at FROM {self.table} WHERE hash = ?"
         )
         # SQLite: lookups on a read-only connection of their own, in autocommit, so each
@@ -105,9 +109,9 @@ class TokenStore:
         # through the pool (BEGIN, SELECT, ROLLBACK) it took 22 us, on every append.
         self._reader: sqlite3.Connection | None = None
         self._reader_lock = threading.Lock()
-        if self.backend == "sqlite":
+        if sqlite_path is not None:
             self._reader = sqlite3.connect(
-                log.config.sqlite_path.resolve().as_uri() + "?mode=ro",
+                sqlite_path.resolve().as_uri() + "?mode=ro",
                 uri=True,
                 isolation_level=None,
                 check_same_thread=False,
@@ -124,7 +128,7 @@ class TokenStore:
         self._write(
             f"INSERT INTO {self.table} (name, hash, scope, created_at, created_by) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [name, digest, granted, self._index._ts(now), created_by],
+            [name, digest, granted, self._dialect.ts(now), created_by],
         )
         # The insert is a no-op when the name is taken: the stored hash says whose it is.
         rows = self._read(f"SELECT hash FROM {self.table} WHERE name = ?", [name])
@@ -151,7 +155,7 @@ class TokenStore:
             raise TokenNotFoundError(name)
         self._write(
             f"UPDATE {self.table} SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
-            [self._index._ts(datetime.now(UTC)), name],
+            [self._dialect.ts(datetime.now(UTC)), name],
         )
         return self.get(name)
 
@@ -164,7 +168,7 @@ class TokenStore:
             with self._reader_lock:
                 rows = self._reader.execute(self._identify_sql, (digest,)).fetchall()
         else:
-            rows = self._index._fetch(self._identify_sql, [digest])
+            rows = self._db.fetch(self._identify_sql, [digest])
         if not rows:
             return None
         name, scope, revoked_at = rows[0]
@@ -181,14 +185,13 @@ class TokenStore:
         return Token(
             name=name,
             scope=check_scope(scope),
-            created_at=self._index._from_ts(created_at),
+            created_at=self._dialect.from_ts(created_at),
             created_by=created_by,
-            revoked_at=None if revoked_at is None else self._index._from_ts(revoked_at),
+            revoked_at=None if revoked_at is None else self._dialect.from_ts(revoked_at),
         )
 
     def _read(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-        return self._index._fetch(self._index._sql(sql), params)
+        return self._db.fetch(self._dialect.sql(sql), params)
 
     def _write(self, sql: str, params: list[Any]) -> None:
-        with self._datastore.transaction(commit=True) as cursor:
-            cursor.execute(self._index._sql(sql), params)
+        self._db.write(self._dialect.sql(sql), params)

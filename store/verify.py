@@ -10,13 +10,10 @@ a rule tightened since an event was written cannot make the log look broken.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from store.codec import CorruptRowError, decode_record
-from store.index import ChainRow
-
-if TYPE_CHECKING:
-    from store.log import ConflictLog
+from store.index import ChainRow, EventIndex
 
 
 @dataclass(frozen=True)
@@ -56,15 +53,16 @@ def check_row(row: ChainRow, previous: ChainRow | None, previous_hash: str | Non
     return None
 
 
-def verify(log: ConflictLog) -> ChainReport:
-    """Walk every hash chain and check positions; report the first break."""
+def verify(index: EventIndex) -> ChainReport:
+    """Walk every hash chain of ``index``'s store and check positions; report the first
+    break."""
     events = 0
     negotiations = 0
     previous: ChainRow | None = None
     previous_hash: str | None = None
     first_break: str | None = None
     broken_event: str | None = None
-    for row in log.index.iter_chain():
+    for row in index.iter_chain():
         events += 1
         if previous is None or previous.negotiation != row.negotiation:
             negotiations += 1
@@ -74,8 +72,8 @@ def verify(log: ConflictLog) -> ChainReport:
             if first_break is not None:
                 broken_event = row.event_id
         previous, previous_hash = row, row.hash
-    stored_rows, highest = log.stored_count()
-    contiguous = log.contiguous_positions
+    stored_rows, highest = index.stored_count()
+    contiguous = index.contiguous_positions
     detail: dict[str, Any] = {
         "stored_rows": stored_rows,
         "indexed_rows": events,

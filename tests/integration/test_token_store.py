@@ -11,14 +11,14 @@ from support import run_cli
 from domain.tokens import Identity, TokenExistsError, TokenNotFoundError
 from store.config import StoreConfig
 from store.log import ConflictLog
-from store.tokens import TokenRevokedError, TokenStore
+from store.tokens import TokenRevokedError
 
 
 def test_a_token_is_stored_as_its_hash_and_identifies_its_holder(log: ConflictLog) -> None:
-    tokens = TokenStore(log)
+    tokens = log.token_store()
     made, secret = tokens.create("alice", "append", created_by="admin")
     assert secret.startswith("parley_") and made.revoked_at is None
-    rows = log.index._fetch(f"SELECT name, hash FROM {tokens.table}", [])
+    rows = log.index.database.fetch(f"SELECT name, hash FROM {tokens.table}", [])
     assert rows == [("alice", hashlib.sha256(secret.encode()).hexdigest())]
     assert tokens.identify(secret) == Identity("alice", "append")
     assert tokens.identify(secret + "x") is None
@@ -27,7 +27,7 @@ def test_a_token_is_stored_as_its_hash_and_identifies_its_holder(log: ConflictLo
 
 
 def test_a_revoked_token_is_refused_and_its_name_is_never_reused(log: ConflictLog) -> None:
-    tokens = TokenStore(log)
+    tokens = log.token_store()
     _, secret = tokens.create("alice", "read", created_by="admin")
     revoked = tokens.revoke("alice")
     assert revoked.revoked_at is not None
@@ -70,7 +70,7 @@ def test_parley_token_creates_lists_and_revokes(
     assert run_cli(store_config, monkeypatch, "token", "revoke", "alice") == 0
     assert "alice revoked" in capsys.readouterr().out
     with ConflictLog(store_config) as log, pytest.raises(TokenRevokedError):
-        TokenStore(log).identify(secret)
+        log.token_store().identify(secret)
     assert run_cli(store_config, monkeypatch, "token", "list") == 0
     table = capsys.readouterr().out
     assert "alice" in table and "bob" in table

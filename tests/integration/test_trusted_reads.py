@@ -27,6 +27,7 @@ from domain.events import encode_json, parse_event
 from domain.negotiation import Negotiation, Recorded
 from domain.stored import build_event, schema_change, upcast
 from projections.as_of import engine_rows
+from projections.rows import EngineRow
 from projections.service import AsOf
 from store.codec import legacy_state
 from store.config import StoreConfig
@@ -261,7 +262,7 @@ def test_the_index_gives_the_engine_the_rows_it_would_make_from_the_records(
         )
     log.append(SLUG, [statement("back-dated", occurred_at="2025-05-01")])
 
-    from_index = log.index.engine_rows(SLUG)
+    from_index = log.engine_rows(SLUG, EngineRow)
     from_records = engine_rows(log.negotiation_events(SLUG))
 
     def comparable(rows: Any) -> list[tuple[Any, ...]]:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from domain.events import EVENT_TYPES, KNOWLEDGE
 from projections.charts import LANE_OF, LANES, chart_of, reaches_back
-from store.index import ChartRow
+from projections.rows import ChartRow
 
 DAY = timedelta(days=1).total_seconds()
 
