@@ -277,7 +277,10 @@ def _valid_time(value: Any) -> date | datetime:
 
 
 def _valid_time_json(value: date | datetime) -> str:
-    """ISO text of a valid time, UTC written ``Z`` (as pydantic writes a datetime)."""
+    """ISO text of a valid time, UTC written ``Z`` (as pydantic writes a datetime).
+
+    Not ``domain.instants.utc_text``: a valid time keeps the date, offset and precision
+    the client gave; only an instant the log makes is normalised to UTC microseconds."""
     text = value.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 

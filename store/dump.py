@@ -34,10 +34,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any, Protocol
 from uuid import UUID
 
 import orjson
@@ -47,12 +47,9 @@ from domain.instants import utc_text
 from domain.negotiation import negotiation_id
 from store.codec import CorruptRowError, decode_record
 from store.index import ChainRow, RestoreBatch, StoreNotEmptyError
-from store.keyring import Opener, PersonKey
+from store.keyring import Keyring, Opener, PersonKey
 from store.mapper import RECORDED_TOPIC, IndexedStoredEvent, index_row
 from store.verify import check_row
-
-if TYPE_CHECKING:
-    from store.log import ConflictLog
 
 DUMP_FORMAT = 1
 PAGE = 1000  # rows read per query by a dump, and inserted per batch by a restore
@@ -95,7 +92,30 @@ class RestoreReport:
     renumbered: bool
 
 
-def dump(log: ConflictLog, out: IO[bytes], *, page: int = PAGE) -> DumpHeader:
+class DumpedLog(Protocol):
+    """What a dump and a restore need of a log (``store.log.ConflictLog`` is one)."""
+
+    @property
+    def backend(self) -> str: ...
+
+    @property
+    def keys(self) -> Keyring: ...
+
+    @property
+    def contiguous_positions(self) -> bool: ...
+
+    def stored_count(self) -> tuple[int, int]: ...
+
+    def stored_rows(
+        self, *, after: int, upto: int, limit: int = 1000
+    ) -> list[tuple[int, UUID, int, bytes]]: ...
+
+    def restore_rows(
+        self, batches: Iterable[RestoreBatch], keys: Sequence[PersonKey] = ()
+    ) -> int: ...
+
+
+def dump(log: DumpedLog, out: IO[bytes], *, page: int = PAGE) -> DumpHeader:
     """Write every stored event up to the log's last position now, as stored."""
     keys = log.keys.store.person_keys()  # before the rows: every key they need exists
     events, head = log.stored_count()  # one statement: the events at or below ``head``
@@ -152,7 +172,7 @@ def _one_line_object(state: bytes) -> bool:
 
 
 def restore(
-    log: ConflictLog,
+    log: DumpedLog,
     lines: Iterable[bytes],
     *,
     renumber: bool = False,
@@ -182,7 +202,7 @@ def restore(
     )
 
 
-def check_empty(log: ConflictLog) -> None:
+def check_empty(log: DumpedLog) -> None:
     """Raise ``DumpError`` unless ``log`` holds no event: a restore goes only there."""
     stored, _ = log.stored_count()
     if stored:

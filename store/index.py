@@ -379,12 +379,6 @@ class EventIndex:
             after, count = rows[-1][0], count + len(rows)
         return count
 
-    def _clear_search(self, cursor: Any) -> None:
-        """Empty the search tables, which only events fill: rows left there when the
-        events were lost would collide with the restored ones."""
-        for table in (self.terms_table, self.text_table):
-            cursor.execute(f"DELETE FROM {table}")
-
     def records_by_ids(self, ids: Sequence[UUID]) -> list[Recorded]:
         """The stored events with these ids, in position order."""
         if not ids:

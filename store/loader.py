@@ -7,10 +7,10 @@ stores nothing new. Batches are appended atomically, in file order.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID, uuid5
 
 import orjson
@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from domain.events import AnyEvent, error_loc, parse_event
 from domain.negotiation import check_slug
-from store.log import ConflictLog
+from store.writer import Appended
 
 _LINE_IDS = UUID("0d3c7c1e-2b7a-4f0e-8d55-5e1f1a7a9b21")
 
@@ -70,8 +70,16 @@ def read_events(path: Path, slug: str) -> list[AnyEvent]:
     return events
 
 
+class AppendingLog(Protocol):
+    """What ``load`` needs of a log (``store.log.ConflictLog`` is one)."""
+
+    def append(
+        self, slug: str, events: Sequence[AnyEvent], *, recorded_by: str | None = None
+    ) -> Appended: ...
+
+
 def load(
-    log: ConflictLog,
+    log: AppendingLog,
     path: Path,
     slug: str | None = None,
     *,

@@ -39,9 +39,10 @@ from domain.errors import EventNotFoundError, NegotiationNotFoundError
 from domain.events import AnyEvent, NegotiationOpened
 from domain.negotiation import Recorded, check_slug
 from store.config import StoreConfig, eventsourcing_env
-from store.index import EventIndex, NegotiationSummary, RestoreBatch
+from store.index import NegotiationSummary, RestoreBatch
 from store.keyring import Keyring, PersonKey
 from store.mapper import RecordMapper
+from store.recorder import IndexedRecorder
 from store.redact import Redaction, redact
 from store.search import Search
 from store.tokens import TokenStore
@@ -99,8 +100,10 @@ class ConflictLog(Application[UUID]):
         return RecordMapper(transcoder=_NoTranscoder())
 
     @property
-    def index(self) -> EventIndex:
-        return cast(EventIndex, self.recorder)
+    def index(self) -> IndexedRecorder:
+        """The recorder as the store's parts use it (the event index, the person keys);
+        the layers above use this class's methods instead."""
+        return cast(IndexedRecorder, self.recorder)
 
     @property
     def backend(self) -> str:
@@ -371,16 +374,14 @@ class ConflictLog(Application[UUID]):
     def stored_states(self, *, after: int = 0, limit: int = 500) -> list[tuple[int, int, bytes]]:
         """(position, version, stored JSON) after a position: the global log undecoded,
         for readers that only re-serialise it (the live streams' catch-up)."""
-        states = self.recorder.select_states(after, limit)  # type: ignore[attr-defined]
-        return cast(list[tuple[int, int, bytes]], states)
+        return self.index.select_states(after, limit)
 
     def stored_rows(
         self, *, after: int, upto: int, limit: int = 1000
     ) -> list[tuple[int, UUID, int, bytes]]:
         """(position, originator_id, version, stored bytes) in (after, upto], in position
         order: the stored events table as it is (``store.dump``)."""
-        rows = self.recorder.stored_rows(after, upto, limit)  # type: ignore[attr-defined]
-        return cast(list[tuple[int, UUID, int, bytes]], rows)
+        return self.index.stored_rows(after, upto, limit)
 
     def restore_rows(
         self, batches: Iterable[RestoreBatch], keys: Sequence[PersonKey] = ()
@@ -388,7 +389,7 @@ class ConflictLog(Application[UUID]):
         """Insert a dump's rows, with their index rows and its person keys, into this
         empty store, in one transaction (``store.dump.restore``); raises
         ``StoreNotEmptyError`` otherwise."""
-        return int(self.recorder.restore_rows(batches, keys))  # type: ignore[attr-defined]
+        return self.index.restore_rows(batches, keys)
 
     # Integrity.
     def verify(self) -> ChainReport:

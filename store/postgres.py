@@ -21,21 +21,15 @@ from psycopg.sql import SQL, Identifier
 
 from store.dialect import POSTGRES
 from store.index import (
-    COLUMNS,
-    EventIndex,
-    RecordingOrderError,
     RestoreBatch,
-    StoreNotEmptyError,
-    index_params,
     index_statements,
 )
-from store.keyring import PersonKey, PersonKeys, key_statements
+from store.keyring import PersonKey, key_statements
 from store.mapper import RECORDED_TOPIC
+from store.recorder import IndexedRecorder
 from store.search import (
-    SearchRows,
     TextQuery,
     postgres_text_statements,
-    search_params,
     terms_statements,
 )
 from store.tokens import token_statements
@@ -46,7 +40,7 @@ _REFUSE_FUNCTION = "parley_refuse_change"
 _DDL_LOCK = 0x7061726C6579  # "parley": the advisory lock key for creating tables
 
 
-class PostgresEventRecorder(EventIndex, PersonKeys, PostgresApplicationRecorder):
+class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
     """Stored events, their index and the person keys in one PostgreSQL schema."""
 
     backend = "postgres"
@@ -75,9 +69,6 @@ class PostgresEventRecorder(EventIndex, PersonKeys, PostgresApplicationRecorder)
                 *self._append_only_statements(schema, events),
             )
         )
-        self._insert_index_sql = (
-            f"INSERT INTO {self.index_table} ({COLUMNS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)"
-        )
 
     def create_table(self) -> None:
         """Create the tables once, though several processes may start together.
@@ -101,21 +92,10 @@ class PostgresEventRecorder(EventIndex, PersonKeys, PostgresApplicationRecorder)
         searchable = found is not None and found["found"] is not None
         super()._create_table(curs)
         if not searchable:
-
-            def fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-                curs.execute(sql, params)
-                return [tuple(row.values()) for row in curs.fetchall()]
-
-            backfilled = self.backfill_search(fetch, lambda rows: self._insert_search(curs, rows))
+            tx = PostgresTransaction(curs)
+            backfilled = self.backfill_search(tx.fetch, lambda rows: self._insert_search(tx, rows))
             if backfilled:
                 log.info("search: indexed the %d events stored before search existed", backfilled)
-
-    def _insert_search(self, curs: Cursor[DictRow], rows: SearchRows) -> None:
-        terms, texts = rows
-        curs.executemany(
-            f"INSERT INTO {self.terms_table} (position, kind, term) VALUES (%s,%s,%s)", terms
-        )
-        curs.executemany(f"INSERT INTO {self.text_table} (position, body) VALUES (%s,%s)", texts)
 
     def _text_clause(self, query: TextQuery) -> tuple[str, list[Any]]:
         tsquery, params = query.tsquery()
@@ -163,33 +143,8 @@ class PostgresEventRecorder(EventIndex, PersonKeys, PostgresApplicationRecorder)
                 row = curs.fetchone()
                 assert row is not None
                 positions.append(row["notification_id"])
-            rows = index_params(stored_events, positions, self._ts)
-            if rows:
-                curs.execute(self.dialect.latest_recorded_sql(self.index_table))
-                latest = curs.fetchone()
-                if latest is not None and latest["recorded_at"] > rows[0][7]:
-                    raise RecordingOrderError(latest["recorded_at"])
-                curs.executemany(self._insert_index_sql, rows)
-                self._insert_search(curs, search_params(stored_events, positions))
-            destroyed = [(key,) for s in stored_events if (key := getattr(s, "destroys", None))]
-            if destroyed:
-                curs.executemany(self.delete_key_sql, destroyed)
-                self._redact_search(curs, [key for (key,) in destroyed])
+            self._index_in(PostgresTransaction(curs), stored_events, positions)
         return positions
-
-    def _redact_search(self, curs: Cursor[DictRow], destroyed: list[str]) -> None:
-        """Search rows of the events sealed under destroyed keys, made again as they now
-        read (``PersonKeys.redacted_search``), in the caller's transaction."""
-
-        def fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-            curs.execute(sql, params)
-            return [tuple(row.values()) for row in curs.fetchall()]
-
-        positions, rows = self.redacted_search(fetch, destroyed)
-        held = [(position,) for position in positions]
-        curs.executemany(f"DELETE FROM {self.terms_table} WHERE position = %s", held)
-        curs.executemany(f"DELETE FROM {self.text_table} WHERE position = %s", held)
-        self._insert_search(curs, rows)
 
     def restore_rows(
         self, batches: Iterable[RestoreBatch], keys: Sequence[PersonKey] = ()
@@ -201,27 +156,18 @@ class PostgresEventRecorder(EventIndex, PersonKeys, PostgresApplicationRecorder)
         it; the table lock keeps writers out meanwhile."""
         schema, events = self.datastore.schema, self.events_table_name
         table = SQL("{0}.{1}").format(Identifier(schema), Identifier(events))
-        inserted, last = 0, 0
+        insert = SQL(
+            "INSERT INTO {0} (notification_id, originator_id, originator_version, topic, "
+            "state) VALUES (%s, %s, %s, %s, %s)"
+        ).format(table)
         with self.datastore.transaction(commit=True) as curs:
             # Reading the dump between batches leaves the session idle in the transaction.
             curs.execute("SET LOCAL idle_in_transaction_session_timeout = '60s'")
             self._lock_table(curs)
-            for held in (table, SQL(self.index_table)):
-                curs.execute(SQL("SELECT EXISTS (SELECT 1 FROM {0}) AS held").format(held))
-                found = curs.fetchone()
-                if found is not None and found["held"]:
-                    raise StoreNotEmptyError(held.as_string())
-            curs.execute(f"DELETE FROM {self.keys_table}")
-            curs.executemany(
-                self.insert_key_sql, [(k.key_id, k.person, k.key, k.created_at) for k in keys]
-            )
             self._notify_channel(curs)
-            self._clear_search(curs)
-            insert = SQL(
-                "INSERT INTO {0} (notification_id, originator_id, originator_version, topic, "
-                "state) VALUES (%s, %s, %s, %s, %s)"
-            ).format(table)
-            for positions, stored in batches:
+            tx = PostgresTransaction(curs)
+
+            def insert_events(positions: Sequence[int], stored: Sequence[StoredEvent]) -> None:
                 curs.executemany(
                     insert,
                     [
@@ -229,10 +175,10 @@ class PostgresEventRecorder(EventIndex, PersonKeys, PostgresApplicationRecorder)
                         for p, s in zip(positions, stored, strict=True)
                     ],
                 )
-                curs.executemany(self._insert_index_sql, index_params(stored, positions, self._ts))
-                self._insert_search(curs, search_params(stored, positions))
-                inserted += len(positions)
-                last = positions[-1] if positions else last
+
+            inserted, last = self._restore_in(
+                tx, f'"{schema}"."{events}"', batches, keys, insert_events
+            )
             if last:
                 curs.execute(
                     "SELECT setval(pg_get_serial_sequence(%s, 'notification_id'), %s)",
@@ -281,6 +227,24 @@ class PostgresEventRecorder(EventIndex, PersonKeys, PostgresApplicationRecorder)
         )
         row = self._fetch(sql, [])
         return int(row[0][0]), int(row[0][1])
+
+
+class PostgresTransaction:
+    """A PostgreSQL write transaction as ``store.recorder.Transaction``: ``?`` SQL is
+    written with psycopg's placeholders."""
+
+    def __init__(self, cursor: Cursor[DictRow]) -> None:
+        self.cursor = cursor
+
+    def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        self.cursor.execute(POSTGRES.sql(sql), params)
+        return [tuple(row.values()) for row in self.cursor.fetchall()]
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.cursor.execute(POSTGRES.sql(sql), params or None)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.cursor.executemany(POSTGRES.sql(sql), rows)
 
 
 __all__ = ["IntegrityError", "PostgresEventRecorder"]

@@ -34,20 +34,14 @@ from eventsourcing.sqlite import (
 from store.config import StoreConfig
 from store.dialect import SQLITE
 from store.index import (
-    COLUMNS,
-    EventIndex,
-    RecordingOrderError,
     RestoreBatch,
-    StoreNotEmptyError,
-    index_params,
     index_statements,
 )
-from store.keyring import PersonKey, PersonKeys, key_statements
+from store.keyring import PersonKey, key_statements
 from store.mapper import RECORDED_TOPIC
+from store.recorder import IndexedRecorder
 from store.search import (
-    SearchRows,
     TextQuery,
-    search_params,
     sqlite_text_statements,
     terms_statements,
 )
@@ -103,11 +97,12 @@ def synchronous_on_connect(datastore: SQLiteDatastore, level: str) -> None:
     setattr(pool, "_create_connection", create)  # noqa: B010 - the pool has no hook
 
 
-class SQLiteEventRecorder(EventIndex, PersonKeys, SQLiteApplicationRecorder):
+class SQLiteEventRecorder(IndexedRecorder, SQLiteApplicationRecorder):
     """Stored events, their index and the person keys in one SQLite file."""
 
     backend = "sqlite"
     dialect = SQLITE
+    text_key = "rowid"  # the FTS5 table's
     contiguous_positions = True
     poll_seconds = StoreConfig.poll_seconds  # how often subscriptions look for other processes
 
@@ -154,21 +149,10 @@ class SQLiteEventRecorder(EventIndex, PersonKeys, SQLiteApplicationRecorder):
         searchable = c.fetchone() is not None
         super()._create_table(c)
         if not searchable:
-
-            def fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-                c.execute(sql, params)
-                return [tuple(row) for row in c.fetchall()]
-
-            backfilled = self.backfill_search(fetch, lambda rows: self._insert_search(c, rows))
+            tx = SQLiteTransaction(c)
+            backfilled = self.backfill_search(tx.fetch, lambda rows: self._insert_search(tx, rows))
             if backfilled:
                 log.info("search: indexed the %d events stored before search existed", backfilled)
-
-    def _insert_search(self, c: SQLiteCursor, rows: SearchRows) -> None:
-        terms, texts = rows
-        c.executemany(
-            f"INSERT INTO {self.terms_table} (position, kind, term) VALUES (?,?,?)", terms
-        )
-        c.executemany(f"INSERT INTO {self.text_table} (rowid, body) VALUES (?,?)", texts)
 
     def _text_clause(self, query: TextQuery) -> tuple[str, list[Any]]:
         table = self.text_table
@@ -182,38 +166,9 @@ class SQLiteEventRecorder(EventIndex, PersonKeys, SQLiteApplicationRecorder):
     ) -> Sequence[int] | None:
         positions = super()._insert_events(c, stored_events, **kwargs)
         assert positions is not None
-        rows = index_params(stored_events, positions, self._ts)
-        if rows:
-            # The write lock is held from the first INSERT on, so this read is ordered.
-            c.execute(self.dialect.latest_recorded_sql(self.index_table))
-            latest = c.fetchone()
-            if latest is not None and latest[0] > rows[0][7]:
-                raise RecordingOrderError(latest[0])
-            c.executemany(self._insert_index_sql, rows)
-            self._insert_search(c, search_params(stored_events, positions))
-        destroyed = [(key,) for s in stored_events if (key := getattr(s, "destroys", None))]
-        if destroyed:
-            c.executemany(self.delete_key_sql, destroyed)
-            self._redact_search(c, [key for (key,) in destroyed])
+        # The write lock is held from the first INSERT on (``_index_in`` reads ordered).
+        self._index_in(SQLiteTransaction(c), stored_events, positions)
         return positions
-
-    def _redact_search(self, c: SQLiteCursor, destroyed: list[str]) -> None:
-        """Search rows of the events sealed under destroyed keys, made again as they now
-        read (``PersonKeys.redacted_search``), in the caller's transaction."""
-
-        def fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-            c.execute(sql, params)
-            return [tuple(row) for row in c.fetchall()]
-
-        positions, rows = self.redacted_search(fetch, destroyed)
-        held = [(position,) for position in positions]
-        c.executemany(f"DELETE FROM {self.terms_table} WHERE position = ?", held)
-        c.executemany(f"DELETE FROM {self.text_table} WHERE rowid = ?", held)
-        self._insert_search(c, rows)
-
-    @property
-    def _insert_index_sql(self) -> str:
-        return f"INSERT INTO {self.index_table} ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)"
 
     def restore_rows(
         self, batches: Iterable[RestoreBatch], keys: Sequence[PersonKey] = ()
@@ -222,32 +177,23 @@ class SQLiteEventRecorder(EventIndex, PersonKeys, SQLiteApplicationRecorder):
         and its person keys (in place of any key a store without events holds), into this
         empty store: ONE transaction, so a restore is all or nothing."""
         events = self.events_table_name
-        inserted = 0
+        insert = (
+            f"INSERT INTO {events} (rowid, originator_id, originator_version, topic, state) "
+            "VALUES (?,?,?,?,?)"
+        )
         with self.datastore.transaction(commit=True) as c:
-            for table in (events, self.index_table):
-                c.execute(f"SELECT EXISTS (SELECT 1 FROM {table})")
-                if c.fetchone()[0]:
-                    raise StoreNotEmptyError(table)
-            c.execute(f"DELETE FROM {self.keys_table}")
-            c.executemany(
-                self.insert_key_sql, [(k.key_id, k.person, k.key, k.created_at) for k in keys]
-            )
-            insert = (
-                f"INSERT INTO {events} (rowid, originator_id, originator_version, topic, state) "
-                "VALUES (?,?,?,?,?)"
-            )
-            self._clear_search(c)
-            for positions, stored in batches:
-                c.executemany(
+            tx = SQLiteTransaction(c)
+
+            def insert_events(positions: Sequence[int], stored: Sequence[StoredEvent]) -> None:
+                tx.executemany(
                     insert,
                     [
                         (p, _id_text(s.originator_id), s.originator_version, s.topic, s.state)
                         for p, s in zip(positions, stored, strict=True)
                     ],
                 )
-                c.executemany(self._insert_index_sql, index_params(stored, positions, self._ts))
-                self._insert_search(c, search_params(stored, positions))
-                inserted += len(positions)
+
+            inserted, _ = self._restore_in(tx, events, batches, keys, insert_events)
         committed(self.database_key)
         return inserted
 
@@ -293,6 +239,23 @@ class SQLiteEventRecorder(EventIndex, PersonKeys, SQLiteApplicationRecorder):
 
     def pragma(self, name: str) -> Any:
         return self._fetch(f"PRAGMA {name}", [])[0][0]
+
+
+class SQLiteTransaction:
+    """A SQLite write transaction as ``store.recorder.Transaction`` (``?`` is SQLite's)."""
+
+    def __init__(self, cursor: SQLiteCursor) -> None:
+        self.cursor = cursor
+
+    def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        self.cursor.execute(sql, params)
+        return [tuple(row) for row in self.cursor.fetchall()]
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.cursor.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.cursor.executemany(sql, rows)
 
 
 def _id_text(originator_id: UUID | str) -> str:

@@ -31,16 +31,25 @@ def imported_modules(source: str, module: str) -> Iterator[str]:
     """
     package = module.split(".")[:-1]
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            yield from (alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package[: len(package) - (node.level - 1)]
-                prefix = ".".join([*base, *([node.module] if node.module else [])])
-            else:
-                prefix = node.module or ""
-            for alias in node.names:
-                yield prefix if alias.name == "*" else f"{prefix}.{alias.name}".strip(".")
+        yield from import_names(node, package)
+
+
+def import_names(node: ast.AST, package: list[str]) -> list[str]:
+    """The names an import statement imports (``a.b`` for ``from a import b``), relative
+    ones made absolute against ``package``; [] for any other node."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if not isinstance(node, ast.ImportFrom):
+        return []
+    if node.level:
+        base = package[: len(package) - (node.level - 1)]
+        prefix = ".".join([*base, *([node.module] if node.module else [])])
+    else:
+        prefix = node.module or ""
+    return [
+        prefix if alias.name == "*" else f"{prefix}.{alias.name}".strip(".")
+        for alias in node.names
+    ]
 
 
 def within(name: str, package: str) -> bool:
@@ -201,21 +210,10 @@ def import_edges(source: str, module: str, known: set[str]) -> Iterator[tuple[st
     ``a.b`` when it is one, else ``a``."""
     package = module.split(".") if is_package(module, known) else module.split(".")[:-1]
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                target = nearest_module(alias.name, known)
-                if target:
-                    yield target, node.lineno
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package[: len(package) - (node.level - 1)]
-                prefix = ".".join([*base, *([node.module] if node.module else [])])
-            else:
-                prefix = node.module or ""
-            for alias in node.names:
-                target = nearest_module(f"{prefix}.{alias.name}".strip("."), known)
-                if target:
-                    yield target, node.lineno
+        for name in import_names(node, package):
+            target = nearest_module(name, known)
+            if target:
+                yield target, getattr(node, "lineno", 0)
 
 
 def is_package(module: str, known: set[str]) -> bool:
@@ -424,3 +422,62 @@ def test_no_module_reads_another_modules_private_names() -> None:
         for line, what in private_reads(source)
     }
     assert unexplained(found, ALLOWED_PRIVATE_READS) == []
+
+
+# One front door: the store's parts never import the facade, and the floors above read
+# the store through ConflictLog's methods only (store/log.py's docstring).
+
+ALLOWED_FACADE_IMPORTS: dict[str, str] = {
+    "store/writer.py": "writer: Writer(events, index, keyring, ...)",
+    "store/redact.py": "writer: redact(keyring, writer, ...)",
+}
+
+
+def store_parts_importing_the_facade(
+    sources: dict[str, str], paths: dict[str, Path]
+) -> dict[str, str]:
+    """Store modules that import ``store.log``: file -> ``file:line imports store.log``."""
+    return {
+        str(where): f"{where}:{line} imports store.log"
+        for module, edges in sorted(module_graph(sources).items())
+        if within(module, "store") and module != "store.log"
+        for where in [paths[module].relative_to(ROOT)]
+        for target, line in edges.items()
+        if target == "store.log"
+    }
+
+
+def reads_behind_the_facade(source: str) -> Iterator[tuple[int, str]]:
+    """(line, what) for each ``<…log>.index`` or ``.recorder``: the store's own parts."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and node.attr in ("index", "recorder"):
+            owner = ast.unparse(node.value)
+            if node.attr == "recorder" or owner.split(".")[-1].endswith("log"):
+                yield node.lineno, f"{owner}.{node.attr}"
+
+
+def test_checker_finds_reads_behind_the_facade() -> None:
+    source = "log.index.engine_rows(s)\nself.log.recorder.subscribe()\nSCOPES.index(s)\n"
+    assert list(reads_behind_the_facade(source)) == [(1, "log.index"), (2, "self.log.recorder")]
+    sources = {"store.log": "", "store.dump": "if X:\n    from store.log import ConflictLog\n"}
+    paths = {m: ROOT / (m.replace(".", "/") + ".py") for m in sources}
+    assert store_parts_importing_the_facade(sources, paths) == {
+        "store/dump.py": "store/dump.py:2 imports store.log"
+    }
+
+
+def test_no_store_part_imports_the_facade_even_under_type_checking() -> None:
+    sources, paths = read_sources()
+    found = store_parts_importing_the_facade(sources, paths)
+    assert unexplained(found, ALLOWED_FACADE_IMPORTS) == []
+
+
+def test_projections_and_api_read_the_store_through_conflict_log_methods() -> None:
+    sources, paths = read_sources()
+    found = [
+        f"{paths[module].relative_to(ROOT)}:{line} {what}"
+        for module, source in sorted(sources.items())
+        if within(module, "projections") or within(module, "api")
+        for line, what in reads_behind_the_facade(source)
+    ]
+    assert found == []
