@@ -1,11 +1,12 @@
 """What differs between SQLite and PostgreSQL, in one place.
 
 Parley writes its SQL once, with ``?`` placeholders, and a ``Dialect`` turns it into
-the backend's: the placeholder, how an instant is stored (SQLite: ``utc_key`` text,
-which sorts as time does; PostgreSQL: ``TIMESTAMPTZ``) and read back, how a timestamp
-column reads as ``utc_key`` text, and the query for the latest ``recorded_at``. A
-``Database`` is the narrow handle the store's side tables (``store.tokens``) get: the
-dialect, a read and a one-statement write, nothing of the recorder behind them.
+the backend's: the placeholder, the column types, how an instant is stored (SQLite:
+``utc_key`` text, which sorts as time does; PostgreSQL: ``TIMESTAMPTZ``) and read back,
+how a timestamp column reads as ``utc_key`` text, and the query for the latest
+``recorded_at``. A ``Database`` is the narrow handle the store's side tables
+(``store.tokens``) get: the dialect, a read and a one-statement write, nothing of the
+recorder behind them.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class Dialect:
     name: str
     placeholder: str
     timestamp_type: str
+    blob_type: str
 
     def sql(self, text: str) -> str:
         """``text``, written with ``?`` placeholders, in this backend's."""
@@ -53,8 +55,8 @@ class Dialect:
         return f"SELECT recorded_at FROM {table} ORDER BY recorded_at DESC LIMIT 1"
 
 
-SQLITE = Dialect("sqlite", "?", "TEXT")
-POSTGRES = Dialect("postgres", "%s", "TIMESTAMPTZ")
+SQLITE = Dialect("sqlite", "?", "TEXT", "BLOB")
+POSTGRES = Dialect("postgres", "%s", "TIMESTAMPTZ", "BYTEA")
 
 
 @dataclass(frozen=True)

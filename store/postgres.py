@@ -8,7 +8,6 @@ trigger refuses UPDATE, DELETE and TRUNCATE on both tables: the log is append-on
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
@@ -33,8 +32,6 @@ from store.search import (
     terms_statements,
 )
 from store.tokens import token_statements
-
-log = logging.getLogger("parley")
 
 _REFUSE_FUNCTION = "parley_refuse_change"
 _DDL_LOCK = 0x7061726C6579  # "parley": the advisory lock key for creating tables
@@ -65,7 +62,7 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
                 *token_statements(POSTGRES.timestamp_type, prefix=f'"{schema}".'),
                 *terms_statements(self._search_tables[0], prefix=f'"{schema}".', sqlite=False),
                 *postgres_text_statements(self._search_tables[1], prefix=f'"{schema}".'),
-                *key_statements("BYTEA", prefix=f'"{schema}".'),
+                *key_statements(POSTGRES.blob_type, prefix=f'"{schema}".'),
                 *self._append_only_statements(schema, events),
             )
         )
@@ -92,10 +89,7 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
         searchable = found is not None and found["found"] is not None
         super()._create_table(curs)
         if not searchable:
-            tx = PostgresTransaction(curs)
-            backfilled = self.backfill_search(tx.fetch, lambda rows: self._insert_search(tx, rows))
-            if backfilled:
-                log.info("search: indexed the %d events stored before search existed", backfilled)
+            self._backfill_in(PostgresTransaction(curs))
 
     def _text_clause(self, query: TextQuery) -> tuple[str, list[Any]]:
         tsquery, params = query.tsquery()

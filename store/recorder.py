@@ -14,6 +14,7 @@ cursor, with ``?`` SQL turned into the backend's by ``store.dialect``):
 
 from __future__ import annotations
 
+import logging
 from abc import abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
@@ -31,6 +32,8 @@ from store.index import (
 )
 from store.keyring import PersonKey, PersonKeys
 from store.search import SearchRows, search_params
+
+log = logging.getLogger("parley")
 
 
 class Transaction(Protocol):
@@ -79,6 +82,13 @@ class IndexedRecorder(EventIndex, PersonKeys):
         if destroyed:
             tx.executemany(self.delete_key_sql, destroyed)
             self._redact_search(tx, [key for (key,) in destroyed])
+
+    def _backfill_in(self, tx: Transaction) -> None:
+        """Fill the search tables of a store made before search existed, in ``tx``: the
+        transaction that creates them (so a crash leaves neither)."""
+        backfilled = self.backfill_search(tx.fetch, lambda rows: self._insert_search(tx, rows))
+        if backfilled:
+            log.info("search: indexed the %d events stored before search existed", backfilled)
 
     def _redact_search(self, tx: Transaction, destroyed: list[str]) -> None:
         """Search rows of the events sealed under destroyed keys, made again as they now

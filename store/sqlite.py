@@ -10,7 +10,6 @@ commit the recorder wakes this process's subscriptions to the same file
 
 from __future__ import annotations
 
-import logging
 import random
 import sqlite3
 import time
@@ -51,8 +50,6 @@ from store.subscription import (
     database_key,
 )
 from store.tokens import token_statements
-
-log = logging.getLogger("parley")
 
 LOCKED_ATTEMPTS = 20  # tries of a start-up step that SQLite refused at once as locked
 
@@ -134,7 +131,7 @@ class SQLiteEventRecorder(IndexedRecorder, SQLiteApplicationRecorder):
             *token_statements(SQLITE.timestamp_type),
             *terms_statements(self.terms_table, sqlite=True),
             *sqlite_text_statements(self.text_table),
-            *key_statements("BLOB"),
+            *key_statements(SQLITE.blob_type),
         ]
 
     def create_table(self) -> None:
@@ -149,10 +146,7 @@ class SQLiteEventRecorder(IndexedRecorder, SQLiteApplicationRecorder):
         searchable = c.fetchone() is not None
         super()._create_table(c)
         if not searchable:
-            tx = SQLiteTransaction(c)
-            backfilled = self.backfill_search(tx.fetch, lambda rows: self._insert_search(tx, rows))
-            if backfilled:
-                log.info("search: indexed the %d events stored before search existed", backfilled)
+            self._backfill_in(SQLiteTransaction(c))
 
     def _text_clause(self, query: TextQuery) -> tuple[str, list[Any]]:
         table = self.text_table
