@@ -180,6 +180,8 @@ class SQLiteEventRecorder(EventIndex, PersonKeys, SQLiteApplicationRecorder):
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        if made := kwargs.get("person_keys"):  # keys made to seal these events
+            c.executemany(self.insert_key_sql, self.key_params(made))
         positions = super()._insert_events(c, stored_events, **kwargs)
         assert positions is not None
         rows = index_params(stored_events, positions, utc_key)
