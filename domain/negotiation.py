@@ -38,6 +38,7 @@ from domain.events import (
     corrected,
     encode_event,
     encode_json,
+    types_where,
 )
 from domain.stored import build_event, current_schema, stored_time, upcast
 from domain.values import start_of
@@ -471,7 +472,7 @@ class Negotiation:
             self.last_recorded_at = fact.recorded_at
 
 
-WRITE_SIDE_CONTENT = frozenset({"RoundScheduled", "HostAnnounced", "RoundHeld", "ProposalMade"})
+WRITE_SIDE_CONTENT = types_where(lambda t: t.write_side_content)
 """The types whose content the write side's invariants read (rounds and proposal ids);
 of every other event it needs only what the event index holds."""
 

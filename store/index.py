@@ -21,6 +21,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
+from domain.events import types_where
 from domain.negotiation import (
     WRITE_SIDE_CONTENT,
     Recorded,
@@ -123,7 +124,7 @@ class ChartRow(NamedTuple):
     target: int | None
 
 
-CONTENT_FREE = frozenset({"StatementIssued", "ContactHeld", "EventRetracted", "PersonRedacted"})
+CONTENT_FREE = types_where(lambda t: t.content_free)
 """Types the state fold needs nothing of but their index row: statements and contacts
 are only counted, a retraction only names its target, and a redaction only tells the
 engine to read its negotiation again (``projections.service``)."""
