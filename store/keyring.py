@@ -43,6 +43,7 @@ from typing import Any
 import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.persistence import StoredEvent
 
 from domain.errors import InvalidEventError
 from domain.events import encode_json
@@ -57,8 +58,8 @@ from domain.redaction import (
     sealed_text,
 )
 from store.codec import decode_record
-from store.mapper import index_row
-from store.search import SearchRows, rows_params
+from store.mapper import IndexRow, index_row
+from store.search import SearchRows, rows_params, search_params
 
 KEYS_TABLE = "parley_person_keys"
 
@@ -209,6 +210,35 @@ class PersonKeys:
         sql = self._k(f"SELECT key_id, key FROM {self.keys_table} WHERE key_id IN ({marks})")
         return Opener({row[0]: AESGCM(bytes(row[1])) for row in fetch(sql, list(wanted))})
 
+    def stored_search(
+        self,
+        fetch: Callable[[str, list[Any]], Sequence[tuple[Any, ...]]],
+        stored_events: Sequence[StoredEvent],
+        positions: Sequence[int],
+    ) -> SearchRows:
+        """The search rows of events being stored, as they read in the transaction that
+        stores them (``fetch`` reads through it, after the events' rows were written, so
+        it is ordered with any redaction): an event sealed under a key a redaction
+        destroyed first gets its rows as it reads, ``[redacted]`` there, never from the
+        text that was sent."""
+        states = [s.state for s in stored_events if SEALED_MARK in s.state]
+        opener = self.opener_through(fetch, states) if states else None
+        if opener is None or opener.holds(key_ids(b"\n".join(states))):
+            return search_params(stored_events, positions)
+        rows: list[tuple[int, IndexRow]] = []
+        for position, stored in zip(positions, stored_events, strict=True):
+            row = getattr(stored, "index", None)
+            if row is None:
+                continue
+            if SEALED_MARK in stored.state and not opener.holds(key_ids(stored.state)):
+                state = bytes(stored.state)
+                recorded = decode_record(
+                    stored.originator_id, stored.originator_version, state, position, opener
+                )
+                row = index_row(recorded)
+            rows.append((position, row))
+        return rows_params(rows)
+
     def redacted_search(
         self, fetch: Callable[[str, list[Any]], Sequence[tuple[Any, ...]]], destroyed: list[str]
     ) -> tuple[list[int], SearchRows]:
@@ -249,6 +279,10 @@ class Opener:
     def of(cls, keys: Iterable[PersonKey]) -> Opener:
         """An opener with these keys (a dump's, as a restore indexes its events)."""
         return cls({key.key_id: AESGCM(key.key) for key in keys})
+
+    def holds(self, key_ids: Iterable[str]) -> bool:
+        """Whether every one of these keys exists (so their fields open)."""
+        return all(key_id in self._keys for key_id in key_ids)
 
     def _open(self, match: re.Match[bytes]) -> bytes:
         """The JSON of one sealed string's text, or ``"[redacted]"`` when its key is

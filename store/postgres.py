@@ -173,7 +173,13 @@ class PostgresEventRecorder(EventIndex, PersonKeys, PostgresApplicationRecorder)
                 if latest is not None and latest["recorded_at"] > rows[0][7]:
                     raise RecordingOrderError(latest["recorded_at"])
                 curs.executemany(self._insert_index_sql, rows)
-                self._insert_search(curs, search_params(stored_events, positions))
+
+                def fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+                    curs.execute(sql, params)
+                    return [tuple(row.values()) for row in curs.fetchall()]
+
+                # From what is stored, after the keys it is sealed under were looked up.
+                self._insert_search(curs, self.stored_search(fetch, stored_events, positions))
             destroyed = [(key,) for s in stored_events if (key := getattr(s, "destroys", None))]
             if destroyed:
                 curs.executemany(self.delete_key_sql, destroyed)

@@ -194,7 +194,13 @@ class SQLiteEventRecorder(EventIndex, PersonKeys, SQLiteApplicationRecorder):
             if latest is not None and latest[0] > rows[0][7]:
                 raise RecordingOrderError(latest[0])
             c.executemany(self._insert_index_sql, rows)
-            self._insert_search(c, search_params(stored_events, positions))
+
+            def fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+                c.execute(sql, params)
+                return [tuple(row) for row in c.fetchall()]
+
+            # From what is stored, after the keys it is sealed under were looked up here.
+            self._insert_search(c, self.stored_search(fetch, stored_events, positions))
         destroyed = [(key,) for s in stored_events if (key := getattr(s, "destroys", None))]
         if destroyed:
             c.executemany(self.delete_key_sql, destroyed)
