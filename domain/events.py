@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, Union
 from uuid import UUID
@@ -384,14 +385,71 @@ RECORDED_TYPES: dict[str, type[Event]] = {**EVENT_TYPES, "PersonRedacted": Perso
 
 any_event: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
 
-LOG_FACTS = frozenset({"ClaimDisputed", "EventCorrected", "EventRetracted"})
+
+@dataclass(frozen=True, slots=True)
+class Traits:
+    """What the rest of Parley must know of an event type: the one table (``TRAITS``)
+    that every list of "which types are which" derives from."""
+
+    about_event: bool = False
+    """It speaks about another event rather than about the world: its ``data.event_id``
+    names it (``LOG_FACTS``)."""
+    knowledge: bool = False
+    """A fact about the log alone: it changes what counts or what it shows, never
+    happens in the world; folds along valid time skip it (``KNOWLEDGE``)."""
+    write_side_content: bool = False
+    """The write side's invariants read its content (rounds and proposal ids); of other
+    events the aggregate needs only what the event index holds."""
+    content_free: bool = False
+    """The state fold needs nothing of it but its index row (it is only counted, names
+    its target, or tells the engine to read its negotiation again)."""
+    redacts: bool = False
+    """Storing it destroys a person's key (``REDACTIONS``)."""
+
+
+def type_name(cls: type[Event]) -> str:
+    """The ``type`` an event class carries in JSON."""
+    return str(cls.model_fields["type"].default)
+
+
+TRAITS: dict[str, Traits] = {
+    type_name(NegotiationOpened): Traits(),
+    type_name(DelegationNamed): Traits(),
+    type_name(ContactHeld): Traits(content_free=True),
+    type_name(StatementIssued): Traits(content_free=True),
+    type_name(ProposalMade): Traits(write_side_content=True),
+    type_name(ProposalAnswered): Traits(),
+    type_name(RoundScheduled): Traits(write_side_content=True),
+    type_name(HostAnnounced): Traits(write_side_content=True),
+    type_name(RoundHeld): Traits(write_side_content=True),
+    type_name(DocumentExchanged): Traits(),
+    type_name(CeasefireProposed): Traits(),
+    type_name(CeasefireDeclared): Traits(),
+    type_name(SecurityZoneDeclared): Traits(),
+    type_name(ClaimDisputed): Traits(about_event=True),
+    type_name(EventCorrected): Traits(about_event=True, knowledge=True),
+    type_name(EventRetracted): Traits(about_event=True, knowledge=True, content_free=True),
+    type_name(PersonRedacted): Traits(knowledge=True, content_free=True, redacts=True),
+}
+"""Every recorded type's traits, by name."""
+
+
+def types_where(trait: Callable[[Traits], bool]) -> frozenset[str]:
+    """The names of the types whose traits pass ``trait``."""
+    return frozenset(name for name, traits in TRAITS.items() if trait(traits))
+
+
+LOG_FACTS = types_where(lambda t: t.about_event)
 """Types that speak about another event rather than about the world: their
 ``data.event_id`` names it. Disputes are also claims about the world; corrections and
 retractions are knowledge only (``KNOWLEDGE``)."""
 
-KNOWLEDGE = frozenset({"EventCorrected", "EventRetracted", "PersonRedacted"})
+KNOWLEDGE = types_where(lambda t: t.knowledge)
 """Facts about the log alone: they change what counts or what it shows, never happen in
 the world (folds along valid time skip them)."""
+
+REDACTIONS = types_where(lambda t: t.redacts)
+"""Types whose storing destroys a person's key (``PersonRedacted``)."""
 
 IDENTITY_FIELDS = frozenset({"event_id", "proposal_id", "round"})
 """Fields that say which thing an event is about: a correction may not change them

@@ -12,14 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID, uuid5
 
 import orjson
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, ValidationError
 
 from domain.errors import InvalidEventError
 from domain.events import (
@@ -35,8 +35,10 @@ from domain.events import (
     ProposalMade,
     RoundHeld,
     RoundScheduled,
+    corrected,
     encode_event,
     encode_json,
+    types_where,
 )
 from domain.stored import build_event, current_schema, stored_time, upcast
 from domain.values import start_of
@@ -470,7 +472,7 @@ class Negotiation:
             self.last_recorded_at = fact.recorded_at
 
 
-WRITE_SIDE_CONTENT = frozenset({"RoundScheduled", "HostAnnounced", "RoundHeld", "ProposalMade"})
+WRITE_SIDE_CONTENT = types_where(lambda t: t.write_side_content)
 """The types whose content the write side's invariants read (rounds and proposal ids);
 of every other event it needs only what the event index holds."""
 
@@ -496,6 +498,30 @@ def replay(aggregate: Negotiation | None, events: Iterable[Recorded]) -> Negotia
             aggregate = Negotiation(recorded.negotiation)
         aggregate.apply(recorded)
     return aggregate
+
+
+def check_corrections(events: Sequence[AnyEvent], stored: Mapping[UUID, AnyEvent]) -> None:
+    """A correction must make a valid event of its target's type: the target is one of
+    ``stored`` (the stored events the corrections name) or an event of the same batch.
+    An unknown target passes here; the aggregate reports it."""
+    batch = {e.id: e for e in events}
+    for index, event in enumerate(events):
+        if not isinstance(event, EventCorrected):
+            continue
+        target = stored.get(event.data.event_id) or batch.get(event.data.event_id)
+        if target is None:
+            continue
+        try:
+            corrected(target, event.data.data)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            prefix = f"events.{index}." if len(events) > 1 else ""
+            raise InvalidEventError(
+                f"the corrected {target.type} is invalid: {first['msg']}",
+                field=f"{prefix}data.data.{where}",
+                value=first.get("input"),
+            ) from None
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from domain.errors import NegotiationNotFoundError
-from domain.events import KNOWLEDGE, LOG_FACTS, RECORDED_TYPES
+from domain.events import KNOWLEDGE, LOG_FACTS, RECORDED_TYPES, REDACTIONS
 from domain.negotiation import Recorded
 from projections.as_of import AsOfEngine
 from projections.rows import EngineRow
@@ -61,7 +61,7 @@ class AsOf:
             if engine is None:
                 engine = AsOfEngine(slug)
             fresh = self.log.engine_rows(slug, EngineRow, after_version=engine.version)
-            if engine.version and any(row.type == "PersonRedacted" for row in fresh):
+            if engine.version and any(row.type in REDACTIONS for row in fresh):
                 # A person's key was destroyed: what the engine holds (events, states
                 # and their JSON) may show their fields; read the negotiation anew.
                 engine = AsOfEngine(slug)

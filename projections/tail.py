@@ -29,6 +29,7 @@ import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import ApplicationRecorder, Notification, Subscription
 
+from domain.events import REDACTIONS
 from domain.negotiation import Recorded
 from domain.redaction import SEALED_MARK
 from store.codec import Opener, answer_from_row, answer_json, decode_record
@@ -125,9 +126,12 @@ def event_from_state(
     )
 
 
+_REDACTION_MARKS = [b'"type":"%b"' % name.encode() for name in sorted(REDACTIONS)]
+
+
 def redacted_key(state: bytes) -> str | None:
     """The person key a stored ``PersonRedacted`` destroyed (None for other events)."""
-    if b'"type":"PersonRedacted"' not in state:
+    if not any(mark in state for mark in _REDACTION_MARKS):
         return None
     record = decode_record(UUID(int=0), 0, state)
     return str(orjson.loads(record.event_json)["data"]["person"])
@@ -337,7 +341,7 @@ class LogTail:
             self._pending.events = []
             self._pending.scheduled = False
         self.position = upto
-        redacted = {e.negotiation for e in events if e.type == "PersonRedacted"}
+        redacted = {e.negotiation for e in events if e.type in REDACTIONS}
         for follower in list(self._followers):
             follower.offer(events, upto)
             if redacted:

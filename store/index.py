@@ -18,6 +18,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
+from domain.events import types_where
 from domain.negotiation import (
     WRITE_SIDE_CONTENT,
     Recorded,
@@ -58,7 +59,7 @@ RestoreBatch = tuple[Sequence[int], Sequence[StoredEvent]]
 events (``IndexedStoredEvent``, each with its index row) to insert there."""
 
 
-CONTENT_FREE = frozenset({"StatementIssued", "ContactHeld", "EventRetracted", "PersonRedacted"})
+CONTENT_FREE = types_where(lambda t: t.content_free)
 """Types the state fold needs nothing of but their index row: statements and contacts
 are only counted, a retraction only names its target, and a redaction only tells the
 engine to read its negotiation again (``projections.service``)."""

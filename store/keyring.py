@@ -13,6 +13,13 @@ Reading asks the table, not a memory, which keys exist: ``Keyring.opener`` looks
 keys of one batch of rows in one query, so a key destroyed by another process is gone
 for every reader at once. What is cached (the cipher built from a key, the texts opened
 with it) is used only for keys that query found.
+Writing happens on the writer thread. A person without a key gets one made there, held
+by the keyring until the transaction that stores the first event sealed under it: the
+recorder inserts the key in that same transaction (``Keyring.made_for``), so a key is
+never stored without an event that uses it, nor an event without its key. After the
+commit the key is the person's for sealing (``Keyring.settle``); if the commit fails,
+the key is dropped with what was sealed under it, and the retry seals again (under the
+key another process stored meanwhile, if one did: the person is unique in the table).
 Writing caches each person's key after first use; a process that learns of a redaction
 (the live tail, or a read that found the key gone) forgets it, and until then an event
 that names the person is sealed under the destroyed key: it reads ``[redacted]`` too,
@@ -36,6 +43,7 @@ from typing import Any
 import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.persistence import StoredEvent
 
 from domain.errors import InvalidEventError
 from domain.events import encode_json
@@ -50,8 +58,8 @@ from domain.redaction import (
     sealed_text,
 )
 from store.codec import decode_record
-from store.mapper import index_row
-from store.search import SearchRows, rows_params
+from store.mapper import IndexRow, index_row
+from store.search import SearchRows, rows_params, search_params
 
 KEYS_TABLE = "parley_person_keys"
 
@@ -140,15 +148,10 @@ class PersonKeys:
         )
         return PersonKey(rows[0][0], rows[0][1], bytes(rows[0][2]), rows[0][3]) if rows else None
 
-    def add_person_key(self, key: PersonKey) -> PersonKey:
-        """Store ``key`` unless the person has one already; return the stored one."""
-        self._write(
-            self.insert_key_sql + " ON CONFLICT DO NOTHING",
-            [key.key_id, key.person, key.key, key.created_at],
-        )
-        stored = self.person_key(key.person)
-        assert stored is not None
-        return stored
+    @staticmethod
+    def key_params(keys: Iterable[PersonKey]) -> list[tuple[str, str, bytes, str]]:
+        """Rows of ``insert_key_sql`` for these keys."""
+        return [(k.key_id, k.person, k.key, k.created_at) for k in keys]
 
     def keys_by_ids(self, ids: Sequence[str]) -> dict[str, bytes]:
         if not ids:
@@ -207,6 +210,35 @@ class PersonKeys:
         sql = self._k(f"SELECT key_id, key FROM {self.keys_table} WHERE key_id IN ({marks})")
         return Opener({row[0]: AESGCM(bytes(row[1])) for row in fetch(sql, list(wanted))})
 
+    def stored_search(
+        self,
+        fetch: Callable[[str, list[Any]], Sequence[tuple[Any, ...]]],
+        stored_events: Sequence[StoredEvent],
+        positions: Sequence[int],
+    ) -> SearchRows:
+        """The search rows of events being stored, as they read in the transaction that
+        stores them (``fetch`` reads through it, after the events' rows were written, so
+        it is ordered with any redaction): an event sealed under a key a redaction
+        destroyed first gets its rows as it reads, ``[redacted]`` there, never from the
+        text that was sent."""
+        states = [s.state for s in stored_events if SEALED_MARK in s.state]
+        opener = self.opener_through(fetch, states) if states else None
+        if opener is None or opener.holds(key_ids(b"\n".join(states))):
+            return search_params(stored_events, positions)
+        rows: list[tuple[int, IndexRow]] = []
+        for position, stored in zip(positions, stored_events, strict=True):
+            row = getattr(stored, "index", None)
+            if row is None:
+                continue
+            if SEALED_MARK in stored.state and not opener.holds(key_ids(stored.state)):
+                state = bytes(stored.state)
+                recorded = decode_record(
+                    stored.originator_id, stored.originator_version, state, position, opener
+                )
+                row = index_row(recorded)
+            rows.append((position, row))
+        return rows_params(rows)
+
     def redacted_search(
         self, fetch: Callable[[str, list[Any]], Sequence[tuple[Any, ...]]], destroyed: list[str]
     ) -> tuple[list[int], SearchRows]:
@@ -248,6 +280,10 @@ class Opener:
         """An opener with these keys (a dump's, as a restore indexes its events)."""
         return cls({key.key_id: AESGCM(key.key) for key in keys})
 
+    def holds(self, key_ids: Iterable[str]) -> bool:
+        """Whether every one of these keys exists (so their fields open)."""
+        return all(key_id in self._keys for key_id in key_ids)
+
     def _open(self, match: re.Match[bytes]) -> bytes:
         """The JSON of one sealed string's text, or ``"[redacted]"`` when its key is
         gone. Texts opened before are kept (a name recurs in many rows), but only ever
@@ -280,13 +316,19 @@ class Opener:
         return open_json(event_json, self._open)
 
 
+_Sealing = tuple[str, AESGCM, PersonKey | None]
+
+
 class Keyring:
     """The store's person keys: seal on write, open on read, destroy to redact."""
 
     def __init__(self, store: PersonKeys) -> None:
         self.store = store
         self._lock = threading.Lock()
-        self._sealing: dict[str, tuple[str, AESGCM]] = {}  # person -> (key id, cipher)
+        # person -> (key id, cipher, None): keys found stored, for sealing.
+        self._sealing: dict[str, _Sealing] = {}
+        # person -> (key id, cipher, the key): keys made for events not yet committed.
+        self._made: dict[str, _Sealing] = {}
         self._ciphers: dict[str, AESGCM] = {}  # key id -> cipher, for keys seen to exist
         # (person, text) -> its sealed form: a person's name and role recur in every
         # event that cites them, and sealing each anew cost more than encoding the event.
@@ -295,16 +337,21 @@ class Keyring:
         self._opened: dict[bytes, bytes] = {}
 
     # Writing.
-    def seal_event(self, plain: bytes) -> bytes:
-        """The stored form of an event whose canonical JSON is ``plain``: its protected
-        fields sealed, or ``plain`` itself when it has none. Refuses text that already
-        looks sealed (it would read as ``[redacted]``)."""
+    @staticmethod
+    def refuse_sealed(plain: bytes) -> None:
+        """Refuse an event whose canonical JSON ``plain`` holds text that already looks
+        sealed (it would read as ``[redacted]``); checked as the request arrives."""
         if SEALED_MARK in plain:
             where = sealed_path(orjson.loads(plain)) or "event"
             raise InvalidEventError(
                 "text may not begin with 'sealed:v1:' (how Parley stores sealed fields)",
                 field=where,
             )
+
+    def seal_event(self, plain: bytes) -> bytes:
+        """The stored form of an event whose canonical JSON is ``plain`` (passed by
+        ``refuse_sealed``): its protected fields sealed, or ``plain`` itself when it has
+        none. On the writer thread: a key it makes is stored with the event."""
         # Two scans of the bytes spare the many events that name no actor a parse.
         if _ATTRIBUTED not in plain and _ASSERTED not in plain:
             return plain
@@ -314,7 +361,8 @@ class Keyring:
         return encode_json(seal_fields(fields, self.seal))
 
     def seal(self, person: str, text: str) -> str:
-        """``text`` sealed under ``person``'s key (made and stored on first mention).
+        """``text`` sealed under ``person``'s key (made on first mention, and stored
+        with the first event sealed under it: ``made_for``).
 
         A text sealed before for the same person gets the same sealed form (the nonce
         is drawn once per distinct text, so never reused for another): equal texts of
@@ -322,19 +370,47 @@ class Keyring:
         sealed = self._sealed.get((person, text))
         if sealed is not None:
             return sealed
-        found = self._sealing.get(person)
+        found = self._sealing.get(person) or self._made.get(person)
         if found is None:
-            stored = self.store.person_key(person) or self.store.add_person_key(new_key(person))
-            found = (stored.key_id, AESGCM(stored.key))
-            with self._lock:
-                self._sealing[person] = found
-        key_id, cipher = found
+            stored = self.store.person_key(person)
+            if stored is None:
+                made = new_key(person)
+                found = self._made[person] = (made.key_id, AESGCM(made.key), made)
+            else:
+                found = (stored.key_id, AESGCM(stored.key), None)
+                with self._lock:
+                    self._sealing[person] = found
+        key_id, cipher, _ = found
         nonce = os.urandom(NONCE_BYTES)
         sealed = sealed_text(key_id, nonce + cipher.encrypt(nonce, text.encode(), None))
         if len(self._sealed) >= SEALED_CACHE:
             self._sealed.clear()
         self._sealed[(person, text)] = sealed
         return sealed
+
+    def made_for(self, stored: Iterable[bytes]) -> list[PersonKey]:
+        """The keys made but not yet stored that these stored events are sealed under:
+        the recorder inserts them in the transaction that stores the events."""
+        if not self._made:
+            return []
+        used = key_ids(b"\n".join(stored))
+        return [made for key_id, _, made in self._made.values() if made and key_id in used]
+
+    def settle(self, stored: Sequence[PersonKey]) -> None:
+        """After a transaction: the keys it ``stored`` (committed) are their persons'
+        keys from now on; every other key made is dropped, with the texts sealed under
+        it (the events that used it were not stored, and are sealed again if retried)."""
+        if not self._made:
+            return
+        kept = {key.key_id for key in stored}
+        with self._lock:
+            for person, (key_id, cipher, _) in self._made.items():
+                if key_id in kept:
+                    self._sealing[person] = (key_id, cipher, None)
+                else:
+                    for cached in [c for c in self._sealed if c[0] == person]:
+                        self._sealed.pop(cached, None)
+            self._made.clear()
 
     # Reading.
     def opener(
@@ -381,7 +457,7 @@ class Keyring:
             self._forget(key_id)
 
     def _forget(self, key_id: str) -> None:
-        persons = [person for person, (held, _) in self._sealing.items() if held == key_id]
+        persons = [person for person, (held, _, _) in self._sealing.items() if held == key_id]
         if self._ciphers.pop(key_id, None) is None and not persons:
             return  # nothing held (reads of redacted rows come here every time)
         prefix = f'"sealed:v1:{key_id}:'.encode()

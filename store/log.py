@@ -88,7 +88,10 @@ class ConflictLog(Application[UUID]):
         super().__init__(env=env)
         if hasattr(self.recorder, "poll_seconds"):  # SQLite: it cannot notify, so it polls
             self.recorder.poll_seconds = self.config.poll_seconds
-        self._writer = Writer(self)  # its thread starts on the first append
+        # Its thread starts on the first append.
+        self._writer = Writer(
+            self.events, self.index, self.keys, cache_size=self.config.writer_cache
+        )
 
     @staticmethod
     def env_for(config: StoreConfig) -> dict[str, str]:
@@ -168,7 +171,9 @@ class ConflictLog(Application[UUID]):
         recorded_by: str | None = None,
     ) -> Redaction:
         """Destroy a person's key and record ``PersonRedacted`` (``store.redact``)."""
-        return redact(self, person, reason, requested_by, recorded_by=recorded_by)
+        return redact(
+            self.keys, self._writer, person, reason, requested_by, recorded_by=recorded_by
+        )
 
     def token_store(self) -> TokenStore:
         """The named tokens kept beside this log (``store.tokens``)."""

@@ -18,7 +18,7 @@ from uuid import UUID
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
-from domain.events import PersonRedacted
+from domain.events import REDACTIONS, PersonRedacted
 from domain.mentions import Mentions, mentions
 from domain.negotiation import Recorded
 from store.codec import decode_record, encode_record
@@ -69,7 +69,7 @@ def index_row(recorded: Recorded) -> IndexRow:
 
 def destroyed_key(recorded: Recorded) -> str | None:
     """The person key a ``PersonRedacted`` destroys as it is stored (else None)."""
-    if recorded.type != "PersonRedacted":
+    if recorded.type not in REDACTIONS:
         return None
     event = recorded.event
     assert isinstance(event, PersonRedacted)

@@ -124,6 +124,8 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
         with self.datastore.transaction(commit=True) as curs:
             self._lock_table(curs)
             self._notify_channel(curs)
+            if made := kwargs.get("person_keys"):  # keys made to seal these events
+                curs.executemany(self.insert_key_sql, self.key_params(made))
             positions: list[int] = []
             for stored in stored_events:
                 curs.execute(

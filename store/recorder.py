@@ -77,7 +77,9 @@ class IndexedRecorder(EventIndex, PersonKeys):
             if latest and latest[0][0] > rows[0][7]:
                 raise RecordingOrderError(latest[0][0])
             tx.executemany(self._insert_index_sql, rows)
-            self._insert_search(tx, search_params(stored_events, positions))
+            # From what is stored, after the keys it is sealed under were looked up in
+            # this transaction, so it is ordered with any redaction.
+            self._insert_search(tx, self.stored_search(tx.fetch, stored_events, positions))
         destroyed = [(key,) for s in stored_events if (key := getattr(s, "destroys", None))]
         if destroyed:
             tx.executemany(self.delete_key_sql, destroyed)

@@ -18,16 +18,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, cast
+from typing import cast
 from uuid import UUID, uuid5
 
 from domain.errors import PersonNotFoundError
 from domain.events import AnyEvent, PersonRedacted
 from domain.negotiation import Recorded
 from domain.redaction import person_id
-
-if TYPE_CHECKING:
-    from store.log import ConflictLog
+from store.keyring import Keyring
+from store.writer import Writer
 
 _NAMESPACE = UUID("0b3f2a4e-8d51-4e0c-b0a7-5e6d7c8f9a10")
 
@@ -57,20 +56,21 @@ def redaction_event(
 
 
 def redact(
-    log: ConflictLog,
+    keys: Keyring,
+    writer: Writer,
     person: str,
     reason: str,
     requested_by: str | None = None,
     *,
     recorded_by: str | None = None,
 ) -> Redaction:
-    """Destroy ``person``'s key and record ``PersonRedacted`` where they were named.
+    """Destroy ``person``'s key (of ``keys``) and record ``PersonRedacted`` where they
+    were named, through ``writer``.
 
     Raises ``PersonNotFoundError`` when no key is stored for the person (never named
     where a field is sealed, or redacted already), and pydantic's ``ValidationError``
     for a reason or requester that is not valid text.
     """
-    keys = log.keys
     key = keys.key_of(person_id(person))
     if key is None:
         raise PersonNotFoundError(person)
@@ -81,11 +81,12 @@ def redact(
         for slug in slugs
     ]
     if not events:
-        # Their key was made, but no stored event uses it (its append failed).
+        # Their key was stored, but no stored event uses it (its append failed before
+        # keys were stored with their first event).
         keys.store.delete_person_key(key.key_id)
         keys.forget(key.key_id)
         return Redaction(key.key_id, [])
-    futures = log.writer.submit_together(events, recorded_by=recorded_by)
+    futures = writer.submit_together(events, recorded_by=recorded_by)
     try:
         records = [record for future in futures for record in future.result().records]
     finally:

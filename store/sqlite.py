@@ -158,6 +158,8 @@ class SQLiteEventRecorder(IndexedRecorder, SQLiteApplicationRecorder):
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        if made := kwargs.get("person_keys"):  # keys made to seal these events
+            c.executemany(self.insert_key_sql, self.key_params(made))
         positions = super()._insert_events(c, stored_events, **kwargs)
         assert positions is not None
         # The write lock is held from the first INSERT on (``_index_in`` reads ordered).

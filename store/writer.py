@@ -2,13 +2,13 @@
 
 The path of one event, from the request to the row: the API parses the body once into
 typed events (``api.parsing``); ``Writer.submit`` encodes each event once into its
-canonical JSON (``domain.events.encode_event``), seals the fields that protect a person
-(``store.keyring``: what is stored and hashed), and queues the request; the writer
-thread takes every queued request, checks each against its negotiation's aggregate
-(``Negotiation.record``: invariants, versions, the hash over those same bytes), and
-commits the group in ONE transaction (``EventStore.put`` → ``RecordMapper`` → the
-recorder, which inserts the rows and their index rows). Concurrent requests so share
-an fsync (group commit).
+canonical JSON (``domain.events.encode_event``) and queues the request; the writer
+thread takes every queued request, checks each against its negotiation's aggregate,
+seals the fields that protect a person (``store.keyring``: what is stored and hashed),
+records the events (``Negotiation.record``: invariants, versions, the hash over those
+same bytes), and commits the group in ONE transaction (``EventStore.put`` →
+``RecordMapper`` → the recorder, which inserts the rows, their index rows, and the
+person keys made to seal them). Concurrent requests so share an fsync (group commit).
 
 A request that fails answers alone: an error while it is prepared answers it at once;
 an error while its group commits (a row the database refuses) sends every request of
@@ -28,11 +28,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from uuid import UUID
 
 import orjson
-from eventsourcing.persistence import IntegrityError
-from pydantic import ValidationError
+from eventsourcing.persistence import EventStore, IntegrityError, Recording
 
 from domain.errors import (
     EventIdReusedError,
@@ -42,13 +41,11 @@ from domain.errors import (
     VersionConflictError,
     WriteContentionError,
 )
-from domain.events import AnyEvent, EventCorrected, NegotiationOpened, corrected, encode_event
-from domain.negotiation import Negotiation, Recorded
+from domain.events import AnyEvent, EventCorrected, NegotiationOpened, encode_event
+from domain.negotiation import Negotiation, Recorded, check_corrections
 from domain.redaction import REDACTED_JSON, same_but_redacted
-from store.index import RecordingOrderError
-
-if TYPE_CHECKING:
-    from store.log import ConflictLog
+from store.index import EventIndex, RecordingOrderError
+from store.keyring import Keyring
 
 MAX_ATTEMPTS = 100  # lost races in a row before an unconditional append gives up
 BACKOFF_SECONDS = 0.001  # the first wait after a lost race; it doubles, up to 0.05 s
@@ -70,17 +67,17 @@ class Appended:
 
 @dataclass
 class AppendRequest:
-    """One request's events, their canonical JSON, and the future that answers it."""
+    """One request's events, their canonical JSON (before sealing, which the writer
+    thread does), and the future that answers it."""
 
     slug: str
     events: list[AnyEvent]
-    encoded: list[bytes]
+    plain: list[bytes]
     expected_version: int | None
     opening: bool
     sources: list[str | None] | None = None
     recorded_by: str | None = None
     future: Future[Appended] = field(default_factory=Future)
-    plain: list[bytes] = field(default_factory=list)  # ``encoded`` before sealing
 
 
 class _Stale(Exception):
@@ -91,10 +88,25 @@ _Prepared = tuple[AppendRequest, Negotiation, list[Recorded], list[Recorded]]
 
 
 class Writer:
-    """Commits appends for one ``ConflictLog``; the only code that touches aggregates."""
+    """Commits appends to one store; the only code that touches aggregates.
 
-    def __init__(self, log: ConflictLog) -> None:
-        self.log = log
+    It stores through ``events`` (the library's event store over Parley's recorder),
+    reads what the aggregates and the checks need from ``index``, seals with
+    ``keyring``, and keeps the write sides of ``cache_size`` negotiations in memory.
+    """
+
+    def __init__(
+        self,
+        events: EventStore[UUID],
+        index: EventIndex,
+        keyring: Keyring,
+        *,
+        cache_size: int,
+    ) -> None:
+        self.events = events
+        self.index = index
+        self.keyring = keyring
+        self.cache_size = cache_size
         self._cache: OrderedDict[str, Negotiation] = OrderedDict()  # least recently used first
         self._last_clock: datetime | None = None
         self._queue = _Queue(self._write_group)
@@ -114,16 +126,14 @@ class Writer:
         and hashed with each event), when the caller says."""
         if not events:
             raise InvalidEventError("send at least one event", field="events")
-        plain, encoded = self._encode(events)
         request = AppendRequest(
             slug,
             list(events),
-            encoded,
+            self._encode(events),
             expected_version,
             opening,
             None if sources is None else list(sources),
             recorded_by,
-            plain=plain,
         )
         self._queue.put(request)
         return request.future
@@ -138,22 +148,22 @@ class Writer:
         transaction (unless one fails to commit: then each is committed alone)."""
         requests = []
         for slug, events in appends:
-            plain, encoded = self._encode(events)
             requests.append(
                 AppendRequest(
-                    slug, list(events), encoded, None, False, None, recorded_by, plain=plain
+                    slug, list(events), self._encode(events), None, False, None, recorded_by
                 )
             )
         if requests:
             self._queue.put(requests)
         return [request.future for request in requests]
 
-    def _encode(self, events: Sequence[AnyEvent]) -> tuple[list[bytes], list[bytes]]:
-        """Each event's canonical JSON, and what is stored and hashed: the same bytes
-        with the protected fields sealed (``store.keyring``)."""
+    def _encode(self, events: Sequence[AnyEvent]) -> list[bytes]:
+        """Each event's canonical JSON, refused if it holds text that looks sealed (the
+        writer thread seals it: ``_prepare``)."""
         plain = [encode_event(event) for event in events]
-        seal = self.log.keys.seal_event
-        return plain, [seal(json) for json in plain]
+        for json in plain:
+            self.keyring.refuse_sealed(json)
+        return plain
 
     def stop(self) -> None:
         self._queue.stop()
@@ -184,7 +194,7 @@ class Writer:
         if prepared:
             touched = list({id(a): a for _, a, _, _ in prepared}.values())
             try:
-                recordings = self.log.events.put([r for a in touched for r in a.collect_events()])
+                recordings = self._put([r for a in touched for r in a.collect_events()])
             except Exception:
                 # Another process won a race, or one request holds what the database
                 # refuses: take everything back and commit each request alone, so that
@@ -206,7 +216,20 @@ class Writer:
                     request.future.set_result(Appended(created=records, existing=existing))
         for request in alone:
             self._write_alone(request)
-        self._forget_beyond(self.log.config.writer_cache)
+        self.keyring.settle([])  # keys made for requests that failed are not stored
+        self._forget_beyond(self.cache_size)
+
+    def _put(self, records: Sequence[Recorded]) -> list[Recording[UUID]]:
+        """Store ``records`` and the person keys made to seal them, in ONE transaction
+        (so a key is stored exactly when the first event sealed under it is)."""
+        made = self.keyring.made_for(record.event_json for record in records)
+        try:
+            recordings = self.events.put(records, person_keys=made)
+        except BaseException:
+            self.keyring.settle([])
+            raise
+        self.keyring.settle(made)
+        return recordings
 
     def _forget_beyond(self, size: int) -> None:
         """Keep the write sides of the ``size`` negotiations written most recently; the
@@ -225,7 +248,7 @@ class Writer:
                     return
                 aggregate, records, existing = outcome
                 try:
-                    recordings = self.log.events.put(aggregate.collect_events())
+                    recordings = self._put(aggregate.collect_events())
                 except (IntegrityError, RecordingOrderError):
                     self._revert(aggregate)
                     # Racing writers that retry at once collide again: fall out of step.
@@ -244,7 +267,8 @@ class Writer:
                 return
         gave_up: Exception = WriteContentionError(request.slug, MAX_ATTEMPTS)
         if request.expected_version is not None:
-            current = self.log.version_of(request.slug)
+            found = self.index.summaries(request.slug)
+            current = found[0].version if found else 0
             gave_up = VersionConflictError(request.slug, request.expected_version, current)
         request.future.set_exception(gave_up)
 
@@ -277,9 +301,8 @@ class Writer:
         if negotiation is None:
             negotiation = self._cache.setdefault(slug, Negotiation(slug))
         sources = None if request.sources is None else [request.sources[i] for i in new]
-        records = negotiation.record(
-            events, recorded_at, [request.encoded[i] for i in new], sources, request.recorded_by
-        )
+        sealed = [self.keyring.seal_event(request.plain[i]) for i in new]
+        records = negotiation.record(events, recorded_at, sealed, sources, request.recorded_by)
         for record, index in zip(records, new, strict=True):
             record.shows(request.plain[index])  # the answer shows what was sent
         return negotiation, records, existing
@@ -299,7 +322,7 @@ class Writer:
             if a is not None and a.last_recorded_at is not None
         ]
         if fresh:
-            floors.append(self.log.index.max_recorded_at())
+            floors.append(self.index.max_recorded_at())
         return max([datetime.now(UTC), *(f for f in floors if f is not None)])
 
     def _load(self, slug: str) -> Negotiation | None:
@@ -307,7 +330,7 @@ class Writer:
         aggregate = self._cache.get(slug)
         after = aggregate.version if aggregate else 0
         # From the index: only rounds and proposals need their stored event decoded.
-        for fact in self.log.index.write_side_facts(slug, after_version=after):
+        for fact in self.index.write_side_facts(slug, after_version=after):
             if aggregate is None:
                 aggregate = Negotiation(slug)
             aggregate.apply_fact(fact)
@@ -330,7 +353,7 @@ class Writer:
             raise InvalidEventError("two events in this request share an id", field="events.id")
         known = negotiation.event_types if negotiation else {}
         lookup = ids if check_all else [i for i in ids if i in known]
-        stored = {r.event.id: r for r in self.log.index.records_by_ids(lookup)}
+        stored = {r.event.id: r for r in self.index.records_by_ids(lookup)}
         existing: list[Recorded] = []
         new: list[int] = []
         for index, event_id in enumerate(ids):
@@ -344,29 +367,12 @@ class Writer:
         return existing, new
 
     def _check_corrections(self, events: Sequence[AnyEvent]) -> None:
-        """A correction must make a valid event of its target's type."""
+        """The domain's rule on corrections (``check_corrections``), with the stored
+        events they correct."""
         targets = [e.data.event_id for e in events if isinstance(e, EventCorrected)]
-        if not targets:
-            return
-        batch = {e.id: e for e in events}
-        stored = {r.event.id: r.event for r in self.log.index.records_by_ids(targets)}
-        for index, event in enumerate(events):
-            if not isinstance(event, EventCorrected):
-                continue
-            target = stored.get(event.data.event_id) or batch.get(event.data.event_id)
-            if target is None:
-                continue  # the aggregate reports the unknown id
-            try:
-                corrected(target, event.data.data)
-            except ValidationError as error:
-                first = error.errors()[0]
-                where = ".".join(str(p) for p in first["loc"])
-                prefix = f"events.{index}." if len(events) > 1 else ""
-                raise InvalidEventError(
-                    f"the corrected {target.type} is invalid: {first['msg']}",
-                    field=f"{prefix}data.data.{where}",
-                    value=first.get("input"),
-                ) from None
+        if targets:
+            stored = {r.event.id: r.event for r in self.index.records_by_ids(targets)}
+            check_corrections(events, stored)
 
 
 def _same(stored: bytes, sent: bytes) -> bool:

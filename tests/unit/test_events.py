@@ -707,3 +707,16 @@ def test_security_zone_needs_who_declared_it(envelope: Envelope) -> None:
     event = envelope("SecurityZoneDeclared", with_data("SecurityZoneDeclared", declared_by=None))
 
     assert_rejected_at(event, "SecurityZoneDeclared", "data", "declared_by")
+
+
+def test_every_recorded_type_has_its_traits_and_the_lists_derive_from_them() -> None:
+    from domain.events import KNOWLEDGE, RECORDED_TYPES, REDACTIONS, TRAITS
+    from domain.negotiation import WRITE_SIDE_CONTENT
+    from store.index import CONTENT_FREE
+
+    assert set(TRAITS) == set(RECORDED_TYPES)
+    assert LOG_FACTS == {"ClaimDisputed", "EventCorrected", "EventRetracted"}
+    assert KNOWLEDGE == {"EventCorrected", "EventRetracted", "PersonRedacted"}
+    assert WRITE_SIDE_CONTENT == {"RoundScheduled", "HostAnnounced", "RoundHeld", "ProposalMade"}
+    assert CONTENT_FREE == {"StatementIssued", "ContactHeld", "EventRetracted", "PersonRedacted"}
+    assert REDACTIONS == {"PersonRedacted"}
