@@ -2,9 +2,10 @@
 
 It holds one row per Parley event (id, negotiation, version, position, type, the event
 it speaks about, occurred_at, recorded_at, hash) and serves idempotency, lookup by id,
-time-sliced reads and the global log. The SQL here is shared by both backends; each
-recorder supplies its dialect (placeholders, timestamp columns, the join to its events
-table).
+time-sliced reads and the global log. The SQL here is shared by both backends: each
+recorder supplies its dialect (``store.dialect``: placeholders, timestamps) and the join
+to its events table. Rows the projections fold are made by a row type they pass in
+(``projections.rows``); the store does not decide what a fold needs.
 """
 
 from __future__ import annotations
