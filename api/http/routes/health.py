@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
-from api.deps import CanRead, LogDep
+from api.http.deps import CanRead, LogDep
 
 router = APIRouter(tags=["service"])
 

@@ -16,8 +16,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import TypeAdapter
 
-from api.deps import READ_SCHEME
-from api.errors import PROBLEM
+from api.http.deps import READ_SCHEME
+from api.http.errors import PROBLEM
 
 BEARER = "HTTPBearer"
 _DEFS, _COMPONENTS = "#/$defs/", "#/components/schemas/"

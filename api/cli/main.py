@@ -20,9 +20,9 @@ import orjson
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from api import token_cli
-from api.errors import InvalidRequestError
-from api.output import output
+from api.cli import tokens as token_cli
+from api.cli.output import output
+from api.http.errors import InvalidRequestError
 from api.settings import Settings
 from api.tokens import admin_token
 from domain.errors import NegotiationNotFoundError
@@ -76,7 +76,7 @@ def _load_file(log: ConflictLog, path: Path, slug: str | None) -> int:
 
 def cmd_load(args: argparse.Namespace) -> int:
     if args.server:
-        from api import remote
+        from api.cli import remote
 
         path = Path(args.file)
         if (events := _checked(path, args.slug or slug_for(path))) is None:
@@ -98,7 +98,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             errors.print(f"[red]{error}[/red]")
             return 1
     if args.server:
-        from api import remote
+        from api.cli import remote
 
         return remote.run(args, lambda client, _: _report(*remote.verify(client, heads), heads))
     with ConflictLog(Settings().store_config()) as log:
@@ -149,7 +149,7 @@ def cmd_head(args: argparse.Namespace) -> int:
     from api.signing import signing_key
 
     if args.server:
-        from api import remote
+        from api.cli import remote
 
         return remote.run(args, remote.head)
     settings = Settings()
@@ -251,8 +251,8 @@ def cmd_redact(args: argparse.Namespace) -> int:
 
 
 def cmd_state(args: argparse.Namespace) -> int:
+    from api.cli.render import print_state
     from api.parsing import instant
-    from api.render import print_state
     from projections.service import AsOf
 
     try:
@@ -262,7 +262,7 @@ def cmd_state(args: argparse.Namespace) -> int:
         errors.print(f"[red]{error.errors[0]['field']}[/red]: {error.errors[0]['message']}")
         return 2
     if args.server:
-        from api import remote
+        from api.cli import remote
 
         return remote.run(args, remote.state)
     with ConflictLog(Settings().store_config()) as log:
@@ -280,10 +280,10 @@ def cmd_state(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     if args.server:
-        from api import remote
+        from api.cli import remote
 
         return remote.run(args, remote.export)
-    from api.export import parse_query, write
+    from api.formats import parse_query, write
     from projections.export import start
     from store.codec import utc_text
 
@@ -418,7 +418,7 @@ def cmd_serve(_: argparse.Namespace) -> int:
     console.print(f"  token:  {token}")
     console.print(f"  try:    curl {base}/negotiations\n")
     uvicorn.run(
-        "api.main:create_app",
+        "api.http.app:create_app",
         factory=True,
         host=settings.host,
         port=settings.port,

@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 
 router = APIRouter(include_in_schema=False)
 
-STATIC = files("api") / "static"
+STATIC = files("api.http") / "static"
 MEDIA_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",

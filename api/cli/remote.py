@@ -19,7 +19,7 @@ import orjson
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from api.output import output
+from api.cli.output import output
 from domain.events import AnyEvent, dump_event
 from parley.client import Client
 from parley.errors import NotFoundError, ParleyError
@@ -88,7 +88,7 @@ def load(client: Client, path: Path, slug: str | None, events: Sequence[AnyEvent
 
 
 def state(client: Client, args: argparse.Namespace) -> int:
-    from api.render import print_state
+    from api.cli.render import print_state
 
     answer = client.state(args.slug, as_of=args.as_of, known_at=args.known_at)
     body = answer.model_dump(mode="json", by_alias=True, exclude_unset=True)

@@ -21,8 +21,14 @@ import anyio.to_thread
 import orjson
 from fastapi.concurrency import run_in_threadpool
 
-from api.errors import InvalidRequestError
-from api.esdb import (
+from api.esdb.requests import (
+    ObserveEventsIn,
+    Range,
+    ReadEventsIn,
+    WritePlan,
+    read_range,
+)
+from api.esdb.wire import (
     HEARTBEAT,
     EsdbError,
     Scope,
@@ -37,13 +43,7 @@ from api.esdb import (
     tree,
     under,
 )
-from api.esdb_requests import (
-    ObserveEventsIn,
-    Range,
-    ReadEventsIn,
-    WritePlan,
-    read_range,
-)
+from api.http.errors import InvalidRequestError
 from api.schemas import event_out
 from domain.errors import InvalidEventError, NegotiationNotFoundError, VersionConflictError
 from projections.tail import (

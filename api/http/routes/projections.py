@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from api.deps import CanRead, ProjectionsDep, SettingsDep
+from api.http.deps import CanRead, ProjectionsDep, SettingsDep
 
 router = APIRouter(tags=["service"])
 

@@ -8,10 +8,10 @@ import orjson
 from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
-from api.deps import AsOfDep, CanRead
-from api.errors import InvalidRequestError
+from api.http.deps import AsOfDep, CanRead
+from api.http.errors import InvalidRequestError
+from api.http.responses import json_bytes
 from api.parsing import QueryTime, instant
-from api.responses import json_bytes
 from domain.negotiation import Slug
 
 router = APIRouter(prefix="/negotiations", tags=["as of"])

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from api.deps import Admin, TokensDep
+from api.http.deps import Admin, TokensDep
 from api.schemas import TokenCreatedOut, TokenIn, TokenOut, TokensOut
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])

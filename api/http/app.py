@@ -9,12 +9,12 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI
 
-from api import errors, openapi
-from api.esdb import SERVER
-from api.limits import BodyLimit
-from api.routes import (
+from api.esdb import routes as esdb
+from api.esdb.wire import SERVER
+from api.http import errors, openapi
+from api.http.limits import BodyLimit
+from api.http.routes import (
     charts,
-    esdb,
     events,
     export,
     heads,

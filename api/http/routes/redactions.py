@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 from fastapi import APIRouter, Response
 
-from api.deps import LogDep, Redactor
-from api.responses import json_bytes
+from api.http.deps import LogDep, Redactor
+from api.http.responses import json_bytes
 from api.schemas import RedactionIn, RedactionOut, events_json
 
 router = APIRouter(prefix="/redactions", tags=["integrity"])

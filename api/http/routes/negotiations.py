@@ -11,10 +11,11 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from api.deps import Appender, CanRead, LogDep, ProjectionsDep, SettingsDep
-from api.errors import InvalidRequestError, problem
-from api.filters import SearchDep, TypeFilter, types_of
-from api.openapi import json_body
+from api.http.deps import Appender, CanRead, LogDep, ProjectionsDep, SettingsDep
+from api.http.errors import InvalidRequestError, problem
+from api.http.filters import SearchDep, TypeFilter, types_of
+from api.http.openapi import json_body
+from api.http.responses import json_bytes, next_page
 from api.parsing import (
     MAX_VERSION,
     AppendBody,
@@ -24,7 +25,6 @@ from api.parsing import (
     parse_events,
     parse_if_match,
 )
-from api.responses import json_bytes, next_page
 from api.schemas import (
     AppendOut,
     EventPage,

@@ -9,10 +9,10 @@ import orjson
 from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
-from api.deps import CanRead, LogDep
+from api.http.deps import CanRead, LogDep
+from api.http.responses import json_bytes
+from api.http.routes.state import _ordered as ordered
 from api.parsing import QueryTime, instant
-from api.responses import json_bytes
-from api.routes.state import _ordered as ordered
 from domain.negotiation import Slug
 from projections.charts import DEFAULT_MAX_ITEMS, chart
 

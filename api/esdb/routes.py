@@ -19,19 +19,8 @@ from collections.abc import AsyncIterator, Iterator
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
-from api import esdb_log
-from api.deps import Appender, Authenticated, CanAppend, CanRead, LogDep, SettingsDep
-from api.esdb import (
-    HEARTBEAT_SECONDS,
-    NDJSON,
-    EsdbError,
-    EsdbRoute,
-    api_event,
-    event_type_info,
-    line,
-    parley_type,
-)
-from api.esdb_requests import (
+from api.esdb import service as esdb_log
+from api.esdb.requests import (
     ObserveEventsIn,
     ReadEventsIn,
     ReadEventTypeIn,
@@ -42,8 +31,19 @@ from api.esdb_requests import (
     parse_body,
     plan_write,
 )
-from api.openapi import TEXT_PROBLEMS, json_body
-from api.routes.negotiations import STATEMENT_EXAMPLE
+from api.esdb.wire import (
+    HEARTBEAT_SECONDS,
+    NDJSON,
+    EsdbError,
+    EsdbRoute,
+    api_event,
+    event_type_info,
+    line,
+    parley_type,
+)
+from api.http.deps import Appender, Authenticated, CanAppend, CanRead, LogDep, SettingsDep
+from api.http.openapi import TEXT_PROBLEMS, json_body
+from api.http.routes.negotiations import STATEMENT_EXAMPLE
 from domain.events import EVENT_TYPES
 from projections.tail import LogTail
 

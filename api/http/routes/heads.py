@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from api.deps import CanRead, LogDep, SignerDep
+from api.http.deps import CanRead, LogDep, SignerDep
 from api.schemas import HeadOut, KeysOut
 from domain.negotiation import Slug
 from store.heads import Head

@@ -23,8 +23,7 @@ from pydantic import (
     create_model,
 )
 
-from api.errors import InvalidRequestError
-from api.esdb import (
+from api.esdb.wire import (
     NEGOTIATIONS,
     SUBJECT_PATTERN,
     EsdbError,
@@ -35,6 +34,7 @@ from api.esdb import (
     slug_of,
     subject_error,
 )
+from api.http.errors import InvalidRequestError
 from api.parsing import VERSION_TEXT, event_errors, parse_json
 from domain.events import EVENT_TYPES, AnyEvent, parse_event
 from domain.negotiation import SLUG_PATTERN

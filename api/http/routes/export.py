@@ -8,11 +8,11 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from api.deps import CanRead, LogDep
-from api.export import MEDIA_TYPES, Format, file_name, parse_query, write
-from api.filters import TypeFilter, types_of
+from api.formats import MEDIA_TYPES, Format, file_name, parse_query, write
+from api.http.deps import CanRead, LogDep
+from api.http.filters import TypeFilter, types_of
+from api.http.routes.state import AsOfParam, KnownAtParam
 from api.parsing import QueryTime
-from api.routes.state import AsOfParam, KnownAtParam
 from domain.negotiation import Slug
 from projections.export import start
 

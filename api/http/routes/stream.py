@@ -19,9 +19,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent, format_sse_event
 
-from api.deps import CanRead, LogDep
-from api.errors import InvalidRequestError
-from api.filters import TypeFilter, types_of
+from api.http.deps import CanRead, LogDep
+from api.http.errors import InvalidRequestError
+from api.http.filters import TypeFilter, types_of
 from api.parsing import MAX_VERSION
 from domain.errors import NegotiationNotFoundError
 from domain.negotiation import Slug

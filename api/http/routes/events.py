@@ -7,12 +7,12 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 
-from api.deps import CanRead, LogDep
-from api.errors import InvalidRequestError
-from api.filters import SearchDep, TypeFilter, types_of
+from api.http.deps import CanRead, LogDep
+from api.http.errors import InvalidRequestError
+from api.http.filters import SearchDep, TypeFilter, types_of
+from api.http.responses import json_bytes
+from api.http.routes.negotiations import event_page
 from api.parsing import MAX_VERSION, instant
-from api.responses import json_bytes
-from api.routes.negotiations import event_page
 from api.schemas import EventDetailOut, LogPage, event_detail_json
 from domain.negotiation import SLUG
 from projections.codes import codings
