@@ -31,7 +31,7 @@ from typing import Any, Literal
 import orjson
 from starlette.datastructures import URL
 
-from api.http.errors import InvalidRequestError
+from api.invalid import InvalidRequestError
 from api.parsing import instant
 from api.schemas import event_detail_json
 from domain.events import (

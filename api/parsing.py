@@ -28,7 +28,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from api.http.errors import InvalidRequestError, MalformedRequestError, field_errors
+from api.invalid import InvalidRequestError, MalformedRequestError, field_errors
 from domain.errors import InvalidEventError
 from domain.events import EVENT_TYPES, EXACT_INTEGER, AnyEvent, any_event, error_loc
 from domain.values import iso_time_pattern, parse_instant, quoted

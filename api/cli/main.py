@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from api.cli import tokens as token_cli
 from api.cli.output import output
-from api.http.errors import InvalidRequestError
+from api.invalid import InvalidRequestError
 from api.settings import Settings
 from api.tokens import admin_token
 from domain.errors import NegotiationNotFoundError

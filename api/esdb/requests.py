@@ -34,7 +34,7 @@ from api.esdb.wire import (
     slug_of,
     subject_error,
 )
-from api.http.errors import InvalidRequestError
+from api.invalid import InvalidRequestError
 from api.parsing import VERSION_TEXT, event_errors, parse_json
 from domain.events import EVENT_TYPES, AnyEvent, parse_event
 from domain.negotiation import SLUG_PATTERN

@@ -2,7 +2,7 @@
 of positions in either order, observe live, list subjects.
 
 They go through ``ConflictLog``'s public API and the live tail of projections/tail.py, and
-answer in the wire format of api/esdb.py. A write checks its preconditions, then appends
+answer in the wire format of api/esdb/wire.py. A write checks its preconditions, then appends
 with the negotiation's version as ``expected_version``, so that the check holds at the
 commit: a writer that slipped in between makes it fail as a precondition would have.
 """
@@ -43,7 +43,7 @@ from api.esdb.wire import (
     tree,
     under,
 )
-from api.http.errors import InvalidRequestError
+from api.invalid import InvalidRequestError
 from api.schemas import event_out
 from domain.errors import InvalidEventError, NegotiationNotFoundError, VersionConflictError
 from projections.tail import (

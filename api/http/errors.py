@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from api.invalid import InvalidRequestError, MalformedRequestError, field_errors
 from api.ratelimit import RateLimitedError
 from domain.errors import (
     EventIdReusedError,
@@ -30,7 +31,6 @@ from domain.errors import (
     WriteContentionError,
 )
 from domain.tokens import InvalidTokenError, TokenExistsError, TokenNotFoundError
-from domain.values import NO_NUL
 from store.codec import CorruptRowError
 
 log = logging.getLogger("parley")
@@ -50,18 +50,6 @@ _TITLES = {
     500: "Internal error",
     503: "Unavailable",
 }
-
-
-class MalformedRequestError(Exception):
-    """A body that is empty, or no JSON (or not of the shape any request takes): 400."""
-
-
-class InvalidRequestError(Exception):
-    """A request whose fields fail validation; carries problem ``errors``."""
-
-    def __init__(self, errors: list[dict[str, Any]]) -> None:
-        super().__init__(errors[0]["message"])
-        self.errors = errors
 
 
 class ProblemResponse(JSONResponse):
@@ -114,23 +102,6 @@ def echo(value: Any) -> str | int | float | bool | None:
     return None
 
 
-def field_errors(errors: Sequence[Any], *, drop: int = 0, prefix: str = "") -> list[dict[str, Any]]:
-    """pydantic errors as [{field, message, value}], with dotted field paths."""
-    out = []
-    for error in errors:
-        loc = [str(p) for p in error.get("loc", ())][drop:]
-        entry: dict[str, Any] = {
-            "field": prefix + ".".join(loc),
-            "message": str(error.get("msg", "invalid")).removeprefix("Value error, "),
-        }
-        if (error.get("ctx") or {}).get("pattern") == NO_NUL:
-            entry["message"] = "text must not contain NUL (U+0000)"
-        if isinstance(error.get("input"), str | int | float | bool):
-            entry["value"] = error["input"]
-        out.append(entry)
-    return out
-
-
 def invalid(errors: list[dict[str, Any]]) -> JSONResponse:
     """The 422 problem for field errors, each value quoted back as ``echo`` allows."""
     errors = [_echoed(entry) for entry in errors]
@@ -171,122 +142,117 @@ def _parameter_named(error: Any) -> Any:
     return error
 
 
+Answer = Callable[[Request, Any], JSONResponse]
+"""How one error type becomes a problem: given the request and the error."""
+
+
+def _request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    found = list(exc.errors())
+    for error in found:
+        if error.get("type") == "json_invalid":
+            return problem(400, f"the body is not valid JSON: {error.get('msg')}", kind="malformed")
+    # loc[0] is where the value came from (body, query, path, header): drop it. A
+    # repeated query parameter is named as sent (type), not by its index (type.0).
+    return invalid(field_errors([_parameter_named(error) for error in found], drop=1))
+
+
+def _event_invalid(_: Request, exc: InvalidEventError) -> JSONResponse:
+    entry: dict[str, Any] = {"field": exc.field, "message": str(exc)}
+    if exc.value is not None:
+        entry["value"] = exc.value
+    return invalid([entry])
+
+
+def _version_conflict(_: Request, exc: VersionConflictError) -> JSONResponse:
+    return problem(
+        409,
+        str(exc),
+        kind="version-conflict",
+        headers={"ETag": f'"{exc.current}"'},
+        expected_version=exc.expected,
+        current_version=exc.current,
+    )
+
+
+def _rate_limited(_: Request, exc: RateLimitedError) -> JSONResponse:
+    return problem(
+        429,
+        str(exc),
+        kind="rate-limited",
+        headers={"Retry-After": str(exc.retry_after)},
+        retry_after=exc.retry_after,
+    )
+
+
+def _corrupt(_: Request, exc: CorruptRowError) -> JSONResponse:
+    log.error("unreadable stored row: %s", exc)
+    return problem(500, str(exc), kind="corrupt-row")
+
+
+def _http(request: Request, exc: HTTPException) -> JSONResponse:
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    # FastAPI's own 400: a body it could not parse (JSON nested too deep, say).
+    kind = "malformed" if exc.status_code == 400 else None
+    return problem(exc.status_code, str(exc.detail), kind=kind, headers=headers or None)
+
+
+def _unexpected(request: Request, _: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return problem(
+        500, "an unexpected error occurred; nothing was stored by this request", kind="internal"
+    )
+
+
+PROBLEMS: dict[type[Exception], Answer] = {
+    RequestValidationError: _request_invalid,
+    MalformedRequestError: lambda _, exc: problem(400, str(exc), kind="malformed"),
+    InvalidRequestError: lambda _, exc: invalid(exc.errors),
+    ValidationError: lambda _, exc: invalid(field_errors(exc.errors())),
+    InvalidEventError: _event_invalid,
+    NegotiationNotFoundError: lambda _, exc: problem(
+        404, f"{exc}; open it with POST /negotiations", kind="not-found", negotiation=exc.slug
+    ),
+    EventNotFoundError: lambda _, exc: problem(
+        404, str(exc), kind="not-found", event_id=str(exc.event_id)
+    ),
+    PersonNotFoundError: lambda _, exc: problem(404, str(exc), kind="not-found"),
+    NegotiationExistsError: lambda _, exc: problem(
+        409, str(exc), kind="exists", negotiation=exc.slug
+    ),
+    VersionConflictError: _version_conflict,
+    EventIdReusedError: lambda _, exc: problem(
+        409, str(exc), kind="id-reused", event_id=str(exc.event_id)
+    ),
+    WriteContentionError: lambda _, exc: problem(
+        503, str(exc), kind="busy", headers={"Retry-After": "1"}, negotiation=exc.slug
+    ),
+    InvalidTokenError: lambda _, exc: invalid(
+        [{"field": exc.field, "message": str(exc), "value": exc.value}]
+    ),
+    TokenExistsError: lambda _, exc: problem(409, str(exc), kind="token-exists", name=exc.value),
+    TokenNotFoundError: lambda _, exc: problem(404, str(exc), kind="not-found", name=exc.value),
+    RateLimitedError: _rate_limited,
+    CorruptRowError: _corrupt,
+    ParleyError: lambda _, exc: problem(400, str(exc), kind="bad-request"),
+    HTTPException: _http,
+    Exception: _unexpected,
+}
+"""Each error type's problem. Starlette picks the entry of the nearest class in the
+error's MRO, so ``ParleyError`` answers only for domain errors not named above, and
+``Exception`` for everything else."""
+
+
+def _handler(answer: Answer) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    # async, so that Starlette calls it on the event loop and not in a worker thread.
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        return answer(request, exc)
+
+    return handle
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
-
-    @app.exception_handler(RequestValidationError)
-    async def _request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        found = list(exc.errors())
-        for error in found:
-            if error.get("type") == "json_invalid":
-                return problem(
-                    400, f"the body is not valid JSON: {error.get('msg')}", kind="malformed"
-                )
-        # loc[0] is where the value came from (body, query, path, header): drop it. A
-        # repeated query parameter is named as sent (type), not by its index (type.0).
-        return invalid(field_errors([_parameter_named(error) for error in found], drop=1))
-
-    @app.exception_handler(MalformedRequestError)
-    async def _malformed(_: Request, exc: MalformedRequestError) -> JSONResponse:
-        return problem(400, str(exc), kind="malformed")
-
-    @app.exception_handler(InvalidRequestError)
-    async def _request_fields(_: Request, exc: InvalidRequestError) -> JSONResponse:
-        return invalid(exc.errors)
-
-    @app.exception_handler(ValidationError)
-    async def _model_invalid(_: Request, exc: ValidationError) -> JSONResponse:
-        return invalid(field_errors(exc.errors()))
-
-    @app.exception_handler(InvalidEventError)
-    async def _event_invalid(_: Request, exc: InvalidEventError) -> JSONResponse:
-        entry: dict[str, Any] = {"field": exc.field, "message": str(exc)}
-        if exc.value is not None:
-            entry["value"] = exc.value
-        return invalid([entry])
-
-    @app.exception_handler(NegotiationNotFoundError)
-    async def _no_negotiation(_: Request, exc: NegotiationNotFoundError) -> JSONResponse:
-        return problem(
-            404, f"{exc}; open it with POST /negotiations", kind="not-found", negotiation=exc.slug
-        )
-
-    @app.exception_handler(EventNotFoundError)
-    async def _no_event(_: Request, exc: EventNotFoundError) -> JSONResponse:
-        return problem(404, str(exc), kind="not-found", event_id=str(exc.event_id))
-
-    @app.exception_handler(PersonNotFoundError)
-    async def _no_person(_: Request, exc: PersonNotFoundError) -> JSONResponse:
-        return problem(404, str(exc), kind="not-found")
-
-    @app.exception_handler(NegotiationExistsError)
-    async def _exists(_: Request, exc: NegotiationExistsError) -> JSONResponse:
-        return problem(409, str(exc), kind="exists", negotiation=exc.slug)
-
-    @app.exception_handler(VersionConflictError)
-    async def _conflict(_: Request, exc: VersionConflictError) -> JSONResponse:
-        return problem(
-            409,
-            str(exc),
-            kind="version-conflict",
-            headers={"ETag": f'"{exc.current}"'},
-            expected_version=exc.expected,
-            current_version=exc.current,
-        )
-
-    @app.exception_handler(EventIdReusedError)
-    async def _reused(_: Request, exc: EventIdReusedError) -> JSONResponse:
-        return problem(409, str(exc), kind="id-reused", event_id=str(exc.event_id))
-
-    @app.exception_handler(WriteContentionError)
-    async def _busy(_: Request, exc: WriteContentionError) -> JSONResponse:
-        return problem(
-            503, str(exc), kind="busy", headers={"Retry-After": "1"}, negotiation=exc.slug
-        )
-
-    @app.exception_handler(InvalidTokenError)
-    async def _token_invalid(_: Request, exc: InvalidTokenError) -> JSONResponse:
-        return invalid([{"field": exc.field, "message": str(exc), "value": exc.value}])
-
-    @app.exception_handler(TokenExistsError)
-    async def _token_exists(_: Request, exc: TokenExistsError) -> JSONResponse:
-        return problem(409, str(exc), kind="token-exists", name=exc.value)
-
-    @app.exception_handler(TokenNotFoundError)
-    async def _no_token(_: Request, exc: TokenNotFoundError) -> JSONResponse:
-        return problem(404, str(exc), kind="not-found", name=exc.value)
-
-    @app.exception_handler(RateLimitedError)
-    async def _rate_limited(_: Request, exc: RateLimitedError) -> JSONResponse:
-        return problem(
-            429,
-            str(exc),
-            kind="rate-limited",
-            headers={"Retry-After": str(exc.retry_after)},
-            retry_after=exc.retry_after,
-        )
-
-    @app.exception_handler(CorruptRowError)
-    async def _corrupt(_: Request, exc: CorruptRowError) -> JSONResponse:
-        log.error("unreadable stored row: %s", exc)
-        return problem(500, str(exc), kind="corrupt-row")
-
-    @app.exception_handler(ParleyError)
-    async def _parley(_: Request, exc: ParleyError) -> JSONResponse:
-        return problem(400, str(exc), kind="bad-request")
-
-    @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
-        headers = dict(exc.headers) if exc.headers else {}
-        if exc.status_code == 405:
-            headers["Allow"] = ", ".join(allowed_methods(request))
-        # FastAPI's own 400: a body it could not parse (JSON nested too deep, say).
-        kind = "malformed" if exc.status_code == 400 else None
-        return problem(exc.status_code, str(exc.detail), kind=kind, headers=headers or None)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return problem(
-            500, "an unexpected error occurred; nothing was stored by this request", kind="internal"
-        )
+    for error_type, answer in PROBLEMS.items():
+        app.add_exception_handler(error_type, _handler(answer))

@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Query
 from pydantic import Field
 
-from api.http.errors import InvalidRequestError
+from api.invalid import InvalidRequestError
 from domain.events import RECORDED_TYPES
 from store.search import Search, SearchQueryError
 

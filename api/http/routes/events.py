@@ -8,10 +8,10 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response
 
 from api.http.deps import CanRead, LogDep
-from api.http.errors import InvalidRequestError
 from api.http.filters import SearchDep, TypeFilter, types_of
 from api.http.responses import json_bytes
 from api.http.routes.negotiations import event_page
+from api.invalid import InvalidRequestError
 from api.parsing import MAX_VERSION, instant
 from api.schemas import EventDetailOut, LogPage, event_detail_json
 from domain.negotiation import SLUG

@@ -12,10 +12,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.http.deps import Appender, CanRead, LogDep, ProjectionsDep, SettingsDep
-from api.http.errors import InvalidRequestError, problem
+from api.http.errors import problem
 from api.http.filters import SearchDep, TypeFilter, types_of
 from api.http.openapi import json_body
 from api.http.responses import json_bytes, next_page
+from api.invalid import InvalidRequestError
 from api.parsing import (
     MAX_VERSION,
     AppendBody,

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.http.deps import AsOfDep, CanRead
-from api.http.errors import InvalidRequestError
 from api.http.responses import json_bytes
+from api.invalid import InvalidRequestError
 from api.parsing import QueryTime, instant
 from domain.negotiation import Slug
 

@@ -20,8 +20,8 @@ from fastapi.responses import Response, StreamingResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent, format_sse_event
 
 from api.http.deps import CanRead, LogDep
-from api.http.errors import InvalidRequestError
 from api.http.filters import TypeFilter, types_of
+from api.invalid import InvalidRequestError
 from api.parsing import MAX_VERSION
 from domain.errors import NegotiationNotFoundError
 from domain.negotiation import Slug
