@@ -31,30 +31,10 @@ from typing import Any, Literal
 import orjson
 from starlette.datastructures import URL
 
-from api.invalid import InvalidRequestError
-from api.parsing import instant
 from api.schemas import event_detail_json
-from domain.events import (
-    AnyEvent,
-    CeasefireDeclared,
-    CeasefireProposed,
-    ClaimDisputed,
-    ContactHeld,
-    DelegationNamed,
-    DocumentExchanged,
-    EventCorrected,
-    EventRetracted,
-    HostAnnounced,
-    NegotiationOpened,
-    ProposalAnswered,
-    ProposalMade,
-    RoundHeld,
-    RoundScheduled,
-    SecurityZoneDeclared,
-    StatementIssued,
-)
+from domain.coding import MEETINGS_OF_EQUALS, name_of, notes, roles, where
 from domain.values import Actor, Place, Source, region_country
-from projections.export import WORLD_TYPES, ExportHead, ExportQuery, ExportRow
+from projections.export import ExportHead, ExportRow
 from store.codec import utc_text
 
 Format = Literal["ndjson", "csv", "plover"]
@@ -69,43 +49,6 @@ PLOVER_MANUAL = (
     " (JSON fields as in draft 0.8 and later)"
 )
 CHUNK = 64 * 1024  # bytes gathered before a chunk is sent
-
-
-def parse_query(
-    slug: str,
-    *,
-    as_of: str | None = None,
-    known_at: str | None = None,
-    from_: str | None = None,
-    to: str | None = None,
-    types: Sequence[str] = (),
-) -> ExportQuery:
-    """An export's query from the request's (or the command line's) text; a bad time or
-    type is an ``InvalidRequestError`` naming the parameter."""
-    start = instant(from_, "from", bound="start") if from_ is not None else None
-    end = instant(to, "to") if to is not None else None
-    if start is not None and end is not None and start > end:
-        raise InvalidRequestError([{"field": "from", "message": "from must not be later than to"}])
-    unknown = [t for t in types if t not in WORLD_TYPES]
-    if unknown:
-        raise InvalidRequestError(
-            [
-                {
-                    "field": "type",
-                    "message": f"an export holds the types {', '.join(WORLD_TYPES)} "
-                    "(corrections and retractions are applied, not exported)",
-                    "value": ",".join(unknown),
-                }
-            ]
-        )
-    return ExportQuery(
-        negotiation=slug,
-        as_of=instant(as_of, "as_of") if as_of is not None else None,
-        known_at=instant(known_at, "known_at") if known_at is not None else None,
-        from_=start,
-        to=end,
-        types=tuple(dict.fromkeys(types)),
-    )
 
 
 def write(fmt: Format, head: ExportHead, rows: Iterable[ExportRow]) -> Iterator[bytes]:
@@ -223,10 +166,6 @@ CSV_COLUMNS = (
 ``location``, ``source``, ``notes``), then the codes, then Parley's provenance."""
 
 
-MEETINGS_OF_EQUALS = (ContactHeld, RoundScheduled, RoundHeld, CeasefireDeclared)
-"""Types whose actors are all sides alike (no recipient in PLOVER)."""
-
-
 def _csv(head: ExportHead, rows: Iterable[ExportRow]) -> Iterator[bytes]:
     meta = metadata("csv", head)
     lines = [f"# parley export of {head.negotiation}: {head.title}"]
@@ -258,7 +197,7 @@ def _meta_text(value: Any) -> str:
 
 def _csv_row(head: ExportHead, row: ExportRow) -> list[Any]:
     event, record, coding = row.event, row.record, row.coding
-    actors, recipients = roles(event, head, row)
+    actors, recipients = _roles(head, row)
     if not recipients and len(actors) > 1 and isinstance(event, MEETINGS_OF_EQUALS):
         # PLOVER gives a meeting of equals no recipient; ACLED's dyad columns still
         # name the second side.
@@ -276,10 +215,10 @@ def _csv_row(head: ExportHead, row: ExportRow) -> list[Any]:
         event.type,
         _actor_name(first),
         None if first is None else first.country,
-        "; ".join(map(_name, actors[1:])) or None,
+        "; ".join(map(name_of, actors[1:])) or None,
         _actor_name(second),
         None if second is None else second.country,
-        "; ".join(map(_name, recipients[1:])) or None,
+        "; ".join(map(name_of, recipients[1:])) or None,
         _country(place, regions),
         "; ".join(regions) or None,
         _location(place),
@@ -302,6 +241,11 @@ def _csv_row(head: ExportHead, row: ExportRow) -> list[Any]:
     ]
 
 
+def _roles(head: ExportHead, row: ExportRow) -> tuple[list[Actor], list[Actor]]:
+    proposer = None if row.proposal is None else row.proposal.proposer
+    return roles(row.event, head.parties, proposer)
+
+
 def _date(value: date | datetime) -> str:
     """The calendar day of a valid time: as given for a date, in UTC for a datetime."""
     if isinstance(value, datetime):
@@ -313,12 +257,8 @@ def _time(value: date | datetime) -> str:
     return utc_text(value) if isinstance(value, datetime) else value.isoformat()
 
 
-def _name(actor: Actor) -> str:
-    return actor.name or actor.country or ""
-
-
 def _actor_name(actor: Actor | None) -> str | None:
-    return None if actor is None else _name(actor)
+    return None if actor is None else name_of(actor)
 
 
 def _sources(sources: Sequence[Source]) -> list[dict[str, Any]]:
@@ -340,115 +280,6 @@ def _location(place: Place | None) -> str | None:
     return None if place is None else (place.city or place.region or place.country)
 
 
-# What every format reads of an event: who acted, towards whom, where, and what it said.
-
-
-def roles(event: AnyEvent, head: ExportHead, row: ExportRow) -> tuple[list[Actor], list[Actor]]:
-    """PLOVER's ``actor`` and ``recipient`` of an event: who initiated it, and to whom it
-    was directed when that is clear (the manual: all participants of a meeting of
-    equals are actors, with no recipient)."""
-    parties = list(head.parties)
-    match event:
-        case NegotiationOpened():
-            return list(event.data.parties), list(event.data.mediators)
-        case DelegationNamed():
-            return [event.data.party, event.data.head, *event.data.members], []
-        case ContactHeld():
-            return list(event.data.participants), []
-        case StatementIssued():
-            return [event.data.speaker], []
-        case ProposalMade():
-            addressee = event.data.addressee
-            return [event.data.proposer], [] if addressee is None else [addressee]
-        case ProposalAnswered():
-            proposer = None if row.proposal is None else row.proposal.proposer
-            return [event.data.responder], [] if proposer is None else [proposer]
-        case RoundScheduled():
-            return parties, []
-        case HostAnnounced():
-            return [event.data.host], parties
-        case RoundHeld():
-            return list(event.data.delegations) or parties, []
-        case DocumentExchanged():
-            return [event.data.sender], [event.data.recipient]
-        case CeasefireProposed():
-            return [event.data.proposer], []
-        case CeasefireDeclared():
-            return list(event.data.parties), []
-        case SecurityZoneDeclared():
-            countries = sorted({c for r in event.data.regions if (c := region_country(r))})
-            return [event.data.declared_by], [Actor(country=c) for c in countries]
-        case ClaimDisputed():
-            return [event.data.disputed_by], []
-        case EventCorrected() | EventRetracted():
-            return [], []  # never exported: facts about the log
-
-
-def where(event: AnyEvent) -> tuple[Place | None, list[str]]:
-    """The place an event names, and the ISO 3166-2 regions it covers."""
-    match event:
-        case RoundScheduled() | RoundHeld():
-            place: Place | None = event.data.place
-        case HostAnnounced():
-            place = event.data.place
-        case CeasefireProposed() | CeasefireDeclared():
-            return None, list(event.data.scope)
-        case SecurityZoneDeclared():
-            return None, list(event.data.regions)
-        case _:
-            place = None
-    return place, [] if place is None or place.region is None else [place.region]
-
-
-def notes(event: AnyEvent) -> str:
-    """What the event says, in a sentence or two (ACLED's ``notes``)."""
-    match event:
-        case NegotiationOpened():
-            return event.data.title
-        case DelegationNamed():
-            party, chief = _name(event.data.party), _name(event.data.head)
-            return f"{party} names its delegation, headed by {chief}"
-        case ContactHeld():
-            return f"{event.data.medium}: {event.data.summary}"
-        case StatementIssued():
-            topic = f" (topic: {event.data.topic})" if event.data.topic else ""
-            return event.data.summary + topic
-        case ProposalMade():
-            terms = f" Terms: {'; '.join(event.data.terms)}" if event.data.terms else ""
-            return f"{event.data.subject}: {event.data.summary}{terms}"
-        case ProposalAnswered():
-            said = f": {event.data.summary}" if event.data.summary else ""
-            return f"{event.data.response} proposal {event.data.proposal_id}{said}"
-        case RoundScheduled():
-            return (
-                f"round {event.data.round} {event.data.status} "
-                f"for {event.data.starts_at.isoformat()}"
-            )
-        case HostAnnounced():
-            return f"{_name(event.data.host)} to host round {event.data.round}"
-        case RoundHeld():
-            outcomes = f": {'; '.join(event.data.outcomes)}" if event.data.outcomes else ""
-            return f"round {event.data.round} held{outcomes}"
-        case DocumentExchanged():
-            return event.data.title
-        case CeasefireProposed():
-            duration = f" for {event.data.duration}" if event.data.duration else ""
-            conditions = "; ".join(event.data.conditions)
-            return f"ceasefire proposed{duration}" + (f": {conditions}" if conditions else "")
-        case CeasefireDeclared():
-            until = event.data.effective_until
-            return f"ceasefire from {event.data.effective_from.isoformat()}" + (
-                f" until {until.isoformat()}" if until else ""
-            )
-        case SecurityZoneDeclared():
-            depth = f", {event.data.depth_km:g} km deep" if event.data.depth_km else ""
-            return f"security zone {event.data.status}{depth}"
-        case ClaimDisputed():
-            return f"disputes {event.data.event_id}: {event.data.counter_claim}"
-        case EventCorrected() | EventRetracted():
-            return event.data.reason
-
-
 # PLOVER
 
 
@@ -461,7 +292,7 @@ def _plover(head: ExportHead, rows: Iterable[ExportRow]) -> Iterator[bytes]:
 def plover_record(head: ExportHead, row: ExportRow) -> dict[str, Any]:
     """One event in the PLOVER manual's JSON fields, with Parley's own under ``parley``."""
     event, record, coding = row.event, row.record, row.coding
-    actors, recipients = roles(event, head, row)
+    actors, recipients = _roles(head, row)
     place, regions = where(event)
     fields: dict[str, Any] = {
         "id": str(event.id),

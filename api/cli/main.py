@@ -283,12 +283,13 @@ def cmd_export(args: argparse.Namespace) -> int:
         from api.cli import remote
 
         return remote.run(args, remote.export)
-    from api.formats import parse_query, write
+    from api.formats import write
+    from api.parsing import export_query
     from projections.export import start
     from store.codec import utc_text
 
     try:
-        query = parse_query(
+        query = export_query(
             args.slug,
             as_of=args.as_of,
             known_at=args.known_at,

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from api.formats import MEDIA_TYPES, Format, file_name, parse_query, write
+from api.formats import MEDIA_TYPES, Format, file_name, write
 from api.http.deps import CanRead, LogDep
 from api.http.filters import TypeFilter, types_of
 from api.http.routes.state import AsOfParam, KnownAtParam
-from api.parsing import QueryTime
+from api.parsing import QueryTime, export_query
 from domain.negotiation import Slug
 from projections.export import start
 
@@ -49,7 +49,7 @@ async def export(
     order: retracted events left out, corrections known then applied (CSV, PLOVER) or
     attached (NDJSON), each with its CAMEO and PLOVER codes, sources, recorded_at,
     position, hash and recorded_by. The first line names what repeats it exactly."""
-    query = parse_query(
+    query = export_query(
         slug, as_of=as_of, known_at=known_at, from_=from_, to=to, types=types_of(type)
     )
     head, rows = await run_in_threadpool(start, log, query)
