@@ -14,7 +14,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 from rich.console import Console
@@ -32,6 +34,10 @@ from store.heads import Head, HeadsFileError, check_heads, read_heads
 from store.loader import LoadError, load, read_events, slug_for
 from store.log import ConflictLog
 from store.verify import ChainReport
+
+Subcommands = Any
+"""What ``add_subparsers`` returns (its class is private to argparse): each command adds
+its own parser to it."""
 
 console = Console()
 errors = Console(stderr=True)
@@ -87,6 +93,14 @@ def cmd_load(args: argparse.Namespace) -> int:
         return _load_file(log, Path(args.file), args.slug)
 
 
+def add_load(commands: Subcommands) -> None:
+    loader = commands.add_parser("load", help="load an NDJSON file of events, idempotently")
+    loader.add_argument("file")
+    loader.add_argument("--slug", help="negotiation slug (default: the file name)")
+    _server_options(loader)
+    loader.set_defaults(run=cmd_load)
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     if args.public_key is not None:
         return _verify_signatures(args)
@@ -103,6 +117,26 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return remote.run(args, lambda client, _: _report(*remote.verify(client, heads), heads))
     with ConflictLog(Settings().store_config()) as log:
         return _report(log.verify(), check_heads(log, heads), heads)
+
+
+def add_verify(commands: Subcommands) -> None:
+    verify = commands.add_parser(
+        "verify", help="check every hash chain and position, and heads saved earlier"
+    )
+    verify.add_argument(
+        "--heads",
+        metavar="FILE",
+        help="saved heads (a JSON list, or NDJSON as 'parley head' prints): does the log "
+        "still hold each of them?",
+    )
+    verify.add_argument(
+        "--public-key",
+        metavar="KEY",
+        help="check the signatures of --heads with this public key (a PEM file, or the "
+        "base64 of GET /keys) and nothing else: no database is opened",
+    )
+    _server_options(verify)
+    verify.set_defaults(run=cmd_verify)
 
 
 def _report(report: ChainReport, problems: list[str], heads: list[Head]) -> int:
@@ -166,6 +200,15 @@ def cmd_head(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_head(commands: Subcommands) -> None:
+    head = commands.add_parser(
+        "head", help="print signed heads as NDJSON: one negotiation's, or every one's"
+    )
+    head.add_argument("slug", nargs="?", help="the negotiation (default: all)")
+    _server_options(head)
+    head.set_defaults(run=cmd_head)
+
+
 def cmd_dump(args: argparse.Namespace) -> int:
     config = Settings().store_config()
     with ConflictLog(config) as log:
@@ -180,6 +223,14 @@ def cmd_dump(args: argparse.Namespace) -> int:
         f"{config.describe()} into {args.file}"
     )
     return 0
+
+
+def add_dump(commands: Subcommands) -> None:
+    dumper = commands.add_parser(
+        "dump", help="write the whole log as stored, as NDJSON (safe while the server runs)"
+    )
+    dumper.add_argument("file", help="where to write it; - for standard output")
+    dumper.set_defaults(run=cmd_dump)
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
@@ -226,6 +277,20 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_restore(commands: Subcommands) -> None:
+    restorer = commands.add_parser(
+        "restore", help="load a dump into an empty store; a broken chain stores nothing"
+    )
+    restorer.add_argument("file", help="a file 'parley dump' wrote; - for standard input")
+    restorer.add_argument(
+        "--renumber",
+        action="store_true",
+        help="close holes in the dump's positions (needed for SQLite when the dump has "
+        "holes; positions then differ from the source's)",
+    )
+    restorer.set_defaults(run=cmd_restore)
+
+
 def cmd_redact(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
@@ -248,6 +313,16 @@ def cmd_redact(args: argparse.Namespace) -> int:
         "before now still hold the key: delete them, or they can restore the name."
     )
     return 0
+
+
+def add_redact(commands: Subcommands) -> None:
+    redactor = commands.add_parser(
+        "redact", help="destroy a person's key: their sealed fields read [redacted]"
+    )
+    redactor.add_argument("--person", required=True, help="the name, as the events give it")
+    redactor.add_argument("--reason", required=True, help="why (recorded in PersonRedacted)")
+    redactor.add_argument("--requested-by", help="who asked (recorded; never the person)")
+    redactor.set_defaults(run=cmd_redact)
 
 
 def cmd_state(args: argparse.Namespace) -> int:
@@ -276,6 +351,16 @@ def cmd_state(args: argparse.Namespace) -> int:
     else:
         print_state(console, state)
     return 0
+
+
+def add_state(commands: Subcommands) -> None:
+    state = commands.add_parser("state", help="a negotiation's state as of a moment")
+    state.add_argument("slug")
+    state.add_argument("--as-of", help="valid time: a date (end of day, UTC) or datetime")
+    state.add_argument("--known-at", help="recorded time: what the log knew then")
+    state.add_argument("--json", action="store_true", help="print the API's JSON")
+    _server_options(state)
+    state.set_defaults(run=cmd_state)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -316,6 +401,22 @@ def cmd_export(args: argparse.Namespace) -> int:
         soft_wrap=True,
     )
     return 0
+
+
+def add_export(commands: Subcommands) -> None:
+    exporter = commands.add_parser(
+        "export", help="export a negotiation at (as_of, known_at): ndjson, csv or plover"
+    )
+    exporter.add_argument("slug")
+    exporter.add_argument("--format", choices=["ndjson", "csv", "plover"], default="ndjson")
+    exporter.add_argument("--as-of", help="valid time: a date (end of day, UTC) or datetime")
+    exporter.add_argument("--known-at", help="recorded time: what the log knew then")
+    exporter.add_argument("--from", dest="from_", help="valid time: events overlapping from…")
+    exporter.add_argument("--to", help="…to (inclusive)")
+    exporter.add_argument("--type", action="append", help="event types; repeat or comma-separate")
+    exporter.add_argument("-o", "--output", default="-", help="file to write; - for stdout")
+    _server_options(exporter)
+    exporter.set_defaults(run=cmd_export)
 
 
 def cmd_project_run(args: argparse.Namespace) -> int:
@@ -388,6 +489,26 @@ def cmd_project_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_project(commands: Subcommands) -> None:
+    project = commands.add_parser(
+        "project", help="the subscribing projections: run them, rebuild one, show status"
+    )
+    projects = project.add_subparsers(dest="project_command", required=True)
+    run = projects.add_parser(
+        "run", help="run projections until stopped (set PARLEY_PROJECTIONS=off on the API)"
+    )
+    run.add_argument("names", nargs="*", metavar="NAME", help="projections to run (default: all)")
+    run.set_defaults(run=cmd_project_run)
+    rebuild = projects.add_parser(
+        "rebuild", help="empty one projection's view and rebuild it from the whole log"
+    )
+    rebuild.add_argument("name", metavar="NAME")
+    rebuild.set_defaults(run=cmd_project_rebuild)
+    status = projects.add_parser("status", help="each projection's position and lag")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.set_defaults(run=cmd_project_status)
+
+
 def _example_missing(log: ConflictLog, example: Path) -> bool:
     """Load the example into an empty store, or finish loading it: a load that a crash
     cut short left fewer events than the file has (loading is idempotent)."""
@@ -435,8 +556,13 @@ def cmd_serve(_: argparse.Namespace) -> int:
     return 0
 
 
+def add_serve(commands: Subcommands) -> None:
+    serve = commands.add_parser("serve", help="start the HTTP API (settings from PARLEY_*)")
+    serve.set_defaults(run=cmd_serve)
+
+
 def _server_options(command: argparse.ArgumentParser) -> None:
-    """``--server`` and ``--token``: run the command against a server (``api.remote``)."""
+    """``--server`` and ``--token``: run the command against a server (``api.cli.remote``)."""
     command.add_argument(
         "--server", metavar="URL", help="run against this Parley server over HTTP, not the store"
     )
@@ -447,100 +573,27 @@ def _server_options(command: argparse.ArgumentParser) -> None:
     )
 
 
+COMMANDS: tuple[Callable[[Subcommands], None], ...] = (
+    add_serve,
+    add_load,
+    add_state,
+    add_export,
+    add_verify,
+    add_dump,
+    add_restore,
+    add_redact,
+    add_head,
+    add_project,
+    token_cli.add_commands,
+)
+"""Each command adds its subcommand and handler, in the order ``parley --help`` lists them."""
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="parley", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="start the HTTP API (settings from PARLEY_*)")
-    serve.set_defaults(run=cmd_serve)
-    loader = commands.add_parser("load", help="load an NDJSON file of events, idempotently")
-    loader.add_argument("file")
-    loader.add_argument("--slug", help="negotiation slug (default: the file name)")
-    _server_options(loader)
-    loader.set_defaults(run=cmd_load)
-    state = commands.add_parser("state", help="a negotiation's state as of a moment")
-    state.add_argument("slug")
-    state.add_argument("--as-of", help="valid time: a date (end of day, UTC) or datetime")
-    state.add_argument("--known-at", help="recorded time: what the log knew then")
-    state.add_argument("--json", action="store_true", help="print the API's JSON")
-    _server_options(state)
-    state.set_defaults(run=cmd_state)
-    exporter = commands.add_parser(
-        "export", help="export a negotiation at (as_of, known_at): ndjson, csv or plover"
-    )
-    exporter.add_argument("slug")
-    exporter.add_argument("--format", choices=["ndjson", "csv", "plover"], default="ndjson")
-    exporter.add_argument("--as-of", help="valid time: a date (end of day, UTC) or datetime")
-    exporter.add_argument("--known-at", help="recorded time: what the log knew then")
-    exporter.add_argument("--from", dest="from_", help="valid time: events overlapping from…")
-    exporter.add_argument("--to", help="…to (inclusive)")
-    exporter.add_argument("--type", action="append", help="event types; repeat or comma-separate")
-    exporter.add_argument("-o", "--output", default="-", help="file to write; - for stdout")
-    _server_options(exporter)
-    exporter.set_defaults(run=cmd_export)
-    verify = commands.add_parser(
-        "verify", help="check every hash chain and position, and heads saved earlier"
-    )
-    verify.add_argument(
-        "--heads",
-        metavar="FILE",
-        help="saved heads (a JSON list, or NDJSON as 'parley head' prints): does the log "
-        "still hold each of them?",
-    )
-    verify.add_argument(
-        "--public-key",
-        metavar="KEY",
-        help="check the signatures of --heads with this public key (a PEM file, or the "
-        "base64 of GET /keys) and nothing else: no database is opened",
-    )
-    _server_options(verify)
-    verify.set_defaults(run=cmd_verify)
-    dumper = commands.add_parser(
-        "dump", help="write the whole log as stored, as NDJSON (safe while the server runs)"
-    )
-    dumper.add_argument("file", help="where to write it; - for standard output")
-    dumper.set_defaults(run=cmd_dump)
-    restorer = commands.add_parser(
-        "restore", help="load a dump into an empty store; a broken chain stores nothing"
-    )
-    restorer.add_argument("file", help="a file 'parley dump' wrote; - for standard input")
-    restorer.add_argument(
-        "--renumber",
-        action="store_true",
-        help="close holes in the dump's positions (needed for SQLite when the dump has "
-        "holes; positions then differ from the source's)",
-    )
-    restorer.set_defaults(run=cmd_restore)
-    redactor = commands.add_parser(
-        "redact", help="destroy a person's key: their sealed fields read [redacted]"
-    )
-    redactor.add_argument("--person", required=True, help="the name, as the events give it")
-    redactor.add_argument("--reason", required=True, help="why (recorded in PersonRedacted)")
-    redactor.add_argument("--requested-by", help="who asked (recorded; never the person)")
-    redactor.set_defaults(run=cmd_redact)
-    head = commands.add_parser(
-        "head", help="print signed heads as NDJSON: one negotiation's, or every one's"
-    )
-    head.add_argument("slug", nargs="?", help="the negotiation (default: all)")
-    _server_options(head)
-    head.set_defaults(run=cmd_head)
-    project = commands.add_parser(
-        "project", help="the subscribing projections: run them, rebuild one, show status"
-    )
-    projects = project.add_subparsers(dest="project_command", required=True)
-    run = projects.add_parser(
-        "run", help="run projections until stopped (set PARLEY_PROJECTIONS=off on the API)"
-    )
-    run.add_argument("names", nargs="*", metavar="NAME", help="projections to run (default: all)")
-    run.set_defaults(run=cmd_project_run)
-    rebuild = projects.add_parser(
-        "rebuild", help="empty one projection's view and rebuild it from the whole log"
-    )
-    rebuild.add_argument("name", metavar="NAME")
-    rebuild.set_defaults(run=cmd_project_rebuild)
-    status = projects.add_parser("status", help="each projection's position and lag")
-    status.add_argument("--json", action="store_true", help="print JSON")
-    status.set_defaults(run=cmd_project_status)
-    token_cli.add_commands(commands)
+    for add in COMMANDS:
+        add(commands)
     return top
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from projections.state import State
+
+Body = Mapping[str, Any]
+Rows = tuple[str, list[str], list[list[str]]]
+"""A table: its title, its columns, and its rows."""
 
 
 def _actor(value: Any) -> str:
@@ -29,6 +33,12 @@ def print_state(console: Console, state: State | Mapping[str, Any]) -> None:
     """Print the state (or its JSON, as a server answered) as a heading and one table per
     kind of item."""
     body = state.to_json() if isinstance(state, State) else state
+    _print_heading(console, body)
+    for table in TABLES:
+        _print_table(console, *table(body))
+
+
+def _print_heading(console: Console, body: Body) -> None:
     console.print(
         f"[bold]{body['title'] or body['negotiation']}[/bold]  as of {body['as_of']}, "
         f"known at {body['known_at']}  (position {body['position']}, "
@@ -38,75 +48,95 @@ def print_state(console: Console, state: State | Mapping[str, Any]) -> None:
     console.print(
         f"parties: {parties}; mediators: {', '.join(_actor(m) for m in body['mediators']) or '—'}"
     )
-    tables: list[tuple[str, list[str], list[list[str]]]] = [
-        (
-            "Rounds",
-            ["round", "status", "starts", "place", "host"],
+
+
+def _print_table(console: Console, title: str, columns: list[str], rows: list[list[str]]) -> None:
+    if not rows:
+        return
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+def _rounds(body: Body) -> Rows:
+    return (
+        "Rounds",
+        ["round", "status", "starts", "place", "host"],
+        [
             [
-                [
-                    str(r["round"]),
-                    r["status"],
-                    str(r["starts_at"] or "—"),
-                    _place(r["place"]),
-                    _actor(r["host"]),
-                ]
-                for r in body["rounds"]
-            ],
-        ),
-        (
-            "Proposals",
-            ["id", "proposer", "to", "subject", "status"],
+                str(r["round"]),
+                r["status"],
+                str(r["starts_at"] or "—"),
+                _place(r["place"]),
+                _actor(r["host"]),
+            ]
+            for r in body["rounds"]
+        ],
+    )
+
+
+def _proposals(body: Body) -> Rows:
+    return (
+        "Proposals",
+        ["id", "proposer", "to", "subject", "status"],
+        [
             [
-                [
-                    p["proposal_id"],
-                    _actor(p["proposer"]),
-                    _actor(p["addressee"]),
-                    p["subject"],
-                    p["status"],
-                ]
-                for p in body["proposals"]
-            ],
-        ),
-        (
-            "Security zones",
-            ["declared by", "regions", "status", "declared"],
+                p["proposal_id"],
+                _actor(p["proposer"]),
+                _actor(p["addressee"]),
+                p["subject"],
+                p["status"],
+            ]
+            for p in body["proposals"]
+        ],
+    )
+
+
+def _security_zones(body: Body) -> Rows:
+    return (
+        "Security zones",
+        ["declared by", "regions", "status", "declared"],
+        [
+            [_actor(z["declared_by"]), ", ".join(z["regions"]), z["status"], str(z["declared_at"])]
+            for z in body["security_zones"]
+        ],
+    )
+
+
+def _ceasefires(body: Body) -> Rows:
+    return (
+        "Ceasefires",
+        ["status", "by", "scope"],
+        [
             [
-                [
-                    _actor(z["declared_by"]),
-                    ", ".join(z["regions"]),
-                    z["status"],
-                    str(z["declared_at"]),
-                ]
-                for z in body["security_zones"]
-            ],
-        ),
-        (
-            "Ceasefires",
-            ["status", "by", "scope"],
-            [
-                [
-                    c.get("status", "?"),
-                    ", ".join(_actor(a) for a in c.get("parties") or [c.get("proposer")]),
-                    ", ".join(c.get("scope") or []) or "—",
-                ]
-                for c in body["ceasefires"]
-            ],
-        ),
-        (
-            "Contested claims",
-            ["event", "disputed by", "counter-claim"],
-            [
-                [c["event_id"][:8], _actor(c["disputed_by"]), c["counter_claim"]]
-                for c in body["contested"]
-            ],
-        ),
-    ]
-    for title, columns, rows in tables:
-        if not rows:
-            continue
-        table = Table(title=title, title_justify="left")
-        for column in columns:
-            table.add_column(column)
-        for row in rows:
-            table.add_row(*row)
-        console.print(table)
+                c.get("status", "?"),
+                ", ".join(_actor(a) for a in c.get("parties") or [c.get("proposer")]),
+                ", ".join(c.get("scope") or []) or "—",
+            ]
+            for c in body["ceasefires"]
+        ],
+    )
+
+
+def _contested(body: Body) -> Rows:
+    return (
+        "Contested claims",
+        ["event", "disputed by", "counter-claim"],
+        [
+            [c["event_id"][:8], _actor(c["disputed_by"]), c["counter_claim"]]
+            for c in body["contested"]
+        ],
+    )
+
+
+TABLES: tuple[Callable[[Body], Rows], ...] = (
+    _rounds,
+    _proposals,
+    _security_zones,
+    _ceasefires,
+    _contested,
+)
+"""The state's tables, in the order they print."""
