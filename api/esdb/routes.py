@@ -2,9 +2,9 @@
 
 It answers the subset of EventSourcingDB's HTTP API that its official SDKs use, so an
 EventSourcingDB client can append to a negotiation with preconditions, read it and
-follow the log live. The mapping and the wire format are in api/esdb.py; the requests
-in api/esdb_requests.py; the work on the log in api/esdb_log.py. API v2 stays unrouted:
-an SDK that pings /api/v2/system/ping gets a 404 and speaks v1.
+follow the log live. The mapping and the wire format are in api/esdb/wire.py; the
+requests in api/esdb/requests.py; the work on the log in api/esdb/service.py. API v2
+stays unrouted: an SDK that pings /api/v2/system/ping gets a 404 and speaks v1.
 
 Tokens and scopes are Parley's: a token with the ``append`` scope writes (and is
 recorded as each event's ``recorded_by``), any token reads, and reads are open when no

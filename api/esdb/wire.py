@@ -218,7 +218,7 @@ def resume_hint(position: int) -> str:
 async def error_response(request: Request, error: Exception) -> Response:
     """An error as EventSourcingDB writes it: its status, and a line of text.
 
-    Parley's own handlers (api/errors.py) decide the status; their problem's
+    Parley's own handlers (api/http/errors.py) decide the status; their problem's
     ``detail`` and field errors become the text.
     """
     if isinstance(error, EsdbError):

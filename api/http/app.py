@@ -90,7 +90,7 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
     app.state.settings = settings
     app.state.log = log
     app.state.admin_token = admin_token(settings)
-    app.state.signer = None  # made on first use (api.deps.get_signer)
+    app.state.signer = None  # made on first use (api.http.deps.get_signer)
     errors.install(app)
     openapi.install(app)
     app.include_router(health.router)

@@ -178,3 +178,28 @@ def test_the_client_imports_nothing_of_the_server() -> None:
         "domain", "store", "projections", "api", "fastapi", "starlette", "uvicorn", "eventsourcing"
     )
     assert check_package("parley", server) == {}
+
+
+# Inside api/: three jobs (api/http, api/esdb, api/cli) on the shared modules of api/.
+
+
+def test_the_cli_imports_nothing_of_the_http_app() -> None:
+    # ``parley serve`` names the app by its import string; nothing else needs it.
+    assert check_package("api/cli", forbidding("api.http", "api.esdb")) == {}
+
+
+def test_the_http_app_and_esdb_import_nothing_of_the_cli() -> None:
+    assert check_package("api/http", forbidding("api.cli")) == {}
+    assert check_package("api/esdb", forbidding("api.cli")) == {}
+
+
+def test_the_shared_api_modules_import_none_of_the_three_jobs() -> None:
+    above = forbidding("api.http", "api.esdb", "api.cli")
+    shared = sorted((ROOT / "api").glob("*.py"))
+    assert len(shared) > 5
+    report = {
+        path.name: bad
+        for path in shared
+        if (bad := violations(path.read_text(encoding="utf-8"), f"api.{path.stem}", above))
+    }
+    assert report == {}

@@ -1,4 +1,4 @@
-"""The web page at ``/``: one HTML file, one script and one stylesheet from ``api/static``.
+"""The web page at ``/``: one HTML file, one script and one stylesheet from ``api/http/static``.
 
 No build step and nothing from a CDN. The files are read through ``importlib.resources``,
 so an installed package serves them too (``[tool.setuptools.package-data]``). Neither
