@@ -300,8 +300,7 @@ def export_query(
     type is an ``InvalidRequestError`` naming the parameter."""
     start = instant(from_, "from", bound="start") if from_ is not None else None
     end = instant(to, "to") if to is not None else None
-    if start is not None and end is not None and start > end:
-        raise InvalidRequestError([{"field": "from", "message": "from must not be later than to"}])
+    in_order(start, end)
     unknown = [t for t in types if t not in WORLD_TYPES]
     if unknown:
         raise InvalidRequestError(
@@ -322,3 +321,9 @@ def export_query(
         to=end,
         types=tuple(dict.fromkeys(types)),
     )
+
+
+def in_order(start: datetime | None, end: datetime | None) -> None:
+    """A range's ``from`` later than its ``to`` is an ``InvalidRequestError`` naming ``from``."""
+    if start is not None and end is not None and start > end:
+        raise InvalidRequestError([{"field": "from", "message": "from must not be later than to"}])

@@ -11,8 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.http.deps import CanRead, LogDep
 from api.http.responses import json_bytes
-from api.http.routes.state import _ordered as ordered
-from api.parsing import QueryTime, instant
+from api.parsing import QueryTime, in_order, instant
 from domain.negotiation import Slug
 from projections.charts import DEFAULT_MAX_ITEMS, chart
 
@@ -50,7 +49,7 @@ async def negotiation_chart(
     """
     start = instant(from_, "from", bound="start") if from_ is not None else None
     end = instant(to, "to") if to is not None else None
-    ordered(start, end)
+    in_order(start, end)
     valid = instant(as_of, "as_of") if as_of is not None else None
     known = instant(known_at, "known_at") if known_at is not None else None
     answer = await run_in_threadpool(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Query, Response
@@ -10,8 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.http.deps import AsOfDep, CanRead
 from api.http.responses import json_bytes
-from api.invalid import InvalidRequestError
-from api.parsing import QueryTime, instant
+from api.parsing import QueryTime, in_order, instant
 from domain.negotiation import Slug
 
 router = APIRouter(prefix="/negotiations", tags=["as of"])
@@ -59,7 +58,7 @@ async def timeline(
     ``total`` counts them all when ``latest`` keeps only the last ones."""
     start = instant(from_, "from", bound="start") if from_ is not None else None
     end = instant(to, "to") if to is not None else None
-    _ordered(start, end)
+    in_order(start, end)
     known = instant(known_at, "known_at") if known_at is not None else None
     answer = await run_in_threadpool(as_of_service.timeline, slug, start, end, known, latest)
     return json_bytes(orjson.dumps(answer.to_json()))
@@ -76,12 +75,7 @@ async def diff(
     """What changed between valid times ``from`` and ``to``: rounds, proposals, zones and
     ceasefires added or changed, each with the events that changed it."""
     start, end = instant(from_, "from"), instant(to, "to")
-    _ordered(start, end)
+    in_order(start, end)
     known = instant(known_at, "known_at") if known_at is not None else None
     answer = await run_in_threadpool(as_of_service.diff, slug, start, end, known)
     return json_bytes(orjson.dumps(answer.to_json()))
-
-
-def _ordered(start: Any, end: Any) -> None:
-    if start is not None and end is not None and start > end:
-        raise InvalidRequestError([{"field": "from", "message": "from must not be later than to"}])
