@@ -11,7 +11,7 @@ from queue import Queue
 
 from support import EXAMPLE
 
-from api.cli.main import _example_missing
+from api.cli.serve import _example_missing
 from api.cli.tokens import operator
 from api.settings import Settings
 from api.tokens import admin_token
