@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal, Union
 
@@ -28,10 +29,11 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from api.errors import InvalidRequestError, MalformedRequestError, field_errors
+from api.invalid import InvalidRequestError, MalformedRequestError, field_errors
 from domain.errors import InvalidEventError
 from domain.events import EVENT_TYPES, EXACT_INTEGER, AnyEvent, any_event, error_loc
 from domain.values import iso_time_pattern, parse_instant, quoted
+from projections.export import WORLD_TYPES, ExportQuery
 
 MAX_VERSION = EXACT_INTEGER
 """The largest version or position a request may name: what JSON numbers hold exactly,
@@ -283,3 +285,45 @@ def parse_events(body: bytes) -> tuple[list[AnyEvent], int | None]:
 def _is_untyped(error: ValidationError) -> bool:
     """Whether the body is an object without an event ``type`` (perhaps a batch)."""
     return any(e["type"] == "union_tag_not_found" and not e["loc"] for e in error.errors())
+
+
+def export_query(
+    slug: str,
+    *,
+    as_of: str | None = None,
+    known_at: str | None = None,
+    from_: str | None = None,
+    to: str | None = None,
+    types: Sequence[str] = (),
+) -> ExportQuery:
+    """An export's query from the request's (or the command line's) text; a bad time or
+    type is an ``InvalidRequestError`` naming the parameter."""
+    start = instant(from_, "from", bound="start") if from_ is not None else None
+    end = instant(to, "to") if to is not None else None
+    in_order(start, end)
+    unknown = [t for t in types if t not in WORLD_TYPES]
+    if unknown:
+        raise InvalidRequestError(
+            [
+                {
+                    "field": "type",
+                    "message": f"an export holds the types {', '.join(WORLD_TYPES)} "
+                    "(corrections and retractions are applied, not exported)",
+                    "value": ",".join(unknown),
+                }
+            ]
+        )
+    return ExportQuery(
+        negotiation=slug,
+        as_of=instant(as_of, "as_of") if as_of is not None else None,
+        known_at=instant(known_at, "known_at") if known_at is not None else None,
+        from_=start,
+        to=end,
+        types=tuple(dict.fromkeys(types)),
+    )
+
+
+def in_order(start: datetime | None, end: datetime | None) -> None:
+    """A range's ``from`` later than its ``to`` is an ``InvalidRequestError`` naming ``from``."""
+    if start is not None and end is not None and start > end:
+        raise InvalidRequestError([{"field": "from", "message": "from must not be later than to"}])

@@ -19,7 +19,7 @@ retractions) are never coded. CAMEO labels are GDELT's (``CAMEO_LABELS``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, NamedTuple, assert_never
@@ -51,7 +51,7 @@ from domain.events import (
     StatementIssued,
     ZoneStatus,
 )
-from domain.values import Actor
+from domain.values import Actor, Place, region_country
 
 CAMEO_LABELS: Mapping[str, str] = MappingProxyType(
     {
@@ -300,3 +300,123 @@ def _zone(status: ZoneStatus) -> str:
             return "192"  # forces hold it
         case _:
             assert_never(status)
+
+
+# What every export format reads of an event: who acted, towards whom, where, and what
+# it said.
+
+MEETINGS_OF_EQUALS = (ContactHeld, RoundScheduled, RoundHeld, CeasefireDeclared)
+"""Types whose actors are all sides alike (no recipient in PLOVER)."""
+
+
+def name_of(actor: Actor) -> str:
+    """An actor as one text: its name, else its country."""
+    return actor.name or actor.country or ""
+
+
+def roles(
+    event: AnyEvent, parties: Sequence[Actor], proposer: Actor | None
+) -> tuple[list[Actor], list[Actor]]:
+    """PLOVER's ``actor`` and ``recipient`` of an event: who initiated it, and to whom it
+    was directed when that is clear (the manual: all participants of a meeting of
+    equals are actors, with no recipient). ``parties`` are the negotiation's, and
+    ``proposer`` made the proposal an answer answers, if known."""
+    sides = list(parties)
+    match event:
+        case NegotiationOpened():
+            return list(event.data.parties), list(event.data.mediators)
+        case DelegationNamed():
+            return [event.data.party, event.data.head, *event.data.members], []
+        case ContactHeld():
+            return list(event.data.participants), []
+        case StatementIssued():
+            return [event.data.speaker], []
+        case ProposalMade():
+            addressee = event.data.addressee
+            return [event.data.proposer], [] if addressee is None else [addressee]
+        case ProposalAnswered():
+            return [event.data.responder], [] if proposer is None else [proposer]
+        case RoundScheduled():
+            return sides, []
+        case HostAnnounced():
+            return [event.data.host], sides
+        case RoundHeld():
+            return list(event.data.delegations) or sides, []
+        case DocumentExchanged():
+            return [event.data.sender], [event.data.recipient]
+        case CeasefireProposed():
+            return [event.data.proposer], []
+        case CeasefireDeclared():
+            return list(event.data.parties), []
+        case SecurityZoneDeclared():
+            countries = sorted({c for r in event.data.regions if (c := region_country(r))})
+            return [event.data.declared_by], [Actor(country=c) for c in countries]
+        case ClaimDisputed():
+            return [event.data.disputed_by], []
+        case EventCorrected() | EventRetracted():
+            return [], []  # never exported: facts about the log
+
+
+def where(event: AnyEvent) -> tuple[Place | None, list[str]]:
+    """The place an event names, and the ISO 3166-2 regions it covers."""
+    match event:
+        case RoundScheduled() | RoundHeld():
+            place: Place | None = event.data.place
+        case HostAnnounced():
+            place = event.data.place
+        case CeasefireProposed() | CeasefireDeclared():
+            return None, list(event.data.scope)
+        case SecurityZoneDeclared():
+            return None, list(event.data.regions)
+        case _:
+            place = None
+    return place, [] if place is None or place.region is None else [place.region]
+
+
+def notes(event: AnyEvent) -> str:
+    """What the event says, in a sentence or two (ACLED's ``notes``)."""
+    match event:
+        case NegotiationOpened():
+            return event.data.title
+        case DelegationNamed():
+            party, chief = name_of(event.data.party), name_of(event.data.head)
+            return f"{party} names its delegation, headed by {chief}"
+        case ContactHeld():
+            return f"{event.data.medium}: {event.data.summary}"
+        case StatementIssued():
+            topic = f" (topic: {event.data.topic})" if event.data.topic else ""
+            return event.data.summary + topic
+        case ProposalMade():
+            terms = f" Terms: {'; '.join(event.data.terms)}" if event.data.terms else ""
+            return f"{event.data.subject}: {event.data.summary}{terms}"
+        case ProposalAnswered():
+            said = f": {event.data.summary}" if event.data.summary else ""
+            return f"{event.data.response} proposal {event.data.proposal_id}{said}"
+        case RoundScheduled():
+            return (
+                f"round {event.data.round} {event.data.status} "
+                f"for {event.data.starts_at.isoformat()}"
+            )
+        case HostAnnounced():
+            return f"{name_of(event.data.host)} to host round {event.data.round}"
+        case RoundHeld():
+            outcomes = f": {'; '.join(event.data.outcomes)}" if event.data.outcomes else ""
+            return f"round {event.data.round} held{outcomes}"
+        case DocumentExchanged():
+            return event.data.title
+        case CeasefireProposed():
+            duration = f" for {event.data.duration}" if event.data.duration else ""
+            conditions = "; ".join(event.data.conditions)
+            return f"ceasefire proposed{duration}" + (f": {conditions}" if conditions else "")
+        case CeasefireDeclared():
+            until = event.data.effective_until
+            return f"ceasefire from {event.data.effective_from.isoformat()}" + (
+                f" until {until.isoformat()}" if until else ""
+            )
+        case SecurityZoneDeclared():
+            depth = f", {event.data.depth_km:g} km deep" if event.data.depth_km else ""
+            return f"security zone {event.data.status}{depth}"
+        case ClaimDisputed():
+            return f"disputes {event.data.event_id}: {event.data.counter_claim}"
+        case EventCorrected() | EventRetracted():
+            return event.data.reason

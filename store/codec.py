@@ -216,5 +216,4 @@ __all__ = [
     "answer_json",
     "decode_record",
     "encode_record",
-    "utc_text",
 ]

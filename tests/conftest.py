@@ -26,7 +26,7 @@ from support import (
     stop_server,
 )
 
-from api.main import create_app
+from api.http.app import create_app
 from store.config import StoreConfig
 from store.log import ConflictLog
 

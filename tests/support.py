@@ -23,7 +23,7 @@ import httpx
 import psycopg
 import pytest
 
-from api import cli
+from api.cli import main as cli
 from api.settings import Settings
 from domain.events import AnyEvent, parse_event
 from store.config import StoreConfig

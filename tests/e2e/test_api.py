@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import AUTH, run_threads, settings_for
 
-from api.main import create_app
+from api.http.app import create_app
 from store.config import StoreConfig
 from store.log import ConflictLog
 

@@ -31,7 +31,8 @@ import psycopg
 import pytest
 from support import EXAMPLE, REPO, Server, start_server, stop_server
 
-from api import cli, remote
+from api.cli import main as cli
+from api.cli import remote
 from api.signing import check_signature, load_public_key
 from domain.events import parse_event
 from parley import (

@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import AUTH, Server, opened, statement
 
-from api.esdb import HEARTBEAT, Scope
-from api.esdb_log import ObservePlan, observe_lines
+from api.esdb.service import ObservePlan, observe_lines
+from api.esdb.wire import HEARTBEAT, Scope
 from projections.tail import LogTail
 from store.log import ConflictLog
 

@@ -24,7 +24,7 @@ import pytest
 from fastapi.testclient import TestClient
 from support import AUTH, EXAMPLE, REPO, Server
 
-from api.export import CSV_COLUMNS
+from api.formats import CSV_COLUMNS
 from store.config import StoreConfig
 from store.loader import load
 from store.log import ConflictLog

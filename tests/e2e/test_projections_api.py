@@ -16,7 +16,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.testclient import TestClient
 from support import AUTH, settings_for
 
-from api.main import create_app
+from api.http.app import create_app
 from api.schemas import negotiation_out
 from projections.runner import PROJECTIONS, Projections
 from store.config import StoreConfig

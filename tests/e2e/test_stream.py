@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from httpx_sse import EventSource, ServerSentEvent, aconnect_sse, connect_sse
 from support import EXAMPLE, Server, settings_for, start_server, stop_server
 
-from api.main import create_app
+from api.http.app import create_app
 from store.config import StoreConfig
 from store.log import ConflictLog
 

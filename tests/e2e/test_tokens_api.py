@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from support import AUTH, rewrite_row, settings_for
 
-from api.main import create_app
+from api.http.app import create_app
 from api.settings import Settings
 from store.config import StoreConfig
 from store.log import ConflictLog

@@ -57,7 +57,7 @@ from urllib.parse import urlencode
 import orjson
 from fastapi.testclient import TestClient
 
-from api.main import create_app
+from api.http.app import create_app
 from api.settings import Settings
 from store.config import StoreConfig
 from store.dump import restore

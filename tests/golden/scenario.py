@@ -411,7 +411,7 @@ def build(out: Path) -> None:
     """Append the scenario to a fresh SQLite store and dump it to ``out``."""
     from fastapi.testclient import TestClient
 
-    from api.main import create_app
+    from api.http.app import create_app
     from api.settings import Settings
     from store.dump import dump
     from store.log import ConflictLog

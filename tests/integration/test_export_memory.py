@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from api.export import FORMATS, Format, write
+from api.formats import FORMATS, Format, write
 from domain.events import AnyEvent, parse_event
 from projections.export import ExportQuery, start
 from store.log import ConflictLog

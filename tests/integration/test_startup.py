@@ -11,9 +11,9 @@ from queue import Queue
 
 from support import EXAMPLE
 
-from api.cli import _example_missing
+from api.cli.serve import _example_missing
+from api.cli.tokens import operator
 from api.settings import Settings
-from api.token_cli import operator
 from api.tokens import admin_token
 from projections.runner import PROJECTIONS, Projections
 from store.config import StoreConfig

@@ -22,7 +22,7 @@ import psycopg
 from fastapi.testclient import TestClient
 from support import REPO, TOKEN, opened, settings_for, statement
 
-from api.main import create_app
+from api.http.app import create_app
 from domain.events import encode_json, parse_event
 from domain.negotiation import Negotiation, Recorded
 from domain.stored import build_event, schema_change, upcast

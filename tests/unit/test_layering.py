@@ -351,7 +351,6 @@ def read_sources() -> tuple[dict[str, str], dict[str, Path]]:
 # the list can only shrink.
 ALLOWED_CYCLE_EDGES: dict[str, str] = {}
 ALLOWED_PRIVATE_READS: dict[str, str] = {
-    "api/routes/charts.py from api.routes.state import _ordered": "api: a shared public name",
     # The eventsourcing library's SQLite pool has no hook for a new connection's set-up.
     "store/sqlite.py pool._create_connection": "store: stays until the library has a hook",
 }
@@ -472,3 +471,28 @@ def test_projections_and_api_read_the_store_through_conflict_log_methods() -> No
         for line, what in reads_behind_the_facade(source)
     ]
     assert found == []
+
+
+# Inside api/: three jobs (api/http, api/esdb, api/cli) on the shared modules of api/.
+
+
+def test_the_cli_imports_nothing_of_the_http_app() -> None:
+    # ``parley serve`` names the app by its import string; nothing else needs it.
+    assert check_package("api/cli", forbidding("api.http", "api.esdb")) == {}
+
+
+def test_the_http_app_and_esdb_import_nothing_of_the_cli() -> None:
+    assert check_package("api/http", forbidding("api.cli")) == {}
+    assert check_package("api/esdb", forbidding("api.cli")) == {}
+
+
+def test_the_shared_api_modules_import_none_of_the_three_jobs() -> None:
+    above = forbidding("api.http", "api.esdb", "api.cli")
+    shared = sorted((ROOT / "api").glob("*.py"))
+    assert len(shared) > 5
+    report = {
+        path.name: bad
+        for path in shared
+        if (bad := violations(path.read_text(encoding="utf-8"), f"api.{path.stem}", above))
+    }
+    assert report == {}

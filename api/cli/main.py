@@ -1,0 +1,47 @@
+"""The ``parley`` command: serve the API, load NDJSON, verify the log and saved heads,
+print signed heads, dump and restore the log, redact a person, show a state, export a
+negotiation (NDJSON, CSV, PLOVER), run, rebuild or report on the subscribing projections
+(``parley project …``), and manage named tokens (``parley token …``, in api/token_cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from api.cli import backup, export, load, project, redact, serve, state, verify
+from api.cli import tokens as token_cli
+from api.cli.common import Subcommands
+
+COMMANDS: tuple[Callable[[Subcommands], None], ...] = (
+    serve.add_serve,
+    load.add_load,
+    state.add_state,
+    export.add_export,
+    verify.add_verify,
+    backup.add_dump,
+    backup.add_restore,
+    redact.add_redact,
+    verify.add_head,
+    project.add_project,
+    token_cli.add_commands,
+)
+"""Each command adds its subcommand and handler, in the order ``parley --help`` lists them."""
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="parley", description=__doc__)
+    commands = top.add_subparsers(dest="command", required=True)
+    for add in COMMANDS:
+        add(commands)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The HTTP app: its routes, dependencies, error mapping, OpenAPI and static page."""

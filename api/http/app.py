@@ -1,0 +1,113 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+from fastapi import FastAPI
+
+from api.esdb import routes as esdb
+from api.esdb.wire import SERVER
+from api.http import errors, openapi
+from api.http.limits import BodyLimit
+from api.http.routes import (
+    charts,
+    events,
+    export,
+    heads,
+    health,
+    negotiations,
+    projections,
+    redactions,
+    state,
+    stream,
+    tokens,
+    web,
+)
+from api.settings import Settings
+from api.tokens import Authenticator, admin_token
+from projections.runner import Projections
+from projections.service import AsOf
+from projections.tail import LogTail
+from store.log import ConflictLog
+
+DESCRIPTION = """
+An event-sourced log of a conflict's diplomacy. Append sourced events; ask what the
+state of a negotiation was on date V, as the log knew it on date K.
+
+Writes need `Authorization: Bearer <token>` with the `append` scope, and each event
+records the token's name (`recorded_by`); managing tokens (`/tokens`) needs `admin`.
+Reads are open unless configured otherwise.
+"""
+
+
+def create_app(settings: Settings | None = None, log: ConflictLog | None = None) -> FastAPI:
+    """Build the app. ``log`` lets a caller share an already open store."""
+    settings = settings or Settings()
+    owned = log is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if app.state.log is None:
+            app.state.log = ConflictLog(settings.store_config())
+        app.state.auth = Authenticator(settings, app.state.admin_token, app.state.log.token_store())
+        app.state.as_of = AsOf(
+            app.state.log,
+            max_negotiations=settings.asof_max_negotiations,
+            max_events=settings.asof_max_events,
+        )
+        app.state.tail = LogTail(app.state.log, buffer=settings.stream_buffer)
+        app.state.tail.start()
+        app.state.projections = Projections(settings.store_config(), log=app.state.log)
+        if settings.projections == "inline":
+            app.state.projections.start()
+            # Serve once the views have caught up with the log, or after the bound.
+            if not await anyio.to_thread.run_sync(
+                app.state.projections.catch_up, settings.wait_for_seconds
+            ):
+                logging.getLogger("parley").warning("projections still catching up at start")
+        yield
+        app.state.projections.close()
+        app.state.tail.stop()
+        app.state.auth.tokens.close()
+        if owned:
+            app.state.log.close()
+
+    app = FastAPI(
+        title="Parley",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses=openapi.PROBLEMS,
+        telemetry=None
+        if settings.telemetry
+        else {"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
+    )
+    app.state.settings = settings
+    app.state.log = log
+    app.state.admin_token = admin_token(settings)
+    app.state.signer = None  # made on first use (api.http.deps.get_signer)
+    errors.install(app)
+    openapi.install(app)
+    app.include_router(health.router)
+    app.include_router(heads.router)
+    app.include_router(negotiations.router)
+    app.include_router(state.router)
+    app.include_router(export.router)
+    app.include_router(charts.router)
+    app.include_router(stream.router)  # before /events/{event_id} claims "stream"
+    app.include_router(events.router)
+    app.include_router(projections.router)
+    app.include_router(tokens.router)
+    app.include_router(redactions.router)
+    app.include_router(esdb.router)  # the EventSourcingDB-compatible API under /api/v1
+    app.include_router(web.router)  # the page at / and its /static files
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        headers_by_prefix={esdb.router.prefix: {"Server": SERVER}},
+    )
+    return app
