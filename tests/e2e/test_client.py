@@ -27,9 +27,8 @@ from typing import Any
 
 import httpx
 import orjson
-import psycopg
 import pytest
-from support import EXAMPLE, REPO, Server, start_server, stop_server
+from support import EXAMPLE, REPO, Server, start_server, stop_server, store_env
 
 from api import cli, remote
 from api.signing import check_signature, load_public_key
@@ -56,43 +55,22 @@ HANG_GUARD = 60.0
 README = (REPO / "README.md").read_text()
 
 
+SERVER_ENV = {"PARLEY_READ_TOKEN": READER, "PARLEY_HEARTBEAT_SECONDS": "0.3"}  # shared_server
+
+
 def server_env(store: StoreConfig | None = None, **extra: str) -> dict[str, str]:
-    env = {
+    return {
         "PARLEY_EXAMPLE": str(EXAMPLE),
-        "PARLEY_READ_TOKEN": READER,
-        "PARLEY_HEARTBEAT_SECONDS": "0.3",
+        **SERVER_ENV,
         **extra,
+        **(store_env(store) if store is not None else {}),
     }
-    if store is not None and store.database_url:
-        env |= {
-            "PARLEY_DATABASE_URL": store.database_url,
-            "PARLEY_DATABASE_SCHEMA": store.postgres_schema,
-        }
-    return env
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def live(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
+@pytest.fixture(scope="module")
+def live(shared_server: Server) -> Server:
     """A server with the example loaded, shared by this module's tests on one backend."""
-    data_dir = tmp_path_factory.mktemp(f"client-{request.param}")
-    store = StoreConfig(data_dir=data_dir)
-    if request.param == "postgres":
-        url = request.getfixturevalue("postgres_url")
-        schema = f"parley_test_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-        request.addfinalizer(lambda: drop_schema(url, schema))
-        store = StoreConfig(data_dir=data_dir, database_url=url, postgres_schema=schema)
-    running = start_server(server_env(store), data_dir)
-    yield running
-    stop_server(running)
-
-
-def drop_schema(url: str, schema: str) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    return shared_server
 
 
 @pytest.fixture
@@ -562,6 +540,7 @@ def test_a_filtered_streams_heartbeats_move_past_events_it_does_not_want(
     assert opening.type == "NegotiationOpened" and opening.negotiation == slug
 
 
+@pytest.mark.slow  # starts a server of its own
 def test_a_stream_resumes_across_a_server_restart(store_config: StoreConfig) -> None:
     env = server_env(store_config)
     server = start_server(env, store_config.data_dir)

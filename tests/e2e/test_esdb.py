@@ -1,9 +1,10 @@
 """The EventSourcingDB-compatible API, driven by EventSourcingDB's official Python SDK
 (``eventsourcingdb``) against a real ``parley serve`` on each backend.
 
-One server per backend serves this module (tests/esdb_support.py): the founding
-example, an admin and a read token, heartbeats every 0.3 s. Tests share its log: each writes to a
-negotiation of its own, and reads the positions it expects from Parley's own API.
+One server per backend serves this module (``shared_server``, with SERVER_ENV from
+tests/esdb_support.py): the founding example, an admin and a read token, heartbeats every
+0.3 s. Tests share its log: each writes to a negotiation of its own, and reads the
+positions it expects from Parley's own API.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import aclosing
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +25,8 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from esdb_support import READ, READ_TOKEN, esdb_server, new_subject
+from esdb_support import READ, READ_TOKEN, new_subject
+from esdb_support import SERVER_ENV as SERVER_ENV  # the shared_server's
 from eventsourcingdb import (
     Bound,
     BoundType,
@@ -55,12 +57,10 @@ HANG_GUARD = 60.0
 T = TypeVar("T")
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def parley(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
-    with esdb_server(request, request.param, tmp_path_factory.mktemp("esdb")) as running:
-        yield running
+@pytest.fixture(scope="module")
+def parley(shared_server: Server) -> Server:
+    """The module's server on one backend, with SERVER_ENV."""
+    return shared_server
 
 
 def run(scenario: Awaitable[T]) -> T:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-from esdb_support import READ, esdb_server, new_subject
+from esdb_support import READ, new_subject
+from esdb_support import SERVER_ENV as SERVER_ENV  # the shared_server's
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -42,12 +43,10 @@ CLOUD_EVENT = {
 }
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def parley(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
-    with esdb_server(request, request.param, tmp_path_factory.mktemp("wire")) as running:
-        yield running
+@pytest.fixture(scope="module")
+def parley(shared_server: Server) -> Server:
+    """The module's server on one backend, with SERVER_ENV."""
+    return shared_server
 
 
 def post(server: Server, path: str, body: Any, headers: dict[str, str] = AUTH) -> httpx.Response:

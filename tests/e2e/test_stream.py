@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from httpx_sse import EventSource, ServerSentEvent, aconnect_sse, connect_sse
-from support import EXAMPLE, Server, settings_for, start_server, stop_server
+from support import EXAMPLE, Server, settings_for, start_server, stop_server, store_env
 
 from api.main import create_app
 from store.config import StoreConfig
@@ -31,32 +30,13 @@ HANG_GUARD = 60.0
 SLUG = "istanbul-2025"
 
 
-def server_env(backend: str, request: pytest.FixtureRequest, **extra: str) -> dict[str, str]:
-    env = {"PARLEY_EXAMPLE": str(EXAMPLE), "PARLEY_HEARTBEAT_SECONDS": "0.3", **extra}
-    if backend == "postgres":
-        url = request.getfixturevalue("postgres_url")
-        schema = f"parley_test_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-        request.addfinalizer(lambda: drop_schema(url, schema))
-        env |= {"PARLEY_DATABASE_URL": url, "PARLEY_DATABASE_SCHEMA": schema}
-    return env
+SERVER_ENV = {"PARLEY_HEARTBEAT_SECONDS": "0.3"}  # shared_server's
 
 
-def drop_schema(url: str, schema: str) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def live(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
+@pytest.fixture(scope="module")
+def live(shared_server: Server) -> Server:
     """A server with the example loaded, shared by this module's tests on one backend."""
-    data_dir = tmp_path_factory.mktemp(f"stream-{request.param}")
-    running = start_server(server_env(request.param, request), data_dir)
-    yield running
-    stop_server(running)
+    return shared_server
 
 
 def statement(summary: str, **extra: Any) -> dict[str, Any]:
@@ -341,11 +321,16 @@ def test_a_configured_read_token_guards_the_stream(
         assert missing.status_code == 404
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def small_buffer(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+@pytest.fixture
+def small_buffer(store_config: StoreConfig) -> Iterator[Server]:
     """A server whose clients may fall only 50 events behind."""
-    env = server_env(request.param, request, PARLEY_STREAM_BUFFER="50")
-    running = start_server(env, tmp_path)
+    env = {
+        "PARLEY_EXAMPLE": str(EXAMPLE),
+        "PARLEY_STREAM_BUFFER": "50",
+        **SERVER_ENV,
+        **store_env(store_config),
+    }
+    running = start_server(env, store_config.data_dir)
     yield running
     stop_server(running)
 
