@@ -26,7 +26,6 @@ import pytest
 
 from api import cli
 from api.settings import Settings
-from domain.events import AnyEvent, parse_event
 from store.config import StoreConfig
 
 REPO = Path(__file__).resolve().parent.parent
@@ -196,31 +195,6 @@ def stop_server(server: Server) -> None:
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait()
-
-
-def statement(summary: str, occurred_at: str = "2025-05-28") -> AnyEvent:
-    """A StatementIssued with a fresh id: the filler event of store-level tests."""
-    return parse_event(
-        {
-            "id": str(uuid.uuid4()),
-            "type": "StatementIssued",
-            "occurred_at": occurred_at,
-            "sources": [{"outlet": "teleSUR"}],
-            "data": {"speaker": "RUS", "summary": summary},
-        }
-    )
-
-
-def opened(title: str = "Russia–Ukraine direct talks") -> AnyEvent:
-    """A NegotiationOpened (a fresh id each call)."""
-    return parse_event(
-        {
-            "type": "NegotiationOpened",
-            "occurred_at": "2025-05-16",
-            "sources": [{"outlet": "teleSUR"}],
-            "data": {"title": title, "parties": ["RUS", "UKR"], "mediators": ["TUR"]},
-        }
-    )
 
 
 def run_threads(count: int, target: Callable[[int], None], hang_guard: float = 240.0) -> None:

@@ -15,12 +15,13 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from builders import opened_event, statement_event
 from esdb_support import READ, new_subject
 from esdb_support import SERVER_ENV as SERVER_ENV  # the shared_server's
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import AUTH, Server, opened, statement
+from support import AUTH, Server
 
 from api.esdb import HEARTBEAT, Scope
 from api.esdb_log import ObservePlan, observe_lines
@@ -277,7 +278,7 @@ def test_a_live_stream_that_must_end_ends_with_an_error_line_saying_where_to_res
     log: ConflictLog,
 ) -> None:
     slug = new_subject()[0]
-    log.open(slug, opened())
+    log.open(slug, opened_event())
 
     async def scenario() -> None:
         tail = LogTail(log, buffer=3)
@@ -286,7 +287,7 @@ def test_a_live_stream_that_must_end_ends_with_an_error_line_saying_where_to_res
         lines = lines_of(observe_lines(tail, ObservePlan(Scope(everything=True), head), 0.2))
         assert await anext(lines) == orjson.loads(HEARTBEAT)
         # The client reads nothing while ten events arrive: more than its buffer holds.
-        await asyncio.to_thread(log.append, slug, [statement(f"s{i}") for i in range(10)])
+        await asyncio.to_thread(log.append, slug, [statement_event(f"s{i}") for i in range(10)])
         while tail.position < head + 10:
             await asyncio.sleep(0.05)
         items = [item async for item in lines]
