@@ -22,7 +22,7 @@ OPENING_DAY = "2025-05-16"  # the first round in Istanbul
 TALKS = "Russia–Ukraine direct talks"
 
 
-def event_body(type_: str, data: dict[str, Any], **envelope: Any) -> dict[str, Any]:
+def event_body(type_: str, data: dict[str, Any], /, **envelope: Any) -> dict[str, Any]:
     """An event as a client sends it: on ``DAY``, with one source."""
     return {
         "type": type_,
@@ -33,7 +33,7 @@ def event_body(type_: str, data: dict[str, Any], **envelope: Any) -> dict[str, A
     }
 
 
-def event(type_: str, data: dict[str, Any], **envelope: Any) -> AnyEvent:
+def event(type_: str, data: dict[str, Any], /, **envelope: Any) -> AnyEvent:
     """The validated domain event of ``event_body(...)``, with a fresh id unless given."""
     return parse_event(event_body(type_, data, **envelope))
 
