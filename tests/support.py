@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import psycopg
@@ -25,7 +26,6 @@ import pytest
 
 from api.cli import main as cli
 from api.settings import Settings
-from domain.events import AnyEvent, parse_event
 from store.config import StoreConfig
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,6 +36,46 @@ POSTGRES_URL = os.environ.get(
 REQUIRE_POSTGRES = os.environ.get("PARLEY_REQUIRE_POSTGRES") == "1"
 TOKEN = "test-token-with-append-scope"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def database_url(name: str) -> str:
+    """``POSTGRES_URL`` with another database name: the same server and user."""
+    return urlsplit(POSTGRES_URL)._replace(path=f"/{name}").geturl()
+
+
+@contextlib.contextmanager
+def fresh_schema(url: str) -> Iterator[str]:
+    """A new, empty schema in the database at ``url``, dropped (with all in it) after."""
+    schema = f"parley_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield schema
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@dataclass
+class RunningTest:
+    """The test pytest is setting up or running (set by ``tests/conftest.py``), so that
+    starting a server or a browser can check that the test is marked ``slow``."""
+
+    nodeid: str = ""
+    slow: bool = True
+
+
+RUNNING = RunningTest()
+
+
+def require_slow(what: str) -> None:
+    """Fail the running test if it starts ``what`` without the ``slow`` marker, so that
+    ``make test-fast`` (``-m "not slow"``) never starts a server or a browser."""
+    if not RUNNING.slow:
+        pytest.fail(
+            f"{RUNNING.nodeid} starts {what} but is not marked slow: use a fixture that"
+            " tests/conftest.py marks (SLOW_FIXTURES), or @pytest.mark.slow"
+        )
 
 
 def postgres_unavailable() -> str | None:
@@ -57,6 +97,16 @@ def settings_for(config: StoreConfig, **overrides: object) -> Settings:
         example=None,
         **overrides,  # type: ignore[arg-type]
     )
+
+
+def store_env(store: StoreConfig) -> dict[str, str]:
+    """The environment that points ``parley serve`` at ``store``'s PostgreSQL schema."""
+    if not store.database_url:
+        return {}
+    return {
+        "PARLEY_DATABASE_URL": store.database_url,
+        "PARLEY_DATABASE_SCHEMA": store.postgres_schema,
+    }
 
 
 def free_port() -> int:
@@ -93,6 +143,7 @@ def start_server(
     to that file instead of a pipe nobody may read (a full pipe would stall the server);
     without ``wait`` it returns at once, while the server is starting up.
     """
+    require_slow("a server")
     port = free_port()
     full_env = {
         **os.environ,
@@ -144,31 +195,6 @@ def stop_server(server: Server) -> None:
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait()
-
-
-def statement(summary: str, occurred_at: str = "2025-05-28") -> AnyEvent:
-    """A StatementIssued with a fresh id: the filler event of store-level tests."""
-    return parse_event(
-        {
-            "id": str(uuid.uuid4()),
-            "type": "StatementIssued",
-            "occurred_at": occurred_at,
-            "sources": [{"outlet": "teleSUR"}],
-            "data": {"speaker": "RUS", "summary": summary},
-        }
-    )
-
-
-def opened(title: str = "Russia–Ukraine direct talks") -> AnyEvent:
-    """A NegotiationOpened (a fresh id each call)."""
-    return parse_event(
-        {
-            "type": "NegotiationOpened",
-            "occurred_at": "2025-05-16",
-            "sources": [{"outlet": "teleSUR"}],
-            "data": {"title": title, "parties": ["RUS", "UKR"], "mediators": ["TUR"]},
-        }
-    )
 
 
 def run_threads(count: int, target: Callable[[int], None], hang_guard: float = 240.0) -> None:

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
+from builders import statement_body
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,16 +25,6 @@ OPEN = {
     "mediators": ["CHE"],
     "occurred_at": "2025-05-01",
 }
-
-
-def statement(summary: str = "said something", **extra: Any) -> dict[str, Any]:
-    return {
-        "type": "StatementIssued",
-        "occurred_at": "2025-05-20",
-        "data": {"speaker": "RUS", "summary": summary},
-        "sources": [{"outlet": "TASS"}],
-        **extra,
-    }
 
 
 def round_scheduled(number: int = 2) -> dict[str, Any]:
@@ -92,7 +83,8 @@ def test_a_bad_slug_is_422_naming_the_slug(client: TestClient) -> None:
 
 
 def test_list_and_get_negotiations_show_counts_and_last_activity(opened: TestClient) -> None:
-    appended = opened.post("/negotiations/geneva-talks/events", json=statement(), headers=AUTH)
+    said = statement_body(occurred_at="2025-05-20")
+    appended = opened.post("/negotiations/geneva-talks/events", json=said, headers=AUTH)
     position = appended.json()["events"][0]["position"]  # the list is a projection: wait for it
     listed = opened.get("/negotiations", params={"wait_for": position}).json()["negotiations"]
     assert [(n["negotiation"], n["event_count"]) for n in listed] == [("geneva-talks", 2)]
@@ -103,7 +95,7 @@ def test_list_and_get_negotiations_show_counts_and_last_activity(opened: TestCli
 
 
 def test_append_one_event_returns_201_with_position_version_and_hash(opened: TestClient) -> None:
-    response = opened.post("/negotiations/geneva-talks/events", json=statement(), headers=AUTH)
+    response = opened.post("/negotiations/geneva-talks/events", json=statement_body(), headers=AUTH)
     assert response.status_code == 201, response.text
     (event,) = response.json()["events"]
     assert event["version"] == 2 and event["position"] >= 2 and len(event["hash"]) == 64
@@ -127,7 +119,7 @@ def test_a_batch_is_stored_atomically(opened: TestClient) -> None:
     assert [e["version"] for e in good.json()["events"]] == [2, 3]
     bad_host = {**host, "data": {"round": 9, "host": "TUR"}}
     bad = opened.post(
-        "/negotiations/geneva-talks/events", json=[statement(), bad_host], headers=AUTH
+        "/negotiations/geneva-talks/events", json=[statement_body(), bad_host], headers=AUTH
     )
     assert assert_problem(bad, 422)["errors"][0]["field"] == "events.1.data.round"
     assert opened.get("/negotiations/geneva-talks").json()["version"] == 3
@@ -152,7 +144,7 @@ def test_an_unknown_country_code_is_422_naming_the_field(opened: TestClient) -> 
     body = assert_problem(
         opened.post(
             "/negotiations/geneva-talks/events",
-            json=statement(data={"speaker": "XYZ", "summary": "x"}),
+            json=statement_body(data={"speaker": "XYZ", "summary": "x"}),
             headers=AUTH,
         ),
         422,
@@ -163,7 +155,9 @@ def test_an_unknown_country_code_is_422_naming_the_field(opened: TestClient) -> 
 
 def test_an_unknown_event_type_is_422_naming_type(opened: TestClient) -> None:
     body = assert_problem(
-        opened.post("/negotiations/geneva-talks/events", json=statement(type="Nope"), headers=AUTH),
+        opened.post(
+            "/negotiations/geneva-talks/events", json=statement_body(type="Nope"), headers=AUTH
+        ),
         422,
     )
     assert body["errors"][0]["field"] == "type"
@@ -171,12 +165,13 @@ def test_an_unknown_event_type_is_422_naming_type(opened: TestClient) -> None:
 
 def test_expected_version_mismatch_is_409_with_the_current_version(opened: TestClient) -> None:
     path = "/negotiations/geneva-talks/events"
-    stale = opened.post(path, json={"events": [statement()], "expected_version": 0}, headers=AUTH)
+    stale_body = {"events": [statement_body()], "expected_version": 0}
+    stale = opened.post(path, json=stale_body, headers=AUTH)
     body = assert_problem(stale, 409)
     assert (body["expected_version"], body["current_version"]) == (0, 1)
-    header = opened.post(path, json=statement(), headers={**AUTH, "If-Match": '"7"'})
+    header = opened.post(path, json=statement_body(), headers={**AUTH, "If-Match": '"7"'})
     assert assert_problem(header, 409)["current_version"] == 1
-    fresh = opened.post(path, json=statement(), headers={**AUTH, "If-Match": '"1"'})
+    fresh = opened.post(path, json=statement_body(), headers={**AUTH, "If-Match": '"1"'})
     assert fresh.status_code == 201 and fresh.headers["etag"] == '"2"'
 
 
@@ -184,7 +179,7 @@ def test_reposting_an_event_id_returns_the_original_and_other_content_conflicts(
     opened: TestClient,
 ) -> None:
     path = "/negotiations/geneva-talks/events"
-    event = statement(id=str(uuid.uuid4()))
+    event = statement_body(id=str(uuid.uuid4()))
     first = opened.post(path, json=event, headers=AUTH)
     again = opened.post(path, json=event, headers=AUTH)
     assert again.status_code == 200
@@ -197,15 +192,15 @@ def test_reposting_an_event_id_returns_the_original_and_other_content_conflicts(
 
 
 def test_appending_to_an_unknown_negotiation_is_404(client: TestClient) -> None:
-    response = client.post("/negotiations/nowhere/events", json=statement(), headers=AUTH)
+    response = client.post("/negotiations/nowhere/events", json=statement_body(), headers=AUTH)
     assert assert_problem(response, 404)["negotiation"] == "nowhere"
 
 
 def test_writes_without_a_token_are_401_and_with_a_wrong_token_401(opened: TestClient) -> None:
     path = "/negotiations/geneva-talks/events"
-    missing = opened.post(path, json=statement())
+    missing = opened.post(path, json=statement_body())
     assert assert_problem(missing, 401) and missing.headers["www-authenticate"] == "Bearer"
-    wrong = opened.post(path, json=statement(), headers={"Authorization": "Bearer nope"})
+    wrong = opened.post(path, json=statement_body(), headers={"Authorization": "Bearer nope"})
     assert_problem(wrong, 401)
     assert opened.get("/negotiations/geneva-talks").json()["version"] == 1
 
@@ -226,7 +221,7 @@ def test_a_body_over_the_limit_is_413(log: ConflictLog, store_config: StoreConfi
     app = create_app(settings_for(store_config, max_body_bytes=2048), log=log)
     with TestClient(app) as client:
         client.post("/negotiations", json=OPEN, headers=AUTH)
-        big = [statement("x" * 500) for _ in range(10)]
+        big = [statement_body("x" * 500) for _ in range(10)]
         response = client.post("/negotiations/geneva-talks/events", json=big, headers=AUTH)
         assert assert_problem(response, 413)["max_bytes"] == 2048
         assert client.get("/negotiations/geneva-talks").json()["version"] == 1
@@ -246,7 +241,7 @@ def test_malformed_json_is_400_and_an_empty_body_is_400(opened: TestClient) -> N
 
 def test_the_global_log_pages_in_position_order_and_filters_by_type(opened: TestClient) -> None:
     path = "/negotiations/geneva-talks/events"
-    opened.post(path, json=[statement(str(i)) for i in range(5)], headers=AUTH)
+    opened.post(path, json=[statement_body(str(i)) for i in range(5)], headers=AUTH)
     opened.post(path, json=round_scheduled(), headers=AUTH)
     first = opened.get("/events", params={"limit": 3}).json()
     assert [e["position"] for e in first["events"]] == sorted(
@@ -261,7 +256,8 @@ def test_the_global_log_pages_in_position_order_and_filters_by_type(opened: Test
 
 def test_negotiation_events_are_time_sliced_by_as_of_and_known_at(opened: TestClient) -> None:
     path = "/negotiations/geneva-talks/events"
-    opened.post(path, json=[statement(), round_scheduled()], headers=AUTH)
+    said = statement_body(occurred_at="2025-05-20")
+    opened.post(path, json=[said, round_scheduled()], headers=AUTH)
     upto = opened.get(path, params={"as_of": "2025-05-20"}).json()["events"]
     assert [e["type"] for e in upto] == ["NegotiationOpened", "StatementIssued"]
     before = opened.get(path, params={"known_at": "2000-01-01"}).json()["events"]
@@ -276,7 +272,7 @@ def test_one_event_shows_the_disputes_corrections_and_retractions_naming_it(
     opened: TestClient,
 ) -> None:
     path = "/negotiations/geneva-talks/events"
-    claim = opened.post(path, json=statement("Umerov called"), headers=AUTH).json()
+    claim = opened.post(path, json=statement_body("Umerov called"), headers=AUTH).json()
     claim_id = claim["events"][0]["id"]
     dispute = {
         "type": "ClaimDisputed",
@@ -386,7 +382,7 @@ def test_concurrent_good_and_hostile_appends_each_get_their_own_answer(
 
 def test_next_page_links_keep_every_repeated_filter_and_escape_values(opened: TestClient) -> None:
     path = "/negotiations/geneva-talks/events"
-    events = [statement(str(i)) for i in range(3)] + [round_scheduled()]
+    events = [statement_body(str(i)) for i in range(3)] + [round_scheduled()]
     opened.post(path, json=events, headers=AUTH)
     for url, cursor in (("/events", "after"), (path, "after_version")):
         params = [("type", "StatementIssued"), ("type", "RoundScheduled"), ("limit", "2"),
@@ -409,7 +405,7 @@ def test_valid_times_at_the_edges_of_the_calendar_are_a_422_naming_the_field(
 ) -> None:
     path = "/negotiations/geneva-talks/events"
     for field in ("occurred_at", "occurred_until"):
-        body = statement(**{field: value}) if field == "occurred_until" else statement()
+        body = statement_body(**{field: value}) if field == "occurred_until" else statement_body()
         body[field] = value
         problem = assert_problem(opened.post(path, json=body, headers=AUTH), 422)
         assert problem["errors"][0]["field"] == field
@@ -454,7 +450,7 @@ def test_integers_beyond_64_bits_are_a_422_naming_the_parameter(
     assert answer.status_code == 422
     answer = opened.get("/events/stream", headers={"Last-Event-ID": huge})
     assert answer.status_code == 422
-    body = {"events": [statement()], "expected_version": int(huge)}
+    body = {"events": [statement_body()], "expected_version": int(huge)}
     problem = assert_problem(
         opened.post("/negotiations/geneva-talks/events", json=body, headers=AUTH), 422
     )

@@ -27,9 +27,9 @@ from typing import Any
 
 import httpx
 import orjson
-import psycopg
 import pytest
-from support import EXAMPLE, REPO, Server, start_server, stop_server
+from builders import statement_body
+from support import EXAMPLE, REPO, Server, start_server, stop_server, store_env
 
 from api.cli import main as cli
 from api.cli import remote
@@ -51,49 +51,29 @@ from store.config import StoreConfig
 from store.heads import Head
 
 SLUG = "istanbul-2025"
+AFTER_THE_EXAMPLE = "2025-05-29"
 READER = "reader-token"
 DISPUTED = "3221c451-fe72-4f21-b409-4d50f4b07cdd"  # who phoned whom
 HANG_GUARD = 60.0
 README = (REPO / "README.md").read_text()
 
 
+SERVER_ENV = {"PARLEY_READ_TOKEN": READER, "PARLEY_HEARTBEAT_SECONDS": "0.3"}  # shared_server
+
+
 def server_env(store: StoreConfig | None = None, **extra: str) -> dict[str, str]:
-    env = {
+    return {
         "PARLEY_EXAMPLE": str(EXAMPLE),
-        "PARLEY_READ_TOKEN": READER,
-        "PARLEY_HEARTBEAT_SECONDS": "0.3",
+        **SERVER_ENV,
         **extra,
+        **(store_env(store) if store is not None else {}),
     }
-    if store is not None and store.database_url:
-        env |= {
-            "PARLEY_DATABASE_URL": store.database_url,
-            "PARLEY_DATABASE_SCHEMA": store.postgres_schema,
-        }
-    return env
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def live(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
+@pytest.fixture(scope="module")
+def live(shared_server: Server) -> Server:
     """A server with the example loaded, shared by this module's tests on one backend."""
-    data_dir = tmp_path_factory.mktemp(f"client-{request.param}")
-    store = StoreConfig(data_dir=data_dir)
-    if request.param == "postgres":
-        url = request.getfixturevalue("postgres_url")
-        schema = f"parley_test_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-        request.addfinalizer(lambda: drop_schema(url, schema))
-        store = StoreConfig(data_dir=data_dir, database_url=url, postgres_schema=schema)
-    running = start_server(server_env(store), data_dir)
-    yield running
-    stop_server(running)
-
-
-def drop_schema(url: str, schema: str) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    return shared_server
 
 
 @pytest.fixture
@@ -114,14 +94,10 @@ def dumped(model: Any) -> Any:
     return model.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
-def statement(summary: str, **envelope: Any) -> dict[str, Any]:
-    return {
-        "type": "StatementIssued",
-        "occurred_at": "2025-05-29",
-        "data": {"speaker": "UKR", "summary": summary},
-        "sources": [{"outlet": "Reuters"}],
-        **envelope,
-    }
+def later_statement(summary: str, **envelope: Any) -> dict[str, Any]:
+    """A statement after the example's last day: what the shared server's state shows as
+    of any day that the other tests read stays the example's."""
+    return statement_body(summary, speaker="UKR", occurred_at=AFTER_THE_EXAMPLE, **envelope)
 
 
 def new_slug() -> str:
@@ -157,28 +133,30 @@ def test_open_append_and_batch_guarded_by_expected_version(parley: Client) -> No
     assert (negotiation.negotiation, negotiation.version) == (slug, 1)
     assert [p.country for p in negotiation.parties] == ["RUS", "UKR"]
 
-    one = parley.append(slug, statement("first", id=str(uuid.uuid4())), expected_version=1)
+    one = parley.append(slug, later_statement("first", id=str(uuid.uuid4())), expected_version=1)
     assert one.version == 2 and one.events[0].stored == "created"
-    batch = parley.append_batch(slug, [statement("second"), statement("third")], expected_version=2)
+    pair = [later_statement("second"), later_statement("third")]
+    batch = parley.append_batch(slug, pair, expected_version=2)
     assert batch.version == 4 and [e.version for e in batch.created] == [3, 4]
     assert batch.position == batch.events[-1].position
 
     with pytest.raises(ConflictError) as stale:
-        parley.append(slug, statement("late"), expected_version=2)
+        parley.append(slug, later_statement("late"), expected_version=2)
     assert stale.value.status == 409 and stale.value.type == "/problems/version-conflict"
     assert stale.value.current_version == 4
     with pytest.raises(ConflictError) as stale_batch:
-        parley.append_batch(slug, [statement("late"), statement("later")], expected_version=3)
+        late = [later_statement("late"), later_statement("later")]
+        parley.append_batch(slug, late, expected_version=3)
     assert stale_batch.value.current_version == 4
     assert parley.negotiation(slug).version == 4  # neither stored anything
 
-    again = parley.append(slug, statement("first", id=str(one.events[0].id)))
+    again = parley.append(slug, later_statement("first", id=str(one.events[0].id)))
     assert (again.events[0].stored, again.events[0].position) == ("existing", one.position)
 
 
 def test_a_domain_event_model_is_appended_by_its_json_names(parley: Client) -> None:
     slug = opened(parley)
-    event = parse_event(statement("typed", occurred_at="2025-03-26"))
+    event = parse_event(later_statement("typed", occurred_at="2025-03-26"))
     appended = parley.append(slug, event)
     stored = parley.event(event.id)
     assert appended.events[0].id == event.id
@@ -198,7 +176,7 @@ def test_an_invalid_event_is_a_422_naming_the_field_and_stores_nothing(parley: C
         "sources": [{"outlet": "TASS"}],
     }
     with pytest.raises(InvalidInputError) as invalid:
-        parley.append_batch(slug, [statement("fine"), zone])
+        parley.append_batch(slug, [later_statement("fine"), zone])
     error = invalid.value
     assert error.status == 422 and error.type == "/problems/invalid"
     assert error.fields == ["events.1.data.regions.0"]
@@ -209,7 +187,7 @@ def test_an_invalid_event_is_a_422_naming_the_field_and_stores_nothing(parley: C
 
 def test_a_batch_over_the_body_limit_is_a_413_that_says_to_split_it(parley: Client) -> None:
     slug = opened(parley)
-    long = [statement("x" * 4000) for _ in range(300)]  # about 1.3 MB, over 1 MiB
+    long = [later_statement("x" * 4000) for _ in range(300)]  # about 1.3 MB, over 1 MiB
     with pytest.raises(PayloadTooLargeError) as too_large:
         parley.append_batch(slug, long)
     assert too_large.value.status == 413 and "split the batch" in too_large.value.detail
@@ -235,11 +213,11 @@ def test_auth_errors_are_401_without_a_token_and_403_for_a_read_token_writing(
         anonymous.state(SLUG)
     assert unread.value.status == 401 and "Bearer" in unread.value.detail
     with Client(live.url, token="not-a-token") as stranger, pytest.raises(UnauthorizedError):
-        stranger.append(SLUG, statement("nope"))
+        stranger.append(SLUG, later_statement("nope"))
     with Client(live.url, token=READER) as reader:
         assert reader.state(SLUG).negotiation == SLUG
         with pytest.raises(ForbiddenError) as forbidden:
-            reader.append(SLUG, statement("nope"))
+            reader.append(SLUG, later_statement("nope"))
     assert forbidden.value.status == 403 and "append" in forbidden.value.detail
     assert isinstance(forbidden.value, ParleyError)
 
@@ -252,14 +230,14 @@ def test_unknown_negotiations_and_events_are_404_with_the_problem(parley: Client
     with pytest.raises(NotFoundError):
         parley.event(uuid.uuid4())
     with pytest.raises(NotFoundError):
-        parley.append("no-such-talks", statement("nowhere"))
+        parley.append("no-such-talks", later_statement("nowhere"))
 
 
 # -- reads ---------------------------------------------------------------------------------
 
 
 def test_negotiations_and_summaries_match_the_servers_json(live: Server, parley: Client) -> None:
-    appended = parley.append(opened(parley), statement("read me"))
+    appended = parley.append(opened(parley), later_statement("read me"))
     listed = parley.negotiations(wait_for=appended.position)
     sent = raw(live, "/negotiations", wait_for=appended.position)["negotiations"]
     # The list writes UTC as +00:00 where other answers write Z: compare the instants.
@@ -535,10 +513,10 @@ def test_a_stream_resumes_after_a_dropped_connection_losing_and_repeating_nothin
     try:
         with Client(proxy.url, token=READER, timeout=HANG_GUARD) as follower:
             stream = follower.stream(negotiation=slug, after=start, heartbeats=True)
-            first = parley.append_batch(slug, [statement(f"before {i}") for i in range(3)])
+            first = parley.append_batch(slug, [later_statement(f"before {i}") for i in range(3)])
             assert [e.position for e in take(stream, 3)] == [e.position for e in first.events]
             proxy.cut()
-            second = parley.append_batch(slug, [statement(f"after {i}") for i in range(3)])
+            second = parley.append_batch(slug, [later_statement(f"after {i}") for i in range(3)])
             resumed = take(stream, 3)
             assert [e.position for e in resumed] == [e.position for e in second.events]
             assert [e.data["summary"] for e in resumed] == [f"after {i}" for i in range(3)]
@@ -554,7 +532,7 @@ def test_a_filtered_streams_heartbeats_move_past_events_it_does_not_want(
     slug = opened(parley)
     stream = parley.stream(negotiation=slug, heartbeats=True)
     (opening,) = take(stream, 1)
-    elsewhere = parley.append(opened(parley), statement("not for this stream")).position
+    elsewhere = parley.append(opened(parley), later_statement("not for this stream")).position
     for item in stream:
         assert isinstance(item, Heartbeat), "only heartbeats: nothing else was appended"
         if item.position >= elsewhere:
@@ -563,6 +541,7 @@ def test_a_filtered_streams_heartbeats_move_past_events_it_does_not_want(
     assert opening.type == "NegotiationOpened" and opening.negotiation == slug
 
 
+@pytest.mark.slow  # starts a server of its own
 def test_a_stream_resumes_across_a_server_restart(store_config: StoreConfig) -> None:
     env = server_env(store_config)
     server = start_server(env, store_config.data_dir)
@@ -586,7 +565,7 @@ def test_a_stream_resumes_across_a_server_restart(store_config: StoreConfig) -> 
                 },
                 "sources": [{"outlet": "Ukrinform"}],
             }
-            appended = parley.append_batch(SLUG, [statement("noise"), proposal])
+            appended = parley.append_batch(SLUG, [later_statement("noise"), proposal])
             (after,) = take(stream, 1)
             assert after.position == appended.events[1].position and after.type == "ProposalMade"
             stream.close()
@@ -622,7 +601,7 @@ def write_file(path: Path, count: int) -> Path:
             "data": {"title": "Black Sea talks", "parties": ["RUS", "UKR"], "mediators": ["TUR"]},
             "sources": [{"outlet": "AP"}],
         },
-        *(statement(f"line {i}") for i in range(count)),
+        *(later_statement(f"line {i}") for i in range(count)),
     ]
     path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
     return path
@@ -655,7 +634,7 @@ def test_parley_load_over_http_reports_the_servers_refusal(
     assert cli.main([*args, "--token", READER]) == 1
     assert "403 Forbidden" in capsys.readouterr().err
     bad = tmp_path / "bad.ndjson"
-    bad.write_text(json.dumps(statement("x", occurred_at="20225-01-01")) + "\n")
+    bad.write_text(json.dumps(later_statement("x", occurred_at="20225-01-01")) + "\n")
     assert cli.main(["load", str(bad), "--server", live.url, "--token", live.token]) == 1
     assert "occurred_at" in capsys.readouterr().err  # checked before anything is sent
 
@@ -704,8 +683,8 @@ def test_parley_export_over_http_writes_what_the_server_exports(
 
 
 def test_remote_batches_stay_under_the_body_limit() -> None:
-    small = [parse_event(statement(f"s{i}")) for i in range(5)]
-    big = [parse_event(statement("x" * 2000, id=str(uuid.uuid4()))) for _ in range(600)]
+    small = [parse_event(later_statement(f"s{i}")) for i in range(5)]
+    big = [parse_event(later_statement("x" * 2000, id=str(uuid.uuid4()))) for _ in range(600)]
     assert [len(b) for b in remote.batches(small)] == [5]
     sizes = [sum(len(orjson.dumps(e)) + 1 for e in b) for b in remote.batches(big)]
     assert len(sizes) > 2 and max(sizes) <= remote.BATCH_BYTES

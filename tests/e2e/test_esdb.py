@@ -1,9 +1,10 @@
 """The EventSourcingDB-compatible API, driven by EventSourcingDB's official Python SDK
 (``eventsourcingdb``) against a real ``parley serve`` on each backend.
 
-One server per backend serves this module (tests/esdb_support.py): the founding
-example, an admin and a read token, heartbeats every 0.3 s. Tests share its log: each writes to a
-negotiation of its own, and reads the positions it expects from Parley's own API.
+One server per backend serves this module (``shared_server``, with SERVER_ENV from
+tests/esdb_support.py): the founding example, an admin and a read token, heartbeats every
+0.3 s. Tests share its log: each writes to a negotiation of its own, and reads the
+positions it expects from Parley's own API.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import aclosing
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +25,8 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from esdb_support import READ, READ_TOKEN, esdb_server, new_subject
+from esdb_support import READ, READ_TOKEN, new_subject
+from esdb_support import SERVER_ENV as SERVER_ENV  # the shared_server's
 from eventsourcingdb import (
     Bound,
     BoundType,
@@ -55,12 +57,10 @@ HANG_GUARD = 60.0
 T = TypeVar("T")
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def parley(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
-    with esdb_server(request, request.param, tmp_path_factory.mktemp("esdb")) as running:
-        yield running
+@pytest.fixture(scope="module")
+def parley(shared_server: Server) -> Server:
+    """The module's server on one backend, with SERVER_ENV."""
+    return shared_server
 
 
 def run(scenario: Awaitable[T]) -> T:
@@ -106,7 +106,7 @@ def opened(subject: str, **data: Any) -> EventCandidate:
     )
 
 
-def statement(subject: str, summary: str) -> EventCandidate:
+def statement_candidate(subject: str, summary: str) -> EventCandidate:
     return EventCandidate(
         "https://desk.example.org",
         subject,
@@ -210,7 +210,9 @@ def test_each_precondition_guards_the_write_and_a_failed_one_stores_nothing(
     async def scenario() -> None:
         async with Client(parley.url, TOKEN) as client:
             missing = await failure(
-                client.write_events([statement(subject, "early")], [IsSubjectPopulated(subject)])
+                client.write_events(
+                    [statement_candidate(subject, "early")], [IsSubjectPopulated(subject)]
+                )
             )
             assert missing.status == 409 and missing.code == ErrorCode.PRECONDITION_VIOLATED.value
             assert missing.description.startswith("state conflict: precondition failed")
@@ -222,16 +224,16 @@ def test_each_precondition_guards_the_write_and_a_failed_one_stores_nothing(
             assert again.code == ErrorCode.PRECONDITION_VIOLATED.value
 
             (second,) = await client.write_events(
-                [statement(subject, "populated")], [IsSubjectPopulated(subject)]
+                [statement_candidate(subject, "populated")], [IsSubjectPopulated(subject)]
             )
             (third,) = await client.write_events(
-                [statement(subject, "on the last event")],
+                [statement_candidate(subject, "on the last event")],
                 [IsSubjectOnEventId(subject, second.event_id)],
             )
             assert third.predecessor_hash == second.hash
             stale = await failure(
                 client.write_events(
-                    [statement(subject, "on a stale event")],
+                    [statement_candidate(subject, "on a stale event")],
                     [IsSubjectOnEventId(subject, first.event_id)],
                 )
             )
@@ -239,14 +241,15 @@ def test_each_precondition_guards_the_write_and_a_failed_one_stores_nothing(
 
             eventql = await failure(
                 client.write_events(
-                    [statement(subject, "eventql")], [IsEventQlQueryTrue("FROM e IN events")]
+                    [statement_candidate(subject, "eventql")],
+                    [IsEventQlQueryTrue("FROM e IN events")],
                 )
             )
             assert 400 <= eventql.status < 500 and "not supported" in eventql.description
             # Recursive preconditions need the v2 API: the SDK refuses before sending.
             with pytest.raises(IncompatibleServerError):
                 await client.write_events(
-                    [statement(subject, "recursive")],
+                    [statement_candidate(subject, "recursive")],
                     [IsSubjectPristine("/negotiations", PreconditionOptions(recursive=True))],
                 )
 
@@ -260,7 +263,7 @@ def test_invalid_writes_are_refused_with_the_field_named(parley: Server) -> None
 
     async def scenario() -> None:
         async with Client(parley.url, TOKEN) as client:
-            first = await failure(client.write_events([statement(subject, "no opening")]))
+            first = await failure(client.write_events([statement_candidate(subject, "no opening")]))
             assert first.status == 422 and "io.parley.NegotiationOpened" in first.description
 
             bad_actor = opened(subject)
@@ -376,8 +379,8 @@ def test_observing_follows_the_log_live_and_resumes_after_a_reconnect(parley: Se
                 async for event in stream:
                     seen.append(event)
                     if len(seen) == 1:  # caught up: now events arrive live
-                        await client.write_events([statement(subject, "live 1")])
-                        await client.write_events([statement(subject, "live 2")])
+                        await client.write_events([statement_candidate(subject, "live 1")])
+                        await client.write_events([statement_candidate(subject, "live 2")])
                     if len(seen) == 3:
                         break
             assert seen[0].event_id == first.event_id
@@ -386,7 +389,7 @@ def test_observing_follows_the_log_live_and_resumes_after_a_reconnect(parley: Se
             # While disconnected, more is written; resuming after the last event seen
             # loses nothing and repeats nothing.
             missed = await client.write_events(
-                [statement(subject, "missed 1"), statement(subject, "missed 2")]
+                [statement_candidate(subject, "missed 1"), statement_candidate(subject, "missed 2")]
             )
             after = Bound(seen[-1].event_id, BoundType.EXCLUSIVE)
             resumed = await take(
@@ -429,12 +432,12 @@ def test_observing_follows_the_log_live_and_resumes_after_a_reconnect(parley: Se
             async with aclosing(client.observe_events(subject, options)) as stream:
                 next_event = asyncio.ensure_future(anext(stream))
                 await asyncio.sleep(1)  # heartbeats go by meanwhile
-                await client.write_events([statement(subject, "not yet")])
+                await client.write_events([statement_candidate(subject, "not yet")])
                 await asyncio.sleep(0.5)
                 assert not next_event.done()
                 (scheduled,) = await client.write_events([round_scheduled(subject)])
                 assert (await next_event).event_id == scheduled.event_id
-                await client.write_events([statement(subject, "after")])
+                await client.write_events([statement_candidate(subject, "after")])
                 assert (await anext(stream)).data["data"]["summary"] == "after"
 
     run(scenario())

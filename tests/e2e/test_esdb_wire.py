@@ -9,17 +9,19 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-from esdb_support import READ, esdb_server, new_subject
+from builders import opened_event, statement_event
+from esdb_support import READ, new_subject
+from esdb_support import SERVER_ENV as SERVER_ENV  # the shared_server's
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import AUTH, Server, opened, statement
+from support import AUTH, Server
 
 from api.esdb.service import ObservePlan, observe_lines
 from api.esdb.wire import HEARTBEAT, Scope
@@ -42,12 +44,10 @@ CLOUD_EVENT = {
 }
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def parley(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
-    with esdb_server(request, request.param, tmp_path_factory.mktemp("wire")) as running:
-        yield running
+@pytest.fixture(scope="module")
+def parley(shared_server: Server) -> Server:
+    """The module's server on one backend, with SERVER_ENV."""
+    return shared_server
 
 
 def post(server: Server, path: str, body: Any, headers: dict[str, str] = AUTH) -> httpx.Response:
@@ -278,7 +278,7 @@ def test_a_live_stream_that_must_end_ends_with_an_error_line_saying_where_to_res
     log: ConflictLog,
 ) -> None:
     slug = new_subject()[0]
-    log.open(slug, opened())
+    log.open(slug, opened_event())
 
     async def scenario() -> None:
         tail = LogTail(log, buffer=3)
@@ -287,7 +287,7 @@ def test_a_live_stream_that_must_end_ends_with_an_error_line_saying_where_to_res
         lines = lines_of(observe_lines(tail, ObservePlan(Scope(everything=True), head), 0.2))
         assert await anext(lines) == orjson.loads(HEARTBEAT)
         # The client reads nothing while ten events arrive: more than its buffer holds.
-        await asyncio.to_thread(log.append, slug, [statement(f"s{i}") for i in range(10)])
+        await asyncio.to_thread(log.append, slug, [statement_event(f"s{i}") for i in range(10)])
         while tail.position < head + 10:
             await asyncio.sleep(0.05)
         items = [item async for item in lines]

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import orjson
 import pytest
+from builders import opened_event, statement_event
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
-from support import AUTH, opened, run_cli, statement
+from support import AUTH, run_cli
 
 from api.signing import Signer, check_signature, load_public_key
 from store.config import StoreConfig
@@ -30,7 +31,7 @@ NOWHERE = "postgresql://nobody@127.0.0.1:9/none"  # no database answers here
 def test_a_negotiations_head_is_its_last_event_signed_by_the_published_key(
     client: TestClient, log: ConflictLog, store_config: StoreConfig
 ) -> None:
-    log.append(SLUG, [opened(), statement("one"), statement("two")])
+    log.append(SLUG, [opened_event(), statement_event("one"), statement_event("two")])
     last = log.head(SLUG)
 
     head = client.get(f"/negotiations/{SLUG}/head")
@@ -97,8 +98,8 @@ def test_a_third_party_checks_saved_heads_offline_and_is_told_of_each_bad_one(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    log.append(SLUG, [opened(), statement("one")])
-    log.append("geneva-2025", [opened()])
+    log.append(SLUG, [opened_event(), statement_event("one")])
+    log.append("geneva-2025", [opened_event()])
     served = [client.get(f"/negotiations/{s}/head").json() for s in (SLUG, "geneva-2025")]
     public = client.get("/keys").json()["keys"][0]
     pem = tmp_path / "parley.pem"

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from builders import statement_body
 from fastapi.encoders import jsonable_encoder
 from fastapi.testclient import TestClient
 from support import AUTH, settings_for
@@ -35,18 +36,10 @@ def open_body(slug: str) -> dict[str, Any]:
     }
 
 
-def statement(summary: str) -> dict[str, Any]:
-    return {
-        "type": "StatementIssued",
-        "occurred_at": "2025-05-28",
-        "data": {"speaker": "RUS", "summary": summary},
-        "sources": [{"outlet": "TASS"}],
-    }
-
-
 def append(client: TestClient, slug: str, summary: str) -> int:
     """Append one statement; its position."""
-    response = client.post(f"/negotiations/{slug}/events", json=statement(summary), headers=AUTH)
+    body = statement_body(summary)
+    response = client.post(f"/negotiations/{slug}/events", json=body, headers=AUTH)
     assert response.status_code == 201, response.text
     position: int = response.json()["events"][0]["position"]
     return position

@@ -27,6 +27,7 @@ def test_readme_opens_with_the_two_commands() -> None:
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+@pytest.mark.slow  # starts a server of its own
 def test_the_curl_tour_works_as_written(tmp_path: Path) -> None:
     data = tmp_path / "data"
     server = start_server({"PARLEY_EXAMPLE": str(EXAMPLE)}, data)

@@ -136,6 +136,7 @@ def other_backend(
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+@pytest.mark.slow  # starts a server of its own
 def test_a_redacted_person_reads_redacted_everywhere_after_a_restart_and_in_a_restore(
     server: Server,
     store_config: StoreConfig,

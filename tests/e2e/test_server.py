@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+from builders import statement_body
 from support import EXAMPLE, Server, start_server, stop_server
 
 from store.config import StoreConfig
@@ -14,12 +15,9 @@ def test_serve_loads_the_example_into_an_empty_store_and_accepts_writes(server: 
     assert istanbul["negotiation"] == "istanbul-2025"
     lines = [line for line in EXAMPLE.read_text().splitlines() if line.strip()]
     assert istanbul["event_count"] == len(lines)
-    statement = {
-        "type": "StatementIssued",
-        "occurred_at": "2025-05-29",
-        "data": {"speaker": "UKR", "summary": "Kyiv asks to see the memorandum first"},
-        "sources": [{"outlet": "Reuters"}],
-    }
+    statement = statement_body(
+        "Kyiv asks to see the memorandum first", speaker="UKR", occurred_at="2025-05-29"
+    )
     path = f"{server.url}/negotiations/istanbul-2025/events"
     assert httpx.post(path, json=statement).status_code == 401
     created = httpx.post(path, json=statement, headers=server.auth)

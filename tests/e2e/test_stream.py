@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
+from builders import statement_body
 from fastapi.testclient import TestClient
 from httpx_sse import EventSource, ServerSentEvent, aconnect_sse, connect_sse
-from support import EXAMPLE, Server, settings_for, start_server, stop_server
+from support import EXAMPLE, Server, settings_for, start_server, stop_server, store_env
 
 from api.http.app import create_app
 from store.config import StoreConfig
@@ -29,43 +29,22 @@ from store.log import ConflictLog
 
 HANG_GUARD = 60.0
 SLUG = "istanbul-2025"
+AFTER_THE_EXAMPLE = "2025-05-29"
 
 
-def server_env(backend: str, request: pytest.FixtureRequest, **extra: str) -> dict[str, str]:
-    env = {"PARLEY_EXAMPLE": str(EXAMPLE), "PARLEY_HEARTBEAT_SECONDS": "0.3", **extra}
-    if backend == "postgres":
-        url = request.getfixturevalue("postgres_url")
-        schema = f"parley_test_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-        request.addfinalizer(lambda: drop_schema(url, schema))
-        env |= {"PARLEY_DATABASE_URL": url, "PARLEY_DATABASE_SCHEMA": schema}
-    return env
+SERVER_ENV = {"PARLEY_HEARTBEAT_SECONDS": "0.3"}  # shared_server's
 
 
-def drop_schema(url: str, schema: str) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def live(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
+@pytest.fixture(scope="module")
+def live(shared_server: Server) -> Server:
     """A server with the example loaded, shared by this module's tests on one backend."""
-    data_dir = tmp_path_factory.mktemp(f"stream-{request.param}")
-    running = start_server(server_env(request.param, request), data_dir)
-    yield running
-    stop_server(running)
+    return shared_server
 
 
-def statement(summary: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "type": "StatementIssued",
-        "occurred_at": "2025-05-29",
-        "data": {"speaker": "UKR", "summary": summary, **extra},
-        "sources": [{"outlet": "Reuters"}],
-    }
+def later_statement(summary: str, **envelope: Any) -> dict[str, Any]:
+    """A statement after the example's last day: what the shared server's state shows as
+    of any day that the other tests read stays the example's."""
+    return statement_body(summary, speaker="UKR", occurred_at=AFTER_THE_EXAMPLE, **envelope)
 
 
 def append(server: Server, events: list[dict[str, Any]], slug: str = SLUG) -> list[int]:
@@ -122,14 +101,14 @@ def read_events(source: EventSource, until: int) -> tuple[list[ServerSentEvent],
 
 
 def test_a_stream_resumed_with_last_event_id_loses_and_repeats_nothing(live: Server) -> None:
-    append(live, [statement(f"before {i}") for i in range(5)])
+    append(live, [later_statement(f"before {i}") for i in range(5)])
     first_end = last_position(live)
     with httpx.Client(base_url=live.url, timeout=HANG_GUARD) as client:
         with connect_sse(client, "GET", "/events/stream", params={"after": 0}) as source:
             assert source.response.headers["content-type"].startswith("text/event-stream")
             head, _ = read_events(source, until=7)
         # Disconnected; the log moves on.
-        appended = append(live, [statement(f"while away {i}") for i in range(10)])
+        appended = append(live, [later_statement(f"while away {i}") for i in range(10)])
         with connect_sse(
             client, "GET", "/events/stream", headers={"Last-Event-ID": head[-1].id}
         ) as source:
@@ -167,7 +146,7 @@ def test_filters_by_negotiation_and_type_from_the_store_and_live(live: Server) -
         headers=live.auth,
     )
     assert opened.status_code == 201, opened.text
-    append(live, [statement("Geneva, before")], slug=geneva)
+    append(live, [later_statement("Geneva, before")], slug=geneva)
     rounds = ("RoundScheduled", "HostAnnounced")
     streams: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         "negotiation": ({"negotiation": geneva}, {"negotiation": geneva}),
@@ -197,8 +176,9 @@ def test_filters_by_negotiation_and_type_from_the_store_and_live(live: Server) -
                     if sse.event != "heartbeat":
                         got.append(int(sse.id))
                     elif marker is None:  # caught up from the store: now some live events
-                        append(live, [statement("Geneva, live")], slug=geneva)
-                        marker = append(live, [statement("Istanbul, live"), round_scheduled])[-1]
+                        append(live, [later_statement("Geneva, live")], slug=geneva)
+                        istanbul = [later_statement("Istanbul, live"), round_scheduled]
+                        marker = append(live, istanbul)[-1]
                     elif int(sse.id) >= marker:
                         break  # a heartbeat follows every matching event up to its id
             expected = [p for p in log_positions(live, **wanted) if p <= marker]
@@ -214,7 +194,7 @@ def test_heartbeats_on_an_idle_filtered_stream_advance_past_unwanted_events(live
             assert first.event == second.event == "heartbeat"
             assert json.loads(first.data) == {"position": int(first.id)}
             assert int(first.id) == last_position(live)
-            unwanted = append(live, [statement("not a ceasefire") for _ in range(3)])
+            unwanted = append(live, [later_statement("not a ceasefire") for _ in range(3)])
             for beat in beats:
                 assert beat.event == "heartbeat"
                 if int(beat.id) == unwanted[-1]:
@@ -265,7 +245,7 @@ def test_fifty_concurrent_streams_each_receive_every_appended_event_in_order(
                 for i in range(count):
                     response = await c.post(
                         f"/negotiations/{SLUG}/events",
-                        json=statement(f"fan-out {i}"),
+                        json=later_statement(f"fan-out {i}"),
                         headers=live.auth,
                     )
                     assert response.status_code == 201, response.text
@@ -341,11 +321,16 @@ def test_a_configured_read_token_guards_the_stream(
         assert missing.status_code == 404
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def small_buffer(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+@pytest.fixture
+def small_buffer(store_config: StoreConfig) -> Iterator[Server]:
     """A server whose clients may fall only 50 events behind."""
-    env = server_env(request.param, request, PARLEY_STREAM_BUFFER="50")
-    running = start_server(env, tmp_path)
+    env = {
+        "PARLEY_EXAMPLE": str(EXAMPLE),
+        "PARLEY_STREAM_BUFFER": "50",
+        **SERVER_ENV,
+        **store_env(store_config),
+    }
+    running = start_server(env, store_config.data_dir)
     yield running
     stop_server(running)
 
@@ -385,7 +370,7 @@ def test_a_client_that_stops_reading_is_told_where_to_resume_and_stalls_nobody(
             for i in range(bigs):
                 written += append(server, [big(i)])
             for i in range(12):
-                written += append(server, [statement(f"small {i}.{j}") for j in range(10)])
+                written += append(server, [later_statement(f"small {i}.{j}") for j in range(10)])
             assert len(written) == total  # every append completed
             reader.join(HANG_GUARD)
             assert reader_got == written

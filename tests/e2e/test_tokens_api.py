@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from builders import statement_body
 from fastapi.testclient import TestClient
 from support import AUTH, rewrite_row, settings_for
 
@@ -24,16 +24,6 @@ OPEN = {
     "mediators": ["CHE"],
     "occurred_at": "2025-05-01",
 }
-
-
-def statement(summary: str = "said something") -> dict[str, Any]:
-    return {
-        "id": str(uuid.uuid4()),
-        "type": "StatementIssued",
-        "occurred_at": "2025-05-20",
-        "data": {"speaker": "RUS", "summary": summary},
-        "sources": [{"outlet": "TASS"}],
-    }
 
 
 def bearer(secret: str) -> dict[str, str]:
@@ -128,7 +118,7 @@ def test_requests_without_a_known_live_token_are_401(client: TestClient) -> None
     assert client.get("/tokens", headers=bearer(alice)).status_code == 200
     assert client.delete("/tokens/alice", headers=AUTH).status_code == 200
     events = f"/negotiations/{SLUG}/events"
-    refused = assert_problem(client.post(events, json=statement(), headers=bearer(alice)), 401)
+    refused = assert_problem(client.post(events, json=statement_body(), headers=bearer(alice)), 401)
     assert "revoked" in refused["detail"]
     assert_problem(client.get("/tokens", headers=bearer(alice)), 401, "revoked")
     # Reads are open here, but a token that is sent must be live.
@@ -144,7 +134,7 @@ def test_a_token_without_the_scope_is_403(client: TestClient) -> None:
     assert_problem(client.post("/negotiations", json=OPEN, headers=bearer(reader)), 403, "append")
     assert client.post("/negotiations", json=OPEN, headers=bearer(writer)).status_code == 201
     events = f"/negotiations/{SLUG}/events"
-    assert_problem(client.post(events, json=statement(), headers=bearer(reader)), 403)
+    assert_problem(client.post(events, json=statement_body(), headers=bearer(reader)), 403)
     assert client.get(events, headers=bearer(reader)).status_code == 200
     # Managing tokens needs admin, which append does not imply.
     assert_problem(
@@ -177,10 +167,10 @@ def test_every_append_records_the_name_of_its_token(
     alice = make_token(client, "alice", "append")
     assert client.post("/negotiations", json=OPEN, headers=bearer(alice)).status_code == 201
     events = f"/negotiations/{SLUG}/events"
-    one = client.post(events, json=statement("one"), headers=bearer(alice)).json()
-    batch = [statement("two"), statement("three")]
+    one = client.post(events, json=statement_body("one"), headers=bearer(alice)).json()
+    batch = [statement_body("two"), statement_body("three")]
     two = client.post(events, json=batch, headers=bearer(alice)).json()
-    by_admin = client.post(events, json=statement("four"), headers=AUTH).json()
+    by_admin = client.post(events, json=statement_body("four"), headers=AUTH).json()
     ids = [e["id"] for answer in (one, two, by_admin) for e in answer["events"]]
     expected = ["alice", "alice", "alice", "admin"]
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from builders import statement_body
 from support import TOKEN, Server, run_cli, start_server, stop_server
 
 from store.config import StoreConfig
@@ -87,16 +88,6 @@ def request_on_each_worker(
     return answered
 
 
-def statement() -> dict[str, Any]:
-    return {
-        "id": str(uuid.uuid4()),
-        "type": "StatementIssued",
-        "occurred_at": "2025-05-20",
-        "data": {"speaker": "RUS", "summary": "said something"},
-        "sources": [{"outlet": "TASS"}],
-    }
-
-
 def test_a_revoked_token_is_refused_at_once_by_every_worker(
     two_workers: Server,
     store_config: StoreConfig,
@@ -115,14 +106,14 @@ def test_a_revoked_token_is_refused_at_once_by_every_worker(
     before = request_on_each_worker(server, "POST", "/negotiations", alice, lambda: opening)
     assert all(s in (200, 201) for statuses in before.values() for s in statuses), before
     events = f"/negotiations/{SLUG}/events"
-    appended = request_on_each_worker(server, "POST", events, alice, statement)
+    appended = request_on_each_worker(server, "POST", events, alice, statement_body)
     assert all(s == 201 for statuses in appended.values() for s in statuses), appended
 
     assert run_cli(store_config, monkeypatch, "token", "revoke", "alice") == 0
 
-    for method, path, body in (("POST", events, statement), ("GET", events, None)):
+    for method, path, body in (("POST", events, statement_body), ("GET", events, None)):
         after = request_on_each_worker(server, method, path, alice, body)
         assert all(s == 401 for statuses in after.values() for s in statuses), (path, after)
     # The bootstrap token still works on both.
-    admin = request_on_each_worker(server, "POST", events, TOKEN, statement)
+    admin = request_on_each_worker(server, "POST", events, TOKEN, statement_body)
     assert all(s == 201 for statuses in admin.values() for s in statuses), admin

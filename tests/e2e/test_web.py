@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support import EXAMPLE, Server, start_server, stop_server
+from support import EXAMPLE, Server, require_slow, start_server, stop_server
 
 REQUIRE_BROWSER = os.environ.get("PARLEY_REQUIRE_BROWSER") == "1"
 WIDTH, HEIGHT = 1440, 900  # a laptop
@@ -65,6 +65,7 @@ def _unavailable(reason: str) -> None:
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
+    require_slow("a browser")
     binary = chromium_binary()
     if binary is None:
         _unavailable("no chromium binary on PATH; install it with: apt-get install -y chromium")
@@ -361,6 +362,7 @@ def test_an_event_appended_while_the_page_is_open_shows_live_and_refreshes_the_s
     assert "Geneva" in round_3_row[3]
 
 
+@pytest.mark.slow  # starts a server of its own
 def test_with_a_read_token_the_page_asks_for_it_and_turns_the_live_panel_off(
     browser: Page, tmp_path: Path
 ) -> None:
@@ -481,6 +483,7 @@ def test_dragging_as_of_to_17_may_shows_round_one_only_and_known_at_down_shows_n
     assert "outside" in classes(browser, f'#knowledge-chart [data-id="{ROUND_1_HELD}"]')
 
 
+@pytest.mark.slow  # starts a server of its own
 def test_switching_known_at_to_before_a_back_dated_report_takes_it_off_the_state_and_charts(
     browser: Page, artifacts: Path, tmp_path: Path
 ) -> None:

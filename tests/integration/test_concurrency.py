@@ -14,7 +14,8 @@ from datetime import datetime, timedelta, timezone
 from uuid import UUID, uuid4
 
 import pytest
-from support import opened, run_threads, statement
+from builders import opened_event, statement_event
+from support import run_threads
 
 from domain.errors import VersionConflictError
 from domain.negotiation import Recorded
@@ -69,7 +70,7 @@ def test_writers_with_expected_version_store_every_event_once_and_losers_get_con
     logs: Callable[[bool], list[ConflictLog]], per_thread: bool
 ) -> None:
     writers = logs(per_thread)
-    first = opened()
+    first = opened_event()
     writers[0].open(SLUG, first)
     barrier = threading.Barrier(THREADS)
     stored_ids: list[list[UUID]] = [[] for _ in range(THREADS)]
@@ -79,7 +80,7 @@ def test_writers_with_expected_version_store_every_event_once_and_losers_get_con
         log = writers[index]
         barrier.wait()
         while len(stored_ids[index]) < PER_THREAD:
-            event = statement(f"writer {index}, event {len(stored_ids[index])}")
+            event = statement_event(f"writer {index}, event {len(stored_ids[index])}")
             while True:  # the same event (its id is the idempotency key) until it lands
                 version = log.version_of(SLUG)
                 try:
@@ -105,7 +106,7 @@ def test_writers_without_expected_version_lose_and_duplicate_nothing(
     logs: Callable[[bool], list[ConflictLog]],
 ) -> None:
     writers = logs(True)
-    first = opened()
+    first = opened_event()
     writers[0].open(SLUG, first)
     barrier = threading.Barrier(THREADS)
     sent: list[list[UUID]] = [[] for _ in range(THREADS)]
@@ -114,7 +115,7 @@ def test_writers_without_expected_version_lose_and_duplicate_nothing(
         log = writers[index]
         barrier.wait()
         for n in range(PER_THREAD):
-            event = statement(f"writer {index}, event {n}")
+            event = statement_event(f"writer {index}, event {n}")
             appended = log.append(SLUG, [event])
             assert [r.event.id for r in appended.created] == [event.id]
             sent[index].append(event.id)
@@ -137,16 +138,16 @@ def test_a_request_the_database_refuses_fails_alone_while_its_group_commits(
     cannot see that before the commit (it looks up only ids of the same negotiation),
     so the index's unique key refuses the group. Each request is then committed alone:
     the good ones are stored, each bad one gets its own error."""
-    taken = statement("stored in the other talks")
-    log.append("other-talks", [opened(), taken])
+    taken = statement_event("stored in the other talks")
+    log.append("other-talks", [opened_event(), taken])
     for index in range(THREADS):
-        log.append(f"talks-{index}", [opened()])
+        log.append(f"talks-{index}", [opened_event()])
     outcomes: dict[int, object] = {}
     barrier = threading.Barrier(THREADS)
 
     def write(index: int) -> None:
         barrier.wait()
-        events = [statement(f"writer {index}, event {n}") for n in range(PER_THREAD)]
+        events = [statement_event(f"writer {index}, event {n}") for n in range(PER_THREAD)]
         if index % 2:
             events[PER_THREAD // 2] = taken
         futures = [log.submit(f"talks-{index}", [event]) for event in events]
@@ -178,8 +179,8 @@ def test_an_event_that_breaks_while_its_group_is_written_fails_alone(log: Confli
     """Defence in depth: an event built in code without validation (here a valid time
     whose UTC instant overflows) fails while its group is written to the store. The
     group is taken back and each request committed alone: only that one fails."""
-    log.append(SLUG, [opened()])
-    good = statement("a good one")
+    log.append(SLUG, [opened_event()])
+    good = statement_event("a good one")
     broken = good.model_copy(
         update={
             "id": uuid4(),
@@ -188,7 +189,7 @@ def test_an_event_that_breaks_while_its_group_is_written_fails_alone(log: Confli
     )
     for attempt in range(20):  # until the writer takes both in one group
         futures = [
-            log.submit(SLUG, [statement(f"good {attempt}.{n}")]) for n in range(THREADS)
+            log.submit(SLUG, [statement_event(f"good {attempt}.{n}")]) for n in range(THREADS)
         ]
         futures.insert(THREADS // 2, log.submit(SLUG, [broken]))
         outcomes = [_outcome(future) for future in futures]
@@ -207,13 +208,13 @@ def test_the_writer_keeps_only_the_configured_number_of_write_sides(
     log = ConflictLog(dataclasses.replace(store_config, writer_cache=2))
     try:
         for index in range(4):
-            log.append(f"talks-{index}", [opened(), statement(f"first of {index}")])
+            log.append(f"talks-{index}", [opened_event(), statement_event(f"first of {index}")])
         assert log.writer.cached == ["talks-2", "talks-3"]
-        again = log.append("talks-0", [statement("after being forgotten")])
+        again = log.append("talks-0", [statement_event("after being forgotten")])
         assert again.created[0].version == 3
         assert log.writer.cached == ["talks-3", "talks-0"]
         with pytest.raises(VersionConflictError):
-            log.append("talks-1", [statement("stale")], expected_version=1)
+            log.append("talks-1", [statement_event("stale")], expected_version=1)
         assert log.verify().ok
     finally:
         log.close()

@@ -20,7 +20,8 @@ from typing import Any
 import orjson
 import psycopg
 import pytest
-from support import delete_after, opened, rewrite_row, run_cli, statement
+from builders import opened_event, statement_event
+from support import delete_after, rewrite_row, run_cli
 from unit import histories as h
 
 from domain.errors import InvalidEventError
@@ -135,9 +136,9 @@ def small_dump(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """A dump of a small SQLite log: two negotiations, interleaved."""
     source = ConflictLog(StoreConfig(data_dir=tmp_path_factory.mktemp("source")))
     try:
-        source.append(SLUGS[0], [opened(), statement("one")])
-        source.append(SLUGS[1], [opened()])
-        source.append(SLUGS[0], [statement("two"), statement("three")])
+        source.append(SLUGS[0], [opened_event(), statement_event("one")])
+        source.append(SLUGS[1], [opened_event()])
+        source.append(SLUGS[0], [statement_event("two"), statement_event("three")])
         return dumped(source)
     finally:
         source.close()
@@ -190,7 +191,7 @@ def test_a_log_moved_from_sqlite_to_postgres_and_back_answers_every_question_ali
     assert answers(returned, asked) == expected
     # Appends go on after the restored positions (PostgreSQL's sequence moved past them).
     for restored in (postgres, returned):
-        [record] = restored.append(SLUGS[0], [statement("after the move")]).created
+        [record] = restored.append(SLUGS[0], [statement_event("after the move")]).created
         assert record.position == source.last_position() + 1
         assert restored.verify().ok
 
@@ -198,7 +199,7 @@ def test_a_log_moved_from_sqlite_to_postgres_and_back_answers_every_question_ali
 def test_a_restore_into_a_store_that_is_not_empty_is_refused_and_changes_nothing(
     log: ConflictLog, small_dump: bytes
 ) -> None:
-    log.append(SLUGS[2], [opened()])
+    log.append(SLUGS[2], [opened_event()])
     before = event_lines(dumped(log))
 
     with pytest.raises(DumpError, match="already holds 1 events: restore only into an empty"):
@@ -251,7 +252,7 @@ def test_a_dump_that_does_not_verify_is_refused_naming_the_line_and_nothing_is_s
 def test_a_dump_the_database_refuses_is_reported_and_nothing_is_stored(
     log: ConflictLog, tmp_path: Path, logs: list[ConflictLog]
 ) -> None:
-    same = opened()  # one event id, opening two negotiations in two logs
+    same = opened_event()  # one event id, opening two negotiations in two logs
     rows = []
     for slug in SLUGS[:2]:
         source = ConflictLog(StoreConfig(data_dir=tmp_path / slug))
@@ -272,13 +273,14 @@ def test_a_dump_taken_while_appends_go_on_holds_exactly_what_was_committed_when_
     log: ConflictLog, tmp_path: Path, logs: list[ConflictLog]
 ) -> None:
     for slug in SLUGS:
-        log.append(slug, [opened(), statement("before")])
+        log.append(slug, [opened_event(), statement_event("before")])
 
     class AppendingBetweenPages(io.BytesIO):
         """Each page the dump writes lets another writer commit two events."""
 
         def write(self, data: Any) -> int:
-            log.append(SLUGS[len(self.getvalue()) % 3], [statement("during"), statement("..")])
+            during = [statement_event("during"), statement_event("..")]
+            log.append(SLUGS[len(self.getvalue()) % 3], during)
             return super().write(data)
 
     out = AppendingBetweenPages()
@@ -306,13 +308,13 @@ def test_holes_in_postgres_positions_are_kept_there_and_closed_on_sqlite_only_wh
         StoreConfig(data_dir=tmp_path, database_url=postgres_url, postgres_schema=postgres_schema)
     )
     logs.append(source)
-    source.append(SLUGS[0], [opened(), statement("one")])
+    source.append(SLUGS[0], [opened_event(), statement_event("one")])
     with psycopg.connect(postgres_url, autocommit=True) as conn:  # as a rollback would
         conn.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, 'notification_id'))",
             (f'"{postgres_schema}".parley_events',),
         )
-    source.append(SLUGS[0], [statement("two")])
+    source.append(SLUGS[0], [statement_event("two")])
     taken = dumped(source)
     assert [orjson.loads(line)["position"] for line in event_lines(taken)] == [1, 2, 4]
 
@@ -338,7 +340,7 @@ def test_holes_in_postgres_positions_are_kept_there_and_closed_on_sqlite_only_wh
 def test_a_row_that_is_not_json_is_dumped_in_base64_and_refused_by_restore(
     log: ConflictLog, store_config: StoreConfig, tmp_path: Path, logs: list[ConflictLog]
 ) -> None:
-    log.append(SLUGS[0], [opened(), statement("one"), statement("two")])
+    log.append(SLUGS[0], [opened_event(), statement_event("one"), statement_event("two")])
     target = log.record_at(SLUGS[0], 2)
     assert target is not None and target.position is not None
     rewrite_row(store_config, target.position, b"\x00\xffnot json")
@@ -362,7 +364,7 @@ def test_parley_dump_and_restore_from_the_command_line(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    log.append(SLUGS[0], [opened(), statement("one")])
+    log.append(SLUGS[0], [opened_event(), statement_event("one")])
     backup = tmp_path / "backup.ndjson"
     backup.write_text("an older backup\n")
 

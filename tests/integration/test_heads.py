@@ -13,7 +13,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-from support import delete_after, opened, rewrite_row, run_cli, statement
+from builders import opened_event, statement_event
+from support import delete_after, rewrite_row, run_cli
 
 from domain.negotiation import chain_hash
 from store.codec import encode_record
@@ -54,14 +55,14 @@ def test_heads_saved_while_the_log_grew_all_still_hold(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     saved = tmp_path / "heads.ndjson"
-    log.append(SLUG, [opened()])
+    log.append(SLUG, [opened_event()])
     saved.write_text(save_heads(store_config, monkeypatch, capsys))
-    log.append(SLUG, [statement("one"), statement("two")])
-    log.append(OTHER, [opened()])
+    log.append(SLUG, [statement_event("one"), statement_event("two")])
+    log.append(OTHER, [opened_event()])
     with saved.open("a") as file:
         file.write(save_heads(store_config, monkeypatch, capsys))
-    log.append(SLUG, [statement("three")])
-    log.append(OTHER, [statement("four")])
+    log.append(SLUG, [statement_event("three")])
+    log.append(OTHER, [statement_event("four")])
 
     code, printed = verify_heads(store_config, monkeypatch, capsys, saved)
 
@@ -81,9 +82,9 @@ def test_a_log_that_lost_its_tail_is_caught_naming_the_negotiation_and_version(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    log.append(OTHER, [opened()])
-    log.append(SLUG, [opened(), statement("one")])
-    log.append(SLUG, [statement("two"), statement("three")])
+    log.append(OTHER, [opened_event()])
+    log.append(SLUG, [opened_event(), statement_event("one")])
+    log.append(SLUG, [statement_event("two"), statement_event("three")])
     saved = tmp_path / "heads.ndjson"
     saved.write_text(save_heads(store_config, monkeypatch, capsys))
     kept = log.record_at(SLUG, 2)
@@ -102,9 +103,9 @@ def test_a_log_that_lost_its_tail_is_caught_naming_the_negotiation_and_version(
 def test_a_saved_head_whose_event_is_gone_is_caught(
     log: ConflictLog, store_config: StoreConfig
 ) -> None:
-    log.append(SLUG, [opened(), statement("one"), statement("two")])
+    log.append(SLUG, [opened_event(), statement_event("one"), statement_event("two")])
     head = Head.of(log.head(SLUG))
-    log.append(SLUG, [statement("three")])
+    log.append(SLUG, [statement_event("three")])
     last = log.head(SLUG)
     assert last.position is not None
 
@@ -124,7 +125,7 @@ def test_a_rewritten_history_that_verify_accepts_is_caught_by_a_saved_head(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    log.append(SLUG, [opened(), statement("Moscow proposed talks in Istanbul.")])
+    log.append(SLUG, [opened_event(), statement_event("Moscow proposed talks in Istanbul.")])
     saved = tmp_path / "heads.ndjson"
     saved.write_text(save_heads(store_config, monkeypatch, capsys))
     last = log.head(SLUG)
@@ -157,8 +158,8 @@ def test_parley_head_names_one_negotiation_or_fails_for_an_unknown_one(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    log.append(SLUG, [opened(), statement("one")])
-    log.append(OTHER, [opened()])
+    log.append(SLUG, [opened_event(), statement_event("one")])
+    log.append(OTHER, [opened_event()])
 
     assert run_cli(store_config, monkeypatch, "head", OTHER) == 0
     [line] = capsys.readouterr().out.splitlines()

@@ -25,8 +25,9 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from builders import opened_event, statement_event
 from eventsourcing.persistence import Tracking
-from support import EXAMPLE, REPO, opened, run_threads, statement
+from support import EXAMPLE, REPO, run_threads
 
 from api.schemas import negotiation_out
 from domain.events import AnyEvent, parse_event
@@ -91,10 +92,10 @@ def four_writers(store_config: StoreConfig) -> None:
     def write(index: int) -> None:
         writer = writers[index]
         slug = f"talks-{index}"
-        writer.open(slug, opened(f"Talks {index}"))
+        writer.open(slug, opened_event(f"Talks {index}"))
         for n in range(PER_WRITER):
-            writer.append(slug, [statement(f"{slug} #{n}")])
-            writer.append(SHARED, [statement(f"shared by {index} #{n}")])
+            writer.append(slug, [statement_event(f"{slug} #{n}")])
+            writer.append(SHARED, [statement_event(f"shared by {index} #{n}")])
 
     try:
         run_threads(WRITERS, write, HANG_GUARD)
@@ -106,7 +107,7 @@ def four_writers(store_config: StoreConfig) -> None:
 def test_four_racing_writers_are_projected_exactly_once_and_equal_a_rebuild(
     store_config: StoreConfig, log: ConflictLog
 ) -> None:
-    log.open(SHARED, opened("Shared talks"))
+    log.open(SHARED, opened_event("Shared talks"))
     with Projections(store_config, log=log) as projections:
         projections.start()
         four_writers(store_config)
@@ -122,7 +123,7 @@ def test_four_racing_writers_are_projected_exactly_once_and_equal_a_rebuild(
 def test_two_runners_of_one_view_apply_each_event_once(
     store_config: StoreConfig, log: ConflictLog
 ) -> None:
-    log.open(SHARED, opened("Shared talks"))
+    log.open(SHARED, opened_event("Shared talks"))
     with (
         Projections(store_config, log=log) as first,
         Projections(store_config, log=log) as second,
@@ -179,7 +180,7 @@ def test_a_stopped_runner_resumes_after_its_position(
         projections.start()
         assert projections.catch_up(HANG_GUARD)
         projections.stop()
-        appended = log.append("istanbul-2025", [statement("while no runner ran")])
+        appended = log.append("istanbul-2025", [statement_event("while no runner ran")])
         position = appended.created[0].position
         assert position is not None
         assert projections.status()[0].lag == 1
@@ -279,7 +280,7 @@ class Writer:
             n = 0
             while not self._stopping.is_set():
                 slug = ("kill-a", "kill-b")[n % 2]
-                log.append(slug, [statement(f"{slug} #{n}.{i}") for i in range(1 + n % 3)])
+                log.append(slug, [statement_event(f"{slug} #{n}.{i}") for i in range(1 + n % 3)])
                 n += 1
                 time.sleep(0.005)
         except BaseException as error:
@@ -297,7 +298,7 @@ class Writer:
 @pytest.fixture
 def writer(store_config: StoreConfig, log: ConflictLog) -> Iterator[Writer]:
     for slug in ("kill-a", "kill-b"):
-        log.open(slug, opened(slug))
+        log.open(slug, opened_event(slug))
     running = Writer(store_config)
     yield running
     running.stop()

@@ -11,7 +11,8 @@ from typing import Any
 
 import orjson
 import pytest
-from support import EXAMPLE, opened
+from builders import opened_event
+from support import EXAMPLE
 
 from domain.errors import EventIdReusedError, InvalidEventError, PersonNotFoundError
 from domain.events import AnyEvent, parse_event
@@ -68,7 +69,7 @@ def raw_rows(log: ConflictLog) -> bytes:
 
 
 def test_a_source_named_person_is_stored_sealed_and_read_in_the_clear(log: ConflictLog) -> None:
-    log.append(SLUG, [opened()])
+    log.append(SLUG, [opened_event()])
     event = named()
     record = log.append(SLUG, [event]).created[0]
     assert orjson.loads(record.json)["sources"][0]["quote"] == QUOTE  # the answer
@@ -91,7 +92,7 @@ def test_a_source_named_person_is_stored_sealed_and_read_in_the_clear(log: Confl
 
 
 def test_text_that_looks_sealed_is_refused_at_the_edge(log: ConflictLog) -> None:
-    log.append(SLUG, [opened()])
+    log.append(SLUG, [opened_event()])
     with pytest.raises(InvalidEventError) as refused:
         log.append(SLUG, [named(quote="sealed:v1:abcd:AAAA")])
     assert refused.value.field == "sources.0.quote"
@@ -100,8 +101,8 @@ def test_text_that_looks_sealed_is_refused_at_the_edge(log: ConflictLog) -> None
 def test_redaction_destroys_the_key_for_every_reader_and_the_chain_still_verifies(
     log: ConflictLog, other: ConflictLog
 ) -> None:
-    log.append(SLUG, [opened()])
-    log.append("minsk-2015", [opened("Minsk")])
+    log.append(SLUG, [opened_event()])
+    log.append("minsk-2015", [opened_event("Minsk")])
     kept = named("Jane Source", quote="what Jane said")
     events = [named(), kept]
     log.append(SLUG, events)
@@ -145,7 +146,7 @@ def found(log: ConflictLog, **search: Any) -> list[int]:
 def test_search_finds_a_redacted_person_no_more_by_name_nor_by_what_they_said(
     log: ConflictLog, tmp_path: Path
 ) -> None:
-    log.append(SLUG, [opened()])
+    log.append(SLUG, [opened_event()])
     gone = log.append(SLUG, [named()]).created[0].position
     kept = log.append(SLUG, [named("Jane Source", quote="what Jane said")]).created[0].position
     assert found(log, actors=["Medinsky"]) == [gone]
@@ -172,7 +173,7 @@ def test_search_finds_a_redacted_person_no_more_by_name_nor_by_what_they_said(
 def test_a_later_mention_gets_a_new_key_and_a_stale_sealing_cache_errs_towards_redaction(
     log: ConflictLog, other: ConflictLog
 ) -> None:
-    log.append(SLUG, [opened()])
+    log.append(SLUG, [opened_event()])
     other.append(SLUG, [named()])  # ``other`` now holds Medinsky's key for sealing
     log.redact("Vladimir Medinsky", "asked")
     stale = other.append(SLUG, [named(quote="sealed under the destroyed key")]).created[0]
@@ -202,7 +203,7 @@ def test_loading_the_same_file_after_a_redaction_stays_idempotent(log: ConflictL
 def test_a_dump_carries_the_keys_left_and_a_restore_keeps_the_redacted_redacted(
     log: ConflictLog, tmp_path: Path
 ) -> None:
-    log.append(SLUG, [opened()])
+    log.append(SLUG, [opened_event()])
     gone, kept = named(), named("Jane Source")
     log.append(SLUG, [gone, kept])
     log.redact("Vladimir Medinsky", "asked")
@@ -222,7 +223,7 @@ def test_a_dump_carries_the_keys_left_and_a_restore_keeps_the_redacted_redacted(
 
 
 def test_a_dump_during_which_a_person_is_redacted_fails(log: ConflictLog) -> None:
-    log.append(SLUG, [opened()])
+    log.append(SLUG, [opened_event()])
     log.append(SLUG, [named()])
 
     class RedactingMidway(io.BytesIO):
@@ -238,7 +239,7 @@ def test_a_dump_during_which_a_person_is_redacted_fails(log: ConflictLog) -> Non
 def test_a_live_client_holding_a_redacted_persons_fields_is_sent_back_to_the_store(
     log: ConflictLog,
 ) -> None:
-    log.append(SLUG, [opened()])
+    log.append(SLUG, [opened_event()])
     last = log.last_position()
 
     async def test(tail: LogTail) -> None:

@@ -17,6 +17,7 @@ from uuid import UUID, uuid4
 import orjson
 import psycopg
 import pytest
+from builders import event, event_body, opened_event, statement_body, statement_event
 from support import rewrite_row
 
 from domain.errors import (
@@ -38,52 +39,27 @@ OTHER = "geneva-2025"
 ISTANBUL = {"city": "Istanbul", "country": "TUR", "region": "TR-34"}
 
 
-# Event builders: real, validated domain events.
-def envelope(type_: str, data: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    return {
-        "id": str(uuid4()),
-        "type": type_,
-        "occurred_at": "2025-05-28",
-        "sources": [{"outlet": "teleSUR", "via": ["TASS"]}],
-        "data": data,
-        **fields,
-    }
-
-
-def make(type_: str, data: dict[str, Any], **fields: Any) -> AnyEvent:
-    return parse_event(envelope(type_, data, **fields))
-
-
-def opened(**fields: Any) -> AnyEvent:
-    data = {"title": "Russia–Ukraine direct talks", "parties": ["RUS", "UKR"], "mediators": ["TUR"]}
-    return make("NegotiationOpened", data, **{"occurred_at": "2025-05-16", **fields})
-
-
-def statement(summary: str = "The Kremlin doubted a second round.", **fields: Any) -> AnyEvent:
-    return make("StatementIssued", {"speaker": "RUS", "summary": summary}, **fields)
-
-
 def scheduled(round_: int = 2, **fields: Any) -> AnyEvent:
     data = {"round": round_, "starts_at": "2025-06-02", "place": ISTANBUL, "status": "proposed"}
-    return make("RoundScheduled", data, **fields)
+    return event("RoundScheduled", data, **fields)
 
 
 def host(round_: int = 2, **fields: Any) -> AnyEvent:
-    return make("HostAnnounced", {"round": round_, "host": "TUR", "place": ISTANBUL}, **fields)
+    return event("HostAnnounced", {"round": round_, "host": "TUR", "place": ISTANBUL}, **fields)
 
 
 def disputed(target: UUID, **fields: Any) -> AnyEvent:
     data = {"event_id": str(target), "disputed_by": "UKR", "counter_claim": "No such doubt."}
-    return make("ClaimDisputed", data, **fields)
+    return event("ClaimDisputed", data, **fields)
 
 
 def correction(target: UUID, fields_: dict[str, Any], **fields: Any) -> AnyEvent:
     data = {"event_id": str(target), "data": fields_, "reason": "The report was misread."}
-    return make("EventCorrected", data, **fields)
+    return event("EventCorrected", data, **fields)
 
 
 def retracted(target: UUID, **fields: Any) -> AnyEvent:
-    return make("EventRetracted", {"event_id": str(target), "reason": "Wrong report."}, **fields)
+    return event("EventRetracted", {"event_id": str(target), "reason": "Wrong report."}, **fields)
 
 
 def footprint(log: ConflictLog) -> tuple[int, int, int, list[int]]:
@@ -105,7 +81,7 @@ def other_logs(store_config: StoreConfig) -> Iterator[list[ConflictLog]]:
 def test_appending_one_event_returns_its_record_with_position_version_and_hash(
     log: ConflictLog,
 ) -> None:
-    first = opened()
+    first = opened_event()
     before = datetime.now(UTC)
     appended = log.append(SLUG, [first])
     after = datetime.now(UTC)
@@ -126,7 +102,8 @@ def test_appending_one_event_returns_its_record_with_position_version_and_hash(
 def test_a_batch_gets_strictly_increasing_positions_and_versions_one_to_n(
     log: ConflictLog,
 ) -> None:
-    batch = [opened(), statement(), scheduled(2), host(2), statement("A second statement.")]
+    batch = [opened_event(), statement_event(), scheduled(2), host(2)]
+    batch += [statement_event("A second statement.")]
 
     appended = log.append(SLUG, batch)
 
@@ -144,10 +121,10 @@ def test_recorded_at_is_set_by_the_server_and_never_decreases_along_positions(
     log: ConflictLog,
 ) -> None:
     start = datetime.now(UTC)
-    log.append(SLUG, [opened(), statement()])
-    log.append(OTHER, [opened()])
+    log.append(SLUG, [opened_event(), statement_event()])
+    log.append(OTHER, [opened_event()])
     log.append(SLUG, [scheduled(2)])
-    log.append(OTHER, [statement(), statement("Another.")])
+    log.append(OTHER, [statement_event(), statement_event("Another.")])
     log.append(SLUG, [host(2)])
     end = datetime.now(UTC)
 
@@ -161,27 +138,27 @@ def test_recorded_at_is_set_by_the_server_and_never_decreases_along_positions(
 
 
 def test_a_batch_whose_third_event_is_invalid_stores_nothing(log: ConflictLog) -> None:
-    log.append(SLUG, [opened(), statement()])
+    log.append(SLUG, [opened_event(), statement_event()])
     before = footprint(log)
 
-    batch = [statement("One."), scheduled(2), host(7), statement("Four.")]
+    batch = [statement_event("One."), scheduled(2), host(7), statement_event("Four.")]
     with pytest.raises(InvalidEventError) as caught:
         log.append(SLUG, batch)
 
     assert caught.value.field == "events.2.data.round"
     assert footprint(log) == before
-    for event in batch:
+    for sent in batch:
         with pytest.raises(EventNotFoundError):
-            log.event(event.id)
+            log.event(sent.id)
     assert log.verify().ok
 
 
 def test_appending_after_a_refused_batch_continues_the_versions(log: ConflictLog) -> None:
-    log.append(SLUG, [opened()])
+    log.append(SLUG, [opened_event()])
     with pytest.raises(InvalidEventError):
-        log.append(SLUG, [statement(), host(9)])
+        log.append(SLUG, [statement_event(), host(9)])
 
-    appended = log.append(SLUG, [statement()])
+    appended = log.append(SLUG, [statement_event()])
 
     assert [r.version for r in appended.created] == [2]
     assert log.verify().ok
@@ -191,8 +168,8 @@ def test_appending_after_a_refused_batch_continues_the_versions(log: ConflictLog
 def test_reappending_an_identical_event_returns_the_original_record_and_stores_nothing(
     log: ConflictLog,
 ) -> None:
-    raw = envelope("StatementIssued", {"speaker": "RUS", "summary": "Doubts about round two."})
-    log.append(SLUG, [opened()])
+    raw = statement_body("Doubts about round two.", id=str(uuid4()))
+    log.append(SLUG, [opened_event()])
     original = log.append(SLUG, [parse_event(raw)]).created[0]
     before = footprint(log)
 
@@ -210,12 +187,12 @@ def test_reappending_an_identical_event_returns_the_original_record_and_stores_n
 
 
 def test_reusing_an_event_id_with_different_content_is_refused(log: ConflictLog) -> None:
-    log.append(SLUG, [opened()])
-    original = statement("The Kremlin doubted a second round.")
+    log.append(SLUG, [opened_event()])
+    original = statement_event()
     log.append(SLUG, [original])
     before = footprint(log)
 
-    changed = statement("The Kremlin welcomed a second round.", id=str(original.id))
+    changed = statement_event("The Kremlin welcomed a second round.", id=str(original.id))
     with pytest.raises(EventIdReusedError) as caught:
         log.append(SLUG, [changed])
 
@@ -224,9 +201,9 @@ def test_reusing_an_event_id_with_different_content_is_refused(log: ConflictLog)
 
 
 def test_reusing_an_event_id_in_another_negotiation_is_refused(log: ConflictLog) -> None:
-    shared = statement()
-    log.append(SLUG, [opened(), shared])
-    log.append(OTHER, [opened()])
+    shared = statement_event()
+    log.append(SLUG, [opened_event(), shared])
+    log.append(OTHER, [opened_event()])
     before = log.last_position(), log.index.index_count(), log.version_of(OTHER)
 
     with pytest.raises(EventIdReusedError):
@@ -239,8 +216,8 @@ def test_reusing_an_event_id_in_another_negotiation_is_refused(log: ConflictLog)
 def test_a_batch_mixing_a_stored_event_and_a_new_one_stores_only_the_new_one(
     log: ConflictLog,
 ) -> None:
-    first = opened()
-    stored = statement()
+    first = opened_event()
+    stored = statement_event()
     log.append(SLUG, [first, stored])
     original = log.event(stored.id)
     new = scheduled(2)
@@ -258,11 +235,11 @@ def test_a_batch_mixing_a_stored_event_and_a_new_one_stores_only_the_new_one(
 def test_an_expected_version_that_is_not_current_raises_a_version_conflict(
     log: ConflictLog,
 ) -> None:
-    log.append(SLUG, [opened(), statement()])
+    log.append(SLUG, [opened_event(), statement_event()])
     before = footprint(log)
 
     with pytest.raises(VersionConflictError) as caught:
-        log.append(SLUG, [statement("Late.")], expected_version=1)
+        log.append(SLUG, [statement_event("Late.")], expected_version=1)
 
     assert (caught.value.expected, caught.value.current) == (1, 2)
     assert caught.value.slug == SLUG
@@ -270,8 +247,8 @@ def test_an_expected_version_that_is_not_current_raises_a_version_conflict(
 
 
 def test_a_matching_expected_version_appends(log: ConflictLog) -> None:
-    log.append(SLUG, [opened()], expected_version=0)
-    log.append(SLUG, [statement()], expected_version=1)
+    log.append(SLUG, [opened_event()], expected_version=0)
+    log.append(SLUG, [statement_event()], expected_version=1)
 
     appended = log.append(SLUG, [scheduled(2), host(2)], expected_version=2)
 
@@ -281,9 +258,9 @@ def test_a_matching_expected_version_appends(log: ConflictLog) -> None:
 
 # Lookup by id.
 def test_an_event_is_found_by_its_id_with_the_facts_that_name_it(log: ConflictLog) -> None:
-    claim = statement()
+    claim = statement_event()
     round_ = scheduled(2)
-    log.append(SLUG, [opened(), claim, round_])
+    log.append(SLUG, [opened_event(), claim, round_])
     dispute = disputed(claim.id)
     fix = correction(round_.id, {"status": "confirmed"})
     withdrawal = retracted(claim.id)
@@ -297,7 +274,7 @@ def test_an_event_is_found_by_its_id_with_the_facts_that_name_it(log: ConflictLo
 
 
 def test_looking_up_an_unknown_event_id_raises_event_not_found(log: ConflictLog) -> None:
-    log.append(SLUG, [opened()])
+    log.append(SLUG, [opened_event()])
     unknown = uuid4()
 
     with pytest.raises(EventNotFoundError) as caught:
@@ -309,9 +286,9 @@ def test_looking_up_an_unknown_event_id_raises_event_not_found(log: ConflictLog)
 
 # Time-sliced reads.
 def test_negotiation_events_are_sliced_by_valid_time(log: ConflictLog) -> None:
-    first = opened(occurred_at="2025-05-16")
-    call = statement("Putin and Trump spoke.", occurred_at="2025-05-19")
-    late = statement("Istanbul offered.", occurred_at="2025-05-28T12:57:00-04:00")
+    first = opened_event(occurred_at="2025-05-16")
+    call = statement_event("Putin and Trump spoke.", occurred_at="2025-05-19")
+    late = statement_event("Istanbul offered.", occurred_at="2025-05-28T12:57:00-04:00")
     log.append(SLUG, [first, call, late])
 
     def ids(**bounds: Any) -> list[UUID]:
@@ -325,9 +302,9 @@ def test_negotiation_events_are_sliced_by_valid_time(log: ConflictLog) -> None:
 
 
 def test_negotiation_events_are_sliced_by_recorded_time(log: ConflictLog) -> None:
-    early = log.append(SLUG, [opened(), statement(occurred_at="2025-05-28")]).created
+    early = log.append(SLUG, [opened_event(), statement_event(occurred_at="2025-05-28")]).created
     time.sleep(0.01)  # two appends with distinct server clocks
-    backdated = log.append(SLUG, [statement("Back-dated.", occurred_at="2025-05-17")]).created
+    backdated = log.append(SLUG, [statement_event("Back-dated.", occurred_at="2025-05-17")]).created
     known_then = early[-1].recorded_at
     assert backdated[0].recorded_at > known_then
 
@@ -346,9 +323,9 @@ def test_negotiation_events_are_sliced_by_recorded_time(log: ConflictLog) -> Non
 
 
 def test_the_global_log_pages_by_position_and_filters_by_type(log: ConflictLog) -> None:
-    log.append(SLUG, [opened(), statement(), scheduled(2)])
-    log.append(OTHER, [opened(), statement("Geneva.")])
-    log.append(SLUG, [host(2), statement("Third.")])
+    log.append(SLUG, [opened_event(), statement_event(), scheduled(2)])
+    log.append(OTHER, [opened_event(), statement_event("Geneva.")])
+    log.append(SLUG, [host(2), statement_event("Third.")])
     everything = log.global_log(limit=100)
     assert len(everything) == 7
     positions = [r.position or 0 for r in everything]
@@ -381,7 +358,7 @@ def test_a_correction_that_would_make_its_target_invalid_is_refused_naming_the_f
     log: ConflictLog,
 ) -> None:
     round_ = scheduled(2)
-    log.append(SLUG, [opened(), round_])
+    log.append(SLUG, [opened_event(), round_])
     before = footprint(log)
 
     with pytest.raises(InvalidEventError) as caught:
@@ -389,7 +366,7 @@ def test_a_correction_that_would_make_its_target_invalid_is_refused_naming_the_f
     assert caught.value.field == "data.data.round"
 
     with pytest.raises(InvalidEventError) as caught:
-        log.append(SLUG, [statement(), correction(round_.id, {"place": {"country": "XXX"}})])
+        log.append(SLUG, [statement_event(), correction(round_.id, {"place": {"country": "XXX"}})])
     assert caught.value.field.startswith("events.1.data.data.place")
 
     assert footprint(log) == before
@@ -397,7 +374,7 @@ def test_a_correction_that_would_make_its_target_invalid_is_refused_naming_the_f
 
 def test_a_valid_correction_is_stored(log: ConflictLog) -> None:
     round_ = scheduled(2)
-    log.append(SLUG, [opened(), round_])
+    log.append(SLUG, [opened_event(), round_])
 
     fix = correction(round_.id, {"status": "confirmed", "starts_at": "2025-06-02T10:00:00+03:00"})
     [record] = log.append(SLUG, [fix]).created
@@ -409,8 +386,8 @@ def test_a_valid_correction_is_stored(log: ConflictLog) -> None:
 
 # Hash chain and tamper evidence.
 def test_verify_is_ok_on_a_healthy_log(log: ConflictLog) -> None:
-    log.append(SLUG, [opened(), statement(), scheduled(2)])
-    log.append(OTHER, [opened()])
+    log.append(SLUG, [opened_event(), statement_event(), scheduled(2)])
+    log.append(OTHER, [opened_event()])
     log.append(SLUG, [host(2)])
 
     report = log.verify()
@@ -424,7 +401,7 @@ def test_verify_is_ok_on_a_healthy_log(log: ConflictLog) -> None:
 def test_editing_a_stored_event_in_the_sqlite_file_breaks_the_hash_chain(
     log: ConflictLog, store_config: StoreConfig
 ) -> None:
-    log.append(SLUG, [opened(), statement("The Kremlin doubted a second round."), scheduled(2)])
+    log.append(SLUG, [opened_event(), statement_event(), scheduled(2)])
     target = log.negotiation_events(SLUG)[1]
     assert log.verify().ok
 
@@ -452,7 +429,7 @@ def test_editing_a_stored_event_in_the_sqlite_file_breaks_the_hash_chain(
 def test_deleting_the_last_index_row_in_the_sqlite_file_is_reported(
     log: ConflictLog, store_config: StoreConfig
 ) -> None:
-    log.append(SLUG, [opened(), statement(), scheduled(2)])
+    log.append(SLUG, [opened_event(), statement_event(), scheduled(2)])
     last = log.last_position()
 
     with sqlite3.connect(store_config.sqlite_path) as conn:
@@ -480,7 +457,7 @@ def test_deleting_the_last_index_row_in_the_sqlite_file_is_reported(
 def test_postgres_refuses_to_change_or_remove_stored_rows(
     log: ConflictLog, postgres_url: str, postgres_schema: str, statement_sql: str, table: str
 ) -> None:
-    log.append(SLUG, [opened(), statement(), scheduled(2)])
+    log.append(SLUG, [opened_event(), statement_event(), scheduled(2)])
     before = footprint(log), log.index.stored_count()
     column = "notification_id" if table == "parley_events" else "position"
     sql = statement_sql.format(
@@ -499,7 +476,7 @@ def test_postgres_refuses_to_change_or_remove_stored_rows(
 def test_an_edit_past_a_disabled_postgres_trigger_still_breaks_the_hash_chain(
     log: ConflictLog, postgres_url: str, postgres_schema: str
 ) -> None:
-    log.append(SLUG, [opened(), statement("The Kremlin doubted a second round."), scheduled(2)])
+    log.append(SLUG, [opened_event(), statement_event(), scheduled(2)])
     target = log.negotiation_events(SLUG)[1]
     table = f'"{postgres_schema}".parley_events'
 
@@ -525,7 +502,7 @@ def test_an_edit_past_a_disabled_postgres_trigger_still_breaks_the_hash_chain(
 # Durability settings.
 @pytest.mark.parametrize("backend", ["sqlite"])
 def test_sqlite_runs_in_wal_mode_with_full_synchronous_writes(log: ConflictLog) -> None:
-    log.append(SLUG, [opened()])
+    log.append(SLUG, [opened_event()])
 
     assert log.recorder.pragma("journal_mode") == "wal"
     assert log.recorder.pragma("synchronous") == 2  # FULL
@@ -562,12 +539,12 @@ def test_loading_the_founding_example_twice_stores_nothing_new(log: ConflictLog)
 def test_a_file_with_a_bad_line_names_the_line_and_field_and_stores_nothing(
     log: ConflictLog, tmp_path: Path
 ) -> None:
-    good = orjson.dumps(envelope("NegotiationOpened", {"title": "T", "parties": ["RUS"]}))
+    good = orjson.dumps(event_body("NegotiationOpened", {"title": "T", "parties": ["RUS"]}))
     bad = orjson.dumps(
-        envelope("RoundHeld", {"round": 0, "place": ISTANBUL}, occurred_at="2025-05-16")
+        event_body("RoundHeld", {"round": 0, "place": ISTANBUL}, occurred_at="2025-05-16")
     )
     path = tmp_path / "broken.ndjson"
-    also_good = orjson.dumps(envelope("StatementIssued", {"speaker": "RUS", "summary": "S"}))
+    also_good = orjson.dumps(statement_body("S"))
     path.write_bytes(b"\n".join([good, bad, also_good]) + b"\n")
 
     with pytest.raises(loader.LoadError) as caught:
@@ -585,10 +562,9 @@ def test_a_file_with_a_bad_line_names_the_line_and_field_and_stores_nothing(
 def test_lines_without_ids_get_deterministic_ids_so_reloading_stays_idempotent(
     log: ConflictLog, tmp_path: Path
 ) -> None:
-    lines = [envelope("NegotiationOpened", {"title": "T", "parties": ["RUS", "UKR"]})]
-    lines += [envelope("StatementIssued", {"speaker": "RUS", "summary": f"S{i}"}) for i in range(3)]
-    for line in lines:
-        del line["id"]
+    lines = [event_body("NegotiationOpened", {"title": "T", "parties": ["RUS", "UKR"]})]
+    lines += [statement_body(f"S{i}") for i in range(3)]
+    assert not any("id" in line for line in lines)
     path = tmp_path / "no-ids.ndjson"
     path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
 
@@ -607,7 +583,7 @@ def test_a_new_log_on_the_same_store_sees_everything(
     log: ConflictLog, store_config: StoreConfig, other_logs: list[ConflictLog]
 ) -> None:
     loader.load(log, EXAMPLE)
-    log.append(OTHER, [opened(), statement()])
+    log.append(OTHER, [opened_event(), statement_event()])
     expected = log.negotiation_events(SLUG), log.global_log(limit=1000), log.summaries()
 
     reopened = ConflictLog(store_config)
@@ -619,7 +595,7 @@ def test_a_new_log_on_the_same_store_sees_everything(
     assert reopened.summaries() == expected[2]
     assert reopened.verify().ok
     # It can continue the chain where the first one stopped.
-    [next_] = reopened.append(SLUG, [statement("Continued.")]).created
+    [next_] = reopened.append(SLUG, [statement_event("Continued.")]).created
     assert next_.version == expected[0][-1].version + 1
     assert next_.previous_hash == expected[0][-1].hash
 
@@ -631,11 +607,11 @@ def test_two_logs_on_one_store_appending_alternately_continue_the_versions(
     other_logs.append(second)
     writers = [log, second]
 
-    log.append(SLUG, [opened()])
+    log.append(SLUG, [opened_event()])
     versions = []
     for turn in range(6):
         writer = writers[turn % 2]
-        appended = writer.append(SLUG, [statement(f"Turn {turn}.")])
+        appended = writer.append(SLUG, [statement_event(f"Turn {turn}.")])
         versions.extend(r.version for r in appended.created)
     # Each writer's cached aggregate was fast-forwarded past the other's appends.
     both = second.append(SLUG, [scheduled(2), host(2)])
@@ -651,8 +627,8 @@ def test_two_logs_on_one_store_appending_alternately_continue_the_versions(
 def test_recorded_by_is_stored_answered_and_covered_by_the_hash_chain(
     log: ConflictLog, store_config: StoreConfig
 ) -> None:
-    log.append(SLUG, [opened()], recorded_by="alice")
-    log.append(SLUG, [statement()], recorded_by="bob")
+    log.append(SLUG, [opened_event()], recorded_by="alice")
+    log.append(SLUG, [statement_event()], recorded_by="bob")
     log.append(SLUG, [scheduled(2)])
     first, second, third = log.negotiation_events(SLUG)
 

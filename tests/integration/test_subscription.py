@@ -18,9 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from builders import opened_event, statement_event
 from eventsourcing.persistence import Notification, Subscription
 from eventsourcing.projection import ApplicationSubscription
-from support import REPO, opened, statement
+from support import REPO
 
 from domain.negotiation import Recorded
 from store.config import StoreConfig
@@ -75,14 +76,14 @@ def test_sqlite_subscription_wakes_in_process_on_an_append_through_another_log(
     slow_polling = StoreConfig(data_dir=tmp_path, poll_seconds=600)
     writer, reader = ConflictLog(slow_polling), ConflictLog(slow_polling)
     try:
-        writer.open(SLUG, opened())  # type: ignore[arg-type]
+        writer.open(SLUG, opened_event())  # type: ignore[arg-type]
         subscription = reader.recorder.subscribe(gt=0)
         with subscription:
             collector = Collector(subscription)
             assert [n.id for n in notifications(collector.take(1))] == [1]
             delays = []
             for i in range(20):
-                appended = writer.append(SLUG, [statement(f"wake {i}")])
+                appended = writer.append(SLUG, [statement_event(f"wake {i}")])
                 committed = time.time()
                 ((arrived, item),) = collector.take(1)
                 assert isinstance(item, Notification)
@@ -122,7 +123,7 @@ def test_a_subscriber_sees_appends_made_by_another_process(store_config: StoreCo
     config = dataclasses.replace(store_config, poll_seconds=0.05)
     log = ConflictLog(config)
     try:
-        log.open(SLUG, opened())  # type: ignore[arg-type]
+        log.open(SLUG, opened_event())  # type: ignore[arg-type]
         subscription = log.recorder.subscribe(gt=1)
         with subscription:
             collector = Collector(subscription)
@@ -157,13 +158,13 @@ def test_a_subscriber_sees_appends_made_by_another_process(store_config: StoreCo
 def test_a_subscription_yields_exactly_the_positions_after_gt_in_order_then_new_ones(
     log: ConflictLog,
 ) -> None:
-    log.open(SLUG, opened())  # type: ignore[arg-type]
-    log.append(SLUG, [statement(f"before {i}") for i in range(9)])
+    log.open(SLUG, opened_event())  # type: ignore[arg-type]
+    log.append(SLUG, [statement_event(f"before {i}") for i in range(9)])
     subscription = log.recorder.subscribe(gt=4)
     with subscription:
         collector = Collector(subscription)
         first = notifications(collector.take(6))
-        log.append(SLUG, [statement(f"after {i}") for i in range(3)])
+        log.append(SLUG, [statement_event(f"after {i}") for i in range(3)])
         then = notifications(collector.take(3))
     collector.join()
     assert [n.id for n in first + then] == list(range(5, 14))
@@ -173,12 +174,12 @@ def test_a_subscription_yields_exactly_the_positions_after_gt_in_order_then_new_
 def test_library_application_subscription_yields_recorded_events_with_their_positions(
     log: ConflictLog,
 ) -> None:
-    log.open(SLUG, opened())  # type: ignore[arg-type]
+    log.open(SLUG, opened_event())  # type: ignore[arg-type]
     subscription: ApplicationSubscription[object] = ApplicationSubscription(app=log, gt=0)
     with subscription:
         collector = Collector(subscription)
         (first,) = collector.take(1)
-        appended = log.append(SLUG, [statement("seen live")])
+        appended = log.append(SLUG, [statement_event("seen live")])
         (second,) = collector.take(1)
     collector.join()
     pairs = [item for _, item in (first, second)]
@@ -191,7 +192,7 @@ def test_library_application_subscription_yields_recorded_events_with_their_posi
 
 
 def test_stopping_a_subscription_ends_its_iteration_and_its_threads(log: ConflictLog) -> None:
-    log.open(SLUG, opened())  # type: ignore[arg-type]
+    log.open(SLUG, opened_event())  # type: ignore[arg-type]
     before = threading.active_count()
     subscription: Subscription[object] = log.recorder.subscribe(gt=0)  # type: ignore[assignment]
     with subscription:

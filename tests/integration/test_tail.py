@@ -12,7 +12,8 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 
 import orjson
 import pytest
-from support import EXAMPLE, statement
+from builders import statement_event
+from support import EXAMPLE
 
 from api.schemas import EventOut, event_out
 from domain.negotiation import Recorded
@@ -52,7 +53,7 @@ def run(test: Callable[[LogTail], Awaitable[None]], log: ConflictLog, buffer: in
 
 async def append(log: ConflictLog, count: int, label: str) -> list[int]:
     appended = await asyncio.to_thread(
-        log.append, SLUG, [statement(f"{label} {i}") for i in range(count)]
+        log.append, SLUG, [statement_event(f"{label} {i}") for i in range(count)]
     )
     return [r.position or 0 for r in appended.created]
 

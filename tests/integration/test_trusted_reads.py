@@ -19,8 +19,9 @@ from uuid import uuid4
 
 import orjson
 import psycopg
+from builders import opened_event, statement_event
 from fastapi.testclient import TestClient
-from support import REPO, TOKEN, opened, settings_for, statement
+from support import REPO, TOKEN, settings_for
 
 from api.http.app import create_app
 from domain.events import encode_json, parse_event
@@ -137,7 +138,7 @@ def confirmed_to_status(fields: dict[str, Any]) -> dict[str, Any]:
 def test_an_event_stored_in_an_older_shape_reads_through_its_upcaster_and_folds(
     log: ConflictLog,
 ) -> None:
-    log.append(SLUG, [opened()])
+    log.append(SLUG, [opened_event()])
     old = round_in_old_shape(2)
     try:
         parse_event(old)
@@ -161,7 +162,7 @@ def test_an_event_stored_in_an_older_shape_reads_through_its_upcaster_and_folds(
 def test_a_region_code_that_validation_now_refuses_still_reads_and_folds(
     log: ConflictLog,
 ) -> None:
-    log.append(SLUG, [opened()])
+    log.append(SLUG, [opened_event()])
     zone = {**KHARKIV_ZONE, "data": {**KHARKIV_ZONE["data"], "regions": ["UA-99"]}}
     try:
         parse_event(zone)
@@ -181,7 +182,7 @@ def test_a_region_code_that_validation_now_refuses_still_reads_and_folds(
 def test_an_edited_row_is_named_by_event_id_by_verify_over_http_and_on_the_command_line(
     log: ConflictLog, store_config: StoreConfig
 ) -> None:
-    log.append(SLUG, [opened(), parse_event(KHARKIV_ZONE), statement("later")])
+    log.append(SLUG, [opened_event(), parse_event(KHARKIV_ZONE), statement_event("later")])
     target = log.negotiation_events(SLUG)[1]
     state = stored_state(store_config, target.position or 0)
     assert b'"UA-63"' in state
@@ -199,7 +200,7 @@ def test_an_edited_row_is_named_by_event_id_by_verify_over_http_and_on_the_comma
 def test_a_row_that_is_no_longer_json_is_named_by_event_id_not_raised(
     log: ConflictLog, store_config: StoreConfig
 ) -> None:
-    log.append(SLUG, [opened(), statement("one"), statement("two")])
+    log.append(SLUG, [opened_event(), statement_event("one"), statement_event("two")])
     target = log.negotiation_events(SLUG)[1]
     rewrite_state(store_config, target.position or 0, b"\x00\xffnot json at all")
 
@@ -216,14 +217,15 @@ def test_rows_in_the_first_layout_read_fold_verify_and_the_chain_goes_on(
 ) -> None:
     """A log written before schema versions: the whole record as pydantic dumped it,
     hashed by chain version 1. Rewriting the rows into that layout keeps every hash."""
-    log.append(SLUG, [opened(), parse_event(KHARKIV_ZONE), statement("before the upgrade")])
+    zone = parse_event(KHARKIV_ZONE)
+    log.append(SLUG, [opened_event(), zone, statement_event("before the upgrade")])
     for record in log.negotiation_events(SLUG):
         rewrite_state(store_config, record.position or 0, legacy_state(record))
     assert log.verify().ok
 
     reopened = ConflictLog(store_config)
     try:
-        reopened.append(SLUG, [statement("after the upgrade")])
+        reopened.append(SLUG, [statement_event("after the upgrade")])
         records = reopened.negotiation_events(SLUG)
         assert [r.chain for r in records] == [1, 1, 1, 2]
         assert reopened.verify().ok
@@ -237,9 +239,9 @@ def test_rows_in_the_first_layout_read_fold_verify_and_the_chain_goes_on(
 def test_the_index_gives_the_engine_the_rows_it_would_make_from_the_records(
     log: ConflictLog,
 ) -> None:
-    first = statement("said first")
+    first = statement_event("said first")
     zone = parse_event(KHARKIV_ZONE)
-    log.append(SLUG, [opened(), first, zone])
+    log.append(SLUG, [opened_event(), first, zone])
     facts = [
         {
             "type": "ClaimDisputed",
@@ -260,7 +262,7 @@ def test_the_index_gives_the_engine_the_rows_it_would_make_from_the_records(
                 )
             ],
         )
-    log.append(SLUG, [statement("back-dated", occurred_at="2025-05-01")])
+    log.append(SLUG, [statement_event("back-dated", occurred_at="2025-05-01")])
 
     from_index = log.engine_rows(SLUG, EngineRow)
     from_records = engine_rows(log.negotiation_events(SLUG))
@@ -285,7 +287,7 @@ def test_the_index_gives_the_engine_the_rows_it_would_make_from_the_records(
 
 
 def test_a_stored_event_reads_back_byte_for_byte_as_it_was_hashed(log: ConflictLog) -> None:
-    [record] = log.append(SLUG, [opened()]).created
+    [record] = log.append(SLUG, [opened_event()]).created
     read = log.event(record.event.id)
 
     assert read.event_json == record.event_json
@@ -299,7 +301,7 @@ def test_every_answer_writes_recorded_at_in_utc_with_z(
         auth = {"Authorization": f"Bearer {TOKEN}"}
         appended = client.post(
             f"/negotiations/{SLUG}/events",
-            content=orjson.dumps(orjson.loads(opened().model_dump_json())),
+            content=orjson.dumps(orjson.loads(opened_event().model_dump_json())),
             headers=auth,
         ).json()
         event_id = appended["events"][0]["id"]
@@ -316,9 +318,9 @@ def test_every_answer_writes_recorded_at_in_utc_with_z(
 def test_the_source_a_writer_names_is_stored_hashed_and_shown(
     log: ConflictLog, store_config: StoreConfig
 ) -> None:
-    log.append(SLUG, [opened()])
+    log.append(SLUG, [opened_event()])
     log.submit(
-        SLUG, [statement("via the EventSourcingDB API")], sources=["https://desk.example.org"]
+        SLUG, [statement_event("via the EventSourcingDB API")], sources=["https://desk.example.org"]
     ).result()
     written = log.negotiation_events(SLUG)[-1]
     assert written.source == "https://desk.example.org"
@@ -334,7 +336,7 @@ def test_the_source_a_writer_names_is_stored_hashed_and_shown(
 def test_reading_a_row_that_is_no_longer_json_names_it_and_says_what_to_run(
     log: ConflictLog, store_config: StoreConfig
 ) -> None:
-    log.append(SLUG, [opened(), statement("one")])
+    log.append(SLUG, [opened_event(), statement_event("one")])
     target = log.negotiation_events(SLUG)[1]
     rewrite_state(store_config, target.position or 0, b"not json")
     with TestClient(create_app(settings_for(store_config), log=log)) as client:

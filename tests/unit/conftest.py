@@ -15,6 +15,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from builders import event, event_body
 
 from domain.events import AnyEvent, parse_event
 
@@ -26,33 +27,22 @@ Envelope = Callable[..., dict[str, Any]]
 EventFactory = Callable[..., AnyEvent]
 
 
-def _envelope(type_: str, data: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    return {
-        "id": str(uuid4()),
-        "type": type_,
-        "occurred_at": "2025-05-28",
-        "sources": [{"outlet": "teleSUR"}],
-        "data": data,
-        **fields,
-    }
-
-
 @pytest.fixture
 def envelope() -> Envelope:
     """Build a JSON-like event as a client sends it, with a fresh id and one source:
     ``envelope("RoundHeld", {...}, occurred_at=...)``; keyword fields override the envelope.
     """
-    return _envelope
+    def build(type_: str, data: dict[str, Any], **fields: Any) -> dict[str, Any]:
+        return event_body(type_, data, **{"id": str(uuid4()), **fields})
+
+    return build
 
 
 @pytest.fixture
 def make_event() -> EventFactory:
     """Build and validate one event: ``make_event("RoundHeld", {...}, occurred_at=...)``."""
 
-    def build(type_: str, data: dict[str, Any], **fields: Any) -> AnyEvent:
-        return parse_event(_envelope(type_, data, **fields))
-
-    return build
+    return event
 
 
 @pytest.fixture

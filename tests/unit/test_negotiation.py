@@ -384,7 +384,7 @@ def test_a_proposal_id_used_twice_is_rejected(
 # Disputes, corrections and retractions
 
 
-@pytest.mark.parametrize("type_", LOG_FACTS)
+@pytest.mark.parametrize("type_", sorted(LOG_FACTS))  # one order in every xdist worker
 def test_a_log_fact_about_an_unknown_event_is_rejected(
     opened: Callable[[], AnyEvent], about: Callable[[str, UUID], AnyEvent], type_: str
 ) -> None:
@@ -397,7 +397,7 @@ def test_a_log_fact_about_an_unknown_event_is_rejected(
     assert error.value == str(unknown)
 
 
-@pytest.mark.parametrize("type_", LOG_FACTS)
+@pytest.mark.parametrize("type_", sorted(LOG_FACTS))  # one order in every xdist worker
 def test_a_log_fact_about_an_event_of_another_negotiation_is_rejected(
     opened: Callable[[], AnyEvent],
     held: Callable[[int], AnyEvent],
@@ -413,7 +413,7 @@ def test_a_log_fact_about_an_event_of_another_negotiation_is_rejected(
     assert error.field == "data.event_id"
 
 
-@pytest.mark.parametrize("type_", LOG_FACTS)
+@pytest.mark.parametrize("type_", sorted(LOG_FACTS))  # one order in every xdist worker
 def test_a_log_fact_about_an_event_of_the_same_negotiation_is_accepted(
     opened: Callable[[], AnyEvent],
     held: Callable[[int], AnyEvent],
@@ -428,7 +428,7 @@ def test_a_log_fact_about_an_event_of_the_same_negotiation_is_accepted(
     assert recorded.event.subject_id == round_one.id
 
 
-@pytest.mark.parametrize("type_", LOG_FACTS)
+@pytest.mark.parametrize("type_", sorted(LOG_FACTS))  # one order in every xdist worker
 def test_a_log_fact_about_an_event_earlier_in_the_same_batch_is_accepted(
     opened: Callable[[], AnyEvent],
     held: Callable[[int], AnyEvent],

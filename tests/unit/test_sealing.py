@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 import pytest
+from builders import statement_event
 
 from domain.events import (
     EVENT_TYPES,
@@ -34,15 +35,10 @@ from domain.redaction import (
 from domain.stored import build_event
 
 
-def statement(**envelope: Any) -> dict[str, Any]:
-    event = {
-        "type": "StatementIssued",
-        "occurred_at": "2025-05-28",
-        "data": {"speaker": {"name": "Vladimir Medinsky", "country": "RUS"}, "summary": "s"},
-        "sources": [{"outlet": "teleSUR"}],
-        **envelope,
-    }
-    return dump_event(parse_event(event))
+def stored_statement(**envelope: Any) -> dict[str, Any]:
+    """A statement by a named person, as the store dumps it before sealing."""
+    medinsky = {"name": "Vladimir Medinsky", "country": "RUS"}
+    return dump_event(statement_event("s", speaker=medinsky, **envelope))
 
 
 def fake_seal(person: str, text: str) -> str:
@@ -55,7 +51,7 @@ MEDINSKY = {"name": "Vladimir Medinsky", "country": "RUS", "role": "aide", "wiki
 
 
 def test_a_source_attributed_to_a_person_seals_quote_url_and_who_under_their_key() -> None:
-    fields = statement(
+    fields = stored_statement(
         sources=[
             {
                 "outlet": "TASS",
@@ -85,7 +81,7 @@ def test_a_source_attributed_to_a_person_seals_quote_url_and_who_under_their_key
 
 
 def test_sources_of_states_or_of_the_outlet_itself_seal_nothing() -> None:
-    fields = statement(
+    fields = stored_statement(
         sources=[
             {"outlet": "teleSUR", "quote": "the first round", "url": "https://t.net/1"},
             {"outlet": "TASS", "quote": "the Kremlin said", "attributed_to": "RUS"},
@@ -96,7 +92,7 @@ def test_sources_of_states_or_of_the_outlet_itself_seal_nothing() -> None:
 
 
 def test_asserted_by_a_person_is_sealed_under_their_own_key() -> None:
-    fields = statement(asserted_by={"name": "Jane  SOURCE", "country": "UKR"})
+    fields = stored_statement(asserted_by={"name": "Jane  SOURCE", "country": "UKR"})
     assert protects(fields)
     sealed = seal_fields(fields, fake_seal)
     assert sealed["asserted_by"]["name"] == "sealed:v1:janesource:ECRUOS  enaJ"
@@ -128,7 +124,8 @@ def hex_seal(person: str, text: str) -> str:
 
 
 def test_opening_replaces_each_sealed_string_in_the_bytes_and_nothing_else() -> None:
-    plain = statement(sources=[{"outlet": "TASS", "quote": 'q "1"', "attributed_to": MEDINSKY}])
+    quoted = {"outlet": "TASS", "quote": 'q "1"', "attributed_to": MEDINSKY}
+    plain = stored_statement(sources=[quoted])
     stored = encode_json(seal_fields(plain, hex_seal))
 
     def reveal(match: re.Match[bytes]) -> bytes:
@@ -154,15 +151,15 @@ def shape(value: Any) -> Any:
 
 
 def test_text_a_client_sends_that_already_looks_sealed_is_found() -> None:
-    fields = statement(sources=[{"outlet": "TASS", "quote": "sealed:v1:ab:cd"}])
+    fields = stored_statement(sources=[{"outlet": "TASS", "quote": "sealed:v1:ab:cd"}])
     assert sealed_path(fields) == "sources.0.quote"
-    assert sealed_path(statement()) is None
+    assert sealed_path(stored_statement()) is None
 
 
 def test_the_trusted_decoder_builds_events_whose_protected_fields_are_sealed() -> None:
     # The stored quote is longer than a quote may be (300): limits apply before sealing.
     long = "sealed:v1:ab:" + "x" * 600
-    fields = statement(
+    fields = stored_statement(
         sources=[
             {"outlet": "TASS", "quote": "q", "url": "https://a.b/c", "attributed_to": MEDINSKY}
         ]

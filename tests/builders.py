@@ -1,0 +1,63 @@
+"""Event builders for every layer's tests: one place for what a plain event looks like.
+
+Two kinds, named apart because they are different things:
+
+- ``*_body`` builds a JSON-like dict, as a client sends it to the HTTP API (no id unless
+  given: the server assigns one) or as a line of an NDJSON file;
+- ``*_event`` builds a typed, validated domain event (``AnyEvent``), with a fresh id
+  (the model's default) unless given, as the store and the projections take it.
+
+Keyword arguments override the envelope (``occurred_at=``, ``sources=``, ``id=``,
+``type=``, even ``data=``), so a test states only what it is about.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.events import AnyEvent, parse_event
+
+DAY = "2025-05-28"  # the founding report's day
+OPENING_DAY = "2025-05-16"  # the first round in Istanbul
+TALKS = "Russia–Ukraine direct talks"
+
+
+def event_body(type_: str, data: dict[str, Any], /, **envelope: Any) -> dict[str, Any]:
+    """An event as a client sends it: on ``DAY``, with one source."""
+    return {
+        "type": type_,
+        "occurred_at": DAY,
+        "sources": [{"outlet": "teleSUR"}],
+        "data": data,
+        **envelope,
+    }
+
+
+def event(type_: str, data: dict[str, Any], /, **envelope: Any) -> AnyEvent:
+    """The validated domain event of ``event_body(...)``, with a fresh id unless given."""
+    return parse_event(event_body(type_, data, **envelope))
+
+
+def statement_body(
+    summary: str = "said something", *, speaker: Any = "RUS", **envelope: Any
+) -> dict[str, Any]:
+    """A StatementIssued as a client sends it: the filler event of API tests."""
+    return event_body("StatementIssued", {"speaker": speaker, "summary": summary}, **envelope)
+
+
+def statement_event(
+    summary: str = "The Kremlin doubted a second round.", *, speaker: Any = "RUS", **envelope: Any
+) -> AnyEvent:
+    """A StatementIssued domain event with a fresh id: the filler event of store tests."""
+    return event("StatementIssued", {"speaker": speaker, "summary": summary}, **envelope)
+
+
+def opened_data(title: str = TALKS) -> dict[str, Any]:
+    """A NegotiationOpened's data: Russia and Ukraine, mediated by Türkiye."""
+    return {"title": title, "parties": ["RUS", "UKR"], "mediators": ["TUR"]}
+
+
+def opened_event(title: str = TALKS, **envelope: Any) -> AnyEvent:
+    """A NegotiationOpened domain event (a fresh id each call), on ``OPENING_DAY``."""
+    envelope = {"occurred_at": OPENING_DAY, **envelope}
+    return event("NegotiationOpened", opened_data(title), **envelope)
