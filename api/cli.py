@@ -112,7 +112,7 @@ def _report(report: ChainReport, problems: list[str], heads: list[Head]) -> int:
             "every hash chain holds"
         )
     else:
-        errors.print(f"[red]broken[/red]: {report.first_break}")
+        errors.print(f"[red]broken[/red]: {report.first_break}", soft_wrap=True)
     for problem in problems:
         errors.print(f"[red]broken[/red]: {problem}", soft_wrap=True)
     if heads and not problems:
@@ -160,7 +160,7 @@ def cmd_head(args: argparse.Namespace) -> int:
         except NegotiationNotFoundError as error:
             errors.print(f"[red]{error}[/red]")
             return 1
-    signer = signing_key(settings.signing_key_file)
+    signer = signing_key(settings.signing_key_file, new_key=settings.new_signing_key)
     for record in records:
         print(orjson.dumps(signer.sign(Head.of(record)).to_json()).decode())
     return 0
@@ -399,11 +399,16 @@ def _example_missing(log: ConflictLog, example: Path) -> bool:
     return 0 < log.version_of(slug_for(example)) < expected
 
 
-def cmd_serve(_: argparse.Namespace) -> int:
+def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from api.signing import signing_key
+
+    if args.new_signing_key:
+        os.environ["PARLEY_NEW_SIGNING_KEY"] = "1"  # the workers read it too
     settings = Settings()
     config = settings.store_config()
+    signing_key(settings.signing_key_file, new_key=settings.new_signing_key)  # before workers
     with ConflictLog(config) as log:
         if settings.example and _example_missing(log, settings.example):
             if settings.example.exists():
@@ -450,6 +455,12 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="parley", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="start the HTTP API (settings from PARLEY_*)")
+    serve.add_argument(
+        "--new-signing-key",
+        action="store_true",
+        help="make a new signing key if the one that signed heads is missing or damaged "
+        "(PARLEY_NEW_SIGNING_KEY=1; the old key stays listed by GET /keys)",
+    )
     serve.set_defaults(run=cmd_serve)
     loader = commands.add_parser("load", help="load an NDJSON file of events, idempotently")
     loader.add_argument("file")
@@ -545,7 +556,25 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    code: int = args.run(args)
+    try:
+        code: int = args.run(args)
+    except Exception as error:
+        # A damaged or unusable store, folder or key is one line that names it, not a
+        # traceback: exit 2 for damage (as a broken chain), 1 for the rest.
+        from rich.markup import escape
+
+        from api.signing_keys import SigningKeyError
+        from store.damage import failure_of
+        from store.files import PrivatePathError
+
+        failure = failure_of(error, Settings().store_config().describe())
+        if isinstance(error, SigningKeyError | PrivatePathError):
+            line, code = str(error), 1
+        elif failure is not None:
+            line, code = str(failure), 2 if failure.kind == "damaged" else 1
+        else:
+            raise
+        errors.print(f"[red]{escape(line)}[/red]", soft_wrap=True, highlight=False)
     return code
 
 

@@ -30,8 +30,9 @@ from domain.errors import (
     WriteContentionError,
 )
 from domain.tokens import InvalidTokenError, TokenExistsError, TokenNotFoundError
-from domain.values import NO_NUL
+from domain.values import NO_NUL, ONE_LINE
 from store.codec import CorruptRowError
+from store.damage import failure_of
 
 log = logging.getLogger("parley")
 
@@ -125,6 +126,8 @@ def field_errors(errors: Sequence[Any], *, drop: int = 0, prefix: str = "") -> l
         }
         if (error.get("ctx") or {}).get("pattern") == NO_NUL:
             entry["message"] = "text must not contain NUL (U+0000)"
+        if (error.get("ctx") or {}).get("pattern") == ONE_LINE:
+            entry["message"] = "text must be one line, without control characters"
         if isinstance(error.get("input"), str | int | float | bool):
             entry["value"] = error["input"]
         out.append(entry)
@@ -286,7 +289,30 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if (found := store_failure(request, exc)) is not None:
+            return found
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return problem(
             500, "an unexpected error occurred; nothing was stored by this request", kind="internal"
         )
+
+
+def store_failure(request: Request, exc: Exception) -> JSONResponse | None:
+    """The problem for a store that is damaged (500) or cannot be used (503), naming it
+    and the database's message (``store.damage``); None for any other error. Damage
+    also makes ``/health/ready`` fail from then on."""
+    store = request.app.state.log
+    failure = failure_of(exc, store.config.describe()) if store is not None else None
+    if failure is None:
+        return None
+    log.error("%s (on %s %s)", failure, request.method, request.url.path)
+    health = getattr(request.app.state, "store_health", None)
+    if health is not None:
+        health.seen(failure)
+    status, retry = (500, None) if failure.kind == "damaged" else (503, {"Retry-After": "5"})
+    return problem(
+        status,
+        f"{failure}; nothing was stored by this request",
+        kind=f"store-{failure.kind}",
+        headers=retry,
+    )

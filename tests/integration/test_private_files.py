@@ -85,6 +85,7 @@ def test_the_data_dir_the_database_dumps_and_exports_are_the_owners_alone(
         "new/data": "0o700",
         "new/data/admin-token": "0o600",
         "new/data/signing-key.pem": "0o600",
+        "new/data/signing-keys.json": "0o600",
         "out/backup.ndjson": "0o600",
         "out/t.csv": "0o600",
     }
@@ -143,3 +144,29 @@ def test_a_planted_partial_link_is_not_followed(
     assert victim.read_text() == "the victim's own file\n"
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert target.read_bytes().startswith(b"{")
+
+
+@pytest.mark.parametrize("command", ["dump", "export"])
+def test_a_link_planted_at_the_target_is_refused_by_name(
+    log: ConflictLog,
+    store_config: StoreConfig,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+) -> None:
+    from store.loader import load
+
+    load(log, EXAMPLE, "istanbul-2025")
+    target = tmp_path / "out.ndjson"
+    victim = tmp_path / "victim.txt"
+    _plant(target, victim)
+    args = ["dump", str(target)] if command == "dump" else ["export", "istanbul-2025"]
+    args += [] if command == "dump" else ["-o", str(target)]
+
+    assert run_cli(store_config, monkeypatch, *args) == 1
+
+    said = capsys.readouterr().err
+    assert f"{target}: is a symbolic link" in said and "Traceback" not in said
+    assert victim.read_text() == "the victim's own file\n" and target.is_symlink()
+    assert [p.name for p in tmp_path.iterdir() if ".partial" in p.name] == []

@@ -47,7 +47,11 @@ def test_the_key_is_made_once_with_mode_0600_and_read_back_on_later_uses(tmp_pat
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert path.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
     assert again.key_id == first.key_id and len(first.key_id) == 16
-    assert [p.name for p in path.parent.iterdir()] == ["signing-key.pem"]
+    # Beside it only the list of keys the data dir signed with (api.signing_keys).
+    assert sorted(p.name for p in path.parent.iterdir()) == [
+        "signing-key.pem",
+        "signing-keys.json",
+    ]
 
 
 def test_processes_starting_together_agree_on_one_key(tmp_path: Path) -> None:
