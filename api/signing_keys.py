@@ -151,19 +151,22 @@ def current_key(
     key_id = key_id_of(raw)
     if not any(r.key_id == key_id for r in records):
         now = _now()
+        gone = [r.key_id for r in records if r.retired_at is None]
+        # A key that loads but is not the listed one was put there by hand (copied from
+        # another host, say): the listed one is retired all the same, and said so.
+        because = problem or f"{path} was replaced by hand with key {key_id}"
         retired = [
-            r if r.retired_at else replace(r, retired_at=now, retired_because=problem)
+            r if r.retired_at else replace(r, retired_at=now, retired_because=because)
             for r in records
         ]
         made = KeyRecord(key_id=key_id, public_key=base64.b64encode(raw).decode(), made_at=now)
         _write_registry(path, [made, *retired])
-        if problem is not None:
-            gone = [r.key_id for r in records if r.retired_at is None] or ["none listed"]
+        if gone or problem is not None:
             log.warning(
                 "signing key replaced: %s; retired key %s, new key %s (GET /keys keeps "
                 "listing retired keys, so that heads they signed still check)",
-                problem,
-                ", ".join(gone),
+                because,
+                ", ".join(gone) or "none listed",
                 key_id,
             )
         records = [made, *retired]

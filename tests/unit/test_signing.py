@@ -72,6 +72,31 @@ def test_a_key_file_without_an_ed25519_key_is_refused_by_name(tmp_path: Path) ->
         signing_key(path)
 
 
+def test_a_key_put_in_by_hand_retires_the_listed_one_and_keeps_it_published(
+    tmp_path: Path,
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    path = tmp_path / "signing-key.pem"
+    first = signing_key(path)
+    path.write_bytes(
+        Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+
+    second = signing_key(path)
+
+    assert second.key_id != first.key_id
+    assert [r.key_id for r in second.retired] == [first.key_id]
+    assert "by hand" in (second.retired[0].retired_because or "")
+    published = second.keys_json()
+    assert [k["key_id"] for k in published] == [second.key_id, first.key_id]
+    assert published[1]["public_key"] == first.public_json()["public_key"]
+
+
 def test_the_signed_bytes_are_the_documented_canonical_json(signer: Signer) -> None:
     signed = signer.sign(HEAD)
 
