@@ -33,9 +33,9 @@ from starlette.datastructures import URL
 
 from api.schemas import event_detail_json
 from domain.coding import MEETINGS_OF_EQUALS, name_of, notes, roles, where
+from domain.instants import utc_text
 from domain.values import Actor, Place, Source, region_country
 from projections.export import ExportHead, ExportRow
-from domain.instants import utc_text
 
 Format = Literal["ndjson", "csv", "plover"]
 FORMATS: tuple[Format, ...] = ("ndjson", "csv", "plover")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from domain.values import NO_NUL
+from domain.values import NO_NUL, ONE_LINE
 
 
 class MalformedRequestError(Exception):
@@ -33,6 +33,8 @@ def field_errors(errors: Sequence[Any], *, drop: int = 0, prefix: str = "") -> l
         }
         if (error.get("ctx") or {}).get("pattern") == NO_NUL:
             entry["message"] = "text must not contain NUL (U+0000)"
+        if (error.get("ctx") or {}).get("pattern") == ONE_LINE:
+            entry["message"] = "text must be one line, without control characters"
         if isinstance(error.get("input"), str | int | float | bool):
             entry["value"] = error["input"]
         out.append(entry)

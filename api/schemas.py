@@ -142,6 +142,10 @@ class KeyOut(BaseModel):
     algorithm: str
     public_key: str = Field(description="the raw 32-byte public key, base64")
     pem: str = Field(description="the same key as PEM (SubjectPublicKeyInfo)")
+    retired_at: str | None = Field(
+        default=None, description="when a new key replaced this one; null on the current key"
+    )
+    retired_because: str | None = Field(default=None, description="why it was replaced")
 
 
 class KeysOut(BaseModel):

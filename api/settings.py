@@ -87,6 +87,12 @@ class Settings(BaseSettings):
         description="FastAPI's OpenTelemetry spans and metrics (off: they cost on every "
         "request, and Parley configures no exporter)",
     )
+    new_signing_key: bool = Field(
+        default=False,
+        description="make a new signing key when the one that signed heads is missing or "
+        "damaged (it is retired, and GET /keys keeps listing it); never rotates a key that "
+        "loads",
+    )
     wait_for_seconds: float = Field(
         default=5.0, gt=0, le=60, description="longest a read waits for ?wait_for=<position>"
     )

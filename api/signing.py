@@ -12,8 +12,9 @@ makes the same bytes. The signature is Ed25519 over those bytes, in standard bas
 The key id is the first 16 hex digits of the SHA-256 of the raw 32-byte public key.
 
 The private key is ``signing-key.pem`` (PKCS#8 PEM, mode 0600) in the data dir, made on
-first use. Anyone with the public key (``GET /keys``) checks a head offline with
-``check_signature``: no database, no server.
+first use; ``api.signing_keys`` keeps the keys it replaced, and refuses to replace a
+missing or damaged one unless asked. Anyone with the public key (``GET /keys``) checks a
+head offline with ``check_signature``: no database, no server.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from api.signing_keys import KeyRecord, SigningKeyError, current_key
 from store.heads import Head
 
 ALGORITHM = "Ed25519"
@@ -53,10 +55,13 @@ def key_id_of(key: Ed25519PublicKey) -> str:
 class Signer:
     """The server's signing key: signs heads, and publishes its public half."""
 
-    def __init__(self, private_key: Ed25519PrivateKey) -> None:
+    def __init__(
+        self, private_key: Ed25519PrivateKey, retired: Sequence[KeyRecord] = ()
+    ) -> None:
         self._private_key = private_key
         self.public_key = private_key.public_key()
         self.key_id = key_id_of(self.public_key)
+        self.retired = list(retired)  # keys this one replaced: old heads name them
 
     def sign(self, head: Head) -> Head:
         """The head with this key's id and its signature."""
@@ -66,54 +71,45 @@ class Signer:
 
     def public_json(self) -> dict[str, Any]:
         """The public key as ``GET /keys`` shows it."""
-        pem = self.public_key.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        return {
-            "key_id": self.key_id,
-            "algorithm": ALGORITHM,
-            "public_key": base64.b64encode(raw_public_key(self.public_key)).decode(),
-            "pem": pem.decode(),
-        }
+        return _public_json(self.public_key, self.key_id)
+
+    def keys_json(self) -> list[dict[str, Any]]:
+        """Every key ``GET /keys`` lists: this one, then those it replaced, newest first,
+        each retired one with when and why."""
+        retired = [
+            {
+                **_public_json(
+                    Ed25519PublicKey.from_public_bytes(base64.b64decode(r.public_key)), r.key_id
+                ),
+                "retired_at": r.retired_at,
+                "retired_because": r.retired_because,
+            }
+            for r in self.retired
+        ]
+        return [self.public_json(), *retired]
 
 
-class SigningKeyError(Exception):
-    """The signing key file exists but holds no Ed25519 private key."""
+def _public_json(key: Ed25519PublicKey, key_id: str) -> dict[str, Any]:
+    pem = key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return {
+        "key_id": key_id,
+        "algorithm": ALGORITHM,
+        "public_key": base64.b64encode(raw_public_key(key)).decode(),
+        "pem": pem.decode(),
+    }
 
 
-def signing_key(path: Path) -> Signer:
-    """The key in ``path``, made on first use.
-
-    A new key is written whole to a file of its own (O_EXCL, mode 0600), then linked
-    into place: the link fails if another process made the key first, and then its key
-    is the one used, so workers starting together agree and never read half a file.
-    """
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        draft = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
-        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(pem)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.link(draft, path)
-        except FileExistsError:
-            pass  # another process made it first: use theirs
-        finally:
-            draft.unlink(missing_ok=True)
-    try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (ValueError, TypeError) as error:
-        raise SigningKeyError(f"{path} holds no usable private key: {error}") from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise SigningKeyError(f"{path} holds a {type(key).__name__}, not an Ed25519 key")
-    return Signer(key)
+def signing_key(path: Path, *, new_key: bool = False) -> Signer:
+    """The key in ``path``, with the keys it replaced (``api.signing_keys``): made on
+    first use; a missing or damaged one that had signed raises ``SigningKeyError``
+    unless ``new_key``. A new key is written whole to a private file of its own, then
+    linked into place, so workers starting together agree and never read half a file."""
+    key, retired = current_key(
+        path, lambda raw: key_id_of(Ed25519PublicKey.from_public_bytes(raw)), new_key=new_key
+    )
+    return Signer(key, retired)
 
 
 def load_public_key(text: str) -> Ed25519PublicKey:

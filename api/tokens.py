@@ -5,7 +5,6 @@ and the named tokens in the store (``store.tokens``), each checked on every requ
 from __future__ import annotations
 
 import hmac
-import os
 import secrets
 
 from fastapi.concurrency import run_in_threadpool
@@ -13,17 +12,19 @@ from fastapi.concurrency import run_in_threadpool
 from api.ratelimit import RateLimit, RateLimiter
 from api.settings import Settings
 from domain.tokens import BOOTSTRAP, READER, Identity
+from store.files import create_once, private_dir
 from store.tokens import TokenStore
 
 
 def admin_token(settings: Settings) -> str:
     """The bootstrap token (scope ``admin``), creating it on first use.
 
-    A new token is written whole to a file of its own and flushed to disk, then linked
-    into place (as the signing key is): the link fails if another process made the token
-    first, and then its token is the one used, so workers starting together agree, and a
-    crash never leaves an empty token file behind. One that a crash of an earlier
-    version did leave (no token could match it) is replaced.
+    A new token is written whole to a private file of its own and flushed to disk, then
+    linked into place (``store.files.create_once``, as the signing key is): the link
+    fails if another process made the token first, and then its token is the one used,
+    so workers starting together agree, and a crash never leaves an empty token file
+    behind. One that a crash of an earlier version did leave (no token could match it)
+    is replaced.
     """
     if settings.admin_token:
         return settings.admin_token
@@ -33,19 +34,8 @@ def admin_token(settings: Settings) -> str:
         if kept:
             return kept
         path.unlink(missing_ok=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    draft = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
-    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(32) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.link(draft, path)
-    except FileExistsError:
-        pass  # another process made it first: use theirs
-    finally:
-        draft.unlink(missing_ok=True)
+    private_dir(path.parent)
+    create_once(path, (secrets.token_urlsafe(32) + "\n").encode())
     return path.read_text().strip()
 
 

@@ -182,6 +182,10 @@ NO_NUL = r"^[^\x00]*$"
 A pattern, so pydantic checks it in Rust on the append path (api/errors.py words the
 refusal). Lone surrogates never get this far: pydantic refuses a str holding one."""
 
+ONE_LINE = r"^[^\x00-\x1f\x7f-\x9f]*$"
+"""Text on one line: NUL refused as everywhere, and every other control character too
+(newlines, tabs, C1), for identifiers such as an EventSourcingDB event's ``source``."""
+
 
 DURATION_PATTERN = (
     r"^(?!PT?$)P(?:[0-9]{1,4}Y)?(?:[0-9]{1,4}M)?(?:[0-9]{1,4}W)?(?:[0-9]{1,4}D)?"

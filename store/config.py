@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from store.files import private_database
+
 SQLITE_RECORDER_TOPIC = "store.sqlite:SQLiteEventRecorder"
 POSTGRES_RECORDER_TOPIC = "store.postgres:PostgresEventRecorder"
 
@@ -63,7 +65,7 @@ def eventsourcing_env(config: StoreConfig) -> dict[str, str]:
             "POSTGRES_LOCK_TIMEOUT": "10",
             "POSTGRES_CONNECT_TIMEOUT": "5",
         }
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    private_database(config.sqlite_path)  # 0600, and its -wal and -shm with it
     return {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "APPLICATION_RECORDER_TOPIC": SQLITE_RECORDER_TOPIC,

@@ -39,6 +39,7 @@ from domain.errors import EventNotFoundError, NegotiationNotFoundError
 from domain.events import AnyEvent, NegotiationOpened
 from domain.negotiation import Recorded, check_slug
 from store.config import StoreConfig, eventsourcing_env
+from store.damage import StoreFailure, probe
 from store.index import NegotiationSummary, RestoreBatch
 from store.keyring import Keyring, PersonKey
 from store.mapper import RecordMapper
@@ -399,7 +400,11 @@ class ConflictLog(Application[UUID]):
     # Integrity.
     def verify(self) -> ChainReport:
         """Walk every hash chain and check positions; report the first break."""
-        return verify(self.index)
+        return verify(self.index, self.config.describe())
+
+    def probe(self) -> StoreFailure | None:
+        """What keeps the store from serving now, or None (``store.damage.probe``)."""
+        return probe(self.index, self.config.describe())
 
     def stored_count(self) -> tuple[int, int]:
         """(row count, highest position) of the stored events table."""

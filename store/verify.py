@@ -9,10 +9,11 @@ a rule tightened since an event was written cannot make the log look broken.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from store.codec import CorruptRowError, decode_record
+from store.damage import failure_of, probe
 from store.index import ChainRow, EventIndex
 
 
@@ -53,9 +54,30 @@ def check_row(row: ChainRow, previous: ChainRow | None, previous_hash: str | Non
     return None
 
 
-def verify(index: EventIndex) -> ChainReport:
-    """Walk every hash chain of ``index``'s store and check positions; report the first
-    break."""
+def verify(index: EventIndex, where: str) -> ChainReport:
+    """Walk every hash chain of ``index``'s store (``where``, as errors name it) and
+    check positions; report the first break. A database
+    too damaged to read (``store.damage``) is a break too, named by the store and the
+    database's message; on SQLite, ``PRAGMA quick_check`` then names the broken pages,
+    which it also finds where no chain is stored (the index, the search tables, keys)."""
+    try:
+        report = _walk(index)
+    except Exception as error:
+        failure = failure_of(error, where)
+        if failure is None or failure.kind != "damaged":
+            raise
+        report = ChainReport(ok=False, events=0, negotiations=0, first_break=str(failure))
+    checked = probe(index, where)
+    if checked is None or checked.kind != "damaged":
+        return report
+    if report.first_break is None:
+        return replace(report, ok=False, first_break=str(checked))
+    if checked.reason not in report.first_break:
+        return replace(report, first_break=f"{report.first_break} ({checked.reason})")
+    return report
+
+
+def _walk(index: EventIndex) -> ChainReport:
     events = 0
     negotiations = 0
     previous: ChainRow | None = None

@@ -19,8 +19,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         return remote.run(args, remote.export)
     from api.formats import write
     from api.parsing import export_query
-    from projections.export import start
     from domain.instants import utc_text
+    from projections.export import start
 
     try:
         query = export_query(

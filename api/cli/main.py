@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 from api.cli import backup, export, load, project, redact, serve, state, verify
 from api.cli import tokens as token_cli
-from api.cli.common import Subcommands
+from api.cli.common import Subcommands, errors
+from api.settings import Settings
 
 COMMANDS: tuple[Callable[[Subcommands], None], ...] = (
     serve.add_serve,
@@ -39,7 +40,25 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    code: int = args.run(args)
+    try:
+        code: int = args.run(args)
+    except Exception as error:
+        # A damaged or unusable store, folder or key is one line that names it, not a
+        # traceback: exit 2 for damage (as a broken chain), 1 for the rest.
+        from rich.markup import escape
+
+        from api.signing_keys import SigningKeyError
+        from store.damage import failure_of
+        from store.files import PrivatePathError
+
+        failure = failure_of(error, Settings().store_config().describe())
+        if isinstance(error, SigningKeyError | PrivatePathError):
+            line, code = str(error), 1
+        elif failure is not None:
+            line, code = str(failure), 2 if failure.kind == "damaged" else 1
+        else:
+            raise
+        errors.print(f"[red]{escape(line)}[/red]", soft_wrap=True, highlight=False)
     return code
 
 

@@ -1,35 +1,28 @@
-"""Where a command writes a file: standard output for ``-``, else a file written beside
-its name and renamed into place."""
+"""Where a command writes a file: standard output for ``-``, else a private file written
+beside its name and renamed into place (``store.files.written_beside``)."""
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from store.files import written_beside
+
 
 @contextmanager
 def output(target: str, *, sync: bool = False) -> Iterator[BinaryIO]:
-    """Standard output for ``-``; else ``target.partial``, renamed to ``target`` once
+    """Standard output for ``-``; else a new file (mode 0600, opened ``O_EXCL`` and
+    ``O_NOFOLLOW`` under a random name beside ``target``), renamed to ``target`` once
     whole (fsynced first when ``sync``), so a reader never sees half a file and an older
-    file of that name stays whole until then. A failure removes the partial file (it may
-    hold what must not stay, such as a destroyed key)."""
+    file of that name stays whole until then. A failure removes the draft (it may hold
+    what must not stay, such as a destroyed key); a symbolic link at ``target`` is
+    refused (``store.files.PrivatePathError``)."""
     if target == "-":
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
-    path = Path(target)
-    partial = path.with_name(path.name + ".partial")
-    try:
-        with partial.open("wb") as out:
-            yield out
-            if sync:
-                out.flush()
-                os.fsync(out.fileno())
-        partial.replace(path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    with written_beside(Path(target), sync=sync) as out:
+        yield out

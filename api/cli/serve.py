@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from api.cli.common import Subcommands, console, errors
@@ -25,11 +26,16 @@ def _example_missing(log: ConflictLog, example: Path) -> bool:
     return 0 < log.version_of(slug_for(example)) < expected
 
 
-def cmd_serve(_: argparse.Namespace) -> int:
+def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from api.signing import signing_key
+
+    if args.new_signing_key:
+        os.environ["PARLEY_NEW_SIGNING_KEY"] = "1"  # the workers read it too
     settings = Settings()
     config = settings.store_config()
+    signing_key(settings.signing_key_file, new_key=settings.new_signing_key)  # before workers
     with ConflictLog(config) as log:
         if settings.example and _example_missing(log, settings.example):
             if settings.example.exists():
@@ -62,4 +68,10 @@ def cmd_serve(_: argparse.Namespace) -> int:
 
 def add_serve(commands: Subcommands) -> None:
     serve = commands.add_parser("serve", help="start the HTTP API (settings from PARLEY_*)")
+    serve.add_argument(
+        "--new-signing-key",
+        action="store_true",
+        help="make a new signing key if the one that signed heads is missing or damaged "
+        "(PARLEY_NEW_SIGNING_KEY=1; the old key stays listed by GET /keys)",
+    )
     serve.set_defaults(run=cmd_serve)

@@ -61,7 +61,7 @@ def _report(report: ChainReport, problems: list[str], heads: list[Head]) -> int:
             "every hash chain holds"
         )
     else:
-        errors.print(f"[red]broken[/red]: {report.first_break}")
+        errors.print(f"[red]broken[/red]: {report.first_break}", soft_wrap=True)
     for problem in problems:
         errors.print(f"[red]broken[/red]: {problem}", soft_wrap=True)
     if heads and not problems:
@@ -109,7 +109,7 @@ def cmd_head(args: argparse.Namespace) -> int:
         except NegotiationNotFoundError as error:
             errors.print(f"[red]{error}[/red]")
             return 1
-    signer = signing_key(settings.signing_key_file)
+    signer = signing_key(settings.signing_key_file, new_key=settings.new_signing_key)
     for record in records:
         print(orjson.dumps(signer.sign(Head.of(record)).to_json()).decode())
     return 0

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypeVar, Union
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -38,6 +39,8 @@ from api.invalid import InvalidRequestError
 from api.parsing import VERSION_TEXT, event_errors, parse_json
 from domain.events import EVENT_TYPES, AnyEvent, parse_event
 from domain.negotiation import SLUG_PATTERN
+from domain.redaction import SEALED_PREFIX
+from domain.values import ONE_LINE
 
 _EVENT_ID = re.compile(VERSION_TEXT)
 
@@ -65,6 +68,21 @@ EventType = Annotated[
     Field(json_schema_extra={"enum": [esdb_type(name) for name in sorted(EVENT_TYPES)]}),
 ]
 NonEmpty = Annotated[StrictStr, Field(min_length=1)]
+
+
+def _not_sealed(value: str) -> str:
+    if value.startswith(SEALED_PREFIX):
+        raise ValueError("text may not begin with 'sealed:v1:' (how Parley stores sealed fields)")
+    return value
+
+
+EventSource = Annotated[
+    StrictStr,
+    Field(min_length=1, max_length=2000, pattern=ONE_LINE),
+    AfterValidator(_not_sealed),
+]
+"""A CloudEvent's ``source`` (a URI-reference), stored beside the event: held to the rules
+of Parley's other text (no NUL, no ``sealed:v1:`` text, bounded), and on one line."""
 EventId = Annotated[
     StrictStr,
     Field(
@@ -75,7 +93,7 @@ EventId = Annotated[
 
 
 class CandidateIn(_In):
-    source: NonEmpty
+    source: EventSource
     subject: Subject
     type: NonEmpty
     data: dict[str, Any]
@@ -194,7 +212,7 @@ def _candidate(name: str) -> type[BaseModel]:
     candidate: type[BaseModel] = create_model(
         f"{name}Candidate",
         __base__=_In,
-        source=(NonEmpty, ...),
+        source=(EventSource, ...),
         subject=(NegotiationSubject, ...),
         type=(tag, ...),
         data=(body, ...),

@@ -21,6 +21,7 @@ from api.http.routes import (
     health,
     negotiations,
     projections,
+    ready,
     redactions,
     state,
     stream,
@@ -28,10 +29,12 @@ from api.http.routes import (
     web,
 )
 from api.settings import Settings
+from api.signing import signing_key
 from api.tokens import Authenticator, admin_token
 from projections.runner import Projections
 from projections.service import AsOf
 from projections.tail import LogTail
+from store.damage import StoreHealth
 from store.log import ConflictLog
 
 DESCRIPTION = """
@@ -53,6 +56,7 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.log is None:
             app.state.log = ConflictLog(settings.store_config())
+        app.state.store_health = StoreHealth(app.state.log.probe)  # routes/ready.py
         app.state.auth = Authenticator(settings, app.state.admin_token, app.state.log.token_store())
         app.state.as_of = AsOf(
             app.state.log,
@@ -89,10 +93,12 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
     app.state.settings = settings
     app.state.log = log
     app.state.admin_token = admin_token(settings)
-    app.state.signer = None  # made on first use (api.http.deps.get_signer)
+    # Loaded now: a missing or damaged key stops the server here (api.signing_keys).
+    app.state.signer = signing_key(settings.signing_key_file, new_key=settings.new_signing_key)
     errors.install(app)
     openapi.install(app)
     app.include_router(health.router)
+    app.include_router(ready.router)
     app.include_router(heads.router)
     app.include_router(negotiations.router)
     app.include_router(state.router)

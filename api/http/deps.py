@@ -14,7 +14,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.settings import Settings
-from api.signing import Signer, signing_key
+from api.signing import Signer
 from api.tokens import Authenticator
 from domain.tokens import Identity, Scope
 from projections.runner import Projections
@@ -56,12 +56,8 @@ async def get_projections(request: Request) -> Projections:
 
 
 async def get_signer(request: Request) -> Signer:
-    """The key that signs heads, read (or made) on first use and kept by the app."""
-    signer: Signer | None = request.app.state.signer
-    if signer is None:
-        settings: Settings = request.app.state.settings
-        signer = signing_key(settings.signing_key_file)
-        request.app.state.signer = signer
+    """The key that signs heads, loaded when the app was made (``api.signing_keys``)."""
+    signer: Signer = request.app.state.signer
     return signer
 
 

@@ -32,6 +32,7 @@ from domain.errors import (
 )
 from domain.tokens import InvalidTokenError, TokenExistsError, TokenNotFoundError
 from store.codec import CorruptRowError
+from store.damage import failure_of
 
 log = logging.getLogger("parley")
 
@@ -198,7 +199,9 @@ def _http(request: Request, exc: HTTPException) -> JSONResponse:
     return problem(exc.status_code, str(exc.detail), kind=kind, headers=headers or None)
 
 
-def _unexpected(request: Request, _: Exception) -> JSONResponse:
+def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if (found := store_failure(request, exc)) is not None:
+        return found
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return problem(
         500, "an unexpected error occurred; nothing was stored by this request", kind="internal"
@@ -256,3 +259,24 @@ def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
     for error_type, answer in PROBLEMS.items():
         app.add_exception_handler(error_type, _handler(answer))
+
+
+def store_failure(request: Request, exc: Exception) -> JSONResponse | None:
+    """The problem for a store that is damaged (500) or cannot be used (503), naming it
+    and the database's message (``store.damage``); None for any other error. Damage
+    also makes ``/health/ready`` fail from then on."""
+    store = request.app.state.log
+    failure = failure_of(exc, store.config.describe()) if store is not None else None
+    if failure is None:
+        return None
+    log.error("%s (on %s %s)", failure, request.method, request.url.path)
+    health = getattr(request.app.state, "store_health", None)
+    if health is not None:
+        health.seen(failure)
+    status, retry = (500, None) if failure.kind == "damaged" else (503, {"Retry-After": "5"})
+    return problem(
+        status,
+        f"{failure}; nothing was stored by this request",
+        kind=f"store-{failure.kind}",
+        headers=retry,
+    )

@@ -47,7 +47,11 @@ def test_the_key_is_made_once_with_mode_0600_and_read_back_on_later_uses(tmp_pat
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert path.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
     assert again.key_id == first.key_id and len(first.key_id) == 16
-    assert [p.name for p in path.parent.iterdir()] == ["signing-key.pem"]
+    # Beside it only the list of keys the data dir signed with (api.signing_keys).
+    assert sorted(p.name for p in path.parent.iterdir()) == [
+        "signing-key.pem",
+        "signing-keys.json",
+    ]
 
 
 def test_processes_starting_together_agree_on_one_key(tmp_path: Path) -> None:
@@ -66,6 +70,31 @@ def test_a_key_file_without_an_ed25519_key_is_refused_by_name(tmp_path: Path) ->
 
     with pytest.raises(SigningKeyError, match="signing-key.pem"):
         signing_key(path)
+
+
+def test_a_key_put_in_by_hand_retires_the_listed_one_and_keeps_it_published(
+    tmp_path: Path,
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    path = tmp_path / "signing-key.pem"
+    first = signing_key(path)
+    path.write_bytes(
+        Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+
+    second = signing_key(path)
+
+    assert second.key_id != first.key_id
+    assert [r.key_id for r in second.retired] == [first.key_id]
+    assert "by hand" in (second.retired[0].retired_because or "")
+    published = second.keys_json()
+    assert [k["key_id"] for k in published] == [second.key_id, first.key_id]
+    assert published[1]["public_key"] == first.public_json()["public_key"]
 
 
 def test_the_signed_bytes_are_the_documented_canonical_json(signer: Signer) -> None:

@@ -25,5 +25,7 @@ def head(slug: Slug, log: LogDep, signer: SignerDep) -> dict[str, Any]:
 
 @router.get("/keys", response_model=KeysOut)
 def keys(signer: SignerDep) -> dict[str, Any]:
-    """The public keys that sign heads: raw (base64) and PEM, each with its key id."""
-    return {"keys": [signer.public_json()]}
+    """The public keys that sign heads: raw (base64) and PEM, each with its key id. The
+    first signs now; any after it were replaced (`retired_at`, `retired_because`) and are
+    kept so that the heads they signed, which name their `key_id`, still check."""
+    return {"keys": signer.keys_json()}

@@ -37,12 +37,12 @@ from api.schemas import (
 )
 from api.settings import Settings
 from domain.events import NegotiationOpened, any_event
+from domain.instants import utc_text
 from domain.negotiation import Recorded, Slug
 from domain.values import Source
 from projections.codes import codings
 from projections.negotiations_index import NAME as NEGOTIATIONS_INDEX
 from projections.runner import Projections
-from domain.instants import utc_text
 from store.log import Appended, ConflictLog
 
 router = APIRouter(prefix="/negotiations", tags=["negotiations"])
