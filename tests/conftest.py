@@ -18,8 +18,8 @@ Markers are applied here, not by hand, so that ``-m`` cuts the suite correctly:
 
 from __future__ import annotations
 
+import contextlib
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -90,7 +90,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def postgres_url() -> Iterator[str]:
     """A database of this pytest process's own (one per xdist worker), dropped at the end.
 
-    Its name holds the worker and a random part, so that two runs at once never meet.
+    Its name holds the worker and the process id, so that two runs at once never meet,
+    and a run that was killed leaves databases that the next run drops.
     """
     reason = postgres_unavailable()
     if reason:
@@ -98,13 +99,27 @@ def postgres_url() -> Iterator[str]:
             pytest.fail(f"PARLEY_REQUIRE_POSTGRES=1 but {reason}")
         pytest.skip(reason)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    name = f"parley_test_{worker}_{uuid.uuid4().hex[:8]}"
-    # template0 takes no connections, so workers creating theirs at once never collide.
+    name = f"parley_test_{worker}_{os.getpid()}"
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        drop_abandoned_databases(conn)
+        # template0 takes no connections, so workers creating theirs at once never collide.
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
     yield database_url(name)
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def drop_abandoned_databases(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    """Drop the databases of test processes that are gone (killed before their clean-up)."""
+    names = conn.execute(
+        "SELECT datname FROM pg_database WHERE datname ~ '^parley_test_.+_[0-9]+$'"
+    ).fetchall()
+    for (name,) in names:
+        pid = int(str(name).rsplit("_", 1)[1])
+        if Path(f"/proc/{pid}").exists():
+            continue
+        with contextlib.suppress(psycopg.Error):  # another worker may be dropping it too
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
