@@ -91,13 +91,15 @@ def failure_of(error: BaseException, where: str) -> StoreFailure | None:
     return None
 
 
-def probe(index: EventIndex, where: str) -> StoreFailure | None:
+def probe(
+    index: EventIndex, where: str, newest_event: Callable[[], object]
+) -> StoreFailure | None:
     """What is wrong with the store now, or None: the readiness check. It reads the
     events table and the index (which a PostgreSQL schema that lost a table, or a
     server that went away, fails) and, on SQLite, runs ``PRAGMA quick_check``, which
     reads every page (about a second per GB)."""
     try:
-        index.stored_count()
+        newest_event()  # the events table's last page
         index.last_position()
         database = index.database
         if database.dialect.name == "sqlite":

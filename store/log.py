@@ -400,11 +400,11 @@ class ConflictLog(Application[UUID]):
     # Integrity.
     def verify(self) -> ChainReport:
         """Walk every hash chain and check positions; report the first break."""
-        return verify(self.index, self.config.describe())
+        return verify(self.index, self.config.describe(), self.recorder.max_notification_id)
 
     def probe(self) -> StoreFailure | None:
         """What keeps the store from serving now, or None (``store.damage.probe``)."""
-        return probe(self.index, self.config.describe())
+        return probe(self.index, self.config.describe(), self.recorder.max_notification_id)
 
     def stored_count(self) -> tuple[int, int]:
         """(row count, highest position) of the stored events table."""

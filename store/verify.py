@@ -9,6 +9,7 @@ a rule tightened since an event was written cannot make the log look broken.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -54,7 +55,9 @@ def check_row(row: ChainRow, previous: ChainRow | None, previous_hash: str | Non
     return None
 
 
-def verify(index: EventIndex, where: str) -> ChainReport:
+def verify(
+    index: EventIndex, where: str, newest_event: Callable[[], object]
+) -> ChainReport:
     """Walk every hash chain of ``index``'s store (``where``, as errors name it) and
     check positions; report the first break. A database
     too damaged to read (``store.damage``) is a break too, named by the store and the
@@ -67,7 +70,7 @@ def verify(index: EventIndex, where: str) -> ChainReport:
         if failure is None or failure.kind != "damaged":
             raise
         report = ChainReport(ok=False, events=0, negotiations=0, first_break=str(failure))
-    checked = probe(index, where)
+    checked = probe(index, where, newest_event)
     if checked is None or checked.kind != "damaged":
         return report
     if report.first_break is None:

@@ -97,7 +97,7 @@ def dumped(model: Any) -> Any:
 def later_statement(summary: str, **envelope: Any) -> dict[str, Any]:
     """A statement after the example's last day: what the shared server's state shows as
     of any day that the other tests read stays the example's."""
-    return statement_body(summary, speaker="UKR", occurred_at=AFTER_THE_EXAMPLE, **envelope)
+    return statement_body(summary, speaker="UKR", **{"occurred_at": AFTER_THE_EXAMPLE, **envelope})
 
 
 def new_slug() -> str:

@@ -17,7 +17,8 @@ import sys
 import textwrap
 from dataclasses import asdict
 
-from support import REPO, opened
+from builders import opened_event
+from support import REPO
 
 from domain.events import AnyEvent, parse_event
 from domain.redaction import key_ids
@@ -83,7 +84,7 @@ def unused_keys(log: ConflictLog) -> list[str]:
 def test_a_writer_killed_before_its_commit_leaves_no_key_without_its_event(
     log: ConflictLog, store_config: StoreConfig
 ) -> None:
-    log.append(SLUG, [opened()])
+    log.append(SLUG, [opened_event()])
     kept = log.append(SLUG, [named("Vladimir Medinsky")]).created[0]  # a key in use
     fields = {**asdict(store_config), "data_dir": str(store_config.data_dir)}
     child = subprocess.run(

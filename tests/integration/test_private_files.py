@@ -28,7 +28,7 @@ _CHILD = """
 import json, os, stat, sys
 from pathlib import Path
 os.umask(int(sys.argv[1], 8))
-from api import cli
+from api.cli import main as cli
 from api.settings import Settings
 from api.tokens import admin_token
 from store.log import ConflictLog

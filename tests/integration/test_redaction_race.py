@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from support import opened
+from builders import opened_event
 
 from domain.events import AnyEvent, parse_event
 from domain.redaction import REDACTED
@@ -98,7 +98,7 @@ def check_forgotten(log: ConflictLog, config: StoreConfig, quotes: dict[Any, str
 def test_an_event_sealed_under_a_key_destroyed_before_it_committed_is_not_searchable(
     log: ConflictLog, other: ConflictLog, store_config: StoreConfig
 ) -> None:
-    log.append(SLUG, [opened()])
+    log.append(SLUG, [opened_event()])
     other.append(SLUG, [named(word(0))])  # ``other`` now seals under the person's key
     log.redact(PERSON, "asked")
     late = named(word(1))
@@ -111,7 +111,7 @@ def test_an_event_sealed_under_a_key_destroyed_before_it_committed_is_not_search
 def test_a_redaction_racing_appends_naming_the_person_leaves_nothing_searchable(
     log: ConflictLog, other: ConflictLog, store_config: StoreConfig, run: int
 ) -> None:
-    log.append(SLUG, [opened()])
+    log.append(SLUG, [opened_event()])
     quotes: dict[Any, str] = {}
     start = threading.Barrier(2)
 

@@ -23,7 +23,7 @@ def head(slug: Slug, log: LogDep, signer: SignerDep) -> dict[str, Any]:
     return signer.sign(Head.of(log.head(slug))).to_json()
 
 
-@router.get("/keys", response_model=KeysOut)
+@router.get("/keys", response_model=KeysOut, response_model_exclude_unset=True)
 def keys(signer: SignerDep) -> dict[str, Any]:
     """The public keys that sign heads: raw (base64) and PEM, each with its key id. The
     first signs now; any after it were replaced (`retired_at`, `retired_because`) and are
