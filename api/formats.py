@@ -7,6 +7,11 @@ metadata line ``{"export": {...}}`` for the JSON lines formats, and comment line
 beginning with ``#`` for CSV (``pandas.read_csv(f, comment="#")``: every CSV field is
 quoted, so a ``#`` inside one is kept).
 
+A CSV is opened in spreadsheets, which run a cell that begins with ``=``, ``+``, ``-`` or
+``@`` as a formula (OWASP, "CSV Injection"). So the CSV's text cells are neutralised
+(``spreadsheet_text``), and every value in a ``#`` line is escaped (``header_text``):
+no text an event or a title holds can start a formula or a line of its own.
+
 - ``ndjson``: each event as ``GET /events/{id}`` shows it (the stored event, its
   ``coding``, and the disputes and corrections known at ``known_at``); the stored data
   is not rewritten, so its ``hash`` still checks.
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any, Literal
@@ -166,9 +172,63 @@ CSV_COLUMNS = (
 ``location``, ``source``, ``notes``), then the codes, then Parley's provenance."""
 
 
+CSV_TEXT_COLUMNS = frozenset(
+    {
+        "actor1",
+        "assoc_actor_1",
+        "actor2",
+        "assoc_actor_2",
+        "location",
+        "source",
+        "notes",
+        "recorded_by",
+    }
+)
+"""The columns that hold text someone wrote (names, outlets, summaries, cities, titles,
+who recorded): the ones neutralised with ``spreadsheet_text``. Every other column is
+written by Parley from a closed form and never begins with a formula character: ids,
+dates and times (years 1800 on), codes, types, the slug, the ``sources`` JSON (``[``),
+and the counts ``version`` and ``position``, which are written as the numbers they are."""
+_TEXT_AT = frozenset(i for i, name in enumerate(CSV_COLUMNS) if name in CSV_TEXT_COLUMNS)
+
+_FORMULA = re.compile(r"'*[=+\-@\t\r]")
+
+
+def spreadsheet_text(text: str) -> str:
+    """``text`` as a spreadsheet reads it as text, never as a formula (OWASP's guidance
+    on CSV injection): a cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a
+    carriage return gets a single quote in front. A cell that begins with quotes and
+    then one of these gets one more quote too, so the rule can be undone exactly: drop
+    the first quote of a cell that begins with quotes and then one of the six."""
+    return f"'{text}" if _FORMULA.match(text) else text
+
+
+_HEADER_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# What a "#" line escapes: the backslash and the double quote (a quote that opens a
+# spreadsheet cell would swallow the lines after it), every control character (C0, DEL
+# and C1, among them every line break that pandas, csv or str.splitlines knows), the
+# Unicode line and paragraph separators, and a formula character that would begin a
+# cell when a spreadsheet splits the line at a comma or a semicolon.
+_HEADER_UNSAFE = re.compile(r'[\\"\x00-\x1f\x7f-\x9f\u2028\u2029]|(?<=[,;])( *)([=+\-@])')
+
+
+def header_text(text: str) -> str:
+    """``text`` as it may stand in a ``#`` line of the CSV: on that one line, opening no
+    spreadsheet cell or formula. Escaped as inside a JSON string, so
+    ``json.loads('"' + value + '"')`` gives ``text`` back exactly."""
+
+    def escape(found: re.Match[str]) -> str:
+        if found.group(2) is not None:
+            return f"{found.group(1)}\\u{ord(found.group(2)):04x}"
+        character = found.group()
+        return _HEADER_ESCAPES.get(character) or f"\\u{ord(character):04x}"
+
+    return _HEADER_UNSAFE.sub(escape, text)
+
+
 def _csv(head: ExportHead, rows: Iterable[ExportRow]) -> Iterator[bytes]:
     meta = metadata("csv", head)
-    lines = [f"# parley export of {head.negotiation}: {head.title}"]
+    lines = [f"# parley export of {head.negotiation}: {header_text(head.title)}"]
     lines += [f"# {key}: {_meta_text(value)}" for key, value in meta.items() if key != "title"]
     lines.append(
         "# read with pandas.read_csv(path, comment='#', dtype={'cameo': str}): every field"
@@ -179,7 +239,7 @@ def _csv(head: ExportHead, rows: Iterable[ExportRow]) -> Iterator[bytes]:
     writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for row in rows:
-        writer.writerow(_csv_row(head, row))
+        writer.writerow(_neutralised(_csv_row(head, row)))
         if out.tell() >= CHUNK:
             yield out.getvalue().encode()
             out.seek(0)
@@ -191,8 +251,15 @@ def _meta_text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, list):
-        return ",".join(map(str, value))
-    return str(value).replace("\n", " ")
+        return header_text(",".join(map(str, value)))
+    return header_text(str(value))
+
+
+def _neutralised(cells: list[Any]) -> list[Any]:
+    for i in _TEXT_AT:
+        if isinstance(cells[i], str):
+            cells[i] = spreadsheet_text(cells[i])
+    return cells
 
 
 def _csv_row(head: ExportHead, row: ExportRow) -> list[Any]:
