@@ -430,6 +430,9 @@ def cmd_serve(_: argparse.Namespace) -> int:
         server_header=False,
         # Live streams never end by themselves: give them 5 s, then close them.
         timeout_graceful_shutdown=5,
+        # A bounded request head (issue 15): httptools has no limit of its own.
+        http="api.protocol:BoundedHttpToolsProtocol",
+        h11_max_incomplete_event_size=settings.max_header_bytes,
     )
     return 0
 

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from api import errors, openapi
 from api.esdb import SERVER
+from api.guard import Guard
 from api.limits import BodyLimit
 from api.routes import (
     charts,
@@ -111,4 +112,5 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
         max_bytes=settings.max_body_bytes,
         headers_by_prefix={esdb.router.prefix: {"Server": SERVER}},
     )
+    app.add_middleware(Guard, limits=settings.limits())  # outermost: /health first
     return app
