@@ -17,6 +17,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from api.settings import Settings
 
 _limit: int | None = None
+LINGER_SECONDS = 2.0
 
 
 def _max_head() -> int:
@@ -34,6 +35,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._max_head = _max_head()
         self._in_head = True
         self._head_bytes = 0
+        self._refused = False
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -45,6 +47,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return  # the rest of a refused head: read and dropped until the close
         super().data_received(data)
         # Only reads that leave the head unfinished count: a read that also holds the
         # start of a body is not the head's.
@@ -73,4 +77,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             b"content-length: " + str(len(body)).encode() + b"\r\n"
             b"connection: close\r\n\r\n" + body
         )
-        self.transport.close()
+        # Close gracefully: a client still sending its head would meet a reset and
+        # never read the answer, so what it sends is dropped for a while first.
+        self._refused = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)

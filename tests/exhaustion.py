@@ -14,6 +14,7 @@ import contextlib
 import random
 import socket
 import statistics
+import sys
 import threading
 import time
 import urllib.error
@@ -27,6 +28,10 @@ import httpx
 from api.parsing import parse_events
 from store.config import StoreConfig
 from store.log import ConflictLog
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # bench.events makes realistic events; pytest runs from tests/
+    sys.path.append(str(REPO))
 
 MIB = 1024**2
 SLUG = "siege"
