@@ -64,9 +64,11 @@ def main() -> None:
     parser.add_argument("--hold", type=float, default=15.0, help="seconds each attack lasts")
     parser.add_argument("--postgres", metavar="URL", help="run on PostgreSQL at URL")
     parser.add_argument(
-        "--one-client", action="store_true", help="every attacker from 127.0.0.1 (default: "
+        "--one-client",
+        action="store_true",
+        help="every attacker from 127.0.0.1 (default: "
         "each from a loopback address of its own, so the class limits, not the per-client "
-        "one, must hold)"
+        "one, must hold)",
     )
     args = parser.parse_args()
 

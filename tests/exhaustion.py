@@ -178,9 +178,13 @@ class Watch:
             while not self._stop.is_set():
                 i += 1
                 started = time.monotonic()
-                response = client.post(
-                    f"{self.url}/negotiations/{SLUG}/events", content=statement_body(i)
-                )
+                try:
+                    response = client.post(
+                        f"{self.url}/negotiations/{SLUG}/events", content=statement_body(i)
+                    )
+                except httpx.HTTPError as error:
+                    self.append_failures.append(f"{type(error).__name__} after 120 s")
+                    continue
                 if response.status_code == 201:
                     self.appends.append(time.monotonic() - started)
                 else:

@@ -87,9 +87,8 @@ def siege(
         with httpx.stream("GET", server.url + REPLAY, timeout=60) as stream:
             next(stream.iter_bytes())
         append(server.url)
-        yield Siege(server, int(server.url.rsplit(":", 1)[1]), server.process.pid, settle(
-            server.process.pid, 1.0
-        ))
+        pid = server.process.pid
+        yield Siege(server, int(server.url.rsplit(":", 1)[1]), pid, settle(pid, 1.0))
     finally:
         stop_server(server)
         if schema is not None and url is not None:
@@ -118,7 +117,10 @@ def check_available(siege: Siege, paths: list[str]) -> None:
             time.sleep(HOLD)
             late = status_line(siege.port, paths[0], source="127.0.9.9")
     after = settle(siege.pid, 1.0)
-    report = f"{watch.summary()}; RSS at rest {siege.baseline / MIB:,.0f} MiB, after {after / MIB:,.0f} MiB"
+    report = (
+        f"{watch.summary()}; RSS at rest {siege.baseline / MIB:,.0f} MiB, "
+        f"after {after / MIB:,.0f} MiB"
+    )
     print(report)
     assert late == 503, report  # the class is full: the next client is told to come back
     assert watch.peak_rss - siege.baseline < RSS_BOUND, report
