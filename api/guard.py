@@ -225,9 +225,6 @@ class Guard:
 
         threading.Thread(target=trim, name="parley-trim", daemon=True).start()
 
-    def close(self) -> None:
-        self._health.shutdown(wait=False, cancel_futures=True)
-
 
 def _freezing(send: Send) -> Send:
     """``send`` that moves every object alive once the app has started out of the

@@ -10,7 +10,9 @@ The store holds ``EVENTS`` events (10,000: the fill takes about 10 s on SQLite);
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -174,6 +176,44 @@ def test_urllib_reads_the_413_of_a_body_over_the_limit(siege: Siege) -> None:
     before answering, so the client sees the 413 (before: a broken pipe, 3 runs in 4)."""
     outcomes = [urllib_big_body(siege.server.url, TOKEN, 2 * 1000 * 1000) for _ in range(4)]
     assert outcomes == ["413"] * 4
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+@pytest.mark.parametrize(
+    "headers", [[], ["-H", "Expect:"], ["-H", "Transfer-Encoding: chunked"]], ids=str
+)
+def test_curl_reads_the_413_of_a_body_over_the_limit(
+    siege: Siege, headers: list[str], tmp_path: Path
+) -> None:
+    """curl asks ``Expect: 100-continue`` for a large body and gets the 413 without
+    sending it; without it, and chunked, it sends the body and reads the 413."""
+    body = tmp_path / "big.json"
+    body.write_bytes(b"[" + b" " * 2_000_000 + b"]")
+    done = subprocess.run(
+        [
+            "curl",
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-X",
+            "POST",
+            "-H",
+            f"Authorization: Bearer {TOKEN}",
+            "-H",
+            "Content-Type: application/json",
+            *headers,
+            "--data-binary",
+            f"@{body}",
+            f"{siege.server.url}/negotiations/{SLUG}/events",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.stdout, done.stderr) == ("413", "")
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
