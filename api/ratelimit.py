@@ -1,4 +1,5 @@
-"""Per-token rate limits: a token bucket per token name, in this worker process.
+"""Per-token rate limits: a token bucket per token name, in this worker process; and
+the limits on heavy reads that ``api.http.guard`` enforces (``Limits``).
 
 ``PARLEY_RATE_LIMIT="60/minute"`` lets each token make 60 requests at once, then one
 more each second: the bucket holds ``count`` requests and refills at ``count`` per
@@ -15,6 +16,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 _PERIODS = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
 _RULE = re.compile(r"^\s*(\d{1,9})\s*/\s*(second|minute|hour)\s*$")
@@ -75,3 +77,23 @@ class RateLimiter:
                 retry = max(1, math.ceil((1.0 - level) / self._rate))
                 raise RateLimitedError(name, self.rule, retry)
             self._buckets[name] = (level - 1.0, now)
+
+
+HeavyClass = Literal["export", "timeline", "replay"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How many heavy answers run at once: per class, and per client across classes."""
+
+    export: int = 8
+    timeline: int = 4
+    replay: int = 8
+    per_client: int = 2
+    stall_seconds: float = 30.0
+    retry_after: int = 5
+    replay_lag: int = 1000  # a stream starting further behind the tail than this replays
+
+    def of(self, heavy: HeavyClass) -> int:
+        limit: int = getattr(self, heavy)
+        return limit

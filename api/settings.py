@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from api.ratelimit import RateLimit
+from api.ratelimit import Limits, RateLimit
 from projections.service import DEFAULT_MAX_EVENTS, DEFAULT_MAX_NEGOTIATIONS
 from store.config import StoreConfig
 
@@ -43,6 +43,27 @@ class Settings(BaseSettings):
         "N per period); unset: no limit",
     )
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_header_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="a request line and headers larger than this are refused (431)",
+    )
+    # Heavy reads (api/http/guard.py): each holds about a page of rows while its client reads.
+    heavy_exports: int = Field(default=8, ge=1, description="exports answered at once")
+    heavy_timelines: int = Field(
+        default=4, ge=1, description="full timelines (no ?latest=) answered at once"
+    )
+    heavy_replays: int = Field(
+        default=8, ge=1, description="streams replaying the log from far behind at once"
+    )
+    heavy_per_client: int = Field(
+        default=2,
+        ge=1,
+        description="heavy reads one client (a token, else a peer address) runs at once",
+    )
+    stall_seconds: float = Field(
+        default=30, gt=0, description="a heavy answer whose client reads nothing this long is cut"
+    )
     example: Path | None = Field(
         default=REPO_ROOT / "examples" / "istanbul-2025.ndjson",
         description="NDJSON loaded into an empty store at start-up; empty to skip",
@@ -116,6 +137,16 @@ class Settings(BaseSettings):
             postgres_schema=self.database_schema,
             poll_seconds=self.poll_seconds,
             writer_cache=self.writer_cache,
+        )
+
+    def limits(self) -> Limits:
+        """The heavy-read limits (``api.http.guard``)."""
+        return Limits(
+            export=self.heavy_exports,
+            timeline=self.heavy_timelines,
+            replay=self.heavy_replays,
+            per_client=self.heavy_per_client,
+            stall_seconds=self.stall_seconds,
         )
 
     @property

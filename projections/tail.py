@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -355,11 +355,13 @@ async def follow(
     *,
     heartbeat_seconds: float,
     page: int = PAGE,
+    caught_up: Callable[[], None] | None = None,
 ) -> AsyncGenerator[Sequence[Message], None]:
     """One client's stream: catch-up from the store, then the live feed, in batches.
 
     Positions only grow, and each matching event after ``after`` comes exactly once. It
     ends when the tail stops, or after an ``Overflow`` when the client falls behind.
+    ``caught_up`` is called once the replay from the store is over.
 
     Reading "after the last position seen" (here and in the subscriptions) skips
     nothing only because positions become visible in order. SQLite serialises writers
@@ -384,6 +386,8 @@ async def follow(
                 cursor = events[-1].position
             if len(events) < page and follower.resets == resets:
                 break
+        if caught_up is not None:  # the replay is over: the rest is the live feed
+            caught_up()
         last_sent = time.monotonic()
         while not follower.closed:
             if follower.resets != resets:

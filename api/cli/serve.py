@@ -62,6 +62,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server_header=False,
         # Live streams never end by themselves: give them 5 s, then close them.
         timeout_graceful_shutdown=5,
+        # A bounded request head: httptools has no limit of its own (api/http/protocol.py).
+        http="api.http.protocol:BoundedHttpToolsProtocol",
+        h11_max_incomplete_event_size=settings.max_header_bytes,
     )
     return 0
 

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from api.esdb import routes as esdb
 from api.esdb.wire import SERVER
 from api.http import errors, openapi
+from api.http.guard import Guard
 from api.http.limits import BodyLimit
 from api.http.routes import (
     charts,
@@ -116,4 +117,5 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
         max_bytes=settings.max_body_bytes,
         headers_by_prefix={esdb.router.prefix: {"Server": SERVER}},
     )
+    app.add_middleware(Guard, limits=settings.limits())  # outermost: /health first
     return app

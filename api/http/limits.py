@@ -6,6 +6,8 @@ too much on the append path.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from typing import Any
 
@@ -22,6 +24,31 @@ class BodyTooLarge(HTTPException):
 
 def _detail(max_bytes: int) -> str:
     return f"the body is larger than {max_bytes} bytes (PARLEY_MAX_BODY_BYTES); split the batch"
+
+
+DRAIN_BYTES = 16 * 1024 * 1024
+DRAIN_SECONDS = 10.0
+
+
+async def _drain(scope: Scope, receive: Receive, seen: int) -> None:
+    """Read and drop the rest of a refused body, up to ``DRAIN_BYTES`` in all and
+    ``DRAIN_SECONDS``, before answering. A client that sends the whole body before it
+    reads (urllib, and curl without ``Expect``) would otherwise meet a connection closed
+    under its feet, and see a broken pipe or a reset instead of the 413. A client that
+    asked ``Expect: 100-continue`` has sent nothing and waits: it gets the 413 at once.
+    Past the bounds the server answers and closes, as before."""
+    for name, value in scope.get("headers", ()):
+        if name == b"expect" and value.lower() == b"100-continue":
+            return
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(DRAIN_SECONDS):
+            while seen <= DRAIN_BYTES:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return
+                seen += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    return
 
 
 class BodyLimit:
@@ -50,6 +77,7 @@ class BodyLimit:
                 except ValueError:
                     length = 0
                 if length > self.max_bytes:
+                    await _drain(scope, receive, 0)
                     await self._refuse(send, scope)
                     return
         seen = 0
@@ -68,12 +96,15 @@ class BodyLimit:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+                if message["status"] == 413 and seen > self.max_bytes:
+                    await _drain(scope, receive, seen)  # the app answered BodyTooLarge
             await send(message)
 
         try:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
+                await _drain(scope, receive, seen)
                 await self._refuse(send, scope)
 
     async def _refuse(self, send: Send, scope: Scope) -> None:

@@ -400,9 +400,10 @@ def test_hostile_text_through_the_eventsourcingdb_api_is_a_422_naming_the_field(
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_a_megabyte_url_is_refused_by_the_http_layer_with_a_400(server: Server) -> None:
-    """uvicorn's parser refuses a request line this long before Parley sees it; Parley's
-    own bound (64 characters for a time) answers anything shorter that gets through."""
+def test_a_megabyte_url_is_refused_by_the_http_layer_with_a_414(server: Server) -> None:
+    """The server's head bound (api/protocol.py) refuses a request line this long before
+    Parley sees it; Parley's own bound (64 characters for a time) answers anything
+    shorter that gets through."""
     host, port = server.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=30) as conn:
         conn.sendall(
@@ -411,4 +412,4 @@ def test_a_megabyte_url_is_refused_by_the_http_layer_with_a_400(server: Server) 
             + b" HTTP/1.1\r\nHost: x\r\n\r\n"
         )
         status_line = conn.makefile("rb").readline()
-    assert status_line.split()[1] == b"400"
+    assert status_line.split()[1] == b"414"

@@ -60,8 +60,11 @@ async def timeline(
     end = instant(to, "to") if to is not None else None
     in_order(start, end)
     known = instant(known_at, "known_at") if known_at is not None else None
-    answer = await run_in_threadpool(as_of_service.timeline, slug, start, end, known, latest)
-    return json_bytes(orjson.dumps(answer.to_json()))
+    # Encoded in the thread too: a full timeline's JSON would hold the event loop.
+    body = await run_in_threadpool(
+        lambda: orjson.dumps(as_of_service.timeline(slug, start, end, known, latest).to_json())
+    )
+    return json_bytes(body)
 
 
 @router.get("/{slug}/diff", dependencies=[CanRead])

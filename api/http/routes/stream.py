@@ -21,6 +21,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent, format_sse_event
 
 from api.http.deps import CanRead, LogDep
 from api.http.filters import TypeFilter, types_of
+from api.http.guard import RELEASE_KEY
 from api.invalid import InvalidRequestError
 from api.parsing import MAX_VERSION
 from domain.errors import NegotiationNotFoundError
@@ -80,13 +81,28 @@ def ndjson_message(message: Message) -> bytes:
     )
 
 
+CHUNK = 64 * 1024
+
+
 async def _chunks(
     batches: AsyncGenerator[Sequence[Message], None], encode: Callable[[Message], bytes]
 ) -> AsyncIterator[bytes]:
-    """One chunk per batch; closing the response closes the stream (and unfollows)."""
+    """Chunks of about ``CHUNK`` bytes, a batch's last one sent as it is; closing the
+    response closes the stream (and unfollows). A client that stops reading holds one
+    chunk in the server's buffers, not a whole page of catch-up."""
     async with aclosing(batches):
         async for batch in batches:
-            yield b"".join(map(encode, batch))
+            parts: list[bytes] = []
+            size = 0
+            for message in batch:
+                part = encode(message)
+                parts.append(part)
+                size += len(part)
+                if size >= CHUNK:
+                    yield b"".join(parts)
+                    parts, size = [], 0
+            if parts:
+                yield b"".join(parts)
 
 
 def _resume_position(after: int | None, last_event_id: str | None) -> int:
@@ -153,7 +169,11 @@ async def stream_events(
         raise NegotiationNotFoundError(negotiation)
     tail: LogTail = request.app.state.tail
     batches = follow(
-        tail, wanted, start, heartbeat_seconds=request.app.state.settings.heartbeat_seconds
+        tail,
+        wanted,
+        start,
+        heartbeat_seconds=request.app.state.settings.heartbeat_seconds,
+        caught_up=request.scope.get(RELEASE_KEY),  # gives back api.guard's replay slot
     )
     if accept is not None and NDJSON in accept:
         return StreamingResponse(
