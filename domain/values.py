@@ -179,7 +179,7 @@ RegionCode = Annotated[
 
 NO_NUL = r"^[^\x00]*$"
 """Text never holds NUL (U+0000): PostgreSQL cannot store it, and no source needs it.
-A pattern, so pydantic checks it in Rust on the append path (api/errors.py words the
+A pattern, so pydantic checks it in Rust on the append path (api/invalid.py words the
 refusal). Lone surrogates never get this far: pydantic refuses a str holding one."""
 
 ONE_LINE = r"^[^\x00-\x1f\x7f-\x9f]*$"

@@ -134,7 +134,7 @@ class _Hashed(Protocol):
 
 
 class Chains(Protocol):
-    """Where ``check_heads`` looks: a ``ConflictLog``, or a server over HTTP (``api.remote``)."""
+    """Where ``check_heads`` looks: a ``ConflictLog``, or a server over HTTP (``api.cli.remote``)."""
 
     def version_of(self, slug: str) -> int: ...
 

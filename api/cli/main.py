@@ -1,7 +1,7 @@
 """The ``parley`` command: serve the API, load NDJSON, verify the log and saved heads,
 print signed heads, dump and restore the log, redact a person, show a state, export a
 negotiation (NDJSON, CSV, PLOVER), run, rebuild or report on the subscribing projections
-(``parley project …``), and manage named tokens (``parley token …``, in api/token_cli.py)."""
+(``parley project …``), and manage named tokens (``parley token …``, in api/cli/tokens.py)."""
 
 from __future__ import annotations
 

@@ -66,7 +66,7 @@ TEXT_PROBLEMS: dict[int | str, dict[str, Any]] = {
         },
     }
 }
-"""The client errors of the EventSourcingDB API (api/routes/esdb.py)."""
+"""The client errors of the EventSourcingDB API (api/esdb/routes.py)."""
 
 
 def json_body(annotation: Any, description: str, example: Any = None) -> dict[str, Any]:
@@ -155,7 +155,7 @@ def _parameters_absent_not_null(document: dict[str, Any]) -> None:
 
 
 def _read_security(document: dict[str, Any], optional: bool) -> None:
-    """Reads name the bearer scheme under ``READ_SCHEME`` (api/deps.py); here it becomes
+    """Reads name the bearer scheme under ``READ_SCHEME`` (api/http/deps.py); here it becomes
     the one bearer scheme, optional when reads are open."""
     schemes = document.get("components", {}).get("securitySchemes", {})
     schemes.pop(READ_SCHEME, None)

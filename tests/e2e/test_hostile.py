@@ -401,7 +401,7 @@ def test_hostile_text_through_the_eventsourcingdb_api_is_a_422_naming_the_field(
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_a_megabyte_url_is_refused_by_the_http_layer_with_a_414(server: Server) -> None:
-    """The server's head bound (api/protocol.py) refuses a request line this long before
+    """The server's head bound (api/http/protocol.py) refuses a request line this long before
     Parley sees it; Parley's own bound (64 characters for a time) answers anything
     shorter that gets through."""
     host, port = server.url.removeprefix("http://").split(":")
