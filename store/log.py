@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar, cast
 from uuid import UUID
 
@@ -38,9 +39,10 @@ from eventsourcing.persistence import (
 from domain.errors import EventNotFoundError, NegotiationNotFoundError
 from domain.events import AnyEvent, NegotiationOpened
 from domain.negotiation import Recorded, check_slug
-from store.config import StoreConfig, eventsourcing_env
+from store.config import KEY_DIR_KEY, StoreConfig, eventsourcing_env
 from store.damage import StoreFailure, probe
 from store.index import NegotiationSummary, RestoreBatch
+from store.kek import KeyFolder
 from store.keyring import Keyring, PersonKey
 from store.mapper import RecordMapper
 from store.recorder import IndexedRecorder
@@ -82,11 +84,16 @@ class ConflictLog(Application[UUID]):
         if isinstance(config, Mapping):
             env = dict(config)
             poll = float(env.get(POLL_SECONDS_KEY, StoreConfig.poll_seconds))
-            self.config = StoreConfig(poll_seconds=poll)
+            key_dir = env.get(KEY_DIR_KEY)
+            self.config = StoreConfig(
+                poll_seconds=poll, key_dir=Path(key_dir) if key_dir else None
+            )
         else:
             self.config = config or StoreConfig()
             env = eventsourcing_env(self.config)
         super().__init__(env=env)
+        # The person keys are wrapped under a KEK kept outside the database (store.kek).
+        self.index.open_keys(KeyFolder(self.config.kek_dir))
         if hasattr(self.recorder, "poll_seconds"):  # SQLite: it cannot notify, so it polls
             self.recorder.poll_seconds = self.config.poll_seconds
         # Its thread starts on the first append.

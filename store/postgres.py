@@ -23,7 +23,7 @@ from store.index import (
     RestoreBatch,
     index_statements,
 )
-from store.keyring import PersonKey, key_statements
+from store.keyring import KEYS_TABLE, PersonKey, key_statements
 from store.mapper import RECORDED_TOPIC
 from store.recorder import IndexedRecorder
 from store.search import (
@@ -121,11 +121,50 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
     ) -> Sequence[int] | None:
         if not stored_events:
             return []
+        try:
+            positions = self._insert_locked(stored_events, **kwargs)
+        except BaseException:
+            self.keys_rolled_back()
+            raise
+        if self.keys_committed():
+            self.erase_redacted()
+        return positions
+
+    def erase_redacted(self) -> None:
+        """Rewrite the search tables and the keys table into new files (``VACUUM
+        FULL``): a DELETE or UPDATE leaves the old row as a dead tuple in the table's
+        file, and the search rows replaced by the redaction hold the person's name and
+        words in plain text. Cost: each table and its indexes are copied, under an
+        ACCESS EXCLUSIVE lock (searches, and appends that index, wait meanwhile), once
+        per redaction. The old files are unlinked; PostgreSQL's WAL (``pg_wal``) still
+        holds the old rows until it is recycled, as does a base backup taken before."""
+        with self.datastore.get_connection() as conn:
+            autocommit = conn.autocommit
+            conn.autocommit = True
+            try:
+                for table in (self.terms_table, self.text_table, self.keys_table):
+                    conn.execute(f"VACUUM FULL {table}")
+            finally:
+                conn.autocommit = autocommit
+
+    def _adopt_keys(self) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            self._lock_table(curs)
+            curs.execute(
+                "SELECT 1 FROM information_schema.columns WHERE table_schema = %s "
+                "AND table_name = %s AND column_name = 'kek_id'",
+                (self.datastore.schema, KEYS_TABLE),
+            )
+            if curs.fetchone() is None:
+                curs.execute(f"ALTER TABLE {self.keys_table} ADD COLUMN kek_id TEXT")
+            self._adopt_keys_in(PostgresTransaction(curs))
+
+    def _insert_locked(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> list[int]:
         with self.datastore.transaction(commit=True) as curs:
             self._lock_table(curs)
             self._notify_channel(curs)
-            if made := kwargs.get("person_keys"):  # keys made to seal these events
-                curs.executemany(self.insert_key_sql, self.key_params(made))
+            tx = PostgresTransaction(curs)
+            self._store_keys_in(tx, kwargs.get("person_keys") or ())  # keys made to seal them
             positions: list[int] = []
             for stored in stored_events:
                 curs.execute(
@@ -139,7 +178,7 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
                 row = curs.fetchone()
                 assert row is not None
                 positions.append(row["notification_id"])
-            self._index_in(PostgresTransaction(curs), stored_events, positions)
+            self._index_in(tx, stored_events, positions)
         return positions
 
     def restore_rows(
@@ -156,30 +195,35 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
             "INSERT INTO {0} (notification_id, originator_id, originator_version, topic, "
             "state) VALUES (%s, %s, %s, %s, %s)"
         ).format(table)
-        with self.datastore.transaction(commit=True) as curs:
-            # Reading the dump between batches leaves the session idle in the transaction.
-            curs.execute("SET LOCAL idle_in_transaction_session_timeout = '60s'")
-            self._lock_table(curs)
-            self._notify_channel(curs)
-            tx = PostgresTransaction(curs)
+        try:
+            with self.datastore.transaction(commit=True) as curs:
+                # Reading the dump between batches leaves the session idle in the transaction.
+                curs.execute("SET LOCAL idle_in_transaction_session_timeout = '60s'")
+                self._lock_table(curs)
+                self._notify_channel(curs)
+                tx = PostgresTransaction(curs)
 
-            def insert_events(positions: Sequence[int], stored: Sequence[StoredEvent]) -> None:
-                curs.executemany(
-                    insert,
-                    [
-                        (p, s.originator_id, s.originator_version, s.topic, s.state)
-                        for p, s in zip(positions, stored, strict=True)
-                    ],
-                )
+                def insert_events(positions: Sequence[int], stored: Sequence[StoredEvent]) -> None:
+                    curs.executemany(
+                        insert,
+                        [
+                            (p, s.originator_id, s.originator_version, s.topic, s.state)
+                            for p, s in zip(positions, stored, strict=True)
+                        ],
+                    )
 
-            inserted, last = self._restore_in(
-                tx, f'"{schema}"."{events}"', batches, keys, insert_events
-            )
-            if last:
-                curs.execute(
-                    "SELECT setval(pg_get_serial_sequence(%s, 'notification_id'), %s)",
-                    (f'"{schema}"."{events}"', last),
+                inserted, last = self._restore_in(
+                    tx, f'"{schema}"."{events}"', batches, keys, insert_events
                 )
+                if last:
+                    curs.execute(
+                        "SELECT setval(pg_get_serial_sequence(%s, 'notification_id'), %s)",
+                        (f'"{schema}"."{events}"', last),
+                    )
+        except BaseException:
+            self.keys_rolled_back()
+            raise
+        self.keys_committed()
         return inserted
 
     def stored_rows(self, after: int, upto: int, limit: int) -> list[tuple[int, UUID, int, bytes]]:
