@@ -54,6 +54,7 @@ from store.writer import Appended, Writer
 
 R = TypeVar("R")
 
+_NO = ("n", "no", "f", "false", "off", "0")
 POLL_SECONDS_KEY = "PARLEY_POLL_SECONDS"  # in a library env: SQLite subscriptions' poll interval
 
 __all__ = ["Appended", "ChainReport", "ConflictLog"]
@@ -91,7 +92,13 @@ class ConflictLog(Application[UUID]):
         else:
             self.config = config or StoreConfig()
             env = eventsourcing_env(self.config)
-        super().__init__(env=env)
+        # The tables are created once the key folder is set: a store's first start
+        # after an upgrade may index its events, opening sealed fields (store.kek).
+        create = env.get("CREATE_TABLE", "yes").lower() not in _NO
+        super().__init__(env={**env, "CREATE_TABLE": "no"})
+        self.index.key_folder = KeyFolder(self.config.kek_dir)
+        if create:
+            self.recorder.create_table()
         # The person keys are wrapped under a KEK kept outside the database (store.kek).
         self.index.open_keys(KeyFolder(self.config.kek_dir))
         if hasattr(self.recorder, "poll_seconds"):  # SQLite: it cannot notify, so it polls

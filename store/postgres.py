@@ -63,6 +63,7 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
                 *terms_statements(self._search_tables[0], prefix=f'"{schema}".', sqlite=False),
                 *postgres_text_statements(self._search_tables[1], prefix=f'"{schema}".'),
                 *key_statements(POSTGRES.blob_type, prefix=f'"{schema}".'),
+                self._kek_column_statement(schema),
                 *self._append_only_statements(schema, events),
             )
         )
@@ -96,6 +97,17 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
         return (
             f"i.position IN (SELECT position FROM {self.text_table} WHERE document @@ ({tsquery}))",
             list(params),
+        )
+
+    def _kek_column_statement(self, schema: str) -> str:
+        """The keys table's ``kek_id``, added to a store from before KEKs (checked
+        first: ALTER would lock the table at every start)."""
+        literal = schema.replace("'", "''")
+        return (
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE "
+            f"table_schema = '{literal}' AND table_name = '{KEYS_TABLE}' AND "
+            f"column_name = 'kek_id') THEN ALTER TABLE {self.keys_table} ADD COLUMN kek_id "
+            "TEXT; END IF; END $$"
         )
 
     def _append_only_statements(self, schema: str, events: str) -> list[str]:
@@ -150,13 +162,6 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
     def _adopt_keys(self) -> None:
         with self.datastore.transaction(commit=True) as curs:
             self._lock_table(curs)
-            curs.execute(
-                "SELECT 1 FROM information_schema.columns WHERE table_schema = %s "
-                "AND table_name = %s AND column_name = 'kek_id'",
-                (self.datastore.schema, KEYS_TABLE),
-            )
-            if curs.fetchone() is None:
-                curs.execute(f"ALTER TABLE {self.keys_table} ADD COLUMN kek_id TEXT")
             self._adopt_keys_in(PostgresTransaction(curs))
 
     def _insert_locked(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> list[int]:

@@ -151,9 +151,6 @@ class SQLiteEventRecorder(IndexedRecorder, SQLiteApplicationRecorder):
                 tx = SQLiteTransaction(c)
                 # A write first, so the transaction holds the write lock from here on.
                 tx.execute(f"UPDATE {self.keys_table} SET person = person WHERE 0")
-                columns = [row[1] for row in tx.fetch(f"PRAGMA table_info({self.keys_table})", [])]
-                if "kek_id" not in columns:
-                    tx.execute(f"ALTER TABLE {self.keys_table} ADD COLUMN kek_id TEXT")
                 self._adopt_keys_in(tx)
 
         again_while_locked(adopt, sqlite3.OperationalError)
@@ -187,6 +184,9 @@ class SQLiteEventRecorder(IndexedRecorder, SQLiteApplicationRecorder):
         c.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (self.terms_table,))
         searchable = c.fetchone() is not None
         super()._create_table(c)
+        c.execute(f"PRAGMA table_info({self.keys_table})")
+        if "kek_id" not in [row[1] for row in c.fetchall()]:  # a store from before KEKs
+            c.execute(f"ALTER TABLE {self.keys_table} ADD COLUMN kek_id TEXT")
         if not searchable:
             self._backfill_in(SQLiteTransaction(c))
 
