@@ -104,7 +104,13 @@ class Settings(BaseSettings):
     )
 
     @field_validator(
-        "example", "database_url", "key_dir", "admin_token", "read_token", "rate_limit", mode="before"
+        "example",
+        "database_url",
+        "key_dir",
+        "admin_token",
+        "read_token",
+        "rate_limit",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:

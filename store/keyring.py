@@ -172,7 +172,9 @@ class PersonKeys:
     ) -> list[tuple[str, str, bytes, str, str]]:
         """Rows of ``insert_key_sql`` for these keys, wrapped under ``kek_id``."""
         wrap = self.folder.wrap
-        return [(k.key_id, k.person, wrap(kek_id, k.key_id, k.key), k.created_at, kek_id) for k in keys]
+        return [
+            (k.key_id, k.person, wrap(kek_id, k.key_id, k.key), k.created_at, kek_id) for k in keys
+        ]
 
     def keys_by_ids(self, ids: Sequence[str]) -> dict[str, bytes]:
         if not ids:

@@ -97,8 +97,8 @@ class ConflictLog(Application[UUID]):
         create = env.get("CREATE_TABLE", "yes").lower() not in _NO
         super().__init__(env={**env, "CREATE_TABLE": "no"})
         self.index.key_folder = KeyFolder(self.config.kek_dir)
-        if create:
-            self.recorder.create_table()
+        if create:  # both of the library's recorders have it; its base class does not
+            cast(Any, self.recorder).create_table()
         # The person keys are wrapped under a KEK kept outside the database (store.kek).
         self.index.open_keys(KeyFolder(self.config.kek_dir))
         if hasattr(self.recorder, "poll_seconds"):  # SQLite: it cannot notify, so it polls

@@ -77,7 +77,8 @@ class IndexedRecorder(EventIndex, PersonKeys):
 
     # Key-encryption keys.
     def _current_kek_in(self, tx: Transaction) -> str | None:
-        rows = tx.fetch(f"SELECT kek_id FROM {self.keys_table} WHERE kek_id IS NOT NULL LIMIT 1", [])
+        sql = f"SELECT kek_id FROM {self.keys_table} WHERE kek_id IS NOT NULL LIMIT 1"
+        rows = tx.fetch(sql, [])
         return str(rows[0][0]) if rows else None
 
     def _new_kek(self) -> str:

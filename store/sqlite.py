@@ -39,7 +39,7 @@ from store.index import (
 )
 from store.keyring import PersonKey, key_statements
 from store.mapper import RECORDED_TOPIC
-from store.recorder import IndexedRecorder
+from store.recorder import IndexedRecorder, Transaction
 from store.search import (
     TextQuery,
     sqlite_text_statements,
@@ -139,7 +139,7 @@ class SQLiteEventRecorder(IndexedRecorder, SQLiteApplicationRecorder):
         if busy and busy[0][0]:
             log.warning("redaction: the WAL could not be truncated now (a reader holds it)")
 
-    def _erase_search_in(self, tx: SQLiteTransaction) -> None:  # type: ignore[override]
+    def _erase_search_in(self, tx: Transaction) -> None:
         # SQLite here is older than 3.44 (FTS5's 'secure-delete'): merging every segment
         # into one drops the deleted rows' terms; with secure_delete the pages freed
         # are zeroed. It rewrites the whole full-text index, once per redaction.

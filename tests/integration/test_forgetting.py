@@ -135,7 +135,11 @@ def test_after_a_redaction_no_file_holds_the_key_or_the_sealed_text(
 
         needles = {
             **{f"key ({i})": form for i, form in enumerate(key_forms(gone.key))},
-            **{f"kek {n} ({i})": f for n, kek in enumerate(keks) for i, f in enumerate(key_forms(kek))},
+            **{
+                f"kek {n} ({i})": f
+                for n, kek in enumerate(keks)
+                for i, f in enumerate(key_forms(kek))
+            },
             "the quote's word": GONE_WORD.encode(),
             "the name": b"quillfeather",
         }
