@@ -141,6 +141,7 @@ class IndexedRecorder(EventIndex, PersonKeys):
                 [(wrap(kek_id, k, key), kek_id, k) for k, key in bare],
             )
             referenced.add(kek_id)
+            self._kek_work.redacted = True  # the bare rows' old copies are to be erased
             log.info(
                 "keys: wrapped the %d person keys stored bare under a key-encryption key "
                 "in %s",
@@ -157,7 +158,8 @@ class IndexedRecorder(EventIndex, PersonKeys):
         except BaseException:
             self.keys_rolled_back()
             raise
-        self.keys_committed()
+        if self.keys_committed():
+            self.erase_redacted()
 
     @abstractmethod
     def _adopt_keys(self) -> None:

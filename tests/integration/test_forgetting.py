@@ -11,17 +11,24 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 import os
+import re
+import sqlite3
+import stat
 from pathlib import Path
 
 import psycopg
 import pytest
 from builders import opened_event
+from support import run_cli
 
 from domain.events import AnyEvent, parse_event
 from domain.redaction import person_id
 from store.config import StoreConfig
 from store.dump import dump
+from store.kek import MissingKekError
+from store.keyring import KEYS_TABLE
 from store.log import ConflictLog
 
 SLUG = "istanbul-2025"
@@ -147,3 +154,80 @@ def test_after_a_redaction_no_file_holds_the_key_or_the_sealed_text(
         # The scan reads the files that hold search rows: it finds what was not redacted.
         assert found.pop("the kept word"), f"the scan read nothing: {[p.name for p in files]}"
         assert {name: where for name, where in found.items() if where} == {}
+
+
+def run_sql(config: StoreConfig, sql: str, params: tuple[object, ...] = ()) -> None:
+    """One statement on the store, behind Parley's back (``{keys}`` is the keys table)."""
+    if config.backend == "sqlite":
+        with sqlite3.connect(config.sqlite_path) as conn:
+            conn.execute(sql.format(keys=KEYS_TABLE).replace("%s", "?"), params)
+        conn.close()
+    else:
+        assert config.database_url
+        with psycopg.connect(config.database_url, autocommit=True) as pg:
+            pg.execute(sql.format(keys=f'"{config.postgres_schema}".{KEYS_TABLE}'), params)
+
+
+def test_a_store_with_bare_keys_has_them_wrapped_at_open_and_says_so(
+    store_config: StoreConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    with ConflictLog(store_config) as log:
+        log.append(SLUG, [opened_event()])
+        event = named(GONE, GONE_WORD, 1)
+        log.append(SLUG, [event])
+        key = log.keys.key_of(person_id(GONE))
+        assert key is not None
+    # The store as a release before KEKs left it: the key bare, no kek_id column.
+    run_sql(store_config, "UPDATE {keys} SET key = %s", (key.key,))
+    run_sql(store_config, "ALTER TABLE {keys} DROP COLUMN kek_id")
+    for stale in files_under(store_config.kek_dir):
+        stale.unlink()
+
+    with caplog.at_level(logging.INFO, logger="parley"), ConflictLog(store_config) as log:
+        assert log.event(event.id).event.sources[0].quote == f"we said {GONE_WORD} number 1"
+        assert log.keys.key_of(person_id(GONE)) == key
+    assert "wrapped the 1 person keys stored bare" in caplog.text
+    [kek] = files_under(store_config.kek_dir)
+    assert stat.S_IMODE(kek.stat().st_mode) == 0o600
+    files = files_under(store_config.data_dir)
+    if store_config.backend == "postgres":
+        files += postgres_files(store_config)  # the bare row's dead tuple, vacuumed away
+    assert leaks(files, {"key": key.key}) == {"key": []}
+
+
+def test_a_missing_kek_is_named_and_a_stray_one_destroyed(store_config: StoreConfig) -> None:
+    with ConflictLog(store_config) as log:
+        log.append(SLUG, [opened_event(), named(GONE, GONE_WORD, 1)])
+    [kek] = files_under(store_config.kek_dir)
+    stray = kek.with_name("kek-0123456789abcdef.key")
+    stray.write_bytes(os.urandom(32))
+    with ConflictLog(store_config):
+        assert files_under(store_config.kek_dir) == [kek]  # the stray one is destroyed
+    kek.rename(kek.with_name("elsewhere"))
+    with pytest.raises(MissingKekError, match=re.escape(str(kek))):
+        ConflictLog(store_config)
+
+
+def test_parley_dump_writes_the_dump_key_beside_it_and_restore_reads_it(
+    store_config: StoreConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with ConflictLog(store_config) as log:
+        log.append(SLUG, [opened_event()])
+        event = named(GONE, GONE_WORD, 1)
+        log.append(SLUG, [event])
+        key = log.keys.key_of(person_id(GONE))
+        assert key is not None
+    taken = tmp_path / "backup.ndjson"
+    assert run_cli(store_config, monkeypatch, "dump", str(taken)) == 0
+    key_file = tmp_path / "backup.ndjson.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert leaks([taken], {f"key {i}": form for i, form in enumerate(key_forms(key.key))}) == {
+        f"key {i}": [] for i in range(4)
+    }
+    target = StoreConfig(data_dir=tmp_path / "target")
+    moved = tmp_path / "moved.key"
+    key_file.rename(moved)
+    assert run_cli(target, monkeypatch, "restore", str(taken)) == 1  # no key: nothing stored
+    assert run_cli(target, monkeypatch, "restore", str(taken), "--key-file", str(moved)) == 0
+    with ConflictLog(target) as copy:
+        assert copy.event(event.id).event.sources[0].quote == f"we said {GONE_WORD} number 1"
