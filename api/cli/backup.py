@@ -45,7 +45,7 @@ def cmd_dump(args: argparse.Namespace) -> int:
                 header = dump(log, out, key=key)
             if header.keys:
                 write_dump_key(key_file, key)
-        except (DumpError, OSError) as error:
+        except DumpError as error:
             errors.print(f"[red]{error}[/red]", soft_wrap=True)
             return 2
     errors.print(
