@@ -138,8 +138,7 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
         except BaseException:
             self.keys_rolled_back()
             raise
-        if self.keys_committed():
-            self.erase_redacted()
+        self.settle_commit()
         return positions
 
     def erase_redacted(self) -> None:
@@ -228,7 +227,7 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
         except BaseException:
             self.keys_rolled_back()
             raise
-        self.keys_committed()
+        self.settle_commit()
         return inserted
 
     def stored_rows(self, after: int, upto: int, limit: int) -> list[tuple[int, UUID, int, bytes]]:

@@ -12,7 +12,7 @@ cursor, with ``?`` SQL turned into the backend's by ``store.dialect``):
 - ``_restore_in``: a dump's keys and rows into an empty store;
 - the key-encryption keys (``store.kek``): new keys wrapped under the current KEK
   (``_store_keys_in``); on a redaction, the remaining keys re-wrapped under a new KEK
-  made durable before the commit, the old one destroyed after it (``keys_committed``);
+  made durable before the commit, the old one destroyed after it (``settle_commit``);
   at open, bare keys of an older store wrapped and stray KEK files destroyed
   (``_adopt_keys_in``).
 """
@@ -119,6 +119,22 @@ class IndexedRecorder(EventIndex, PersonKeys):
             self.folder.destroy(kek_id)
         return redacted
 
+    def settle_commit(self) -> None:
+        """After a write transaction committed: destroy the KEKs it retired and, after a
+        redaction, erase what the backend's files keep. Neither may fail the write that
+        committed: a KEK left behind is destroyed at the next start (``sweep``), and the
+        next redaction erases again; both are logged."""
+        try:
+            redacted = self.keys_committed()
+        except OSError:
+            log.exception("keys: a retired key-encryption key could not be destroyed now")
+            redacted = True
+        if redacted:
+            try:
+                self.erase_redacted()
+            except Exception:
+                log.exception("redaction: the old rows could not be erased from the files now")
+
     def keys_rolled_back(self) -> None:
         """After a write transaction failed: the KEKs it made wrap nothing stored."""
         work = self._kek_work
@@ -158,8 +174,7 @@ class IndexedRecorder(EventIndex, PersonKeys):
         except BaseException:
             self.keys_rolled_back()
             raise
-        if self.keys_committed():
-            self.erase_redacted()
+        self.settle_commit()
 
     @abstractmethod
     def _adopt_keys(self) -> None:

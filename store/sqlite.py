@@ -126,8 +126,7 @@ class SQLiteEventRecorder(IndexedRecorder, SQLiteApplicationRecorder):
             self.keys_rolled_back()
             raise
         committed(self.database_key)  # after the commit, never before
-        if self.keys_committed():
-            self.erase_redacted()
+        self.settle_commit()
         return positions
 
     def erase_redacted(self) -> None:
@@ -236,7 +235,7 @@ class SQLiteEventRecorder(IndexedRecorder, SQLiteApplicationRecorder):
         except BaseException:
             self.keys_rolled_back()
             raise
-        self.keys_committed()
+        self.settle_commit()
         committed(self.database_key)
         return inserted
 

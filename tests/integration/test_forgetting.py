@@ -231,3 +231,22 @@ def test_parley_dump_writes_the_dump_key_beside_it_and_restore_reads_it(
     assert run_cli(target, monkeypatch, "restore", str(taken), "--key-file", str(moved)) == 0
     with ConflictLog(target) as copy:
         assert copy.event(event.id).event.sources[0].quote == f"we said {GONE_WORD} number 1"
+
+
+def test_another_process_follows_the_kek_a_redaction_made(store_config: StoreConfig) -> None:
+    with ConflictLog(store_config) as log, ConflictLog(store_config) as other:
+        log.append(SLUG, [opened_event()])
+        kept = named(KEPT, KEPT_WORD, 1)
+        log.append(SLUG, [named(GONE, GONE_WORD, 1), kept])
+        assert other.event(kept.id).event.sources[0].quote == f"we said {KEPT_WORD} number 1"
+        [before] = files_under(store_config.kek_dir)
+
+        log.redact(GONE, "asked")
+
+        [after] = files_under(store_config.kek_dir)
+        assert after != before  # the old KEK destroyed, a new one wraps the kept key
+        assert other.event(kept.id).event.sources[0].quote == f"we said {KEPT_WORD} number 1"
+        third = named("Third Person", "thirdword", 2)
+        other.append(SLUG, [third])  # a key made there is wrapped under the new KEK
+        assert log.event(third.id).event.sources[0].quote == "we said thirdword number 2"
+        assert files_under(store_config.kek_dir) == [after]
