@@ -8,6 +8,8 @@ trigger refuses UPDATE, DELETE and TRUNCATE on both tables: the log is append-on
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
@@ -33,6 +35,9 @@ from store.search import (
 )
 from store.tokens import token_statements
 
+log = logging.getLogger("parley")
+
+SNAPSHOT_WAIT = 10.0  # seconds a redaction's erasure waits for older transactions to end
 _REFUSE_FUNCTION = "parley_refuse_change"
 _DDL_LOCK = 0x7061726C6579  # "parley": the advisory lock key for creating tables
 
@@ -153,10 +158,32 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
             autocommit = conn.autocommit
             conn.autocommit = True
             try:
+                self._wait_for_older_snapshots(conn)
                 for table in (self.terms_table, self.text_table, self.keys_table):
                     conn.execute(f"VACUUM FULL {table}")
             finally:
                 conn.autocommit = autocommit
+
+    def _wait_for_older_snapshots(self, conn: Any) -> None:
+        """Wait (at most ``SNAPSHOT_WAIT`` seconds) for the transactions of this database
+        that began before now to end: VACUUM FULL copies a dead row that a running
+        transaction's snapshot may still see (an ``ANALYZE``, a long read), so the old
+        search rows would move into the new file with it."""
+        curs = conn.cursor(row_factory=tuple_row)
+        since = curs.execute("SELECT clock_timestamp()").fetchone()[0]
+        deadline = time.monotonic() + SNAPSHOT_WAIT
+        older = (
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL AND xact_start < %s"
+        )
+        while curs.execute(older, (since,)).fetchone()[0]:
+            if time.monotonic() > deadline:
+                log.warning(
+                    "redaction: a transaction older than it still runs; the search tables "
+                    "are rewritten now, and may keep rows it can see until the next one"
+                )
+                return
+            time.sleep(0.05)
 
     def _adopt_keys(self) -> None:
         with self.datastore.transaction(commit=True) as curs:

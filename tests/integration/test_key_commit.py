@@ -17,7 +17,8 @@ import sys
 import textwrap
 from dataclasses import asdict
 
-from support import REPO, opened
+from builders import opened_event as opened
+from support import REPO
 
 from domain.events import AnyEvent, parse_event
 from domain.redaction import key_ids

@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from support import opened
+from builders import opened_event as opened
 
 from domain.events import AnyEvent, parse_event
 from domain.redaction import REDACTED
