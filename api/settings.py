@@ -30,6 +30,12 @@ class Settings(BaseSettings):
         default=None, description="postgresql://user:pass@host:port/db; SQLite when unset"
     )
     database_schema: str = StoreConfig.postgres_schema
+    key_dir: Path | None = Field(
+        default=None,
+        description="the key-encryption key files that wrap the person keys; default "
+        "<data_dir>/keys. Every process and host that opens the store must read the same "
+        "folder (on several hosts: a shared folder)",
+    )
     admin_token: str | None = Field(
         default=None,
         description="the bootstrap token: scope admin, recorded as 'admin'; generated when unset",
@@ -119,7 +125,13 @@ class Settings(BaseSettings):
     )
 
     @field_validator(
-        "example", "database_url", "admin_token", "read_token", "rate_limit", mode="before"
+        "example",
+        "database_url",
+        "key_dir",
+        "admin_token",
+        "read_token",
+        "rate_limit",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
@@ -137,6 +149,7 @@ class Settings(BaseSettings):
             postgres_schema=self.database_schema,
             poll_seconds=self.poll_seconds,
             writer_cache=self.writer_cache,
+            key_dir=self.key_dir,
         )
 
     def limits(self) -> Limits:

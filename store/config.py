@@ -8,6 +8,7 @@ from urllib.parse import unquote, urlsplit
 
 from store.files import private_database
 
+KEY_DIR_KEY = "PARLEY_KEY_DIR"  # in a library env: the KEK folder (StoreConfig.kek_dir)
 SQLITE_RECORDER_TOPIC = "store.sqlite:SQLiteEventRecorder"
 POSTGRES_RECORDER_TOPIC = "store.postgres:PostgresEventRecorder"
 
@@ -26,6 +27,12 @@ class StoreConfig:
     postgres_pool_size: int = 5
     poll_seconds: float = 0.2  # SQLite: how often subscriptions look for other processes
     writer_cache: int = 64  # negotiations whose write side the writer keeps in memory
+    key_dir: Path | None = None  # the KEK files (store.kek); None: <data_dir>/keys
+
+    @property
+    def kek_dir(self) -> Path:
+        """Where the key-encryption keys live: outside the database, always."""
+        return self.key_dir if self.key_dir is not None else self.data_dir / "keys"
 
     @property
     def backend(self) -> str:
@@ -64,6 +71,7 @@ def eventsourcing_env(config: StoreConfig) -> dict[str, str]:
             "POSTGRES_MAX_OVERFLOW": str(config.postgres_pool_size * 2),
             "POSTGRES_LOCK_TIMEOUT": "10",
             "POSTGRES_CONNECT_TIMEOUT": "5",
+            KEY_DIR_KEY: str(config.kek_dir),
         }
     private_database(config.sqlite_path)  # 0600, and its -wal and -shm with it
     return {
@@ -71,4 +79,5 @@ def eventsourcing_env(config: StoreConfig) -> dict[str, str]:
         "APPLICATION_RECORDER_TOPIC": SQLITE_RECORDER_TOPIC,
         "SQLITE_DBNAME": str(config.sqlite_path),
         "SQLITE_LOCK_TIMEOUT": "10",
+        KEY_DIR_KEY: str(config.kek_dir),
     }

@@ -5,12 +5,19 @@ the sealed fields of a restored log could not be opened), then one line per stor
 event in position order::
 
     {"parley_dump":1,"positions":16,"events":16,"taken_at":"2025-…Z","backend":"sqlite",
-     "keys":1}
-    {"person_key":{"key_id":"…","person":"vladimir medinsky","key":"…hex…","created_at":"…"}}
+     "keys":1,"dump_key":"…id…"}
+    {"person_key":{"key_id":"…","person":"vladimir medinsky","wrapped":"…","created_at":"…"}}
     {"position":1,"negotiation":"istanbul-2025","version":1,"originator_id":"…","state":{…}}
 
 The keys are those the store holds when the dump begins; a key destroyed before the
 dump ends makes it fail (``DumpError``), so a dump never carries a redacted person's key.
+They are never written bare: each is wrapped (AES-256-GCM, its key id as associated
+data) under a dump key made for this dump, which ``parley dump`` writes beside it as
+``<dump>.key`` (0600); the header names the dump key by id (the first 16 hex digits of
+its SHA-256), and ``restore`` needs it (``key``). Keep the two files apart when they
+leave the machine: the dump alone opens no sealed field. Dumps written before this
+carried the keys bare (``"key":"…hex…"``); they still restore, the keys wrapped then
+under the store's KEK like any other.
 
 ``state`` is the stored row's bytes exactly: they are a JSON object, spliced into the
 line unchanged (a row that is not a one-line JSON object goes in ``state_base64``).
@@ -34,18 +41,24 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import IO, Any, Protocol
 from uuid import UUID
 
 import orjson
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import PersistenceError
 
 from domain.instants import utc_text
 from domain.negotiation import negotiation_id
 from store.codec import CorruptRowError, decode_record
+from store.files import refuse_symlink, written_beside
 from store.index import ChainRow, RestoreBatch, StoreNotEmptyError
 from store.keyring import Keyring, Opener, PersonKey
 from store.mapper import RECORDED_TOPIC, IndexedStoredEvent, index_row
@@ -54,6 +67,8 @@ from store.verify import check_row
 DUMP_FORMAT = 1
 PAGE = 1000  # rows read per query by a dump, and inserted per batch by a restore
 _STATE = b',"state":'
+_NONCE = 12
+_KEY_FILE_PREFIX = b"parley-dump-key:1:"
 
 
 class DumpError(Exception):
@@ -70,9 +85,11 @@ class DumpHeader:
     taken_at: str
     backend: str = ""
     keys: int = 0  # person key lines after the header (none in dumps before redaction)
+    dump_key_id: str = ""  # the key the person keys are wrapped under ("": bare, or none)
+    dump_key: bytes = field(default=b"", repr=False, compare=False)  # never written in it
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        fields: dict[str, Any] = {
             "parley_dump": DUMP_FORMAT,
             "positions": self.positions,
             "events": self.events,
@@ -80,6 +97,47 @@ class DumpHeader:
             "backend": self.backend,
             "keys": self.keys,
         }
+        if self.dump_key_id:
+            fields["dump_key"] = self.dump_key_id
+        return fields
+
+
+def new_dump_key() -> bytes:
+    """A random 256-bit key to wrap one dump's person keys under."""
+    return AESGCM.generate_key(bit_length=256)
+
+
+def dump_key_id(key: bytes) -> str:
+    return hashlib.sha256(key).hexdigest()[:16]
+
+
+def dump_key_file(dump_file: Path) -> Path:
+    """Where ``parley dump`` writes a dump's key: ``<dump>.key``."""
+    return dump_file.with_name(dump_file.name + ".key")
+
+
+def write_dump_key(path: Path, key: bytes) -> None:
+    """Write a dump key to ``path``, 0600, fsynced (a symbolic link there is refused)."""
+    with written_beside(path, sync=True) as out:
+        out.write(_KEY_FILE_PREFIX + key.hex().encode() + b"\n")
+
+
+def read_dump_key(path: Path) -> bytes:
+    """A dump key file's key; ``DumpError`` naming the file if it holds none."""
+    try:
+        refuse_symlink(path)
+        text = path.read_bytes().strip()
+    except OSError as error:
+        raise DumpError(f"{path}: the dump key cannot be read ({error})") from None
+    try:
+        if not text.startswith(_KEY_FILE_PREFIX):
+            raise ValueError(text[:20])
+        key = bytes.fromhex(text[len(_KEY_FILE_PREFIX) :].decode())
+        if len(key) != 32:
+            raise ValueError("not 32 bytes")
+    except (ValueError, UnicodeDecodeError):
+        raise DumpError(f"{path}: not a Parley dump key") from None
+    return key
 
 
 @dataclass(frozen=True)
@@ -115,14 +173,32 @@ class DumpedLog(Protocol):
     ) -> int: ...
 
 
-def dump(log: DumpedLog, out: IO[bytes], *, page: int = PAGE) -> DumpHeader:
-    """Write every stored event up to the log's last position now, as stored."""
+def dump(
+    log: DumpedLog, out: IO[bytes], *, key: bytes | None = None, page: int = PAGE
+) -> DumpHeader:
+    """Write every stored event up to the log's last position now, as stored, and the
+    person keys wrapped under ``key`` (a new dump key when None): the header returned
+    holds it (``dump_key``), for the caller to keep apart from the dump."""
     keys = log.keys.store.person_keys()  # before the rows: every key they need exists
     events, head = log.stored_count()  # one statement: the events at or below ``head``
-    header = DumpHeader(head, events, utc_text(datetime.now(UTC)), log.backend, len(keys))
+    wrapping = (key or new_dump_key()) if keys else b""
+    header = DumpHeader(
+        head,
+        events,
+        utc_text(datetime.now(UTC)),
+        log.backend,
+        len(keys),
+        dump_key_id(wrapping) if wrapping else "",
+        wrapping,
+    )
     out.write(orjson.dumps(header.to_json()) + b"\n")
     if keys:
-        out.write(b"".join(orjson.dumps({"person_key": k.to_json()}) + b"\n" for k in keys))
+        cipher = AESGCM(wrapping)
+        out.write(
+            b"".join(
+                orjson.dumps({"person_key": _wrapped_json(k, cipher)}) + b"\n" for k in keys
+            )
+        )
     after = written = 0
     while after < head:
         rows = log.stored_rows(after=after, upto=head, limit=page)
@@ -143,6 +219,17 @@ def dump(log: DumpedLog, out: IO[bytes], *, page: int = PAGE) -> DumpHeader:
             "and dump again"
         )
     return header
+
+
+def _wrapped_json(key: PersonKey, cipher: AESGCM) -> dict[str, Any]:
+    nonce = os.urandom(_NONCE)
+    wrapped = nonce + cipher.encrypt(nonce, key.key, key.key_id.encode())
+    return {
+        "key_id": key.key_id,
+        "person": key.person,
+        "wrapped": base64.urlsafe_b64encode(wrapped).decode(),
+        "created_at": key.created_at,
+    }
 
 
 def dump_line(position: int, originator_id: UUID, version: int, state: bytes) -> bytes:
@@ -176,15 +263,19 @@ def restore(
     lines: Iterable[bytes],
     *,
     renumber: bool = False,
+    key: bytes | None = None,
     batch: int = PAGE,
     progress: Callable[[int], None] | None = None,
 ) -> RestoreReport:
     """Load a dump (its lines, e.g. a file opened ``rb``) into ``log``, which must be
-    empty; raise ``DumpError`` naming the first bad line, having stored nothing."""
+    empty; raise ``DumpError`` naming the first bad line, having stored nothing.
+    ``key`` is the dump key its person keys are wrapped under (dumps before wrapping
+    carried them bare, and need none)."""
     stream = iter(lines)
     header = read_header(next(stream, b""))
     check_empty(log)
-    keys = [read_key(next(stream, b""), number) for number in range(2, header.keys + 2)]
+    cipher = _dump_cipher(header, key)
+    keys = [read_key(next(stream, b""), number, cipher) for number in range(2, header.keys + 2)]
     reader = _Reader(header, keep_positions=not renumber, no_holes=log.contiguous_positions)
     reader.opener = Opener.of(keys)  # search indexes what the events say, as they are read
     try:
@@ -200,6 +291,21 @@ def restore(
         last_position=reader.last_position if not renumber else reader.count,
         renumbered=renumber,
     )
+
+
+def _dump_cipher(header: DumpHeader, key: bytes | None) -> AESGCM | None:
+    if not header.dump_key_id:
+        return None
+    if key is None:
+        raise DumpError(
+            f"the dump's person keys are wrapped under dump key {header.dump_key_id}: give "
+            "its key file (written beside the dump as <dump>.key; --key-file)"
+        )
+    if dump_key_id(key) != header.dump_key_id:
+        raise DumpError(
+            f"the dump key given is {dump_key_id(key)}, not this dump's {header.dump_key_id}"
+        )
+    return AESGCM(key)
 
 
 def check_empty(log: DumpedLog) -> None:
@@ -229,17 +335,32 @@ def read_header(line: bytes) -> DumpHeader:
             taken_at=str(fields["taken_at"]),
             backend=str(fields.get("backend", "")),
             keys=_int(fields.get("keys", 0)),
+            dump_key_id=str(fields.get("dump_key", "")),
         )
     except (KeyError, ValueError) as error:
         raise DumpError(f"line 1: the header lacks or garbles {error}") from None
 
 
-def read_key(line: bytes, number: int) -> PersonKey:
-    """A person key line of a dump; ``DumpError`` naming the line if it is not one."""
+def read_key(line: bytes, number: int, cipher: AESGCM | None = None) -> PersonKey:
+    """A person key line of a dump, unwrapped with ``cipher`` (the dump key's; a dump
+    before wrapping holds it bare); ``DumpError`` naming the line if it is not one."""
     try:
         fields: Any = orjson.loads(line)
-        return PersonKey.from_json(fields["person_key"])
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        found = fields["person_key"]
+        if cipher is None or "wrapped" not in found:
+            if "key" not in found:
+                raise ValueError("the key is wrapped, and the header names no dump key")
+            return PersonKey.from_json(found)
+        blob = base64.urlsafe_b64decode(str(found["wrapped"]))
+        key_id = str(found["key_id"])
+        try:
+            bare = cipher.decrypt(blob[:_NONCE], blob[_NONCE:], key_id.encode())
+        except InvalidTag:
+            raise DumpError(
+                f"line {number}: person key {key_id} does not open with the dump key"
+            ) from None
+        return PersonKey.from_json({**found, "key": bare.hex()})
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, binascii.Error) as error:
         raise DumpError(
             f"line {number}: not a person key line, though the header announces one "
             f"({error!r}): the dump is truncated or damaged"
@@ -387,7 +508,11 @@ __all__ = [
     "RestoreReport",
     "check_empty",
     "dump",
+    "dump_key_file",
     "dump_line",
+    "new_dump_key",
+    "read_dump_key",
     "read_header",
     "restore",
+    "write_dump_key",
 ]

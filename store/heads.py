@@ -134,7 +134,8 @@ class _Hashed(Protocol):
 
 
 class Chains(Protocol):
-    """Where ``check_heads`` looks: a ``ConflictLog``, or a server over HTTP (``api.cli.remote``)."""
+    """Where ``check_heads`` looks: a ``ConflictLog``, or a server over HTTP
+    (``api.cli.remote``)."""
 
     def version_of(self, slug: str) -> int: ...
 

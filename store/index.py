@@ -105,7 +105,6 @@ class EventIndex:
     """Queries over the index joined to the stored events. Mixed into each recorder."""
 
     dialect: Dialect = SQLITE
-    placeholder = SQLITE.placeholder  # ``store.keyring.PersonKeys`` reads it
     events_join = ""  # "JOIN <events table> e ON e.<position column> = i.position"
     index_table = INDEX_TABLE
     terms_table = TERMS_TABLE

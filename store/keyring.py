@@ -3,11 +3,13 @@ are read, and destroying a person's key to redact them (``domain.redaction``).
 
 Each person named where a field is protected gets a random 256-bit AES-GCM key on first
 mention, a row of ``parley_person_keys`` (key id, the person's normalised name, the
-key) beside the log's other tables. A sealed field is ``sealed:v1:<key id>:`` and the
+key wrapped under a key-encryption key kept outside the database, that KEK's id:
+``store.kek``) beside the log's other tables. A sealed field is ``sealed:v1:<key id>:`` and the
 base64url of a random 96-bit nonce and the ciphertext. Redaction deletes the row (in the
-transaction that appends ``PersonRedacted``, see the recorders): no copy of the key is
-left in the store, so nobody, Parley included, can open those fields again; the stored
-bytes and their hashes do not change.
+transaction that appends ``PersonRedacted``, see the recorders) and re-wraps the other
+keys under a new KEK, and the old KEK's file is destroyed after the commit: a copy of
+the row a database file keeps is wrapped under a key nobody has, so nobody, Parley
+included, can open those fields again; the stored bytes and their hashes do not change.
 
 Reading asks the table, not a memory, which keys exist: ``Keyring.opener`` looks up the
 keys of one batch of rows in one query, so a key destroyed by another process is gone
@@ -58,10 +60,13 @@ from domain.redaction import (
     sealed_text,
 )
 from store.codec import decode_record
+from store.dialect import SQLITE, Dialect
+from store.kek import KeyFolder
 from store.mapper import IndexRow, index_row
 from store.search import SearchRows, rows_params, search_params
 
 KEYS_TABLE = "parley_person_keys"
+KEY_COLUMNS = "key_id, person, key, created_at, kek_id"
 
 NONCE_BYTES = 12
 _ATTRIBUTED = b'"attributed_to":{'  # in canonical JSON, an actor is an object
@@ -77,7 +82,8 @@ def key_statements(blob_type: str, prefix: str = "") -> list[str]:
         "key_id TEXT PRIMARY KEY, "
         "person TEXT NOT NULL UNIQUE, "
         f"key {blob_type} NOT NULL, "
-        "created_at TEXT NOT NULL)"
+        "created_at TEXT NOT NULL, "
+        "kek_id TEXT)"  # NULL: a bare key, as releases before KEKs stored it
     ]
 
 
@@ -118,7 +124,7 @@ def new_key(person: str) -> PersonKey:
 class PersonKeys:
     """The keys table's queries, mixed into each recorder beside ``EventIndex``."""
 
-    placeholder = "?"
+    dialect: Dialect = SQLITE  # the recorder's (``store.dialect``)
     keys_table = KEYS_TABLE
     index_table: str  # from EventIndex
     events_join: str
@@ -137,37 +143,53 @@ class PersonKeys:
         return Keyring(self)
 
     def _k(self, sql: str) -> str:
-        return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
+        return self.dialect.sql(sql)
+
+    key_folder: KeyFolder | None = None  # set by the log as it opens (``store.kek``)
+
+    @property
+    def folder(self) -> KeyFolder:
+        if self.key_folder is None:
+            raise RuntimeError("the store's key folder was not opened (ConflictLog opens it)")
+        return self.key_folder
+
+    def bare_key(self, key_id: str, stored: Any, kek_id: str | None) -> bytes:
+        """A stored key's 32 bytes: unwrapped under its KEK (bare before migration)."""
+        if kek_id is None:
+            return bytes(stored)
+        return self.folder.unwrap(kek_id, key_id, bytes(stored))
+
+    def _person_key(self, row: Sequence[Any]) -> PersonKey:
+        return PersonKey(row[0], row[1], self.bare_key(row[0], row[2], row[4]), row[3])
 
     def person_key(self, person: str) -> PersonKey | None:
         rows = self._fetch(
-            self._k(
-                f"SELECT key_id, person, key, created_at FROM {self.keys_table} WHERE person = ?"
-            ),
-            [person],
+            self._k(f"SELECT {KEY_COLUMNS} FROM {self.keys_table} WHERE person = ?"), [person]
         )
-        return PersonKey(rows[0][0], rows[0][1], bytes(rows[0][2]), rows[0][3]) if rows else None
+        return self._person_key(rows[0]) if rows else None
 
-    @staticmethod
-    def key_params(keys: Iterable[PersonKey]) -> list[tuple[str, str, bytes, str]]:
-        """Rows of ``insert_key_sql`` for these keys."""
-        return [(k.key_id, k.person, k.key, k.created_at) for k in keys]
+    def wrapped_params(
+        self, keys: Iterable[PersonKey], kek_id: str
+    ) -> list[tuple[str, str, bytes, str, str]]:
+        """Rows of ``insert_key_sql`` for these keys, wrapped under ``kek_id``."""
+        wrap = self.folder.wrap
+        return [
+            (k.key_id, k.person, wrap(kek_id, k.key_id, k.key), k.created_at, kek_id) for k in keys
+        ]
 
     def keys_by_ids(self, ids: Sequence[str]) -> dict[str, bytes]:
         if not ids:
             return {}
         marks = ", ".join("?" * len(ids))
         rows = self._fetch(
-            self._k(f"SELECT key_id, key FROM {self.keys_table} WHERE key_id IN ({marks})"),
+            self._k(f"SELECT key_id, key, kek_id FROM {self.keys_table} WHERE key_id IN ({marks})"),
             list(ids),
         )
-        return {row[0]: bytes(row[1]) for row in rows}
+        return {row[0]: self.bare_key(row[0], row[1], row[2]) for row in rows}
 
     def person_keys(self) -> list[PersonKey]:
-        rows = self._fetch(
-            f"SELECT key_id, person, key, created_at FROM {self.keys_table} ORDER BY key_id", []
-        )
-        return [PersonKey(r[0], r[1], bytes(r[2]), r[3]) for r in rows]
+        rows = self._fetch(f"SELECT {KEY_COLUMNS} FROM {self.keys_table} ORDER BY key_id", [])
+        return [self._person_key(r) for r in rows]
 
     def delete_person_key(self, key_id: str) -> bool:
         return self._write(self.delete_key_sql, [key_id]) > 0
@@ -180,9 +202,7 @@ class PersonKeys:
 
     @property
     def insert_key_sql(self) -> str:
-        return self._k(
-            f"INSERT INTO {self.keys_table} (key_id, person, key, created_at) VALUES (?, ?, ?, ?)"
-        )
+        return self._k(f"INSERT INTO {self.keys_table} ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?)")
 
     def negotiations_sealed_with(self, key_id: str) -> list[str]:
         """The negotiations holding a field sealed under ``key_id`` (a scan of the stored
@@ -207,8 +227,12 @@ class PersonKeys:
         if not wanted:
             return None
         marks = ", ".join("?" * len(wanted))
-        sql = self._k(f"SELECT key_id, key FROM {self.keys_table} WHERE key_id IN ({marks})")
-        return Opener({row[0]: AESGCM(bytes(row[1])) for row in fetch(sql, list(wanted))})
+        sql = self._k(
+            f"SELECT key_id, key, kek_id FROM {self.keys_table} WHERE key_id IN ({marks})"
+        )
+        return Opener(
+            {row[0]: AESGCM(self.bare_key(*row)) for row in fetch(sql, list(wanted))}
+        )
 
     def stored_search(
         self,

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar, cast
 from uuid import UUID
 
@@ -38,9 +39,10 @@ from eventsourcing.persistence import (
 from domain.errors import EventNotFoundError, NegotiationNotFoundError
 from domain.events import AnyEvent, NegotiationOpened
 from domain.negotiation import Recorded, check_slug
-from store.config import StoreConfig, eventsourcing_env
+from store.config import KEY_DIR_KEY, StoreConfig, eventsourcing_env
 from store.damage import StoreFailure, probe
 from store.index import NegotiationSummary, RestoreBatch
+from store.kek import KeyFolder
 from store.keyring import Keyring, PersonKey
 from store.mapper import RecordMapper
 from store.recorder import IndexedRecorder
@@ -52,6 +54,7 @@ from store.writer import Appended, Writer
 
 R = TypeVar("R")
 
+_NO = ("n", "no", "f", "false", "off", "0")
 POLL_SECONDS_KEY = "PARLEY_POLL_SECONDS"  # in a library env: SQLite subscriptions' poll interval
 
 __all__ = ["Appended", "ChainReport", "ConflictLog"]
@@ -82,11 +85,22 @@ class ConflictLog(Application[UUID]):
         if isinstance(config, Mapping):
             env = dict(config)
             poll = float(env.get(POLL_SECONDS_KEY, StoreConfig.poll_seconds))
-            self.config = StoreConfig(poll_seconds=poll)
+            key_dir = env.get(KEY_DIR_KEY)
+            self.config = StoreConfig(
+                poll_seconds=poll, key_dir=Path(key_dir) if key_dir else None
+            )
         else:
             self.config = config or StoreConfig()
             env = eventsourcing_env(self.config)
-        super().__init__(env=env)
+        # The tables are created once the key folder is set: a store's first start
+        # after an upgrade may index its events, opening sealed fields (store.kek).
+        create = env.get("CREATE_TABLE", "yes").lower() not in _NO
+        super().__init__(env={**env, "CREATE_TABLE": "no"})
+        self.index.key_folder = KeyFolder(self.config.kek_dir)
+        if create:  # both of the library's recorders have it; its base class does not
+            cast(Any, self.recorder).create_table()
+        # The person keys are wrapped under a KEK kept outside the database (store.kek).
+        self.index.open_keys(KeyFolder(self.config.kek_dir))
         if hasattr(self.recorder, "poll_seconds"):  # SQLite: it cannot notify, so it polls
             self.recorder.poll_seconds = self.config.poll_seconds
         # Its thread starts on the first append.

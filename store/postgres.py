@@ -8,6 +8,8 @@ trigger refuses UPDATE, DELETE and TRUNCATE on both tables: the log is append-on
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
@@ -23,7 +25,7 @@ from store.index import (
     RestoreBatch,
     index_statements,
 )
-from store.keyring import PersonKey, key_statements
+from store.keyring import KEYS_TABLE, PersonKey, key_statements
 from store.mapper import RECORDED_TOPIC
 from store.recorder import IndexedRecorder
 from store.search import (
@@ -33,6 +35,9 @@ from store.search import (
 )
 from store.tokens import token_statements
 
+log = logging.getLogger("parley")
+
+SNAPSHOT_WAIT = 10.0  # seconds a redaction's erasure waits for older transactions to end
 _REFUSE_FUNCTION = "parley_refuse_change"
 _DDL_LOCK = 0x7061726C6579  # "parley": the advisory lock key for creating tables
 
@@ -42,7 +47,6 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
 
     backend = "postgres"
     dialect = POSTGRES
-    placeholder = POSTGRES.placeholder
     contiguous_positions = False  # a rolled-back transaction leaves a hole in a sequence
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
@@ -63,6 +67,7 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
                 *terms_statements(self._search_tables[0], prefix=f'"{schema}".', sqlite=False),
                 *postgres_text_statements(self._search_tables[1], prefix=f'"{schema}".'),
                 *key_statements(POSTGRES.blob_type, prefix=f'"{schema}".'),
+                self._kek_column_statement(schema),
                 *self._append_only_statements(schema, events),
             )
         )
@@ -98,6 +103,17 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
             list(params),
         )
 
+    def _kek_column_statement(self, schema: str) -> str:
+        """The keys table's ``kek_id``, added to a store from before KEKs (checked
+        first: ALTER would lock the table at every start)."""
+        literal = schema.replace("'", "''")
+        return (
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE "
+            f"table_schema = '{literal}' AND table_name = '{KEYS_TABLE}' AND "
+            f"column_name = 'kek_id') THEN ALTER TABLE {self.keys_table} ADD COLUMN kek_id "
+            "TEXT; END IF; END $$"
+        )
+
     def _append_only_statements(self, schema: str, events: str) -> list[str]:
         function = f'"{schema}".{_REFUSE_FUNCTION}'
         statements = [
@@ -121,11 +137,64 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
     ) -> Sequence[int] | None:
         if not stored_events:
             return []
+        try:
+            positions = self._insert_locked(stored_events, **kwargs)
+        except BaseException:
+            self.keys_rolled_back()
+            raise
+        self.settle_commit()
+        return positions
+
+    def erase_redacted(self) -> None:
+        """Rewrite the search tables and the keys table into new files (``VACUUM
+        FULL``): a DELETE or UPDATE leaves the old row as a dead tuple in the table's
+        file, and the search rows replaced by the redaction hold the person's name and
+        words in plain text. Cost: each table and its indexes are copied, under an
+        ACCESS EXCLUSIVE lock (searches, and appends that index, wait meanwhile), once
+        per redaction. The old files are unlinked; PostgreSQL's WAL (``pg_wal``) still
+        holds the old rows until it is recycled, as does a base backup taken before."""
+        with self.datastore.get_connection() as conn:
+            autocommit = conn.autocommit
+            conn.autocommit = True
+            try:
+                self._wait_for_older_snapshots(conn)
+                for table in (self.terms_table, self.text_table, self.keys_table):
+                    conn.execute(f"VACUUM FULL {table}")
+            finally:
+                conn.autocommit = autocommit
+
+    def _wait_for_older_snapshots(self, conn: Any) -> None:
+        """Wait (at most ``SNAPSHOT_WAIT`` seconds) for the transactions of this database
+        that began before now to end: VACUUM FULL copies a dead row that a running
+        transaction's snapshot may still see (an ``ANALYZE``, a long read), so the old
+        search rows would move into the new file with it."""
+        curs = conn.cursor(row_factory=tuple_row)
+        since = curs.execute("SELECT clock_timestamp()").fetchone()[0]
+        deadline = time.monotonic() + SNAPSHOT_WAIT
+        older = (
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL AND xact_start < %s"
+        )
+        while curs.execute(older, (since,)).fetchone()[0]:
+            if time.monotonic() > deadline:
+                log.warning(
+                    "redaction: a transaction older than it still runs; the search tables "
+                    "are rewritten now, and may keep rows it can see until the next one"
+                )
+                return
+            time.sleep(0.05)
+
+    def _adopt_keys(self) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            self._lock_table(curs)
+            self._adopt_keys_in(PostgresTransaction(curs))
+
+    def _insert_locked(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> list[int]:
         with self.datastore.transaction(commit=True) as curs:
             self._lock_table(curs)
             self._notify_channel(curs)
-            if made := kwargs.get("person_keys"):  # keys made to seal these events
-                curs.executemany(self.insert_key_sql, self.key_params(made))
+            tx = PostgresTransaction(curs)
+            self._store_keys_in(tx, kwargs.get("person_keys") or ())  # keys made to seal them
             positions: list[int] = []
             for stored in stored_events:
                 curs.execute(
@@ -139,7 +208,7 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
                 row = curs.fetchone()
                 assert row is not None
                 positions.append(row["notification_id"])
-            self._index_in(PostgresTransaction(curs), stored_events, positions)
+            self._index_in(tx, stored_events, positions)
         return positions
 
     def restore_rows(
@@ -156,30 +225,35 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
             "INSERT INTO {0} (notification_id, originator_id, originator_version, topic, "
             "state) VALUES (%s, %s, %s, %s, %s)"
         ).format(table)
-        with self.datastore.transaction(commit=True) as curs:
-            # Reading the dump between batches leaves the session idle in the transaction.
-            curs.execute("SET LOCAL idle_in_transaction_session_timeout = '60s'")
-            self._lock_table(curs)
-            self._notify_channel(curs)
-            tx = PostgresTransaction(curs)
+        try:
+            with self.datastore.transaction(commit=True) as curs:
+                # Reading the dump between batches leaves the session idle in the transaction.
+                curs.execute("SET LOCAL idle_in_transaction_session_timeout = '60s'")
+                self._lock_table(curs)
+                self._notify_channel(curs)
+                tx = PostgresTransaction(curs)
 
-            def insert_events(positions: Sequence[int], stored: Sequence[StoredEvent]) -> None:
-                curs.executemany(
-                    insert,
-                    [
-                        (p, s.originator_id, s.originator_version, s.topic, s.state)
-                        for p, s in zip(positions, stored, strict=True)
-                    ],
-                )
+                def insert_events(positions: Sequence[int], stored: Sequence[StoredEvent]) -> None:
+                    curs.executemany(
+                        insert,
+                        [
+                            (p, s.originator_id, s.originator_version, s.topic, s.state)
+                            for p, s in zip(positions, stored, strict=True)
+                        ],
+                    )
 
-            inserted, last = self._restore_in(
-                tx, f'"{schema}"."{events}"', batches, keys, insert_events
-            )
-            if last:
-                curs.execute(
-                    "SELECT setval(pg_get_serial_sequence(%s, 'notification_id'), %s)",
-                    (f'"{schema}"."{events}"', last),
+                inserted, last = self._restore_in(
+                    tx, f'"{schema}"."{events}"', batches, keys, insert_events
                 )
+                if last:
+                    curs.execute(
+                        "SELECT setval(pg_get_serial_sequence(%s, 'notification_id'), %s)",
+                        (f'"{schema}"."{events}"', last),
+                    )
+        except BaseException:
+            self.keys_rolled_back()
+            raise
+        self.settle_commit()
         return inserted
 
     def stored_rows(self, after: int, upto: int, limit: int) -> list[tuple[int, UUID, int, bytes]]:

@@ -9,14 +9,21 @@ cursor, with ``?`` SQL turned into the backend's by ``store.dialect``):
 - ``_index_in``: the index rows (refusing a ``recorded_at`` that would go back in
   time), the search rows, and the keys a ``PersonRedacted`` destroys, with the search
   rows of the events sealed under them made again;
-- ``_restore_in``: a dump's keys and rows into an empty store.
+- ``_restore_in``: a dump's keys and rows into an empty store;
+- the key-encryption keys (``store.kek``): new keys wrapped under the current KEK
+  (``_store_keys_in``); on a redaction, the remaining keys re-wrapped under a new KEK
+  made durable before the commit, the old one destroyed after it (``settle_commit``);
+  at open, bare keys of an older store wrapped and stray KEK files destroyed
+  (``_adopt_keys_in``).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from abc import abstractmethod
 from collections.abc import Callable, Iterable, Sequence
+from functools import cached_property
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -30,6 +37,7 @@ from store.index import (
     StoreNotEmptyError,
     index_params,
 )
+from store.kek import KeyFolder
 from store.keyring import PersonKey, PersonKeys
 from store.search import SearchRows, search_params
 
@@ -49,10 +57,132 @@ class Transaction(Protocol):
         """Run one statement once per row."""
 
 
+class _KekWork(threading.local):
+    """What a write transaction did to the KEK files, settled once it ends."""
+
+    def __init__(self) -> None:
+        self.made: list[str] = []  # KEKs made for it: destroyed if it rolls back
+        self.retired: list[str] = []  # KEKs it stopped using: destroyed once it commits
+        self.redacted = False  # it destroyed a person key
+
+
 class IndexedRecorder(EventIndex, PersonKeys):
     """The event index and the person keys, and what a write does with both."""
 
     text_key = "position"  # the search text table's column for an event's position
+
+    @cached_property
+    def _kek_work(self) -> _KekWork:
+        return _KekWork()
+
+    # Key-encryption keys.
+    def _current_kek_in(self, tx: Transaction) -> str | None:
+        sql = f"SELECT kek_id FROM {self.keys_table} WHERE kek_id IS NOT NULL LIMIT 1"
+        rows = tx.fetch(sql, [])
+        return str(rows[0][0]) if rows else None
+
+    def _new_kek(self) -> str:
+        kek_id = self.folder.make()
+        self._kek_work.made.append(kek_id)
+        return kek_id
+
+    def _store_keys_in(self, tx: Transaction, keys: Sequence[PersonKey]) -> None:
+        """Insert keys made for the events of ``tx``, wrapped under the KEK the stored
+        keys use (read under the write lock, so ordered with any redaction's)."""
+        if not keys:
+            return
+        kek_id = self._current_kek_in(tx) or self._new_kek()
+        tx.executemany(self.insert_key_sql, self.wrapped_params(keys, kek_id))
+
+    def _rewrap_in(self, tx: Transaction, old: str | None) -> None:
+        """Every stored key wrapped under a new KEK, made durable now; ``old`` is
+        destroyed once ``tx`` commits (``keys_committed``)."""
+        rows = tx.fetch(f"SELECT key_id, key, kek_id FROM {self.keys_table}", [])
+        if old is not None:
+            self._kek_work.retired.append(old)
+        if not rows:
+            return
+        kek_id = self._new_kek()
+        wrap = self.folder.wrap
+        tx.executemany(
+            f"UPDATE {self.keys_table} SET key = ?, kek_id = ? WHERE key_id = ?",
+            [(wrap(kek_id, k, self.bare_key(k, key, held)), kek_id, k) for k, key, held in rows],
+        )
+
+    def keys_committed(self) -> bool:
+        """After a write transaction committed: destroy the KEKs it retired. True when
+        it destroyed a person key (the backend then erases what its files keep)."""
+        work, self._kek_work.made = self._kek_work, []
+        retired, work.retired = work.retired, []
+        redacted, work.redacted = work.redacted, False
+        for kek_id in retired:
+            self.folder.destroy(kek_id)
+        return redacted
+
+    def settle_commit(self) -> None:
+        """After a write transaction committed: destroy the KEKs it retired and, after a
+        redaction, erase what the backend's files keep. Neither may fail the write that
+        committed: a KEK left behind is destroyed at the next start (``sweep``), and the
+        next redaction erases again; both are logged."""
+        try:
+            redacted = self.keys_committed()
+        except OSError:
+            log.exception("keys: a retired key-encryption key could not be destroyed now")
+            redacted = True
+        if redacted:
+            try:
+                self.erase_redacted()
+            except Exception:
+                log.exception("redaction: the old rows could not be erased from the files now")
+
+    def keys_rolled_back(self) -> None:
+        """After a write transaction failed: the KEKs it made wrap nothing stored."""
+        work = self._kek_work
+        made, work.made, work.retired, work.redacted = work.made, [], [], False
+        for kek_id in made:
+            self.folder.destroy(kek_id)
+
+    def _adopt_keys_in(self, tx: Transaction) -> None:
+        """At open, holding the write lock: wrap the bare keys an older release stored,
+        and destroy the KEK files no key uses; a KEK a key uses and whose file is
+        missing raises ``MissingKekError``."""
+        rows = tx.fetch(f"SELECT key_id, key, kek_id FROM {self.keys_table}", [])
+        referenced = {str(held) for _, _, held in rows if held is not None}
+        bare = [(key_id, bytes(key)) for key_id, key, held in rows if held is None]
+        if bare:
+            kek_id = min(referenced) if referenced else self._new_kek()
+            wrap = self.folder.wrap
+            tx.executemany(
+                f"UPDATE {self.keys_table} SET key = ?, kek_id = ? WHERE key_id = ?",
+                [(wrap(kek_id, k, key), kek_id, k) for k, key in bare],
+            )
+            referenced.add(kek_id)
+            self._kek_work.redacted = True  # the bare rows' old copies are to be erased
+            log.info(
+                "keys: wrapped the %d person keys stored bare under a key-encryption key "
+                "in %s",
+                len(bare),
+                self.folder.path,
+            )
+        self.folder.sweep(referenced)
+
+    def open_keys(self, folder: KeyFolder) -> None:
+        """Use ``folder``'s KEKs, adopting the store's keys (``_adopt_keys_in``)."""
+        self.key_folder = folder
+        try:
+            self._adopt_keys()
+        except BaseException:
+            self.keys_rolled_back()
+            raise
+        self.settle_commit()
+
+    @abstractmethod
+    def _adopt_keys(self) -> None:
+        """Run ``_adopt_keys_in`` in a write transaction holding the write lock."""
+
+    def erase_redacted(self) -> None:
+        """After a redaction committed: what the backend does so its files no longer
+        hold what the redaction made unreadable (its search rows' old text)."""
 
     @property
     def _insert_index_sql(self) -> str:
@@ -82,8 +212,12 @@ class IndexedRecorder(EventIndex, PersonKeys):
             self._insert_search(tx, self.stored_search(tx.fetch, stored_events, positions))
         destroyed = [(key,) for s in stored_events if (key := getattr(s, "destroys", None))]
         if destroyed:
+            old = self._current_kek_in(tx)
             tx.executemany(self.delete_key_sql, destroyed)
+            self._rewrap_in(tx, old)
             self._redact_search(tx, [key for (key,) in destroyed])
+            self._erase_search_in(tx)
+            self._kek_work.redacted = True
 
     def _backfill_in(self, tx: Transaction) -> None:
         """Fill the search tables of a store made before search existed, in ``tx``: the
@@ -101,6 +235,11 @@ class IndexedRecorder(EventIndex, PersonKeys):
         tx.executemany(f"DELETE FROM {self.text_table} WHERE {self.text_key} = ?", held)
         self._insert_search(tx, rows)
 
+    def _erase_search_in(self, tx: Transaction) -> None:
+        """In a redaction's transaction, after its search rows were made again: what the
+        backend does so that the search tables drop the old rows' terms (SQLite: FTS5
+        keeps deleted terms in its segments until they are merged)."""
+
     def _restore_in(
         self,
         tx: Transaction,
@@ -116,10 +255,11 @@ class IndexedRecorder(EventIndex, PersonKeys):
         for table in (events_table, self.index_table):
             if tx.fetch(f"SELECT EXISTS (SELECT 1 FROM {table})", [])[0][0]:
                 raise StoreNotEmptyError(table)
+        old = self._current_kek_in(tx)
         tx.execute(f"DELETE FROM {self.keys_table}")
-        tx.executemany(
-            self.insert_key_sql, [(k.key_id, k.person, k.key, k.created_at) for k in keys]
-        )
+        if old is not None:
+            self._kek_work.retired.append(old)
+        self._store_keys_in(tx, keys)
         self._clear_search(tx)
         inserted, last = 0, 0
         for positions, stored in batches:

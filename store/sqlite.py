@@ -10,6 +10,7 @@ commit the recorder wakes this process's subscriptions to the same file
 
 from __future__ import annotations
 
+import logging
 import random
 import sqlite3
 import time
@@ -38,7 +39,7 @@ from store.index import (
 )
 from store.keyring import PersonKey, key_statements
 from store.mapper import RECORDED_TOPIC
-from store.recorder import IndexedRecorder
+from store.recorder import IndexedRecorder, Transaction
 from store.search import (
     TextQuery,
     sqlite_text_statements,
@@ -50,6 +51,8 @@ from store.subscription import (
     database_key,
 )
 from store.tokens import token_statements
+
+log = logging.getLogger("parley")
 
 LOCKED_ATTEMPTS = 20  # tries of a start-up step that SQLite refused at once as locked
 
@@ -82,13 +85,18 @@ def synchronous_on_connect(datastore: SQLiteDatastore, level: str) -> None:
     Chosen, not inherited from how SQLite was built: FULL for the log (a commit that
     returned survives a power cut), NORMAL for rebuildable views (a crash may lose their
     last commits, but each keeps its tracking row with it, so a runner resumes there).
+    ``secure_delete`` too, whatever the build's default: SQLite overwrites deleted
+    content with zeros, so a destroyed person key or the old search rows of a redacted
+    person do not stay in free pages or cells of the file.
     """
     pool = datastore.pool
     make = pool._create_connection
 
     def create() -> SQLiteConnection:
         connection = again_while_locked(make, sqlite3.OperationalError)
-        connection.cursor().execute(f"PRAGMA synchronous={level}")
+        cursor = connection.cursor()
+        cursor.execute(f"PRAGMA synchronous={level}")
+        cursor.execute("PRAGMA secure_delete=ON")
         return connection
 
     setattr(pool, "_create_connection", create)  # noqa: B010 - the pool has no hook
@@ -112,9 +120,39 @@ class SQLiteEventRecorder(IndexedRecorder, SQLiteApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        positions = super().insert_events(stored_events, **kwargs)
+        try:
+            positions = super().insert_events(stored_events, **kwargs)
+        except BaseException:
+            self.keys_rolled_back()
+            raise
         committed(self.database_key)  # after the commit, never before
+        self.settle_commit()
         return positions
+
+    def erase_redacted(self) -> None:
+        """Copy the WAL into the main file and truncate it: its frames hold the pages as
+        they were before the redaction (the key row, the old search rows). A reader of
+        another connection can hold the checkpoint back; then the frames are reused
+        from the start by the next writes, and the next redaction tries again."""
+        busy = self._fetch("PRAGMA wal_checkpoint(TRUNCATE)", [])
+        if busy and busy[0][0]:
+            log.warning("redaction: the WAL could not be truncated now (a reader holds it)")
+
+    def _erase_search_in(self, tx: Transaction) -> None:
+        # SQLite here is older than 3.44 (FTS5's 'secure-delete'): merging every segment
+        # into one drops the deleted rows' terms; with secure_delete the pages freed
+        # are zeroed. It rewrites the whole full-text index, once per redaction.
+        tx.execute(f"INSERT INTO {self.text_table}({self.text_table}) VALUES ('optimize')")
+
+    def _adopt_keys(self) -> None:
+        def adopt() -> None:
+            with self.datastore.transaction(commit=True) as c:
+                tx = SQLiteTransaction(c)
+                # A write first, so the transaction holds the write lock from here on.
+                tx.execute(f"UPDATE {self.keys_table} SET person = person WHERE 0")
+                self._adopt_keys_in(tx)
+
+        again_while_locked(adopt, sqlite3.OperationalError)
 
     def subscribe(
         self, gt: int | None = None, topics: Sequence[str] = ()
@@ -145,6 +183,9 @@ class SQLiteEventRecorder(IndexedRecorder, SQLiteApplicationRecorder):
         c.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (self.terms_table,))
         searchable = c.fetchone() is not None
         super()._create_table(c)
+        c.execute(f"PRAGMA table_info({self.keys_table})")
+        if "kek_id" not in [row[1] for row in c.fetchall()]:  # a store from before KEKs
+            c.execute(f"ALTER TABLE {self.keys_table} ADD COLUMN kek_id TEXT")
         if not searchable:
             self._backfill_in(SQLiteTransaction(c))
 
@@ -158,12 +199,12 @@ class SQLiteEventRecorder(IndexedRecorder, SQLiteApplicationRecorder):
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        if made := kwargs.get("person_keys"):  # keys made to seal these events
-            c.executemany(self.insert_key_sql, self.key_params(made))
         positions = super()._insert_events(c, stored_events, **kwargs)
         assert positions is not None
-        # The write lock is held from the first INSERT on (``_index_in`` reads ordered).
-        self._index_in(SQLiteTransaction(c), stored_events, positions)
+        # The write lock is held from the first INSERT on (what follows reads ordered).
+        tx = SQLiteTransaction(c)
+        self._store_keys_in(tx, kwargs.get("person_keys") or ())  # keys made to seal them
+        self._index_in(tx, stored_events, positions)
         return positions
 
     def restore_rows(
@@ -177,19 +218,24 @@ class SQLiteEventRecorder(IndexedRecorder, SQLiteApplicationRecorder):
             f"INSERT INTO {events} (rowid, originator_id, originator_version, topic, state) "
             "VALUES (?,?,?,?,?)"
         )
-        with self.datastore.transaction(commit=True) as c:
-            tx = SQLiteTransaction(c)
+        try:
+            with self.datastore.transaction(commit=True) as c:
+                tx = SQLiteTransaction(c)
 
-            def insert_events(positions: Sequence[int], stored: Sequence[StoredEvent]) -> None:
-                tx.executemany(
-                    insert,
-                    [
-                        (p, _id_text(s.originator_id), s.originator_version, s.topic, s.state)
-                        for p, s in zip(positions, stored, strict=True)
-                    ],
-                )
+                def insert_events(positions: Sequence[int], stored: Sequence[StoredEvent]) -> None:
+                    tx.executemany(
+                        insert,
+                        [
+                            (p, _id_text(s.originator_id), s.originator_version, s.topic, s.state)
+                            for p, s in zip(positions, stored, strict=True)
+                        ],
+                    )
 
-            inserted, _ = self._restore_in(tx, events, batches, keys, insert_events)
+                inserted, _ = self._restore_in(tx, events, batches, keys, insert_events)
+        except BaseException:
+            self.keys_rolled_back()
+            raise
+        self.settle_commit()
         committed(self.database_key)
         return inserted
 

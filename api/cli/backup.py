@@ -12,16 +12,39 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from api.cli.common import Subcommands, console, errors
 from api.cli.output import output
 from api.settings import Settings
-from store.dump import DumpError, check_empty, dump, read_header, restore
+from store.dump import (
+    DumpError,
+    check_empty,
+    dump,
+    dump_key_file,
+    new_dump_key,
+    read_dump_key,
+    read_header,
+    restore,
+    write_dump_key,
+)
 from store.log import ConflictLog
+
+
+def _key_file(args: argparse.Namespace) -> Path | None:
+    if args.key_file:
+        return Path(args.key_file)
+    return None if args.file == "-" else dump_key_file(Path(args.file))
 
 
 def cmd_dump(args: argparse.Namespace) -> int:
     config = Settings().store_config()
+    key_file = _key_file(args)
+    if key_file is None:
+        errors.print("[red]a dump to standard output needs --key-file[/red]")
+        return 2
+    key = new_dump_key()
     with ConflictLog(config) as log:
         try:
             with output(args.file, sync=True) as out:
-                header = dump(log, out)
+                header = dump(log, out, key=key)
+            if header.keys:
+                write_dump_key(key_file, key)
         except DumpError as error:
             errors.print(f"[red]{error}[/red]", soft_wrap=True)
             return 2
@@ -29,6 +52,11 @@ def cmd_dump(args: argparse.Namespace) -> int:
         f"dumped {header.events} events up to position {header.positions} of "
         f"{config.describe()} into {args.file}"
     )
+    if header.keys:
+        errors.print(
+            f"its {header.keys} person keys are wrapped under the dump key in {key_file}: "
+            "restoring needs it; keep it apart from the dump"
+        )
     return 0
 
 
@@ -37,6 +65,11 @@ def add_dump(commands: Subcommands) -> None:
         "dump", help="write the whole log as stored, as NDJSON (safe while the server runs)"
     )
     dumper.add_argument("file", help="where to write it; - for standard output")
+    dumper.add_argument(
+        "--key-file",
+        help="where to write the dump key its person keys are wrapped under (0600); "
+        "default <file>.key",
+    )
     dumper.set_defaults(run=cmd_dump)
 
 
@@ -61,10 +94,15 @@ def cmd_restore(args: argparse.Namespace) -> int:
                     console=errors,
                 ) as bar:
                     task = bar.add_task(f"restoring into {config.describe()}", total=header.events)
+                    key_file = _key_file(args)
+                    key = None
+                    if header.dump_key_id and key_file is not None:
+                        key = read_dump_key(key_file)
                     report = restore(
                         log,
                         itertools.chain([first], lines),
                         renumber=args.renumber,
+                        key=key,
                         progress=lambda n: bar.advance(task, n),
                     )
             checked = log.verify()
@@ -94,5 +132,9 @@ def add_restore(commands: Subcommands) -> None:
         action="store_true",
         help="close holes in the dump's positions (needed for SQLite when the dump has "
         "holes; positions then differ from the source's)",
+    )
+    restorer.add_argument(
+        "--key-file",
+        help="the dump key 'parley dump' wrote beside the dump; default <file>.key",
     )
     restorer.set_defaults(run=cmd_restore)

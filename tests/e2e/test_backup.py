@@ -57,7 +57,7 @@ def test_a_dump_beside_a_serving_process_restores_to_what_it_had_committed(
         reader.close()
     copy = ConflictLog(StoreConfig(data_dir=tmp_path / "copy"))
     try:
-        restore(copy, io.BytesIO(out.getvalue()))
+        restore(copy, io.BytesIO(out.getvalue()), key=header.dump_key)
         restored = [(r.position, r.hash) for r in copy.iter_all()]
         assert copy.verify().ok
         assert check_heads(copy, [head]) == []

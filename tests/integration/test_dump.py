@@ -29,15 +29,16 @@ from domain.events import AnyEvent
 from projections.service import AsOf
 from store.codec import legacy_state
 from store.config import StoreConfig
-from store.dump import DumpError, dump, dump_line, restore
+from store.dump import DumpError, dump, dump_line, new_dump_key, restore, write_dump_key
 from store.log import ConflictLog
 
 SLUGS = ("istanbul-2025", "geneva-2025", "doha-2025")
+DUMP_KEY = new_dump_key()  # the person keys in these dumps are wrapped under it
 
 
 def dumped(log: ConflictLog, **options: Any) -> bytes:
     out = io.BytesIO()
-    dump(log, out, **options)
+    dump(log, out, **{"key": DUMP_KEY, **options})
     return out.getvalue()
 
 
@@ -170,8 +171,9 @@ def test_a_log_moved_from_sqlite_to_postgres_and_back_answers_every_question_ali
 
     postgres = ConflictLog(to_pg)
     logs.append(postgres)
-    report = restore(postgres, io.BytesIO(first), batch=16)
+    report = restore(postgres, io.BytesIO(first), batch=16, key=DUMP_KEY)
     (tmp_path / "pg.ndjson").write_bytes(dumped(postgres))
+    write_dump_key(tmp_path / "pg.ndjson.key", DUMP_KEY)  # as 'parley dump' writes it
     assert run_cli(back, monkeypatch, "restore", str(tmp_path / "pg.ndjson")) == 0
     assert "every hash chain holds" in capsys.readouterr().out
     returned = ConflictLog(back)
@@ -203,7 +205,7 @@ def test_a_restore_into_a_store_that_is_not_empty_is_refused_and_changes_nothing
     before = event_lines(dumped(log))
 
     with pytest.raises(DumpError, match="already holds 1 events: restore only into an empty"):
-        restore(log, io.BytesIO(small_dump))
+        restore(log, io.BytesIO(small_dump), key=DUMP_KEY)
 
     assert event_lines(dumped(log)) == before
 
@@ -242,10 +244,10 @@ def test_a_dump_that_does_not_verify_is_refused_naming_the_line_and_nothing_is_s
     edit(lines)
 
     with pytest.raises(DumpError, match=message):
-        restore(log, io.BytesIO(b"\n".join(lines) + b"\n"))
+        restore(log, io.BytesIO(b"\n".join(lines) + b"\n"), key=DUMP_KEY)
 
     assert log.stored_count() == (0, 0) and log.index.index_count() == 0
-    restore(log, io.BytesIO(small_dump))  # the store is as empty as it was
+    restore(log, io.BytesIO(small_dump), key=DUMP_KEY)  # the store is as empty as it was
     assert log.verify().ok and log.last_position() == 5
 
 
@@ -264,7 +266,7 @@ def test_a_dump_the_database_refuses_is_reported_and_nothing_is_stored(
     lines += [dump_line(position, *row[1:]) for position, row in enumerate(rows, start=1)]
 
     with pytest.raises(DumpError, match="the store refused the dump .*: nothing restored"):
-        restore(log, lines)
+        restore(log, lines, key=DUMP_KEY)
 
     assert log.stored_count() == (0, 0) and log.index.index_count() == 0
 
@@ -284,7 +286,7 @@ def test_a_dump_taken_while_appends_go_on_holds_exactly_what_was_committed_when_
             return super().write(data)
 
     out = AppendingBetweenPages()
-    header = dump(log, out, page=2)
+    header = dump(log, out, page=2, key=DUMP_KEY)
 
     lines = [orjson.loads(line) for line in event_lines(out.getvalue())]
     assert (header.events, header.positions) == (6, 6)
@@ -292,7 +294,7 @@ def test_a_dump_taken_while_appends_go_on_holds_exactly_what_was_committed_when_
     assert [line["position"] for line in lines] == list(range(1, 7))
     copy = ConflictLog(StoreConfig(data_dir=tmp_path / "copy"))
     logs.append(copy)
-    restore(copy, io.BytesIO(out.getvalue()))
+    restore(copy, io.BytesIO(out.getvalue()), key=DUMP_KEY)
     assert copy.verify().ok
     assert [r.hash for r in copy.iter_all()] == [r.hash for r in log.iter_all()][:6]
 
@@ -322,12 +324,12 @@ def test_holes_in_postgres_positions_are_kept_there_and_closed_on_sqlite_only_wh
         StoreConfig(data_dir=tmp_path, database_url=postgres_url, postgres_schema=other_schema)
     )
     logs.append(same)
-    restore(same, io.BytesIO(taken))
+    restore(same, io.BytesIO(taken), key=DUMP_KEY)
     sqlite = ConflictLog(StoreConfig(data_dir=tmp_path / "sqlite"))
     logs.append(sqlite)
     with pytest.raises(DumpError, match="line 4: position 4 follows 2: .*--renumber"):
-        restore(sqlite, io.BytesIO(taken))
-    report = restore(sqlite, io.BytesIO(taken), renumber=True)
+        restore(sqlite, io.BytesIO(taken), key=DUMP_KEY)
+    report = restore(sqlite, io.BytesIO(taken), renumber=True, key=DUMP_KEY)
 
     assert event_lines(dumped(same)) == event_lines(taken)
     assert report.renumbered and report.last_position == 3
@@ -352,7 +354,7 @@ def test_a_row_that_is_not_json_is_dumped_in_base64_and_refused_by_restore(
     copy = ConflictLog(StoreConfig(data_dir=tmp_path / "copy"))
     logs.append(copy)
     with pytest.raises(DumpError, match="line 3: position 2: the row is unreadable"):
-        restore(copy, io.BytesIO(taken))
+        restore(copy, io.BytesIO(taken), key=DUMP_KEY)
     assert copy.stored_count() == (0, 0)
 
 

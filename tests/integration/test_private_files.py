@@ -43,7 +43,7 @@ admin_token(Settings())
 modes = {}
 with ConflictLog(Settings().store_config()) as log:  # an open log: -wal and -shm exist
     log.last_position()
-    for path in [data.parent, data, *data.iterdir(), *out.iterdir()]:
+    for path in [data.parent, data, *data.iterdir(), *(data / "keys").iterdir(), *out.iterdir()]:
         modes[str(path)] = oct(stat.S_IMODE(os.stat(path).st_mode))
 print(json.dumps(modes))
 """
@@ -79,10 +79,14 @@ def test_the_data_dir_the_database_dumps_and_exports_are_the_owners_alone(
     out.mkdir()
 
     modes = _made_under_umask(umask, data, out, store_config)
+    keks = [name for name in modes if name.startswith("new/data/keys/kek-")]
+    assert keks and {modes.pop(name) for name in keks} == {"0o600"}  # store.kek
 
     expected = {
         "new": "0o700",
         "new/data": "0o700",
+        "new/data/keys": "0o700",
+        "out/backup.ndjson.key": "0o600",
         "new/data/admin-token": "0o600",
         "new/data/signing-key.pem": "0o600",
         "new/data/signing-keys.json": "0o600",

@@ -160,10 +160,10 @@ def test_search_finds_a_redacted_person_no_more_by_name_nor_by_what_they_said(
     assert found(log, actors=["jane"]) == found(log, q="what Jane said") == [kept]
     # A restored copy indexes what its events say, with the keys the dump carried.
     out = io.BytesIO()
-    dump(log, out)
+    header = dump(log, out)
     copy = ConflictLog(StoreConfig(data_dir=tmp_path / "copy"))
     try:
-        restore(copy, io.BytesIO(out.getvalue()))
+        restore(copy, io.BytesIO(out.getvalue()), key=header.dump_key)
         assert found(copy, actors=["jane"]) == found(copy, q="what Jane said") == [kept]
         assert found(copy, actors=["Medinsky"]) == found(copy, q="ready contacts") == []
     finally:
@@ -213,7 +213,7 @@ def test_a_dump_carries_the_keys_left_and_a_restore_keeps_the_redacted_redacted(
     assert b"jane source" in out.getvalue() and b"medinsky" not in out.getvalue()
     copy = ConflictLog(StoreConfig(data_dir=tmp_path / "copy"))
     try:
-        restore(copy, io.BytesIO(out.getvalue()))
+        restore(copy, io.BytesIO(out.getvalue()), key=header.dump_key)
         assert copy.verify().ok
         assert copy.event(gone.id).event.sources[0].quote == REDACTED
         assert copy.event(kept.id).event.sources[0].quote == QUOTE

@@ -97,12 +97,12 @@ def test_a_restore_fills_the_search_tables(store_config: StoreConfig) -> None:
     with ConflictLog(store_config) as log:
         load(log, EXAMPLE)
         out = io.BytesIO()
-        dump(log, out)
+        header = dump(log, out)
         filled = search_row_counts(store_config)
         delete_after(store_config, 0)
         assert search_row_counts(store_config) == (0, 0)
 
-        restore(log, out.getvalue().splitlines(keepends=True))
+        restore(log, out.getvalue().splitlines(keepends=True), key=header.dump_key)
 
         assert search_row_counts(store_config) == filled
         assert answers(log) == EXPECTED
@@ -115,14 +115,14 @@ def test_a_restore_replaces_search_rows_left_behind_by_lost_events(
     with ConflictLog(store_config) as log:
         load(log, EXAMPLE)
         out = io.BytesIO()
-        dump(log, out)
+        header = dump(log, out)
         filled = search_row_counts(store_config)
         with sqlite3.connect(store_config.sqlite_path) as conn:  # events lost, search kept
             conn.execute("DELETE FROM stored_events")
             conn.execute("DELETE FROM parley_event_index")
         conn.close()
 
-        restore(log, out.getvalue().splitlines(keepends=True))
+        restore(log, out.getvalue().splitlines(keepends=True), key=header.dump_key)
 
         assert search_row_counts(store_config) == filled
         assert answers(log) == EXPECTED
