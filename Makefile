@@ -27,7 +27,7 @@ lint: install
 # PostgreSQL database of its own (tests/conftest.py); --dist loadgroup keeps a module's
 # shared server (and the browser) on one worker per backend.
 WORKERS ?= 4
-PYTEST  := $(BIN)/pytest -n $(WORKERS) --dist loadgroup
+PYTEST  := $(BIN)/pytest -n $(WORKERS) --dist loadgroup --durations=15
 
 test: lint  # everything, as CI runs it: lint first (ruff + mypy), then the whole suite
 	$(PYTEST)
