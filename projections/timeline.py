@@ -38,15 +38,7 @@ class Dispute(Item):
     event_id: UUID
     disputed_by: Actor
     counter_claim: str
-
-
     _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
-    def raw(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "disputed_by": self.disputed_by,
-            "counter_claim": self.counter_claim,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +53,8 @@ class TimelineEntry(Item):
     retracted_by: UUID | None
     recorded_by: str | None  # the token that appended it (None before named tokens)
     coding: Coding  # of ``event`` as corrected
-
-
     _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
+
     def raw(self) -> dict[str, Any]:
         event = self.event
         return {
@@ -189,9 +180,8 @@ class Change(Item):
     before: _Made | None
     after: _Made
     events: EventIds
-
-
     _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
+
     def raw(self) -> dict[str, Any]:
         return {
             **self.identity,
