@@ -13,7 +13,7 @@ knowledge, which ``projections.as_of`` applies before folding.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, assert_never, cast
 from uuid import UUID
@@ -513,15 +513,9 @@ def _proposal_answered(acc: Accumulator, event: ProposalAnswered) -> None:
         answered_at=event.occurred_at,
     )
     status: ProposalStatus = proposal.status if data.response == "noted" else data.response
-    acc.proposals[data.proposal_id] = Proposal(
-        proposal_id=proposal.proposal_id,
-        proposer=proposal.proposer,
-        addressee=proposal.addressee,
-        subject=proposal.subject,
-        summary=proposal.summary,
-        terms=proposal.terms,
+    acc.proposals[data.proposal_id] = replace(
+        proposal,
         status=status,
-        made_at=proposal.made_at,
         answers=proposal.answers + (answer,),
         events=proposal.events + (event.id,),
     )
@@ -560,13 +554,10 @@ def _host_announced(acc: Accumulator, event: HostAnnounced) -> None:
             events=(event.id,),
         )
         return
-    acc.rounds[data.round] = Round(
-        round=previous.round,
-        status=previous.status,
-        starts_at=previous.starts_at,
+    acc.rounds[data.round] = replace(
+        previous,
         place=data.place or previous.place,
         host=data.host,
-        outcomes=previous.outcomes,
         events=previous.events + (event.id,),
     )
 
@@ -586,15 +577,7 @@ def _round_held(acc: Accumulator, event: RoundHeld) -> None:
 
 
 def _with_event(item: Round, event_id: UUID) -> Round:
-    return Round(
-        round=item.round,
-        status=item.status,
-        starts_at=item.starts_at,
-        place=item.place,
-        host=item.host,
-        outcomes=item.outcomes,
-        events=item.events + (event_id,),
-    )
+    return replace(item, events=item.events + (event_id,))
 
 
 def _document_exchanged(acc: Accumulator, event: DocumentExchanged) -> None:
@@ -661,12 +644,10 @@ def _security_zone_declared(acc: Accumulator, event: SecurityZoneDeclared) -> No
             events=(event.id,),
         )
         return
-    acc.zones[key] = SecurityZone(
-        declared_by=previous.declared_by,
-        regions=previous.regions,
+    acc.zones[key] = replace(
+        previous,
         depth_km=data.depth_km if data.depth_km is not None else previous.depth_km,
         status=data.status,
-        declared_at=previous.declared_at,
         events=previous.events + (event.id,),
     )
 
