@@ -65,6 +65,13 @@ class RecordFilters(Slice, total=False):
     after_version: int | None
 
 
+class UpTo(TypedDict, total=False):
+    """How far a read sees: events recorded by ``recorded_lte``, at or before ``upto_position``."""
+
+    recorded_lte: datetime | None
+    upto_position: int | None
+
+
 class RecordSelection(RecordFilters, total=False):
     """Filters, and the order and page of the answer (see ``EventIndex.select_records``)."""
 
@@ -389,18 +396,14 @@ class EventIndex:
         """Disputes, corrections and retractions that name ``event_id``."""
         return self._records("WHERE i.subject_id = ?", [self._id(event_id)], "ORDER BY i.position")
 
-    def records_about_any(
-        self,
-        ids: Sequence[UUID],
-        *,
-        recorded_lte: datetime | None = None,
-        upto_position: int | None = None,
-    ) -> list[Recorded]:
+    def records_about_any(self, ids: Sequence[UUID], **upto: Unpack[UpTo]) -> list[Recorded]:
         """Disputes, corrections and retractions that name any of ``ids``, recorded by
         ``recorded_lte`` and at or before ``upto_position``, in position order (a page of
         an export asks once for all its events)."""
         if not ids:
             return []
+        recorded_lte = upto.get("recorded_lte")
+        upto_position = upto.get("upto_position")
         clauses = [f"i.subject_id IN ({', '.join('?' * len(ids))})"]
         params: list[Any] = [self._id(i) for i in ids]
         if recorded_lte is not None:

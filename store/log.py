@@ -46,6 +46,7 @@ from store.index import (
     RecordSelection,
     RestoreBatch,
     Slice,
+    UpTo,
 )
 from store.keyring import Keyring, PersonKey
 from store.mapper import RecordMapper
@@ -291,18 +292,10 @@ class ConflictLog(Application[UUID]):
         """The stored events with these ids, in position order (missing ids are skipped)."""
         return self.index.records_by_ids(ids)
 
-    def records_about_any(
-        self,
-        ids: Sequence[UUID],
-        *,
-        recorded_lte: datetime | None = None,
-        upto_position: int | None = None,
-    ) -> list[Recorded]:
+    def records_about_any(self, ids: Sequence[UUID], **upto: Unpack[UpTo]) -> list[Recorded]:
         """Disputes, corrections and retractions that name any of ``ids``, recorded by
         ``recorded_lte`` and at or before ``upto_position``, in position order."""
-        return self.index.records_about_any(
-            ids, recorded_lte=recorded_lte, upto_position=upto_position
-        )
+        return self.index.records_about_any(ids, **upto)
 
     def last_known_position(self, slug: str, recorded_lte: datetime) -> int | None:
         """The position of a negotiation's last event recorded by ``recorded_lte``."""
