@@ -31,6 +31,7 @@ from support import POSTGRES_URL as POSTGRES_URL
 from support import (
     REQUIRE_POSTGRES,
     RUNNING,
+    Cli,
     Server,
     database_url,
     fresh_schema,
@@ -184,6 +185,14 @@ def log(store_config: StoreConfig) -> Iterator[ConflictLog]:
     opened = ConflictLog(store_config)
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def parley_cli(
+    store_config: StoreConfig, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Cli:
+    """``parley`` run in this process on this test's store (``support.Cli``)."""
+    return Cli(store_config, monkeypatch, capsys)
 
 
 @pytest.fixture

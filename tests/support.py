@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -220,6 +221,15 @@ def run_threads(count: int, target: Callable[[int], None], hang_guard: float = 2
         raise errors[0]
 
 
+def shape(value: Any) -> Any:
+    """Keys and value types, all the way down (a list by its first item)."""
+    if isinstance(value, dict):
+        return {key: shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [shape(item) for item in value[:1]]
+    return type(value).__name__
+
+
 def run_cli(
     config: StoreConfig, monkeypatch: pytest.MonkeyPatch, *args: str, database_url: str = ""
 ) -> int:
@@ -230,6 +240,30 @@ def run_cli(
     monkeypatch.setenv("PARLEY_DATABASE_URL", database_url or config.database_url or "")
     monkeypatch.setenv("PARLEY_DATABASE_SCHEMA", config.postgres_schema)
     return cli.main(list(args))
+
+
+@dataclass
+class Cli:
+    """``parley`` run in this process on a test's store (``run_cli``), and what it printed."""
+
+    config: StoreConfig
+    monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str]
+
+    def __call__(self, *args: str, database_url: str = "") -> int:
+        """``parley ARGS``; read its output with ``printed`` (or ``capsys``)."""
+        return run_cli(self.config, self.monkeypatch, *args, database_url=database_url)
+
+    def printed(self) -> tuple[str, str]:
+        """What was printed since the last look: standard output and standard error."""
+        captured = self.capsys.readouterr()
+        return captured.out, captured.err
+
+    def run(self, *args: str) -> tuple[int, str, str]:
+        """``parley ARGS`` from a clean slate: its exit code, output and errors."""
+        self.capsys.readouterr()
+        code = self(*args)
+        return code, *self.printed()
 
 
 @contextlib.contextmanager
