@@ -61,3 +61,17 @@ def opened_event(title: str = TALKS, **envelope: Any) -> AnyEvent:
     """A NegotiationOpened domain event (a fresh id each call), on ``OPENING_DAY``."""
     envelope = {"occurred_at": OPENING_DAY, **envelope}
     return event("NegotiationOpened", opened_data(title), **envelope)
+
+
+def quoted_statement(person: str, quote: str, *, url: str | None = None) -> AnyEvent:
+    """A StatementIssued on ``DAY`` whose TASS source quotes ``person``, a Russian aide:
+    the personal data a redaction takes out."""
+    source: dict[str, Any] = {
+        "outlet": "TASS",
+        "quote": quote,
+        "attributed_to": {"name": person, "country": "RUS", "role": "aide"},
+    }
+    if url is not None:
+        source["url"] = url
+    data = {"speaker": "RUS", "summary": "Russia is ready for a second round."}
+    return event("StatementIssued", data, sources=[source])
