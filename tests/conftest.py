@@ -44,6 +44,7 @@ from support import (
 
 from api.http.app import create_app
 from store.config import StoreConfig
+from store.loader import load
 from store.log import ConflictLog
 
 BACKENDS = [
@@ -193,6 +194,13 @@ def parley_cli(
 ) -> Cli:
     """``parley`` run in this process on this test's store (``support.Cli``)."""
     return Cli(store_config, monkeypatch, capsys)
+
+
+@pytest.fixture
+def istanbul(client: TestClient, log: ConflictLog) -> TestClient:
+    """``client`` on a store holding the example negotiation."""
+    load(log, EXAMPLE)
+    return client
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 
 from api.cli import main as cli
 from api.settings import Settings
@@ -219,6 +221,27 @@ def run_threads(count: int, target: Callable[[int], None], hang_guard: float = 2
         assert not thread.is_alive(), "a thread hung"
     if errors:
         raise errors[0]
+
+
+def append_event(client: TestClient, slug: str, event: dict[str, Any]) -> dict[str, Any]:
+    """POST one event to a negotiation as the admin; the event as the answer gives it."""
+    response = client.post(f"/negotiations/{slug}/events", json=event, headers=AUTH)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()["events"][0]
+    return created
+
+
+def just_before(recorded_at: str) -> str:
+    """The moment one microsecond before an ISO ``recorded_at``: what was known just then."""
+    return (datetime.fromisoformat(recorded_at) - timedelta(microseconds=1)).isoformat()
+
+
+def ok_json(client: TestClient, path: str, **params: Any) -> dict[str, Any]:
+    """The JSON body of a GET that must answer 200."""
+    response = client.get(path, params=params)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
 
 
 def shape(value: Any) -> Any:

@@ -6,15 +6,12 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
-from support import AUTH, EXAMPLE, REPO
+from support import REPO, append_event, just_before, ok_json
 
 from store.config import StoreConfig
-from store.loader import load
 from store.log import ConflictLog
 
 SLUG = "istanbul-2025"
@@ -24,17 +21,8 @@ ROUND_2_SCHEDULED = "4a867148-8169-4fd9-8ac2-c1f2282badd5"
 DISPUTED_CALL = "3221c451-fe72-4f21-b409-4d50f4b07cdd"
 
 
-@pytest.fixture
-def istanbul(client: TestClient, log: ConflictLog) -> TestClient:
-    load(log, EXAMPLE)
-    return client
-
-
 def state(client: TestClient, **params: str) -> dict[str, Any]:
-    response = client.get(STATE, params=params)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
+    return ok_json(client, STATE, **params)
 
 
 def rounds(body: dict[str, Any]) -> dict[int, dict[str, Any]]:
@@ -42,15 +30,7 @@ def rounds(body: dict[str, Any]) -> dict[int, dict[str, Any]]:
 
 
 def append(client: TestClient, event: dict[str, Any]) -> dict[str, Any]:
-    response = client.post(f"/negotiations/{SLUG}/events", json=event, headers=AUTH)
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()["events"][0]
-    return created
-
-
-def just_before(recorded_at: str) -> str:
-    moment = datetime.fromisoformat(recorded_at) - timedelta(microseconds=1)
-    return moment.isoformat()
+    return append_event(client, SLUG, event)
 
 
 def test_on_17_may_round_1_was_held_in_istanbul_and_no_round_2_yet(istanbul: TestClient) -> None:
@@ -247,9 +227,7 @@ def test_latest_keeps_the_last_timeline_entries_and_total_counts_them_all(
                 cut = istanbul.get(path, params={**moment, "latest": count}).json()
                 assert cut["events"] == whole["events"][-count:], (to, known_at, count)
                 assert cut["total"] == whole["total"] == len(whole["events"])
-                assert cut["position"] == max(
-                    (e["position"] for e in cut["events"]), default=None
-                )
+                assert cut["position"] == max((e["position"] for e in cut["events"]), default=None)
     refused = istanbul.get(path, params={"latest": 0})
     assert refused.status_code == 422 and "latest" in refused.text
 

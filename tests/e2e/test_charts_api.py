@@ -13,11 +13,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from support import AUTH, EXAMPLE
+from support import AUTH, just_before, ok_json
 
 from projections.charts import BACK_DATED, GRID, LANES, TIMELINE_BUCKETS
-from store.loader import load
-from store.log import ConflictLog
 
 SLUG = "istanbul-2025"
 CHART = f"/negotiations/{SLUG}/chart"
@@ -26,17 +24,8 @@ DISPUTED_CALL = "3221c451-fe72-4f21-b409-4d50f4b07cdd"
 SOURCE = [{"outlet": "Parley test desk"}]
 
 
-@pytest.fixture
-def istanbul(client: TestClient, log: ConflictLog) -> TestClient:
-    load(log, EXAMPLE)
-    return client
-
-
 def chart(client: TestClient, **params: Any) -> dict[str, Any]:
-    response = client.get(CHART, params=params)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
+    return ok_json(client, CHART, **params)
 
 
 def append(client: TestClient, *events: dict[str, Any]) -> list[dict[str, Any]]:
@@ -44,10 +33,6 @@ def append(client: TestClient, *events: dict[str, Any]) -> list[dict[str, Any]]:
     assert response.status_code == 201, response.text
     created: list[dict[str, Any]] = response.json()["events"]
     return created
-
-
-def just_before(recorded_at: str) -> str:
-    return (datetime.fromisoformat(recorded_at) - timedelta(microseconds=1)).isoformat()
 
 
 def by_id(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -15,18 +15,16 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from support import AUTH, EXAMPLE, REPO, Server
+from support import REPO, Server, append_event, just_before
 
 from api.formats import CSV_COLUMNS
 from store.config import StoreConfig
-from store.loader import load
 from store.log import ConflictLog
 
 SLUG = "istanbul-2025"
@@ -36,12 +34,6 @@ DISPUTED_CALL = "3221c451-fe72-4f21-b409-4d50f4b07cdd"  # who phoned whom, 28 Ma
 DISPUTE = "e9d0f8f7-38c4-4dc3-818a-483efa1c3f12"
 ZONE = "a12b1f35-8c76-4860-9765-cc2a92a6d916"
 EVENTS_IN_EXAMPLE = 16
-
-
-@pytest.fixture
-def istanbul(client: TestClient, log: ConflictLog) -> TestClient:
-    load(log, EXAMPLE)
-    return client
 
 
 def export(client: TestClient, **params: str) -> str:
@@ -66,14 +58,7 @@ def csv_metadata(text: str) -> dict[str, str]:
 
 
 def append(client: TestClient, event: dict[str, Any]) -> dict[str, Any]:
-    response = client.post(f"/negotiations/{SLUG}/events", json=event, headers=AUTH)
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()["events"][0]
-    return created
-
-
-def just_before(recorded_at: str) -> str:
-    return (datetime.fromisoformat(recorded_at) - timedelta(microseconds=1)).isoformat()
+    return append_event(client, SLUG, event)
 
 
 def proposal_and_answer(client: TestClient, response: str) -> tuple[str, str]:
@@ -199,13 +184,13 @@ def test_a_hash_mark_or_a_line_break_in_a_field_survives_pandas(istanbul: TestCl
         {
             "type": "StatementIssued",
             "occurred_at": "2025-05-29",
-            "data": {"speaker": "UKR", "summary": "Point #1, then\na new line, \"quoted\", done"},
+            "data": {"speaker": "UKR", "summary": 'Point #1, then\na new line, "quoted", done'},
             "sources": [{"outlet": "Ukrinform", "url": "https://example.org/a#b"}],
         },
     )
     frame = read_csv(export(istanbul, format="csv", type="StatementIssued"))
 
-    assert frame["notes"].iloc[-1] == "Point #1, then\na new line, \"quoted\", done"
+    assert frame["notes"].iloc[-1] == 'Point #1, then\na new line, "quoted", done'
     assert json.loads(frame["sources"].iloc[-1])[0]["url"] == "https://example.org/a#b"
     assert set(frame["event_type"]) == {"StatementIssued"}
 
@@ -349,8 +334,9 @@ def test_as_of_from_to_and_type_narrow_the_export_as_the_state_and_timeline_do(
     window = read_csv(export(istanbul, format="csv", **{"from": "2025-05-19", "to": "2025-05-19"}))
     typed = read_csv(export(istanbul, format="csv", type="ContactHeld,ProposalMade"))
     repeated = read_csv(
-        istanbul.get(EXPORT, params=[("format", "csv"), ("type", "ContactHeld"),
-                                     ("type", "ProposalMade")]).text
+        istanbul.get(
+            EXPORT, params=[("format", "csv"), ("type", "ContactHeld"), ("type", "ProposalMade")]
+        ).text
     )
 
     assert set(as_of_17["event_type"]) == {"NegotiationOpened", "RoundHeld", "StatementIssued"}
