@@ -75,3 +75,28 @@ def quoted_statement(person: str, quote: str, *, url: str | None = None) -> AnyE
         source["url"] = url
     data = {"speaker": "RUS", "summary": "Russia is ready for a second round."}
     return event("StatementIssued", data, sources=[source])
+
+
+GENEVA_OPENING: dict[str, Any] = {
+    "slug": "geneva-talks",
+    "title": "Geneva talks",
+    "parties": ["RUS", {"name": "Ukraine", "country": "UKR"}],
+    "mediators": ["CHE"],
+    "occurred_at": "2025-05-01",
+}
+"""A ``POST /negotiations`` body: talks in Geneva, mediated by Switzerland."""
+
+
+def back_dated_proposal() -> dict[str, Any]:
+    """A proposal of 20 May reported weeks later: back-dated in valid time."""
+    return {
+        "type": "ProposalMade",
+        "occurred_at": "2025-05-20",
+        "data": {
+            "proposal_id": "late-prisoner-exchange",
+            "proposer": {"name": "Rustem Umerov", "country": "UKR"},
+            "subject": "prisoner_exchange",
+            "summary": "An exchange of 1,000 prisoners for 1,000, reported weeks later.",
+        },
+        "sources": [{"outlet": "Parley test desk"}],
+    }

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from builders import back_dated_proposal
 from fastapi.testclient import TestClient
 from support import AUTH, just_before, ok_json
 
@@ -37,20 +38,6 @@ def append(client: TestClient, *events: dict[str, Any]) -> list[dict[str, Any]]:
 
 def by_id(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {item["id"]: item for item in items}
-
-
-def back_dated_proposal() -> dict[str, Any]:
-    return {
-        "type": "ProposalMade",
-        "occurred_at": "2025-05-20",
-        "data": {
-            "proposal_id": "late-prisoner-exchange",
-            "proposer": {"name": "Rustem Umerov", "country": "UKR"},
-            "subject": "prisoner_exchange",
-            "summary": "An exchange of 1,000 prisoners for 1,000, reported weeks later.",
-        },
-        "sources": SOURCE,
-    }
 
 
 def test_every_event_of_the_report_is_in_its_lane_and_the_disputed_call_is_flagged(
