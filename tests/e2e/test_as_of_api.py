@@ -227,7 +227,9 @@ def test_latest_keeps_the_last_timeline_entries_and_total_counts_them_all(
                 cut = istanbul.get(path, params={**moment, "latest": count}).json()
                 assert cut["events"] == whole["events"][-count:], (to, known_at, count)
                 assert cut["total"] == whole["total"] == len(whole["events"])
-                assert cut["position"] == max((e["position"] for e in cut["events"]), default=None)
+                assert cut["position"] == max(
+                    (e["position"] for e in cut["events"]), default=None
+                )
     refused = istanbul.get(path, params={"latest": 0})
     assert refused.status_code == 422 and "latest" in refused.text
 

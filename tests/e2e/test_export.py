@@ -184,13 +184,13 @@ def test_a_hash_mark_or_a_line_break_in_a_field_survives_pandas(istanbul: TestCl
         {
             "type": "StatementIssued",
             "occurred_at": "2025-05-29",
-            "data": {"speaker": "UKR", "summary": 'Point #1, then\na new line, "quoted", done'},
+            "data": {"speaker": "UKR", "summary": "Point #1, then\na new line, \"quoted\", done"},
             "sources": [{"outlet": "Ukrinform", "url": "https://example.org/a#b"}],
         },
     )
     frame = read_csv(export(istanbul, format="csv", type="StatementIssued"))
 
-    assert frame["notes"].iloc[-1] == 'Point #1, then\na new line, "quoted", done'
+    assert frame["notes"].iloc[-1] == "Point #1, then\na new line, \"quoted\", done"
     assert json.loads(frame["sources"].iloc[-1])[0]["url"] == "https://example.org/a#b"
     assert set(frame["event_type"]) == {"StatementIssued"}
 
@@ -334,9 +334,8 @@ def test_as_of_from_to_and_type_narrow_the_export_as_the_state_and_timeline_do(
     window = read_csv(export(istanbul, format="csv", **{"from": "2025-05-19", "to": "2025-05-19"}))
     typed = read_csv(export(istanbul, format="csv", type="ContactHeld,ProposalMade"))
     repeated = read_csv(
-        istanbul.get(
-            EXPORT, params=[("format", "csv"), ("type", "ContactHeld"), ("type", "ProposalMade")]
-        ).text
+        istanbul.get(EXPORT, params=[("format", "csv"), ("type", "ContactHeld"),
+                                     ("type", "ProposalMade")]).text
     )
 
     assert set(as_of_17["event_type"]) == {"NegotiationOpened", "RoundHeld", "StatementIssued"}
