@@ -96,10 +96,7 @@ class Timeline:
 
     def to_json(self) -> dict[str, Any]:
         raw = {
-            "from": self.from_,
-            "to": self.to,
-            "known_at": self.known_at,
-            "position": self.position,
+            **_window(self),
             "total": len(self.events) if self.total < 0 else self.total,
             "events": [entry.raw() for entry in self.events],
         }
@@ -207,10 +204,7 @@ class Diff:
 
     def to_json(self) -> dict[str, Any]:
         raw = {
-            "from": self.from_,
-            "to": self.to,
-            "known_at": self.known_at,
-            "position": self.position,
+            **_window(self),
             "rounds": [change.raw() for change in self.rounds],
             "proposals": [change.raw() for change in self.proposals],
             "security_zones": [change.raw() for change in self.security_zones],
@@ -304,3 +298,13 @@ def diff(
         naive_state(records, negotiation, from_, known_at),
         naive_state(records, negotiation, to, known_at),
     )
+
+
+def _window(answer: Timeline | Diff) -> dict[str, Any]:
+    """The valid times and the knowledge an answer is for, and the position it reflects."""
+    return {
+        "from": answer.from_,
+        "to": answer.to,
+        "known_at": answer.known_at,
+        "position": answer.position,
+    }
