@@ -100,3 +100,13 @@ def back_dated_proposal() -> dict[str, Any]:
         },
         "sources": [{"outlet": "Parley test desk"}],
     }
+
+
+def retraction_body(event_id: str, reason: str) -> dict[str, Any]:
+    """An EventRetracted of 30 May as a client sends it, from the Parley desk."""
+    return {
+        "type": "EventRetracted",
+        "occurred_at": "2025-05-30",
+        "data": {"event_id": event_id, "reason": reason},
+        "sources": [{"outlet": "Parley desk"}],
+    }

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from typing import Any
 
+from builders import retraction_body
 from fastapi.testclient import TestClient
 from support import REPO, append_event, just_before, ok_json
 
@@ -141,30 +142,14 @@ def test_a_correction_acts_from_its_own_recorded_at(istanbul: TestClient) -> Non
 def test_a_retraction_acts_from_its_recorded_at_and_before_it_the_event_counts_again(
     istanbul: TestClient,
 ) -> None:
-    created = append(
-        istanbul,
-        {
-            "type": "EventRetracted",
-            "occurred_at": "2025-05-30",
-            "data": {"event_id": ZONE_ID, "reason": "misattributed"},
-            "sources": [{"outlet": "Parley desk"}],
-        },
-    )
+    created = append(istanbul, retraction_body(ZONE_ID, "misattributed"))
     assert state(istanbul, as_of="2025-05-28")["security_zones"] == []
     before = state(istanbul, as_of="2025-05-28", known_at=just_before(created["recorded_at"]))
     assert [z["regions"] for z in before["security_zones"]] == [["UA-63", "UA-59"]]
 
 
 def test_a_retracted_event_takes_its_disputes_with_it(istanbul: TestClient) -> None:
-    append(
-        istanbul,
-        {
-            "type": "EventRetracted",
-            "occurred_at": "2025-05-30",
-            "data": {"event_id": DISPUTED_CALL, "reason": "the agencies withdrew it"},
-            "sources": [{"outlet": "Parley desk"}],
-        },
-    )
+    append(istanbul, retraction_body(DISPUTED_CALL, "the agencies withdrew it"))
     assert state(istanbul, as_of="2025-05-28")["contested"] == []
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
+from builders import retraction_body
 from fastapi.testclient import TestClient
 from support import REPO, Server, append_event, just_before
 
@@ -231,15 +232,7 @@ def test_plover_lines_use_the_manual_field_names_and_iso_alpha3_entities(
 def test_a_retracted_event_leaves_the_export_only_from_the_retraction_on(
     istanbul: TestClient,
 ) -> None:
-    retraction = append(
-        istanbul,
-        {
-            "type": "EventRetracted",
-            "occurred_at": "2025-05-30",
-            "data": {"event_id": DISPUTED_CALL, "reason": "the call is unconfirmed"},
-            "sources": [{"outlet": "Parley desk"}],
-        },
-    )
+    retraction = append(istanbul, retraction_body(DISPUTED_CALL, "the call is unconfirmed"))
     _, now = json_lines(export(istanbul, format="ndjson"))
     before = read_csv(
         export(istanbul, format="csv", known_at=just_before(retraction["recorded_at"]))
@@ -254,15 +247,7 @@ def test_a_retracted_event_leaves_the_export_only_from_the_retraction_on(
 
 
 def retract(client: TestClient, target: str) -> dict[str, Any]:
-    return append(
-        client,
-        {
-            "type": "EventRetracted",
-            "occurred_at": "2025-05-30",
-            "data": {"event_id": target, "reason": "withdrawn"},
-            "sources": [{"outlet": "Parley desk"}],
-        },
-    )
+    return append(client, retraction_body(target, "withdrawn"))
 
 
 def test_an_export_holds_as_many_events_as_the_state_folds_at_every_moment(
