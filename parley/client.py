@@ -19,7 +19,7 @@ import time
 from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from types import TracebackType
-from typing import IO, Any, Literal, Self, TypeVar
+from typing import IO, Any, Literal, Self, TypedDict, TypeVar, Unpack
 from urllib.parse import quote
 from uuid import UUID
 
@@ -52,6 +52,17 @@ EventBody = Mapping[str, Any] | BaseModel
 ActorLike = str | Mapping[str, Any] | BaseModel
 ExportFormat = Literal["ndjson", "csv", "plover"]
 _Model = TypeVar("_Model", bound=BaseModel)
+
+
+class ExportWindow(TypedDict, total=False):
+    """The export options ``export``, ``iter_export`` and ``export_to`` share, as the
+    server's ``/export`` takes them (``from_`` is its ``from``); None leaves one out."""
+
+    as_of: Time | None
+    known_at: Time | None
+    from_: Time | None
+    to: Time | None
+    type: Types | None
 
 
 class Client:
@@ -254,32 +265,22 @@ class Client:
         self,
         slug: str,
         format: ExportFormat = "ndjson",
-        *,
-        as_of: Time | None = None,
-        known_at: Time | None = None,
-        from_: Time | None = None,
-        to: Time | None = None,
-        type: Types | None = None,
+        **window: Unpack[ExportWindow],
     ) -> str:
         """A negotiation exported whole, as text (``iter_export`` and ``export_to``
         stream it instead)."""
-        chunks = self._export_chunks(slug, format, as_of, known_at, from_, to, type)
+        chunks = self._export_chunks(slug, format, window)
         return b"".join(chunks).decode()
 
     def iter_export(
         self,
         slug: str,
         format: ExportFormat = "ndjson",
-        *,
-        as_of: Time | None = None,
-        known_at: Time | None = None,
-        from_: Time | None = None,
-        to: Time | None = None,
-        type: Types | None = None,
+        **window: Unpack[ExportWindow],
     ) -> Iterator[str]:
         """The export's lines as they arrive, without line endings: one JSON object per
         line for ``ndjson`` and ``plover``."""
-        chunks = self._export_chunks(slug, format, as_of, known_at, from_, to, type)
+        chunks = self._export_chunks(slug, format, window)
         pending = b""
         for chunk in chunks:
             lines = (pending + chunk).split(b"\n")
@@ -294,32 +295,24 @@ class Client:
         slug: str,
         file: IO[bytes],
         format: ExportFormat = "ndjson",
-        *,
-        as_of: Time | None = None,
-        known_at: Time | None = None,
-        from_: Time | None = None,
-        to: Time | None = None,
-        type: Types | None = None,
+        **window: Unpack[ExportWindow],
     ) -> int:
         """Write the export's bytes to ``file`` as they arrive; returns how many."""
         written = 0
-        for chunk in self._export_chunks(slug, format, as_of, known_at, from_, to, type):
+        for chunk in self._export_chunks(slug, format, window):
             file.write(chunk)
             written += len(chunk)
         return written
 
-    def _export_chunks(
-        self,
-        slug: str,
-        format: str,
-        as_of: Time | None,
-        known_at: Time | None,
-        from_: Time | None,
-        to: Time | None,
-        type: Types | None,
-    ) -> Iterator[bytes]:
-        params = _params(format=format, as_of=as_of, known_at=known_at, to=to, type=type)
-        params |= _params(**{"from": from_})
+    def _export_chunks(self, slug: str, format: str, window: ExportWindow) -> Iterator[bytes]:
+        params = _params(
+            format=format,
+            as_of=window.get("as_of"),
+            known_at=window.get("known_at"),
+            to=window.get("to"),
+            type=window.get("type"),
+        )
+        params |= _params(**{"from": window.get("from_")})
         path = f"/negotiations/{_segment(slug)}/export"
         with self._http.stream("GET", path, params=params, headers={"Accept": "*/*"}) as answer:
             if answer.is_error:

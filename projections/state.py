@@ -13,7 +13,7 @@ knowledge, which ``projections.as_of`` applies before folding.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, assert_never, cast
 from uuid import UUID
@@ -86,11 +86,12 @@ class Item:
     """
 
     __slots__ = ()
-    _json: bytes | None
+    _json: bytes | None  # each item declares it last, after its own fields
 
     def raw(self) -> dict[str, Any]:
-        """The item's fields under their JSON names, not yet encoded."""
-        raise NotImplementedError
+        """The item's fields under their JSON names, not yet encoded: by default its own
+        fields in declaration order, under their names."""
+        return {name: getattr(self, name) for name in _field_names(type(self))}
 
     def to_json(self) -> dict[str, Any]:
         return cast(dict[str, Any], jsonable(_raw(self)))
@@ -104,6 +105,16 @@ class Item:
         return cached
 
 
+_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _field_names(kind: type[Any]) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in fields(kind) if f.init)
+    return names
+
+
 @dataclass(frozen=True, slots=True)
 class Delegation(Item):
     party: Actor
@@ -111,17 +122,7 @@ class Delegation(Item):
     members: tuple[Actor, ...]
     named_at: Moment
     events: EventIds
-
-
     _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
-    def raw(self) -> dict[str, Any]:
-        return {
-            "party": self.party,
-            "head": self.head,
-            "members": self.members,
-            "named_at": self.named_at,
-            "events": self.events,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,19 +134,7 @@ class Round(Item):
     host: Actor | None
     outcomes: tuple[str, ...]
     events: EventIds
-
-
     _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
-    def raw(self) -> dict[str, Any]:
-        return {
-            "round": self.round,
-            "status": self.status,
-            "starts_at": self.starts_at,
-            "place": self.place,
-            "host": self.host,
-            "outcomes": self.outcomes,
-            "events": self.events,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,17 +144,7 @@ class Answer(Item):
     response: str
     summary: str | None
     answered_at: Moment
-
-
     _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
-    def raw(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "responder": self.responder,
-            "response": self.response,
-            "summary": self.summary,
-            "answered_at": self.answered_at,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,24 +157,9 @@ class Proposal(Item):
     terms: tuple[str, ...]
     status: ProposalStatus
     made_at: Moment
-    answers: tuple[Answer, ...]
+    answers: tuple[Answer, ...]  # items: each keeps its own JSON
     events: EventIds
-
-
     _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
-    def raw(self) -> dict[str, Any]:
-        return {
-            "proposal_id": self.proposal_id,
-            "proposer": self.proposer,
-            "addressee": self.addressee,
-            "subject": self.subject,
-            "summary": self.summary,
-            "terms": self.terms,
-            "status": self.status,
-            "made_at": self.made_at,
-            "answers": self.answers,  # items: each keeps its own JSON
-            "events": self.events,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,9 +170,8 @@ class Document(Item):
     round: int | None
     exchanged_at: Moment
     events: EventIds
-
-
     _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
+
     def raw(self) -> dict[str, Any]:
         return {
             "title": self.title,
@@ -234,22 +197,7 @@ class Ceasefire(Item):
     effective_until: Moment | None
     occurred_at: Moment
     events: EventIds
-
-
     _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
-    def raw(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "proposer": self.proposer,
-            "parties": self.parties,
-            "scope": self.scope,
-            "duration": self.duration,
-            "conditions": self.conditions,
-            "effective_from": self.effective_from,
-            "effective_until": self.effective_until,
-            "occurred_at": self.occurred_at,
-            "events": self.events,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,23 +208,12 @@ class SecurityZone(Item):
     status: str
     declared_at: Moment
     events: EventIds
-
     _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def key(self) -> tuple[Actor, frozenset[str]]:
         """A later declaration by the same declarer over the same regions updates this one."""
         return (self.declared_by, frozenset(self.regions))
-
-    def raw(self) -> dict[str, Any]:
-        return {
-            "declared_by": self.declared_by,
-            "regions": self.regions,
-            "depth_km": self.depth_km,
-            "status": self.status,
-            "declared_at": self.declared_at,
-            "events": self.events,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,18 +226,7 @@ class ContestedClaim(Item):
     recorded_at: datetime
     disputed_at: Moment
     events: EventIds
-
-
     _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
-    def raw(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "disputed_by": self.disputed_by,
-            "counter_claim": self.counter_claim,
-            "recorded_at": self.recorded_at,
-            "disputed_at": self.disputed_at,
-            "events": self.events,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -587,15 +513,9 @@ def _proposal_answered(acc: Accumulator, event: ProposalAnswered) -> None:
         answered_at=event.occurred_at,
     )
     status: ProposalStatus = proposal.status if data.response == "noted" else data.response
-    acc.proposals[data.proposal_id] = Proposal(
-        proposal_id=proposal.proposal_id,
-        proposer=proposal.proposer,
-        addressee=proposal.addressee,
-        subject=proposal.subject,
-        summary=proposal.summary,
-        terms=proposal.terms,
+    acc.proposals[data.proposal_id] = replace(
+        proposal,
         status=status,
-        made_at=proposal.made_at,
         answers=proposal.answers + (answer,),
         events=proposal.events + (event.id,),
     )
@@ -634,13 +554,10 @@ def _host_announced(acc: Accumulator, event: HostAnnounced) -> None:
             events=(event.id,),
         )
         return
-    acc.rounds[data.round] = Round(
-        round=previous.round,
-        status=previous.status,
-        starts_at=previous.starts_at,
+    acc.rounds[data.round] = replace(
+        previous,
         place=data.place or previous.place,
         host=data.host,
-        outcomes=previous.outcomes,
         events=previous.events + (event.id,),
     )
 
@@ -660,15 +577,7 @@ def _round_held(acc: Accumulator, event: RoundHeld) -> None:
 
 
 def _with_event(item: Round, event_id: UUID) -> Round:
-    return Round(
-        round=item.round,
-        status=item.status,
-        starts_at=item.starts_at,
-        place=item.place,
-        host=item.host,
-        outcomes=item.outcomes,
-        events=item.events + (event_id,),
-    )
+    return replace(item, events=item.events + (event_id,))
 
 
 def _document_exchanged(acc: Accumulator, event: DocumentExchanged) -> None:
@@ -735,12 +644,10 @@ def _security_zone_declared(acc: Accumulator, event: SecurityZoneDeclared) -> No
             events=(event.id,),
         )
         return
-    acc.zones[key] = SecurityZone(
-        declared_by=previous.declared_by,
-        regions=previous.regions,
+    acc.zones[key] = replace(
+        previous,
         depth_km=data.depth_km if data.depth_km is not None else previous.depth_km,
         status=data.status,
-        declared_at=previous.declared_at,
         events=previous.events + (event.id,),
     )
 

@@ -38,15 +38,7 @@ class Dispute(Item):
     event_id: UUID
     disputed_by: Actor
     counter_claim: str
-
-
     _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
-    def raw(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "disputed_by": self.disputed_by,
-            "counter_claim": self.counter_claim,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +53,8 @@ class TimelineEntry(Item):
     retracted_by: UUID | None
     recorded_by: str | None  # the token that appended it (None before named tokens)
     coding: Coding  # of ``event`` as corrected
-
-
     _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
+
     def raw(self) -> dict[str, Any]:
         event = self.event
         return {
@@ -105,10 +96,7 @@ class Timeline:
 
     def to_json(self) -> dict[str, Any]:
         raw = {
-            "from": self.from_,
-            "to": self.to,
-            "known_at": self.known_at,
-            "position": self.position,
+            **_window(self),
             "total": len(self.events) if self.total < 0 else self.total,
             "events": [entry.raw() for entry in self.events],
         }
@@ -189,9 +177,8 @@ class Change(Item):
     before: _Made | None
     after: _Made
     events: EventIds
-
-
     _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
+
     def raw(self) -> dict[str, Any]:
         return {
             **self.identity,
@@ -217,10 +204,7 @@ class Diff:
 
     def to_json(self) -> dict[str, Any]:
         raw = {
-            "from": self.from_,
-            "to": self.to,
-            "known_at": self.known_at,
-            "position": self.position,
+            **_window(self),
             "rounds": [change.raw() for change in self.rounds],
             "proposals": [change.raw() for change in self.proposals],
             "security_zones": [change.raw() for change in self.security_zones],
@@ -314,3 +298,13 @@ def diff(
         naive_state(records, negotiation, from_, known_at),
         naive_state(records, negotiation, to, known_at),
     )
+
+
+def _window(answer: Timeline | Diff) -> dict[str, Any]:
+    """The valid times and the knowledge an answer is for, and the position it reflects."""
+    return {
+        "from": answer.from_,
+        "to": answer.to,
+        "known_at": answer.known_at,
+        "position": answer.position,
+    }

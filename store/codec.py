@@ -52,15 +52,8 @@ def encode_record(recorded: Recorded) -> bytes:
         "schema": recorded.schema,
         "chain": recorded.chain,
         "type": recorded.type,
-        "negotiation": recorded.negotiation,
-        "recorded_at": utc_text(recorded.timestamp),
-        "previous_hash": recorded.previous_hash,
-        "hash": recorded.hash,
+        **_store_facts(recorded),
     }
-    if recorded.recorded_by is not None:
-        fields["recorded_by"] = recorded.recorded_by
-    if recorded.source is not None:
-        fields["source"] = recorded.source
     head = orjson.dumps(fields)
     return b"".join((head[:-1], _EVENT_KEY, recorded.event_json, b"}"))
 
@@ -145,17 +138,25 @@ def answer_json(record: Recorded) -> bytes:
     the stored canonical JSON of the event, then what the store added. The one place
     that says how an event looks in JSON (``answer_from_row`` makes the same bytes
     straight from a stored row)."""
-    head = {
-        "negotiation": record.negotiation,
-        "recorded_at": utc_text(record.timestamp),
-        "previous_hash": record.previous_hash,
-        "hash": record.hash,
+    head = orjson.dumps(_store_facts(record))[1:-1]
+    return _answer(record.json, head, record.position, record.version)
+
+
+def _store_facts(recorded: Recorded) -> dict[str, Any]:
+    """What the store adds to an event, in the order both the row and the answer keep:
+    its negotiation, when it was recorded, the chain's hashes, and who and what sent it
+    (those two only when known)."""
+    facts: dict[str, Any] = {
+        "negotiation": recorded.negotiation,
+        "recorded_at": utc_text(recorded.timestamp),
+        "previous_hash": recorded.previous_hash,
+        "hash": recorded.hash,
     }
-    if record.recorded_by is not None:
-        head["recorded_by"] = record.recorded_by
-    if record.source is not None:
-        head["source"] = record.source
-    return _answer(record.json, orjson.dumps(head)[1:-1], record.position, record.version)
+    if recorded.recorded_by is not None:
+        facts["recorded_by"] = recorded.recorded_by
+    if recorded.source is not None:
+        facts["source"] = recorded.source
+    return facts
 
 
 def answer_from_row(

@@ -14,7 +14,7 @@ from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
@@ -45,6 +45,39 @@ INDEX_TABLE = "parley_event_index"
 COLUMNS = (
     "event_id, negotiation, version, position, type, subject_id, occurred_at, recorded_at, hash"
 )
+
+
+class Slice(TypedDict, total=False):
+    """Which events a read keeps: of these types, valid and recorded by these times,
+    matching a search; a filter left out (or None) keeps all."""
+
+    types: Sequence[str]
+    valid_lte: datetime | None
+    recorded_lte: datetime | None
+    search: Search | None
+
+
+class RecordFilters(Slice, total=False):
+    """A slice of one negotiation (or all), after a position or a version."""
+
+    negotiation: str | None
+    after_position: int | None
+    after_version: int | None
+
+
+class UpTo(TypedDict, total=False):
+    """How far a read sees: events recorded by ``recorded_lte``, at or before ``upto_position``."""
+
+    recorded_lte: datetime | None
+    upto_position: int | None
+
+
+class RecordSelection(RecordFilters, total=False):
+    """Filters, and the order and page of the answer (see ``EventIndex.select_records``)."""
+
+    by_version: bool | None
+    latest_in_valid_time: bool
+    limit: int | None
 
 
 class RecordingOrderError(Exception):
@@ -161,68 +194,37 @@ class EventIndex:
                 for position, originator_id, version, state in rows
             ]
 
-    def select_records(
-        self,
-        *,
-        negotiation: str | None = None,
-        after_position: int | None = None,
-        after_version: int | None = None,
-        types: Sequence[str] = (),
-        valid_lte: datetime | None = None,
-        recorded_lte: datetime | None = None,
-        search: Search | None = None,
-        by_version: bool | None = None,
-        latest_in_valid_time: bool = False,
-        limit: int | None = None,
-    ) -> list[Recorded]:
+    def select_records(self, **selection: Unpack[RecordSelection]) -> list[Recorded]:
         """Events in position order (per negotiation: version order, unless ``by_version``
         is False; or the latest in valid time first), filtered and paged."""
-        where, params = self._where(
-            negotiation=negotiation,
-            after_position=after_position,
-            after_version=after_version,
-            types=types,
-            valid_lte=valid_lte,
-            recorded_lte=recorded_lte,
-            search=search,
-        )
+        where, params = self._where(selection)
+        by_version = selection.get("by_version")
         if by_version is None:
-            by_version = negotiation is not None
-        if latest_in_valid_time:
+            by_version = selection.get("negotiation") is not None
+        if selection.get("latest_in_valid_time", False):
             tail = "ORDER BY i.occurred_at DESC, i.position DESC"
         else:
             tail = "ORDER BY i.version" if by_version else "ORDER BY i.position"
+        limit = selection.get("limit")
         if limit is not None:
             tail += " LIMIT ?"
             params.append(limit)
         return self._records(where, params, tail)
 
-    def count_records(
-        self,
-        *,
-        negotiation: str | None = None,
-        types: Sequence[str] = (),
-        valid_lte: datetime | None = None,
-        recorded_lte: datetime | None = None,
-    ) -> int:
+    def count_records(self, **filters: Unpack[RecordFilters]) -> int:
         """How many events ``select_records`` would give with these filters."""
-        where, params = self._where(
-            negotiation=negotiation, types=types, valid_lte=valid_lte, recorded_lte=recorded_lte
-        )
+        where, params = self._where(filters)
         rows = self._fetch(self._sql(f"SELECT COUNT(*) FROM {self.index_table} i {where}"), params)
         return int(rows[0][0])
 
-    def _where(
-        self,
-        *,
-        negotiation: str | None = None,
-        after_position: int | None = None,
-        after_version: int | None = None,
-        types: Sequence[str] = (),
-        valid_lte: datetime | None = None,
-        recorded_lte: datetime | None = None,
-        search: Search | None = None,
-    ) -> tuple[str, list[Any]]:
+    def _where(self, filters: RecordFilters) -> tuple[str, list[Any]]:
+        search = filters.get("search")
+        negotiation = filters.get("negotiation")
+        after_position = filters.get("after_position")
+        after_version = filters.get("after_version")
+        types = filters.get("types", ())
+        valid_lte = filters.get("valid_lte")
+        recorded_lte = filters.get("recorded_lte")
         clauses: list[str] = []
         params: list[Any] = []
         if search is not None:
@@ -393,18 +395,14 @@ class EventIndex:
         """Disputes, corrections and retractions that name ``event_id``."""
         return self._records("WHERE i.subject_id = ?", [self._id(event_id)], "ORDER BY i.position")
 
-    def records_about_any(
-        self,
-        ids: Sequence[UUID],
-        *,
-        recorded_lte: datetime | None = None,
-        upto_position: int | None = None,
-    ) -> list[Recorded]:
+    def records_about_any(self, ids: Sequence[UUID], **upto: Unpack[UpTo]) -> list[Recorded]:
         """Disputes, corrections and retractions that name any of ``ids``, recorded by
         ``recorded_lte`` and at or before ``upto_position``, in position order (a page of
         an export asks once for all its events)."""
         if not ids:
             return []
+        recorded_lte = upto.get("recorded_lte")
+        upto_position = upto.get("upto_position")
         clauses = [f"i.subject_id IN ({', '.join('?' * len(ids))})"]
         params: list[Any] = [self._id(i) for i in ids]
         if recorded_lte is not None:

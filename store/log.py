@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar, Unpack, cast
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -41,13 +41,19 @@ from domain.events import AnyEvent, NegotiationOpened
 from domain.negotiation import Recorded, check_slug
 from store.config import KEY_DIR_KEY, StoreConfig, eventsourcing_env
 from store.damage import StoreFailure, probe
-from store.index import NegotiationSummary, RestoreBatch
+from store.index import (
+    NegotiationSummary,
+    RecordFilters,
+    RecordSelection,
+    RestoreBatch,
+    Slice,
+    UpTo,
+)
 from store.kek import KeyFolder
 from store.keyring import Keyring, PersonKey
 from store.mapper import RecordMapper
 from store.recorder import IndexedRecorder
 from store.redact import Redaction, redact
-from store.search import Search
 from store.tokens import TokenStore
 from store.verify import ChainReport, verify
 from store.writer import Appended, Writer
@@ -231,22 +237,13 @@ class ConflictLog(Application[UUID]):
         *,
         after_version: int | None = None,
         limit: int | None = None,
-        types: Sequence[str] = (),
-        valid_lte: datetime | None = None,
-        recorded_lte: datetime | None = None,
-        search: Search | None = None,
+        **slice_: Unpack[Slice],
     ) -> list[Recorded]:
         """A negotiation's events in version order, paged, time-sliced and searched."""
         if not self.exists(slug):
             raise NegotiationNotFoundError(slug)
         return self.index.select_records(
-            negotiation=slug,
-            after_version=after_version,
-            limit=limit,
-            types=types,
-            valid_lte=valid_lte,
-            recorded_lte=recorded_lte,
-            search=search,
+            negotiation=slug, after_version=after_version, limit=limit, **slice_
         )
 
     def global_log(
@@ -254,25 +251,15 @@ class ConflictLog(Application[UUID]):
         *,
         after: int = 0,
         limit: int = 100,
-        types: Sequence[str] = (),
         negotiation: str | None = None,
-        valid_lte: datetime | None = None,
-        recorded_lte: datetime | None = None,
-        search: Search | None = None,
+        **slice_: Unpack[Slice],
     ) -> list[Recorded]:
         """The global log after a position, in position order: of one negotiation or
         all, time-sliced and searched."""
         if negotiation is not None and not self.exists(negotiation):
             raise NegotiationNotFoundError(negotiation)
         return self.index.select_records(
-            after_position=after,
-            limit=limit,
-            types=types,
-            negotiation=negotiation,
-            valid_lte=valid_lte,
-            recorded_lte=recorded_lte,
-            search=search,
-            by_version=False,
+            after_position=after, limit=limit, negotiation=negotiation, by_version=False, **slice_
         )
 
     def record_at(self, slug: str, version: int) -> Recorded | None:
@@ -300,49 +287,16 @@ class ConflictLog(Application[UUID]):
     def last_position(self) -> int:
         return self.index.last_position()
 
-    def records(
-        self,
-        *,
-        negotiation: str | None = None,
-        after_position: int | None = None,
-        after_version: int | None = None,
-        types: Sequence[str] = (),
-        valid_lte: datetime | None = None,
-        recorded_lte: datetime | None = None,
-        search: Search | None = None,
-        by_version: bool | None = None,
-        latest_in_valid_time: bool = False,
-        limit: int | None = None,
-    ) -> list[Recorded]:
+    def records(self, **selection: Unpack[RecordSelection]) -> list[Recorded]:
         """Events in position order (per negotiation: version order, unless ``by_version``
         is False; or the latest in valid time first), filtered and paged. Unlike
         ``negotiation_events`` and ``global_log``, a negotiation that does not exist
         gives no events rather than an error."""
-        return self.index.select_records(
-            negotiation=negotiation,
-            after_position=after_position,
-            after_version=after_version,
-            types=types,
-            valid_lte=valid_lte,
-            recorded_lte=recorded_lte,
-            search=search,
-            by_version=by_version,
-            latest_in_valid_time=latest_in_valid_time,
-            limit=limit,
-        )
+        return self.index.select_records(**selection)
 
-    def count_records(
-        self,
-        *,
-        negotiation: str | None = None,
-        types: Sequence[str] = (),
-        valid_lte: datetime | None = None,
-        recorded_lte: datetime | None = None,
-    ) -> int:
+    def count_records(self, **filters: Unpack[RecordFilters]) -> int:
         """How many events ``records`` would give with these filters."""
-        return self.index.count_records(
-            negotiation=negotiation, types=types, valid_lte=valid_lte, recorded_lte=recorded_lte
-        )
+        return self.index.count_records(**filters)
 
     def records_at(self, positions: Sequence[int]) -> list[Recorded]:
         """The stored events at these log positions, in position order."""
@@ -352,18 +306,10 @@ class ConflictLog(Application[UUID]):
         """The stored events with these ids, in position order (missing ids are skipped)."""
         return self.index.records_by_ids(ids)
 
-    def records_about_any(
-        self,
-        ids: Sequence[UUID],
-        *,
-        recorded_lte: datetime | None = None,
-        upto_position: int | None = None,
-    ) -> list[Recorded]:
+    def records_about_any(self, ids: Sequence[UUID], **upto: Unpack[UpTo]) -> list[Recorded]:
         """Disputes, corrections and retractions that name any of ``ids``, recorded by
         ``recorded_lte`` and at or before ``upto_position``, in position order."""
-        return self.index.records_about_any(
-            ids, recorded_lte=recorded_lte, upto_position=upto_position
-        )
+        return self.index.records_about_any(ids, **upto)
 
     def last_known_position(self, slug: str, recorded_lte: datetime) -> int | None:
         """The position of a negotiation's last event recorded by ``recorded_lte``."""

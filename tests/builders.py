@@ -61,3 +61,52 @@ def opened_event(title: str = TALKS, **envelope: Any) -> AnyEvent:
     """A NegotiationOpened domain event (a fresh id each call), on ``OPENING_DAY``."""
     envelope = {"occurred_at": OPENING_DAY, **envelope}
     return event("NegotiationOpened", opened_data(title), **envelope)
+
+
+def quoted_statement(person: str, quote: str, *, url: str | None = None) -> AnyEvent:
+    """A StatementIssued on ``DAY`` whose TASS source quotes ``person``, a Russian aide:
+    the personal data a redaction takes out."""
+    source: dict[str, Any] = {
+        "outlet": "TASS",
+        "quote": quote,
+        "attributed_to": {"name": person, "country": "RUS", "role": "aide"},
+    }
+    if url is not None:
+        source["url"] = url
+    data = {"speaker": "RUS", "summary": "Russia is ready for a second round."}
+    return event("StatementIssued", data, sources=[source])
+
+
+GENEVA_OPENING: dict[str, Any] = {
+    "slug": "geneva-talks",
+    "title": "Geneva talks",
+    "parties": ["RUS", {"name": "Ukraine", "country": "UKR"}],
+    "mediators": ["CHE"],
+    "occurred_at": "2025-05-01",
+}
+"""A ``POST /negotiations`` body: talks in Geneva, mediated by Switzerland."""
+
+
+def back_dated_proposal() -> dict[str, Any]:
+    """A proposal of 20 May reported weeks later: back-dated in valid time."""
+    return {
+        "type": "ProposalMade",
+        "occurred_at": "2025-05-20",
+        "data": {
+            "proposal_id": "late-prisoner-exchange",
+            "proposer": {"name": "Rustem Umerov", "country": "UKR"},
+            "subject": "prisoner_exchange",
+            "summary": "An exchange of 1,000 prisoners for 1,000, reported weeks later.",
+        },
+        "sources": [{"outlet": "Parley test desk"}],
+    }
+
+
+def retraction_body(event_id: str, reason: str) -> dict[str, Any]:
+    """An EventRetracted of 30 May as a client sends it, from the Parley desk."""
+    return {
+        "type": "EventRetracted",
+        "occurred_at": "2025-05-30",
+        "data": {"event_id": event_id, "reason": reason},
+        "sources": [{"outlet": "Parley desk"}],
+    }

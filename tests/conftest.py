@@ -31,6 +31,7 @@ from support import POSTGRES_URL as POSTGRES_URL
 from support import (
     REQUIRE_POSTGRES,
     RUNNING,
+    Cli,
     Server,
     database_url,
     fresh_schema,
@@ -43,6 +44,7 @@ from support import (
 
 from api.http.app import create_app
 from store.config import StoreConfig
+from store.loader import load
 from store.log import ConflictLog
 
 BACKENDS = [
@@ -184,6 +186,21 @@ def log(store_config: StoreConfig) -> Iterator[ConflictLog]:
     opened = ConflictLog(store_config)
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def parley_cli(
+    store_config: StoreConfig, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Cli:
+    """``parley`` run in this process on this test's store (``support.Cli``)."""
+    return Cli(store_config, monkeypatch, capsys)
+
+
+@pytest.fixture
+def istanbul(client: TestClient, log: ConflictLog) -> TestClient:
+    """``client`` on a store holding the example negotiation."""
+    load(log, EXAMPLE)
+    return client
 
 
 @pytest.fixture

@@ -119,10 +119,15 @@ def status_line(port: int, path: str, source: str | None = None) -> int | None:
     """The status a silent GET would get, read from the first bytes (None: no answer)."""
     with silent_get(port, path, source=source) as sock:
         sock.settimeout(30)
-        try:
-            first = sock.recv(64)
-        except OSError:
-            return None
+        return answered_status(sock)
+
+
+def answered_status(sock: socket.socket) -> int | None:
+    """The status in the first bytes of the answer on ``sock`` (None: no answer)."""
+    try:
+        first = sock.recv(64)
+    except OSError:
+        return None
     try:
         return int(first.split(b" ", 2)[1])
     except (IndexError, ValueError):
@@ -279,14 +284,7 @@ def huge_header(port: int, size: int) -> int | None:
             sock.sendall(b"\r\n\r\n")
         except OSError:
             pass  # refused mid-way: the answer, if any, is waiting
-        try:
-            first = sock.recv(64)
-        except OSError:
-            return None
-    try:
-        return int(first.split(b" ", 2)[1])
-    except (IndexError, ValueError):
-        return None
+        return answered_status(sock)
 
 
 def urllib_big_body(url: str, token: str, size: int) -> str:

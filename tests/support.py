@@ -17,12 +17,15 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 
 from api.cli import main as cli
 from api.settings import Settings
@@ -220,6 +223,36 @@ def run_threads(count: int, target: Callable[[int], None], hang_guard: float = 2
         raise errors[0]
 
 
+def append_event(client: TestClient, slug: str, event: dict[str, Any]) -> dict[str, Any]:
+    """POST one event to a negotiation as the admin; the event as the answer gives it."""
+    response = client.post(f"/negotiations/{slug}/events", json=event, headers=AUTH)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()["events"][0]
+    return created
+
+
+def just_before(recorded_at: str) -> str:
+    """The moment one microsecond before an ISO ``recorded_at``: what was known just then."""
+    return (datetime.fromisoformat(recorded_at) - timedelta(microseconds=1)).isoformat()
+
+
+def ok_json(client: TestClient, path: str, **params: Any) -> dict[str, Any]:
+    """The JSON body of a GET that must answer 200."""
+    response = client.get(path, params=params)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def shape(value: Any) -> Any:
+    """Keys and value types, all the way down (a list by its first item)."""
+    if isinstance(value, dict):
+        return {key: shape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [shape(item) for item in value[:1]]
+    return type(value).__name__
+
+
 def run_cli(
     config: StoreConfig, monkeypatch: pytest.MonkeyPatch, *args: str, database_url: str = ""
 ) -> int:
@@ -230,6 +263,30 @@ def run_cli(
     monkeypatch.setenv("PARLEY_DATABASE_URL", database_url or config.database_url or "")
     monkeypatch.setenv("PARLEY_DATABASE_SCHEMA", config.postgres_schema)
     return cli.main(list(args))
+
+
+@dataclass
+class Cli:
+    """``parley`` run in this process on a test's store (``run_cli``), and what it printed."""
+
+    config: StoreConfig
+    monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str]
+
+    def __call__(self, *args: str, database_url: str = "") -> int:
+        """``parley ARGS``; read its output with ``printed`` (or ``capsys``)."""
+        return run_cli(self.config, self.monkeypatch, *args, database_url=database_url)
+
+    def printed(self) -> tuple[str, str]:
+        """What was printed since the last look: standard output and standard error."""
+        captured = self.capsys.readouterr()
+        return captured.out, captured.err
+
+    def run(self, *args: str) -> tuple[int, str, str]:
+        """``parley ARGS`` from a clean slate: its exit code, output and errors."""
+        self.capsys.readouterr()
+        code = self(*args)
+        return code, *self.printed()
 
 
 @contextlib.contextmanager

@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
-from builders import statement_body
+from builders import GENEVA_OPENING, statement_body
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,13 +18,7 @@ from api.http.app import create_app
 from store.config import StoreConfig
 from store.log import ConflictLog
 
-OPEN = {
-    "slug": "geneva-talks",
-    "title": "Geneva talks",
-    "parties": ["RUS", {"name": "Ukraine", "country": "UKR"}],
-    "mediators": ["CHE"],
-    "occurred_at": "2025-05-01",
-}
+OPEN = GENEVA_OPENING
 
 
 def round_scheduled(number: int = 2) -> dict[str, Any]:

@@ -6,15 +6,13 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta
 from typing import Any
 
-import pytest
+from builders import retraction_body
 from fastapi.testclient import TestClient
-from support import AUTH, EXAMPLE, REPO
+from support import REPO, append_event, just_before, ok_json
 
 from store.config import StoreConfig
-from store.loader import load
 from store.log import ConflictLog
 
 SLUG = "istanbul-2025"
@@ -24,17 +22,8 @@ ROUND_2_SCHEDULED = "4a867148-8169-4fd9-8ac2-c1f2282badd5"
 DISPUTED_CALL = "3221c451-fe72-4f21-b409-4d50f4b07cdd"
 
 
-@pytest.fixture
-def istanbul(client: TestClient, log: ConflictLog) -> TestClient:
-    load(log, EXAMPLE)
-    return client
-
-
 def state(client: TestClient, **params: str) -> dict[str, Any]:
-    response = client.get(STATE, params=params)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
+    return ok_json(client, STATE, **params)
 
 
 def rounds(body: dict[str, Any]) -> dict[int, dict[str, Any]]:
@@ -42,15 +31,7 @@ def rounds(body: dict[str, Any]) -> dict[int, dict[str, Any]]:
 
 
 def append(client: TestClient, event: dict[str, Any]) -> dict[str, Any]:
-    response = client.post(f"/negotiations/{SLUG}/events", json=event, headers=AUTH)
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()["events"][0]
-    return created
-
-
-def just_before(recorded_at: str) -> str:
-    moment = datetime.fromisoformat(recorded_at) - timedelta(microseconds=1)
-    return moment.isoformat()
+    return append_event(client, SLUG, event)
 
 
 def test_on_17_may_round_1_was_held_in_istanbul_and_no_round_2_yet(istanbul: TestClient) -> None:
@@ -161,30 +142,14 @@ def test_a_correction_acts_from_its_own_recorded_at(istanbul: TestClient) -> Non
 def test_a_retraction_acts_from_its_recorded_at_and_before_it_the_event_counts_again(
     istanbul: TestClient,
 ) -> None:
-    created = append(
-        istanbul,
-        {
-            "type": "EventRetracted",
-            "occurred_at": "2025-05-30",
-            "data": {"event_id": ZONE_ID, "reason": "misattributed"},
-            "sources": [{"outlet": "Parley desk"}],
-        },
-    )
+    created = append(istanbul, retraction_body(ZONE_ID, "misattributed"))
     assert state(istanbul, as_of="2025-05-28")["security_zones"] == []
     before = state(istanbul, as_of="2025-05-28", known_at=just_before(created["recorded_at"]))
     assert [z["regions"] for z in before["security_zones"]] == [["UA-63", "UA-59"]]
 
 
 def test_a_retracted_event_takes_its_disputes_with_it(istanbul: TestClient) -> None:
-    append(
-        istanbul,
-        {
-            "type": "EventRetracted",
-            "occurred_at": "2025-05-30",
-            "data": {"event_id": DISPUTED_CALL, "reason": "the agencies withdrew it"},
-            "sources": [{"outlet": "Parley desk"}],
-        },
-    )
+    append(istanbul, retraction_body(DISPUTED_CALL, "the agencies withdrew it"))
     assert state(istanbul, as_of="2025-05-28")["contested"] == []
 
 

@@ -12,12 +12,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from builders import back_dated_proposal
 from fastapi.testclient import TestClient
-from support import AUTH, EXAMPLE
+from support import AUTH, just_before, ok_json
 
 from projections.charts import BACK_DATED, GRID, LANES, TIMELINE_BUCKETS
-from store.loader import load
-from store.log import ConflictLog
 
 SLUG = "istanbul-2025"
 CHART = f"/negotiations/{SLUG}/chart"
@@ -26,17 +25,8 @@ DISPUTED_CALL = "3221c451-fe72-4f21-b409-4d50f4b07cdd"
 SOURCE = [{"outlet": "Parley test desk"}]
 
 
-@pytest.fixture
-def istanbul(client: TestClient, log: ConflictLog) -> TestClient:
-    load(log, EXAMPLE)
-    return client
-
-
 def chart(client: TestClient, **params: Any) -> dict[str, Any]:
-    response = client.get(CHART, params=params)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
+    return ok_json(client, CHART, **params)
 
 
 def append(client: TestClient, *events: dict[str, Any]) -> list[dict[str, Any]]:
@@ -46,26 +36,8 @@ def append(client: TestClient, *events: dict[str, Any]) -> list[dict[str, Any]]:
     return created
 
 
-def just_before(recorded_at: str) -> str:
-    return (datetime.fromisoformat(recorded_at) - timedelta(microseconds=1)).isoformat()
-
-
 def by_id(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {item["id"]: item for item in items}
-
-
-def back_dated_proposal() -> dict[str, Any]:
-    return {
-        "type": "ProposalMade",
-        "occurred_at": "2025-05-20",
-        "data": {
-            "proposal_id": "late-prisoner-exchange",
-            "proposer": {"name": "Rustem Umerov", "country": "UKR"},
-            "subject": "prisoner_exchange",
-            "summary": "An exchange of 1,000 prisoners for 1,000, reported weeks later.",
-        },
-        "sources": SOURCE,
-    }
 
 
 def test_every_event_of_the_report_is_in_its_lane_and_the_disputed_call_is_flagged(

@@ -15,18 +15,17 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pandas as pd
 import pytest
+from builders import retraction_body
 from fastapi.testclient import TestClient
-from support import AUTH, EXAMPLE, REPO, Server
+from support import REPO, Server, append_event, just_before
 
 from api.formats import CSV_COLUMNS
 from store.config import StoreConfig
-from store.loader import load
 from store.log import ConflictLog
 
 SLUG = "istanbul-2025"
@@ -36,12 +35,6 @@ DISPUTED_CALL = "3221c451-fe72-4f21-b409-4d50f4b07cdd"  # who phoned whom, 28 Ma
 DISPUTE = "e9d0f8f7-38c4-4dc3-818a-483efa1c3f12"
 ZONE = "a12b1f35-8c76-4860-9765-cc2a92a6d916"
 EVENTS_IN_EXAMPLE = 16
-
-
-@pytest.fixture
-def istanbul(client: TestClient, log: ConflictLog) -> TestClient:
-    load(log, EXAMPLE)
-    return client
 
 
 def export(client: TestClient, **params: str) -> str:
@@ -66,14 +59,7 @@ def csv_metadata(text: str) -> dict[str, str]:
 
 
 def append(client: TestClient, event: dict[str, Any]) -> dict[str, Any]:
-    response = client.post(f"/negotiations/{SLUG}/events", json=event, headers=AUTH)
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()["events"][0]
-    return created
-
-
-def just_before(recorded_at: str) -> str:
-    return (datetime.fromisoformat(recorded_at) - timedelta(microseconds=1)).isoformat()
+    return append_event(client, SLUG, event)
 
 
 def proposal_and_answer(client: TestClient, response: str) -> tuple[str, str]:
@@ -246,15 +232,7 @@ def test_plover_lines_use_the_manual_field_names_and_iso_alpha3_entities(
 def test_a_retracted_event_leaves_the_export_only_from_the_retraction_on(
     istanbul: TestClient,
 ) -> None:
-    retraction = append(
-        istanbul,
-        {
-            "type": "EventRetracted",
-            "occurred_at": "2025-05-30",
-            "data": {"event_id": DISPUTED_CALL, "reason": "the call is unconfirmed"},
-            "sources": [{"outlet": "Parley desk"}],
-        },
-    )
+    retraction = append(istanbul, retraction_body(DISPUTED_CALL, "the call is unconfirmed"))
     _, now = json_lines(export(istanbul, format="ndjson"))
     before = read_csv(
         export(istanbul, format="csv", known_at=just_before(retraction["recorded_at"]))
@@ -269,15 +247,7 @@ def test_a_retracted_event_leaves_the_export_only_from_the_retraction_on(
 
 
 def retract(client: TestClient, target: str) -> dict[str, Any]:
-    return append(
-        client,
-        {
-            "type": "EventRetracted",
-            "occurred_at": "2025-05-30",
-            "data": {"event_id": target, "reason": "withdrawn"},
-            "sources": [{"outlet": "Parley desk"}],
-        },
-    )
+    return append(client, retraction_body(target, "withdrawn"))
 
 
 def test_an_export_holds_as_many_events_as_the_state_folds_at_every_moment(

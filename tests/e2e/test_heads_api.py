@@ -13,11 +13,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import orjson
-import pytest
 from builders import opened_event, statement_event
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
-from support import AUTH, run_cli
+from support import AUTH, Cli
 
 from api.signing import Signer, check_signature, load_public_key
 from store.config import StoreConfig
@@ -91,12 +90,7 @@ def test_the_head_follows_appends_made_over_http(client: TestClient) -> None:
 
 
 def test_a_third_party_checks_saved_heads_offline_and_is_told_of_each_bad_one(
-    client: TestClient,
-    log: ConflictLog,
-    store_config: StoreConfig,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    client: TestClient, log: ConflictLog, tmp_path: Path, parley_cli: Cli
 ) -> None:
     log.append(SLUG, [opened_event(), statement_event("one")])
     log.append("geneva-2025", [opened_event()])
@@ -105,30 +99,28 @@ def test_a_third_party_checks_saved_heads_offline_and_is_told_of_each_bad_one(
     pem = tmp_path / "parley.pem"
     pem.write_text(public["pem"])
     # `parley head` signs the same bytes with the same key: Ed25519 is deterministic.
-    assert run_cli(store_config, monkeypatch, "head", SLUG) == 0
-    assert orjson.loads(capsys.readouterr().out) == served[0]
+    assert parley_cli("head", SLUG) == 0
+    assert orjson.loads(parley_cli.printed()[0]) == served[0]
     saved = tmp_path / "heads.json"
     saved.write_bytes(orjson.dumps(served))
 
     # No database: a URL where none answers, and still the check runs.
     for key in (str(pem), public["public_key"]):
-        code = run_cli(
-            store_config, monkeypatch, "verify", "--public-key", key, "--heads", str(saved),
-            database_url=NOWHERE,
-        )  # fmt: skip
-        assert code == 0, capsys.readouterr()
-        assert f"each of the 2 heads is signed by key {public['key_id']}" in capsys.readouterr().out
+        code = parley_cli(
+            "verify", "--public-key", key, "--heads", str(saved), database_url=NOWHERE
+        )
+        assert code == 0, parley_cli.printed()
+        assert f"each of the 2 heads is signed by key {public['key_id']}" in parley_cli.printed()[0]
 
     edited = {**served[0], "version": 1}
     forger = Signer(Ed25519PrivateKey.generate())
     forged = forger.sign(replace(Head.from_json(served[1]), version=9)).to_json()
     saved.write_bytes(b"\n".join(orjson.dumps(h) for h in (edited, served[1], forged)))
-    code = run_cli(
-        store_config, monkeypatch, "verify", "--public-key", str(pem), "--heads", str(saved),
-        database_url=NOWHERE,
-    )  # fmt: skip
+    code = parley_cli(
+        "verify", "--public-key", str(pem), "--heads", str(saved), database_url=NOWHERE
+    )
 
-    printed = capsys.readouterr().err
+    printed = parley_cli.printed()[1]
     assert code == 2
     assert f"{SLUG} v1: bad signature" in printed
     assert f"geneva-2025 v9: signed by key {forger.key_id}" in printed

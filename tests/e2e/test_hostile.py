@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from builders import GENEVA_OPENING
 from fastapi.testclient import TestClient
 from support import AUTH, EXAMPLE, Server
 
@@ -289,14 +290,7 @@ def test_a_version_beyond_64_bits_in_a_batch_or_if_match_is_a_422(loaded: TestCl
     assert names("If-Match", problem)
 
 
-OPEN = {
-    "slug": "geneva-talks",
-    "title": "Geneva talks",
-    "parties": ["RUS", {"name": "Ukraine", "country": "UKR"}],
-    "mediators": ["CHE"],
-    "occurred_at": "2025-05-01",
-    "sources": [{"outlet": "Reuters", "quote": "talks in Geneva"}],
-}
+OPEN = {**GENEVA_OPENING, "sources": [{"outlet": "Reuters", "quote": "talks in Geneva"}]}
 
 
 @pytest.mark.parametrize("kind", sorted(TEXT_CLASSES))

@@ -20,7 +20,7 @@ import httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from support import AUTH, EXAMPLE, Server, run_cli, start_server, stop_server
+from support import AUTH, EXAMPLE, Server, run_cli, shape, start_server, stop_server, store_env
 
 from domain.events import parse_event
 from store.config import StoreConfig
@@ -49,15 +49,6 @@ def jane_event(event_id: str) -> dict[str, Any]:
         ],
         "asserted_by": {"name": NAME, "country": "UKR"},
     }
-
-
-def shape(value: Any) -> Any:
-    """Keys and value types, all the way down (a list by its first item)."""
-    if isinstance(value, dict):
-        return {key: shape(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [shape(item) for item in value[:1]]
-    return type(value).__name__
 
 
 def stream_lines(server: Server, count: int) -> bytes:
@@ -204,10 +195,7 @@ def test_a_redacted_person_reads_redacted_everywhere_after_a_restart_and_in_a_re
 
     # A restart reads the same store: still redacted.
     stop_server(server)
-    env = {"PARLEY_EXAMPLE": str(EXAMPLE)}
-    if store_config.database_url:
-        env["PARLEY_DATABASE_URL"] = store_config.database_url
-        env["PARLEY_DATABASE_SCHEMA"] = store_config.postgres_schema
+    env = {"PARLEY_EXAMPLE": str(EXAMPLE), **store_env(store_config)}
     restarted = start_server(env, store_config.data_dir)
     try:
         check_redacted(Reads(restarted, event_id, known_before))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 from builders import statement_body
-from support import EXAMPLE, Server, start_server, stop_server
+from support import EXAMPLE, Server, start_server, stop_server, store_env
 
 from store.config import StoreConfig
 
@@ -31,10 +31,7 @@ def test_a_restarted_server_keeps_its_data_and_does_not_reload_the_example(
 ) -> None:
     before = httpx.get(f"{server.url}/negotiations/istanbul-2025").json()
     stop_server(server)
-    env = {"PARLEY_EXAMPLE": str(EXAMPLE)}
-    if store_config.database_url:
-        env["PARLEY_DATABASE_URL"] = store_config.database_url
-        env["PARLEY_DATABASE_SCHEMA"] = store_config.postgres_schema
+    env = {"PARLEY_EXAMPLE": str(EXAMPLE), **store_env(store_config)}
     restarted = start_server(env, server.data_dir)
     try:
         after = httpx.get(f"{restarted.url}/negotiations/istanbul-2025").json()

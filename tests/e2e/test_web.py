@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
+from builders import back_dated_proposal
 from support import EXAMPLE, Server, require_slow, start_server, stop_server
 
 REQUIRE_BROWSER = os.environ.get("PARLEY_REQUIRE_BROWSER") == "1"
@@ -491,17 +492,7 @@ def test_switching_known_at_to_before_a_back_dated_report_takes_it_off_the_state
     try:
         negotiation = f"{server.url}/negotiations/istanbul-2025"
         loaded = httpx.get(negotiation).json()["last_recorded_at"]
-        late_report = {
-            "type": "ProposalMade",
-            "occurred_at": "2025-05-20",
-            "data": {
-                "proposal_id": "late-prisoner-exchange",
-                "proposer": {"name": "Rustem Umerov", "country": "UKR"},
-                "subject": "prisoner_exchange",
-                "summary": "An exchange of 1,000 prisoners for 1,000, reported weeks later.",
-            },
-            "sources": [{"outlet": "Parley test desk"}],
-        }
+        late_report = back_dated_proposal()
         correction = {
             "type": "EventCorrected",
             "occurred_at": "2025-05-29",

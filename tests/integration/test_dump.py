@@ -21,7 +21,7 @@ import orjson
 import psycopg
 import pytest
 from builders import opened_event, statement_event
-from support import delete_after, rewrite_row, run_cli
+from support import Cli, delete_after, rewrite_row, run_cli
 from unit import histories as h
 
 from domain.errors import InvalidEventError
@@ -360,23 +360,19 @@ def test_a_row_that_is_not_json_is_dumped_in_base64_and_refused_by_restore(
 
 @pytest.mark.parametrize("backend", ["sqlite"])
 def test_parley_dump_and_restore_from_the_command_line(
-    log: ConflictLog,
-    store_config: StoreConfig,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    log: ConflictLog, tmp_path: Path, parley_cli: Cli
 ) -> None:
     log.append(SLUGS[0], [opened_event(), statement_event("one")])
     backup = tmp_path / "backup.ndjson"
     backup.write_text("an older backup\n")
 
-    assert run_cli(store_config, monkeypatch, "dump", str(backup)) == 0
-    assert "dumped 2 events up to position 2" in capsys.readouterr().err
-    assert run_cli(store_config, monkeypatch, "restore", str(backup)) == 1
-    assert "already holds 2 events" in capsys.readouterr().err
-    delete_after(store_config, 0)  # the store lost everything: the backup brings it back
-    assert run_cli(store_config, monkeypatch, "restore", str(backup)) == 0
+    assert parley_cli("dump", str(backup)) == 0
+    assert "dumped 2 events up to position 2" in parley_cli.printed()[1]
+    assert parley_cli("restore", str(backup)) == 1
+    assert "already holds 2 events" in parley_cli.printed()[1]
+    delete_after(parley_cli.config, 0)  # the store lost everything: the backup brings it back
+    assert parley_cli("restore", str(backup)) == 0
 
-    assert "restored 2 events of 1 negotiation(s)" in capsys.readouterr().out
+    assert "restored 2 events of 1 negotiation(s)" in parley_cli.printed()[0]
     assert event_lines(dumped(log)) == event_lines(backup.read_bytes())
     assert not list(tmp_path.glob("*.partial"))

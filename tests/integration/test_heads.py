@@ -12,9 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
-import pytest
 from builders import opened_event, statement_event
-from support import delete_after, rewrite_row, run_cli
+from support import Cli, delete_after, rewrite_row
 
 from domain.negotiation import chain_hash
 from store.codec import encode_record
@@ -26,45 +25,32 @@ SLUG = "istanbul-2025"
 OTHER = "geneva-2025"
 
 
-def save_heads(
-    config: StoreConfig, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> str:
+def save_heads(parley_cli: Cli) -> str:
     """What ``parley head`` prints now: every negotiation's signed head, as NDJSON."""
-    capsys.readouterr()
-    assert run_cli(config, monkeypatch, "head") == 0
-    return capsys.readouterr().out
+    code, out, _ = parley_cli.run("head")
+    assert code == 0
+    return out
 
 
-def verify_heads(
-    config: StoreConfig,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    heads: Path,
-) -> tuple[int, str]:
-    capsys.readouterr()
-    code = run_cli(config, monkeypatch, "verify", "--heads", str(heads))
-    printed = capsys.readouterr()
-    return code, printed.out + printed.err
+def verify_heads(parley_cli: Cli, heads: Path) -> tuple[int, str]:
+    code, out, err = parley_cli.run("verify", "--heads", str(heads))
+    return code, out + err
 
 
 def test_heads_saved_while_the_log_grew_all_still_hold(
-    log: ConflictLog,
-    store_config: StoreConfig,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    log: ConflictLog, tmp_path: Path, parley_cli: Cli
 ) -> None:
     saved = tmp_path / "heads.ndjson"
     log.append(SLUG, [opened_event()])
-    saved.write_text(save_heads(store_config, monkeypatch, capsys))
+    saved.write_text(save_heads(parley_cli))
     log.append(SLUG, [statement_event("one"), statement_event("two")])
     log.append(OTHER, [opened_event()])
     with saved.open("a") as file:
-        file.write(save_heads(store_config, monkeypatch, capsys))
+        file.write(save_heads(parley_cli))
     log.append(SLUG, [statement_event("three")])
     log.append(OTHER, [statement_event("four")])
 
-    code, printed = verify_heads(store_config, monkeypatch, capsys, saved)
+    code, printed = verify_heads(parley_cli, saved)
 
     assert [(h.negotiation, h.version) for h in read_heads(saved)] == [
         (SLUG, 1),
@@ -76,24 +62,20 @@ def test_heads_saved_while_the_log_grew_all_still_hold(
 
 
 def test_a_log_that_lost_its_tail_is_caught_naming_the_negotiation_and_version(
-    log: ConflictLog,
-    store_config: StoreConfig,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    log: ConflictLog, tmp_path: Path, parley_cli: Cli
 ) -> None:
     log.append(OTHER, [opened_event()])
     log.append(SLUG, [opened_event(), statement_event("one")])
     log.append(SLUG, [statement_event("two"), statement_event("three")])
     saved = tmp_path / "heads.ndjson"
-    saved.write_text(save_heads(store_config, monkeypatch, capsys))
+    saved.write_text(save_heads(parley_cli))
     kept = log.record_at(SLUG, 2)
     assert kept is not None and kept.position is not None
 
-    delete_after(store_config, kept.position)
+    delete_after(parley_cli.config, kept.position)
 
     assert log.verify().ok  # what is left is a whole log: only the saved head knows better
-    code, printed = verify_heads(store_config, monkeypatch, capsys, saved)
+    code, printed = verify_heads(parley_cli, saved)
     assert code == 2
     assert f"{SLUG} v4: the log lost its tail" in printed
     assert "ends at version 2" in printed
@@ -119,15 +101,11 @@ def test_a_saved_head_whose_event_is_gone_is_caught(
 
 
 def test_a_rewritten_history_that_verify_accepts_is_caught_by_a_saved_head(
-    log: ConflictLog,
-    store_config: StoreConfig,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    log: ConflictLog, tmp_path: Path, parley_cli: Cli
 ) -> None:
     log.append(SLUG, [opened_event(), statement_event("Moscow proposed talks in Istanbul.")])
     saved = tmp_path / "heads.ndjson"
-    saved.write_text(save_heads(store_config, monkeypatch, capsys))
+    saved.write_text(save_heads(parley_cli))
     last = log.head(SLUG)
     assert last.position is not None
 
@@ -142,28 +120,25 @@ def test_a_rewritten_history_that_verify_accepts_is_caught_by_a_saved_head(
         chain=last.chain,
     )
     rewritten = last.replace(event_json=edited, hash=digest)
-    rewrite_row(store_config, last.position, encode_record(rewritten), digest)
+    rewrite_row(parley_cli.config, last.position, encode_record(rewritten), digest)
 
     assert log.verify().ok, "the rewrite is consistent: the chain alone cannot tell"
     assert b"Kyiv proposed" in log.head(SLUG).event_json
-    code, printed = verify_heads(store_config, monkeypatch, capsys, saved)
+    code, printed = verify_heads(parley_cli, saved)
     assert code == 2
     assert f"{SLUG} v2: the history was rewritten" in printed
     assert digest in printed and last.hash in printed
 
 
 def test_parley_head_names_one_negotiation_or_fails_for_an_unknown_one(
-    log: ConflictLog,
-    store_config: StoreConfig,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    log: ConflictLog, parley_cli: Cli
 ) -> None:
     log.append(SLUG, [opened_event(), statement_event("one")])
     log.append(OTHER, [opened_event()])
 
-    assert run_cli(store_config, monkeypatch, "head", OTHER) == 0
-    [line] = capsys.readouterr().out.splitlines()
-    assert run_cli(store_config, monkeypatch, "head", "no-such-talks") == 1
+    assert parley_cli("head", OTHER) == 0
+    [line] = parley_cli.printed()[0].splitlines()
+    assert parley_cli("head", "no-such-talks") == 1
 
     head = orjson.loads(line)
     record = log.head(OTHER)
@@ -173,4 +148,4 @@ def test_parley_head_names_one_negotiation_or_fails_for_an_unknown_one(
         record.position,
         record.hash,
     )
-    assert "no-such-talks" in capsys.readouterr().err
+    assert "no-such-talks" in parley_cli.printed()[1]

@@ -10,6 +10,7 @@ Timeouts only guard against hangs; nothing here asserts on timing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -81,6 +82,17 @@ def assert_rebuild_from_zero_gives_the_same_views(projections: Projections) -> N
     assert snapshot(projections) == before
 
 
+@contextlib.contextmanager
+def caught_up_then_stopped(store_config: StoreConfig, log: ConflictLog) -> Iterator[Projections]:
+    """The example loaded, and the projections caught up with it, then stopped."""
+    load(log, EXAMPLE, "istanbul-2025")
+    with Projections(store_config, log=log) as projections:
+        projections.start()
+        assert projections.catch_up(HANG_GUARD)
+        projections.stop()
+        yield projections
+
+
 def four_writers(store_config: StoreConfig) -> None:
     """Four threads, each with its own ConflictLog: its own negotiation, and the shared
     one appended to by all four at once (lost races are retried; on PostgreSQL they
@@ -139,11 +151,7 @@ def test_two_runners_of_one_view_apply_each_event_once(
 def test_a_position_delivered_again_changes_nothing(
     store_config: StoreConfig, log: ConflictLog
 ) -> None:
-    load(log, EXAMPLE, "istanbul-2025")
-    with Projections(store_config, log=log) as projections:
-        projections.start()
-        assert projections.catch_up(HANG_GUARD)
-        projections.stop()
+    with caught_up_then_stopped(store_config, log) as projections:
         before = snapshot(projections)
         for record in log.iter_all():
             assert record.position is not None
@@ -175,11 +183,7 @@ def test_a_catch_up_page_that_overlaps_what_was_processed_applies_each_event_onc
 def test_a_stopped_runner_resumes_after_its_position(
     store_config: StoreConfig, log: ConflictLog
 ) -> None:
-    load(log, EXAMPLE, "istanbul-2025")
-    with Projections(store_config, log=log) as projections:
-        projections.start()
-        assert projections.catch_up(HANG_GUARD)
-        projections.stop()
+    with caught_up_then_stopped(store_config, log) as projections:
         appended = log.append("istanbul-2025", [statement_event("while no runner ran")])
         position = appended.created[0].position
         assert position is not None

@@ -11,11 +11,11 @@ from typing import Any
 
 import orjson
 import pytest
-from builders import opened_event
-from support import EXAMPLE
+from builders import opened_event, quoted_statement
+from support import EXAMPLE, shape
 
 from domain.errors import EventIdReusedError, InvalidEventError, PersonNotFoundError
-from domain.events import AnyEvent, parse_event
+from domain.events import AnyEvent
 from domain.redaction import REDACTED
 from projections.service import AsOf
 from projections.tail import (
@@ -39,21 +39,7 @@ URL = "https://tass.com/politics/2001"
 
 
 def named(person: str = "Vladimir Medinsky", quote: str = QUOTE) -> AnyEvent:
-    return parse_event(
-        {
-            "type": "StatementIssued",
-            "occurred_at": "2025-05-28",
-            "data": {"speaker": "RUS", "summary": "Russia is ready for a second round."},
-            "sources": [
-                {
-                    "outlet": "TASS",
-                    "url": URL,
-                    "quote": quote,
-                    "attributed_to": {"name": person, "country": "RUS", "role": "aide"},
-                }
-            ],
-        }
-    )
+    return quoted_statement(person, quote, url=URL)
 
 
 @pytest.fixture
@@ -269,11 +255,3 @@ def test_a_live_client_holding_a_redacted_persons_fields_is_sent_back_to_the_sto
             tail.stop()
 
     asyncio.run(main())
-
-
-def shape(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: shape(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [shape(item) for item in value[:1]]
-    return type(value).__name__

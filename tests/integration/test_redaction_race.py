@@ -19,9 +19,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from builders import opened_event
+from builders import opened_event, quoted_statement
 
-from domain.events import AnyEvent, parse_event
+from domain.events import AnyEvent
 from domain.redaction import REDACTED
 from store.config import StoreConfig
 from store.log import ConflictLog
@@ -32,20 +32,7 @@ PERSON = "Vladimir Medinsky"
 
 
 def named(quote: str) -> AnyEvent:
-    return parse_event(
-        {
-            "type": "StatementIssued",
-            "occurred_at": "2025-05-28",
-            "data": {"speaker": "RUS", "summary": "Russia is ready for a second round."},
-            "sources": [
-                {
-                    "outlet": "TASS",
-                    "quote": quote,
-                    "attributed_to": {"name": PERSON, "country": "RUS", "role": "aide"},
-                }
-            ],
-        }
-    )
+    return quoted_statement(PERSON, quote)
 
 
 def word(i: int) -> str:

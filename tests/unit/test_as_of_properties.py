@@ -93,13 +93,20 @@ def _fed(history: History, spacing: int = 2) -> AsOfEngine:
     return engine
 
 
-def test_back_dated_append_drops_only_the_checkpoints_after_its_valid_time() -> None:
+def _may_answered_once() -> tuple[History, AsOfEngine]:
+    """Talks opened on 1 May with a statement each day to the 29th, fed to an engine
+    (a checkpoint every 4 events) that has answered once, so its checkpoints are made."""
     history = History()
     history.record(opened("2025-05-01"))
     for n in range(2, 30):
         history.add(statement(f"2025-05-{n:02d}"))
     engine = _fed(history, spacing=4)
     engine.state(parse_instant("2025-06-30"), FAR_FUTURE)
+    return history, engine
+
+
+def test_back_dated_append_drops_only_the_checkpoints_after_its_valid_time() -> None:
+    history, engine = _may_answered_once()
     assert engine.checkpoints == 8  # 29 events: checkpoints after 0, 4, ..., 28 of them
     engine.add(history.record(statement("2025-05-20"), at=history.later(hours=1)))
     assert engine.checkpoints == 6  # it lands at index 20: those after 0..20 still hold
@@ -107,12 +114,7 @@ def test_back_dated_append_drops_only_the_checkpoints_after_its_valid_time() -> 
 
 
 def test_retraction_drops_the_checkpoints_after_the_retracted_event() -> None:
-    history = History()
-    history.record(opened("2025-05-01"))
-    for n in range(2, 30):
-        history.add(statement(f"2025-05-{n:02d}"))
-    engine = _fed(history, spacing=4)
-    engine.state(parse_instant("2025-06-30"), FAR_FUTURE)
+    history, engine = _may_answered_once()
     target = history.records[25].event.id
     engine.add([history.add(retraction("2025-05-01", target))])
     assert engine.checkpoints == 7  # the retracted event is at index 25: 0..24 hold
