@@ -262,11 +262,16 @@ def test_a_read_only_data_dir_is_one_line_naming_the_path(
     done = _cli(store_config, args, data_dir=data, read_only=True)
 
     lines = done.stderr.strip().splitlines()
-    if store_config.database_url and command != "serve":
-        # PostgreSQL keeps nothing in the data dir for these: a read-only one does no harm.
+    if store_config.database_url and command == "verify":
+        # PostgreSQL's verify writes nothing in the data dir: a read-only one does no harm.
         assert done.returncode == 0, done.stderr[-2000:]
         return
     assert done.returncode == 1, done.stderr[-2000:]
+    if store_config.database_url and command == "load":
+        # The person keys' KEK folder is in the data dir on PostgreSQL too (store.kek);
+        # the load's progress line comes before the first event that needs it.
+        assert str(data) in lines[-1], done.stderr[-2000:]
+        return
     assert len(lines) == 1 and str(data) in lines[0], done.stderr[-2000:]
 
 

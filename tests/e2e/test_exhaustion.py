@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from conftest import BACKENDS
 from exhaustion import (
     MIB,
     SLUG,
@@ -40,7 +41,8 @@ from support import Server, start_server, stop_server
 
 from store.config import StoreConfig
 
-pytestmark = pytest.mark.slow
+# One worker fills each backend once (the fill is most of this module's time).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("exhaustion")]
 
 EVENTS = int(os.environ.get("PARLEY_EXHAUST_EVENTS", "10000"))
 TOKEN = "exhaustion-admin"
@@ -62,7 +64,7 @@ class Siege:
     baseline: int  # RSS at rest, the app warmed up
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def siege(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Siege]:

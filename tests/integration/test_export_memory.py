@@ -86,7 +86,7 @@ def export_peak(log: ConflictLog, slug: str, fmt: Format) -> tuple[int, int]:
 
 @pytest.fixture
 def logs(log: ConflictLog, monkeypatch: pytest.MonkeyPatch) -> ConflictLog:
-    monkeypatch.setattr("projections.export.PAGE", PAGE)
+    monkeypatch.setattr("projections.export.EXPORT_PAGE", PAGE)
     fill(log, "small", SMALL)
     fill(log, "large", LARGE)
     return log
