@@ -64,7 +64,7 @@ def write(fmt: Format, head: ExportHead, rows: Iterable[ExportRow]) -> Iterator[
         "csv": _csv,
         "plover": _plover,
     }
-    return _chunked(writers[fmt](head, rows))
+    return chunked(writers[fmt](head, rows))
 
 
 def file_name(fmt: Format, head: ExportHead) -> str:
@@ -108,7 +108,8 @@ def repeat_url(fmt: Format, head: ExportHead) -> str:
     return f"{url.path}?{url.query}"
 
 
-def _chunked(parts: Iterator[bytes]) -> Iterator[bytes]:
+def chunked(parts: Iterable[bytes]) -> Iterator[bytes]:
+    """``parts`` joined into chunks of about ``CHUNK`` bytes, the last one as it is."""
     buffer: list[bytes] = []
     size = 0
     for part in parts:

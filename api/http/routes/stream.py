@@ -19,6 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent, format_sse_event
 
+from api.formats import chunked
 from api.http.deps import CanRead, LogDep
 from api.http.filters import TypeFilter, types_of
 from api.http.guard import RELEASE_KEY
@@ -81,28 +82,16 @@ def ndjson_message(message: Message) -> bytes:
     )
 
 
-CHUNK = 64 * 1024
-
-
 async def _chunks(
     batches: AsyncGenerator[Sequence[Message], None], encode: Callable[[Message], bytes]
 ) -> AsyncIterator[bytes]:
-    """Chunks of about ``CHUNK`` bytes, a batch's last one sent as it is; closing the
+    """Chunks of about ``api.formats.CHUNK`` bytes, a batch's last one sent as it is; closing the
     response closes the stream (and unfollows). A client that stops reading holds one
     chunk in the server's buffers, not a whole page of catch-up."""
     async with aclosing(batches):
         async for batch in batches:
-            parts: list[bytes] = []
-            size = 0
-            for message in batch:
-                part = encode(message)
-                parts.append(part)
-                size += len(part)
-                if size >= CHUNK:
-                    yield b"".join(parts)
-                    parts, size = [], 0
-            if parts:
-                yield b"".join(parts)
+            for chunk in chunked(encode(message) for message in batch):
+                yield chunk
 
 
 def _resume_position(after: int | None, last_event_id: str | None) -> int:
