@@ -31,6 +31,7 @@ from domain.values import (
     RegionCode,
     Source,
     Text,
+    Url,
     ValidTime,
     end_of_day,
     start_of,
@@ -55,6 +56,53 @@ ProposalSubject = Literal[
 ProposalResponse = Literal["accepted", "rejected", "countered", "noted"]
 RoundStatus = Literal["proposed", "confirmed", "postponed", "cancelled"]
 ZoneStatus = Literal["declared", "implemented"]
+
+AgreementId = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._:-]+$")]
+"""The desk's name for an agreement (``minsk-2``), shared by every event of its life."""
+ProvisionId = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9._:-]+$")]
+"""A provision's name within its agreement (``1``, ``3.b``, ``prisoners``)."""
+AgreementKind = Literal[
+    "ceasefire",
+    "pre_negotiation",
+    "framework",
+    "partial",
+    "comprehensive",
+    "implementation",
+    "declaration",
+    "other",
+]
+"""PA-X's stages of an agreement, kept coarse: ``partial`` and ``comprehensive`` are
+its two framework-substantive kinds, ``framework`` one that sets a process only."""
+ProvisionTopic = Literal[
+    "ceasefire",
+    "withdrawal",
+    "prisoners",
+    "humanitarian",
+    "security",
+    "demining",
+    "monitoring",
+    "political",
+    "territory",
+    "economic",
+    "implementation",
+    "other",
+]
+AgreementStage = Literal["reached", "initialled"]
+"""Before signature: agreed in principle or announced (``reached``), or its text
+initialled by the negotiators (``initialled``)."""
+ParticipantRole = Literal["party", "mediator", "chair", "observer", "guarantor"]
+HostilitiesKind = Literal[
+    "shelling",
+    "air_strike",
+    "drone_strike",
+    "missile_strike",
+    "ground_fighting",
+    "naval",
+    "other",
+]
+"""What the report says the fighting was, kept coarse: context for the talks, not a
+battle dataset."""
+CeasefireEnd = Literal["suspended", "ended"]
 
 
 _ids = random.Random()  # seeded from the operating system once per process
@@ -280,6 +328,162 @@ class ClaimDisputed(Event):
         return self.data.event_id
 
 
+class Provision(Frozen):
+    """One provision of an agreement: a short text with a topic."""
+
+    id: ProvisionId
+    topic: ProvisionTopic
+    text: Text
+
+
+class Signatory(Frozen):
+    """Who signed, and for which party (a minister signs for a state)."""
+
+    actor: Actor
+    on_behalf_of: Actor | None = None
+
+
+Provisions = Annotated[list[Provision], Field(max_length=200)]
+Actors = Annotated[list[Actor], Field(max_length=50)]
+
+
+class AgreementReached(Event):
+    """An agreement announced or initialled before it is signed (or without signature)."""
+
+    class Data(Frozen):
+        agreement_id: AgreementId
+        title: Name
+        kind: AgreementKind
+        stage: AgreementStage = "reached"
+        parties: Annotated[list[Actor], Field(min_length=1, max_length=50)]
+        provisions: Provisions = []
+        place: Place | None = None
+        text_url: Url | None = None
+
+    type: Literal["AgreementReached"] = "AgreementReached"
+    data: Data
+
+
+class AgreementSigned(Event):
+    """An agreement signed: its signatories, witnesses, guarantors and provisions."""
+
+    class Data(Frozen):
+        agreement_id: AgreementId
+        title: Name
+        kind: AgreementKind
+        signatories: Annotated[list[Signatory], Field(min_length=1, max_length=50)]
+        witnesses: Actors = []
+        guarantors: Actors = []
+        provisions: Provisions = []
+        place: Place | None = None
+        text_url: Url | None = None
+
+    type: Literal["AgreementSigned"] = "AgreementSigned"
+    data: Data
+
+
+class AgreementRatified(Event):
+    """A party ratified an agreement (a parliament's vote, a decree)."""
+
+    class Data(Frozen):
+        agreement_id: AgreementId
+        by: Actor
+        summary: Text | None = None
+
+    type: Literal["AgreementRatified"] = "AgreementRatified"
+    data: Data
+
+
+class AgreementSuspended(Event):
+    """A party suspended its part in an agreement; it may resume (a later signing or
+    ratification) or end (``AgreementTerminated``)."""
+
+    class Data(Frozen):
+        agreement_id: AgreementId
+        by: Actor
+        reason: Text
+
+    type: Literal["AgreementSuspended"] = "AgreementSuspended"
+    data: Data
+
+
+class AgreementTerminated(Event):
+    """An agreement ended: withdrawn from, expired, or replaced by another."""
+
+    class Data(Frozen):
+        agreement_id: AgreementId
+        by: Actor | None = None
+        reason: Text
+        superseded_by: AgreementId | None = None
+
+    type: Literal["AgreementTerminated"] = "AgreementTerminated"
+    data: Data
+
+
+class ProvisionImplemented(Event):
+    """A step that carries out one provision (a prisoner exchange, a withdrawal)."""
+
+    class Data(Frozen):
+        agreement_id: AgreementId
+        provision: ProvisionId
+        by: Annotated[list[Actor], Field(min_length=1, max_length=50)]
+        summary: Text
+
+    type: Literal["ProvisionImplemented"] = "ProvisionImplemented"
+    data: Data
+
+
+class CeasefireLifted(Event):
+    """A party suspended or ended a declared ceasefire (``ceasefire``: the id of its
+    ``CeasefireDeclared`` event)."""
+
+    class Data(Frozen):
+        ceasefire: UUID
+        by: Actor
+        mode: CeasefireEnd
+        reason: Text | None = None
+
+    type: Literal["CeasefireLifted"] = "CeasefireLifted"
+    data: Data
+
+
+class ViolationAlleged(Event):
+    """A sourced claim: one party accuses another of violating a ceasefire (the id of
+    its ``CeasefireDeclared`` event) or an agreement, where and when the envelope says."""
+
+    class Data(Frozen):
+        accuser: Actor
+        accused: Annotated[list[Actor], Field(min_length=1, max_length=50)]
+        ceasefire: UUID | None = None
+        agreement_id: AgreementId | None = None
+        regions: Regions = []
+        kind: HostilitiesKind | None = None
+        summary: Text
+
+        @model_validator(mode="after")
+        def _names_what_was_violated(self) -> ViolationAlleged.Data:
+            if self.ceasefire is None and self.agreement_id is None:
+                raise ValueError("name what was violated: ceasefire or agreement_id")
+            return self
+
+    type: Literal["ViolationAlleged"] = "ViolationAlleged"
+    data: Data
+
+
+class HostilitiesReported(Event):
+    """A sourced report of fighting between parties, in regions, over the envelope's
+    interval: the context a ceasefire ends, kept coarse."""
+
+    class Data(Frozen):
+        parties: Annotated[list[Actor], Field(min_length=1, max_length=50)]
+        regions: Regions = []
+        kind: HostilitiesKind
+        summary: Text
+
+    type: Literal["HostilitiesReported"] = "HostilitiesReported"
+    data: Data
+
+
 EXACT_INTEGER = 2**53
 """The largest whole number a JSON number holds exactly (and far inside 64 bits)."""
 
@@ -353,6 +557,15 @@ AnyEvent = Annotated[
         ClaimDisputed,
         EventCorrected,
         EventRetracted,
+        AgreementReached,
+        AgreementSigned,
+        AgreementRatified,
+        AgreementSuspended,
+        AgreementTerminated,
+        ProvisionImplemented,
+        CeasefireLifted,
+        ViolationAlleged,
+        HostilitiesReported,
     ],
     Field(discriminator="type"),
 ]
@@ -430,6 +643,15 @@ TRAITS: dict[str, Traits] = {
     type_name(EventCorrected): Traits(about_event=True, knowledge=True),
     type_name(EventRetracted): Traits(about_event=True, knowledge=True, content_free=True),
     type_name(PersonRedacted): Traits(knowledge=True, content_free=True, redacts=True),
+    type_name(AgreementReached): Traits(),
+    type_name(AgreementSigned): Traits(),
+    type_name(AgreementRatified): Traits(),
+    type_name(AgreementSuspended): Traits(),
+    type_name(AgreementTerminated): Traits(),
+    type_name(ProvisionImplemented): Traits(),
+    type_name(CeasefireLifted): Traits(),
+    type_name(ViolationAlleged): Traits(),
+    type_name(HostilitiesReported): Traits(),
 }
 """Every recorded type's traits, by name."""
 
