@@ -9,7 +9,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from api.cli import backup, export, load, project, redact, serve, state, verify
+from api.cli import backup, codebook, export, load, project, redact, serve, state, verify
 from api.cli import tokens as token_cli
 from api.cli.common import Subcommands, errors
 from api.settings import Settings
@@ -26,6 +26,7 @@ COMMANDS: tuple[Callable[[Subcommands], None], ...] = (
     verify.add_head,
     project.add_project,
     token_cli.add_commands,
+    codebook.add_codebook,
 )
 """Each command adds its subcommand and handler, in the order ``parley --help`` lists them."""
 
