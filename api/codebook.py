@@ -19,6 +19,7 @@ from domain.events import (
     RECORDED_TYPES,
     TRAITS,
     ProposalSubject,
+    data_model,
     parse_event,
 )
 from domain.examples import EXAMPLE_DATA, example_event
@@ -44,7 +45,7 @@ def codebook() -> str:
     rows, sections = [], []
     for name, cls in sorted(RECORDED_TYPES.items()):
         codes = dict(_codes(name)) if name in EVENT_TYPES else {}
-        summary = _first_line(cls.__doc__) or _first_line(cls.Data.__doc__)
+        summary = _first_line(cls.__doc__) or _first_line(data_model(cls).__doc__)
         cameo = ", ".join(sorted({c for c in codes.values() if c})) or "none"
         rows.append(f"| [`{name}`](#{name.lower()}) | {summary} | {cameo} |")
         sections.append(_section(name, cls, codes))
@@ -107,7 +108,7 @@ def _codes(name: str) -> Iterator[tuple[str, str | None]]:
     seen: set[str | None] = set()
     base = EXAMPLE_DATA[name]
     variants: list[tuple[str, dict[str, Any], dict[str, Any]]] = [("example", {}, {})]
-    data_fields = RECORDED_TYPES[name].Data.model_fields
+    data_fields = data_model(RECORDED_TYPES[name]).model_fields
     for field, info in data_fields.items():
         values = _literal_values(info.annotation)
         key = info.alias or field

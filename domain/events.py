@@ -620,6 +620,13 @@ class Traits:
     """Storing it destroys a person's key (``REDACTIONS``)."""
 
 
+def data_model(cls: type[Event]) -> type[Frozen]:
+    """The model of an event type's ``data``."""
+    model = cls.model_fields["data"].annotation
+    assert isinstance(model, type) and issubclass(model, Frozen)
+    return model
+
+
 def type_name(cls: type[Event]) -> str:
     """The ``type`` an event class carries in JSON."""
     return str(cls.model_fields["type"].default)
