@@ -169,3 +169,38 @@ def test_a_new_types_names_and_notes_cannot_start_a_formula(
         rows.loc[hostile_id, "sub_event_type"]
     )
     assert rows.loc[shelling, "sub_event_type"] == "Shelling/artillery/missile attack"
+
+
+def test_a_steps_code_and_a_denials_recipient_follow_corrections_as_known(
+    peace_log: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, ids = peace_log
+    before = client.get(f"/events/{ids['denial']}").json()["recorded_at"]
+    retopic = [p | {"topic": "other"} if p["id"] == "2" else p for p in peace.PROVISIONS]
+    for target, fields in (
+        (ids["AgreementSigned"], {"provisions": retopic}),
+        (ids["AgreementReached"], {"provisions": retopic[:2]}),
+        (ids["ViolationAlleged"], {"accuser": "GEO"}),
+    ):
+        correction = peace.body(
+            "EventCorrected",
+            {"event_id": target, "data": fields, "reason": "misread"},
+            at="2025-09-23",
+        )
+        append(client, correction)
+
+    now, then = (
+        plover(client),
+        {
+            r["id"]: r
+            for r in (
+                json.loads(line)
+                for line in export(client, "plover", known_at=before).splitlines()[1:]
+            )
+        },
+    )
+
+    assert then[ids["ProvisionImplemented"]]["cameo"] == "0841"
+    assert now[ids["ProvisionImplemented"]]["cameo"] == "060"  # the topic corrected
+    assert [r["code"] for r in then[ids["denial"]]["recipient"]] == ["ARM"]
+    assert [r["code"] for r in now[ids["denial"]]["recipient"]] == ["GEO"]
