@@ -38,7 +38,7 @@ import orjson
 from starlette.datastructures import URL
 
 from api.schemas import event_detail_json
-from domain.coding import MEETINGS_OF_EQUALS, name_of, notes, roles, where
+from domain.coding import MEETINGS_OF_EQUALS, acled_sub_event, name_of, notes, roles, where
 from domain.instants import utc_text
 from domain.values import Actor, Place, Source, region_country
 from projections.export import ExportHead, ExportRow
@@ -142,6 +142,7 @@ CSV_COLUMNS = (
     "occurred_at",
     "occurred_until",
     "event_type",
+    "sub_event_type",
     "actor1",
     "country1",
     "assoc_actor_1",
@@ -169,8 +170,11 @@ CSV_COLUMNS = (
     "hash",
 )
 """The CSV's columns, in order. ACLED's names where ACLED has the field (``event_date``,
-``time_precision``, ``event_type``, ``actor1``, ``assoc_actor_1``, ``actor2``, ``iso``,
-``location``, ``source``, ``notes``), then the codes, then Parley's provenance."""
+``time_precision``, ``event_type``, ``sub_event_type``, ``actor1``, ``assoc_actor_1``,
+``actor2``, ``iso``, ``location``, ``source``, ``notes``), then the codes, then Parley's
+provenance. ``event_type`` is Parley's type; ``sub_event_type`` is ACLED's own where
+ACLED records such an event (``domain.coding.acled_sub_event``: "Agreement", the kinds
+of fighting), else empty."""
 
 
 CSV_TEXT_COLUMNS = frozenset(
@@ -188,8 +192,9 @@ CSV_TEXT_COLUMNS = frozenset(
 """The columns that hold text someone wrote (names, outlets, summaries, cities, titles,
 who recorded): the ones neutralised with ``spreadsheet_text``. Every other column is
 written by Parley from a closed form and never begins with a formula character: ids,
-dates and times (years 1800 on), codes, types, the slug, the ``sources`` JSON (``[``),
-and the counts ``version`` and ``position``, which are written as the numbers they are."""
+dates and times (years 1800 on), codes, types, ACLED's sub-event types, the slug, the
+``sources`` JSON (``[``), and the counts ``version`` and ``position``, which are
+written as the numbers they are."""
 _TEXT_AT = frozenset(i for i, name in enumerate(CSV_COLUMNS) if name in CSV_TEXT_COLUMNS)
 
 _FORMULA = re.compile(r"'*[=+\-@\t\r]")
@@ -281,6 +286,7 @@ def _csv_row(head: ExportHead, row: ExportRow) -> list[Any]:
         _time(event.occurred_at),
         None if event.occurred_until is None else _time(event.occurred_until),
         event.type,
+        acled_sub_event(event),
         _actor_name(first),
         None if first is None else first.country,
         "; ".join(map(name_of, actors[1:])) or None,
@@ -311,7 +317,7 @@ def _csv_row(head: ExportHead, row: ExportRow) -> list[Any]:
 
 def _roles(head: ExportHead, row: ExportRow) -> tuple[list[Actor], list[Actor]]:
     proposer = None if row.proposal is None else row.proposal.proposer
-    return roles(row.event, head.parties, proposer)
+    return roles(row.event, head.parties, proposer, row.disputed)
 
 
 def _date(value: date | datetime) -> str:

@@ -38,7 +38,7 @@ from domain.values import (
 )
 
 CODEBOOK = (
-    "CAMEO 1.1b3 (GDELT CAMEO.eventcodes.txt), Parley coding rules v1;"
+    "CAMEO 1.1b3 (GDELT CAMEO.eventcodes.txt), Parley coding rules v2;"
     f" PLOVER from {TABLE_SOURCE}"
 )
 """What exports and codings name as their codebook. Raise the rules' version when

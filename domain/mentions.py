@@ -6,10 +6,13 @@ places are found without a change here:
 
 - **actors**: every ``Actor`` in the event's data (parties, mediators, delegations,
   heads and members, participants, speakers, proposers and addressees, responders,
-  hosts, senders and recipients, declarers, disputers), the envelope's ``asserted_by``
+  hosts, senders and recipients, declarers, disputers; signatories and those they sign
+  for, witnesses, guarantors, accusers and the accused, who ratified, suspended,
+  implemented or lifted), the envelope's ``asserted_by``
   and each source's ``attributed_to``; each by its country code and by its name;
 - **regions**: the ISO 3166-2 region of every ``Place``, and every list of region
-  codes (a ceasefire's ``scope``, a security zone's ``regions``);
+  codes (a ceasefire's ``scope``, a security zone's, an allegation's and a report of
+  hostilities' ``regions``);
 - **outlets**: each source's outlet and the outlets it cites (``via``);
 - **text**: the fields written in prose (``TEXT_FIELDS``) and each source's quote.
 
@@ -30,9 +33,20 @@ from domain.events import Event
 from domain.values import Actor, Place, RegionCode
 
 TEXT_FIELDS = frozenset(
-    {"title", "summary", "topic", "terms", "outcomes", "conditions", "counter_claim", "reason"}
+    {
+        "title",
+        "summary",
+        "topic",
+        "terms",
+        "outcomes",
+        "conditions",
+        "counter_claim",
+        "reason",
+        "text",
+    }
 )
-"""The data fields written in prose, whose words full-text search finds."""
+"""The data fields written in prose, whose words full-text search finds (``text``: an
+agreement's provisions)."""
 
 _WORD = re.compile(r"[^\W_]+")
 

@@ -4,7 +4,9 @@
 what the proposal was about, so its code needs the ``subject`` of the proposal it
 answers, which only that proposal's ``ProposalMade`` says: ``read_proposals`` reads a
 negotiation's proposals from the store, with the corrections known by a moment
-applied, so an answer is coded by what the proposal is known to have offered.
+applied, so an answer is coded by what the proposal is known to have offered. A
+``ProvisionImplemented`` names its provision by id, and is coded by the topic that its
+agreement's texts give it (``read_provisions``), read the same way.
 
 The event answers (``GET /events/{id}``, a negotiation's events) code each event as
 it was recorded, beside the data they show; the timeline and the exports code it as
@@ -16,9 +18,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from uuid import UUID
 
-from domain.coding import Coding, Proposal, coding_for, proposals_of
-from domain.events import AnyEvent, EventCorrected
+from domain.coding import (
+    Coding,
+    Proposal,
+    ProvisionKey,
+    coding_for,
+    proposals_of,
+    provisions_of,
+)
+from domain.events import AnyEvent, ClaimDisputed, EventCorrected, ProvisionTopic
 from domain.negotiation import Recorded
 from projections.as_of import correct
 from store.log import ConflictLog
@@ -107,10 +117,68 @@ def read_proposals(
     return found
 
 
+AGREEMENT_TEXTS = ("AgreementReached", "AgreementSigned")
+"""The types that list an agreement's provisions."""
+
+
+def read_provisions(
+    log: ConflictLog,
+    slug: str,
+    *,
+    recorded_lte: datetime | None = None,
+    upto_position: int | None = None,
+) -> dict[ProvisionKey, ProvisionTopic]:
+    """The topics of a negotiation's provisions known by ``recorded_lte``, corrected as
+    known then, by (agreement id, provision id); a later text's topic wins."""
+    found: dict[ProvisionKey, ProvisionTopic] = {}
+    for batch in pages(
+        log,
+        slug,
+        types=AGREEMENT_TEXTS,
+        recorded_lte=recorded_lte,
+        upto_position=upto_position,
+    ):
+        events, _ = corrected_events(
+            log, batch, recorded_lte=recorded_lte, upto_position=upto_position
+        )
+        found.update(provisions_of(events))
+    return found
+
+
+def disputed_events(
+    log: ConflictLog,
+    events: Sequence[AnyEvent],
+    *,
+    recorded_lte: datetime | None = None,
+    upto_position: int | None = None,
+) -> dict[UUID, AnyEvent]:
+    """The events that the disputes among ``events`` dispute, by id, corrected as known
+    by ``recorded_lte``: an export names a denial's recipient, the disputed claim's
+    author, from them. One query for a page of events."""
+    targets = sorted({e.data.event_id for e in events if isinstance(e, ClaimDisputed)}, key=str)
+    if not targets:
+        return {}
+    records = [
+        r
+        for r in log.records_by_ids(targets)
+        if upto_position is None or (r.position or 0) <= upto_position
+    ]
+    found, _ = corrected_events(
+        log, records, recorded_lte=recorded_lte, upto_position=upto_position
+    )
+    return {e.id: e for e in found}
+
+
 def codings(log: ConflictLog, records: Sequence[Recorded]) -> list[Coding]:
     """The codings of stored events as recorded, for an answer that shows them; the
-    proposals of each negotiation with an answer among them are read once (proposal
-    ids are unique within a negotiation only)."""
-    wanted = sorted({r.negotiation for r in records if r.type == "ProposalAnswered"})
-    proposals = {slug: read_proposals(log, slug) for slug in wanted}
-    return [coding_for(r.event, proposals.get(r.negotiation, {})) for r in records]
+    proposals of each negotiation with an answer among them, and the provisions of
+    each with an implementation step, are read once (their ids are unique within a
+    negotiation only)."""
+    answered = sorted({r.negotiation for r in records if r.type == "ProposalAnswered"})
+    proposals = {slug: read_proposals(log, slug) for slug in answered}
+    implemented = sorted({r.negotiation for r in records if r.type == "ProvisionImplemented"})
+    provisions = {slug: read_provisions(log, slug) for slug in implemented}
+    return [
+        coding_for(r.event, proposals.get(r.negotiation, {}), provisions.get(r.negotiation))
+        for r in records
+    ]

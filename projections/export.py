@@ -14,7 +14,8 @@ last position known then (``ExportHead.position``), which every page is bounded 
 So an export names what repeats it exactly, and appends made while it streams do not
 change it. It is read from the store one page at a time (``projections.codes.pages``),
 so memory stays one page whatever the negotiation's size, plus the negotiation's
-proposals (an answer is coded by its proposal's subject; a few dozen bytes each).
+proposals (an answer is coded by its proposal's subject; a few dozen bytes each) and
+the topics of its agreements' provisions (an implementation step is coded by them).
 """
 
 from __future__ import annotations
@@ -38,7 +39,13 @@ from domain.events import (
 )
 from domain.negotiation import Recorded
 from domain.values import Actor, end_of_day
-from projections.codes import corrected_events, pages, read_proposals
+from projections.codes import (
+    corrected_events,
+    disputed_events,
+    pages,
+    read_proposals,
+    read_provisions,
+)
 from store.log import ConflictLog
 
 EXPORT_PAGE = 100
@@ -92,6 +99,7 @@ class ExportRow:
     disputes: tuple[Recorded, ...]  # the disputes of it that count, known at known_at
     corrections: tuple[Recorded, ...]  # applied to ``event``, in position order
     proposal: Proposal | None = None  # for an answer: the proposal it answers
+    disputed: AnyEvent | None = None  # for a dispute: the event it disputes, as known
 
     @property
     def disputed_by(self) -> list[UUID]:
@@ -150,6 +158,12 @@ def _rows(log: ConflictLog, head: ExportHead) -> Iterator[ExportRow]:
         if answers
         else {}
     )
+    implemented = not head.types or "ProvisionImplemented" in head.types
+    provisions = (
+        read_provisions(log, head.negotiation, recorded_lte=known, upto_position=upto)
+        if implemented
+        else {}
+    )
     valid_lte = head.as_of if head.to is None else min(head.as_of, head.to)
     for batch in pages(
         log,
@@ -163,6 +177,7 @@ def _rows(log: ConflictLog, head: ExportHead) -> Iterator[ExportRow]:
         events, about = corrected_events(log, batch, recorded_lte=known, upto_position=upto)
         retracted = _retracted(log, batch, about, known, upto)
         counting = _counting_disputes(log, about, head, retracted)
+        targets = disputed_events(log, events, recorded_lte=known, upto_position=upto)
         facts: dict[UUID | None, list[Recorded]] = {}
         for fact in about:
             facts.setdefault(fact.event.subject_id, []).append(fact)
@@ -176,16 +191,21 @@ def _rows(log: ConflictLog, head: ExportHead) -> Iterator[ExportRow]:
                 continue
             mine = facts.get(event.id, [])
             corrections = tuple(f for f in mine if isinstance(f.event, EventCorrected))
-            coding = coding_for(event, proposals)
+            coding = coding_for(event, proposals, provisions)
             yield ExportRow(
                 record=record,
                 event=event,
                 coding=coding,
-                recorded_coding=coding_for(record.event, proposals) if corrections else coding,
+                recorded_coding=coding_for(record.event, proposals, provisions)
+                if corrections
+                else coding,
                 disputes=tuple(f for f in mine if f.event.id in counting),
                 corrections=corrections,
                 proposal=proposals.get(event.data.proposal_id)
                 if isinstance(event, ProposalAnswered)
+                else None,
+                disputed=targets.get(event.data.event_id)
+                if isinstance(event, ClaimDisputed)
                 else None,
             )
 

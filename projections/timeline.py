@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol, TypeVar, cast
 from uuid import UUID
 
-from domain.coding import Coding, coding_for, proposals_of
+from domain.coding import Coding, coding_for, proposals_of, provisions_of
 from domain.events import AnyEvent, ClaimDisputed
 from domain.negotiation import Recorded
 from domain.values import Actor, end_of_day
@@ -139,8 +139,10 @@ def timeline(
         and (from_ is None or end_of_day(r.event.occurred_until or r.event.occurred_at) >= from_)
     ]
     chosen.sort(key=lambda r: (r.event.valid_from, record_position(r)))
-    # An answer is coded by the subject of its proposal, as known then.
+    # An answer is coded by the subject of its proposal, and an implementation step by
+    # its provision's topic, as known then.
     proposals = proposals_of(knowledge.events.values())
+    provisions = provisions_of(knowledge.events.values())
     entries = tuple(
         TimelineEntry(
             event=knowledge.events[r.event.id],
@@ -150,7 +152,7 @@ def timeline(
             corrected_by=tuple(knowledge.corrected_by.get(r.event.id, ())),
             retracted_by=knowledge.retracted_by.get(r.event.id),
             recorded_by=r.recorded_by,
-            coding=coding_for(knowledge.events[r.event.id], proposals),
+            coding=coding_for(knowledge.events[r.event.id], proposals, provisions),
         )
         for r in chosen
     )

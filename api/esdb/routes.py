@@ -162,7 +162,8 @@ async def read_subjects(request: Request, log: LogDep) -> StreamingResponse:
 
 @router.post("/read-event-types", dependencies=[CanReadEsdb], response_class=NdjsonResponse)
 def read_event_types() -> StreamingResponse:
-    """Parley's 16 event types, each with the JSON Schema of its `data`."""
+    """Parley's event types (every type a client may send), each with the JSON Schema of
+    its `data`."""
     infos = [event_type_info(name) for name in sorted(EVENT_TYPES)]
     return _ndjson(iter([b"".join(line("eventType", info) for info in infos)]))
 

@@ -148,7 +148,7 @@ def data_schema(name: str) -> dict[str, Any]:
 
 
 def event_type_info(name: str) -> dict[str, Any]:
-    """An event type as read-event-type(s) answers it. Parley's 16 types are never
+    """An event type as read-event-type(s) answers it. Parley's types are never
     phantoms: their schemas are fixed by its code whether or not events exist."""
     return {"eventType": esdb_type(name), "isPhantom": False, "schema": data_schema(name)}
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import orjson
+import peace_events as peace
 import pytest
 from builders import opened_event, statement_event
 from esdb_support import READ, new_subject
@@ -25,6 +26,7 @@ from support import AUTH, Server
 
 from api.esdb.service import ObservePlan, observe_lines
 from api.esdb.wire import HEARTBEAT, Scope
+from domain.events import EVENT_TYPES
 from projections.tail import LogTail
 from store.log import ConflictLog
 
@@ -222,12 +224,43 @@ def test_reads_are_event_lines_only_and_subjects_and_types_are_lines_too(parley:
     assert {"type": "subject", "payload": {"subject": "/negotiations/istanbul-2025"}} in subjects
 
     types = ndjson(post(parley, "read-event-types", b"", READ))
-    assert len(types) == 16 and {t["type"] for t in types} == {"eventType"}
+    assert len(types) == len(EVENT_TYPES) and {t["type"] for t in types} == {"eventType"}
     assert all(t["payload"]["isPhantom"] is False for t in types)
     one = post(parley, "read-event-type", {"eventType": "io.parley.ClaimDisputed"}, READ)
     assert one.status_code == 200 and one.json() == next(
         t["payload"] for t in types if t["payload"]["eventType"] == "io.parley.ClaimDisputed"
     )
+
+
+def test_issue_16s_types_are_offered_with_their_schemas_and_can_be_written(
+    parley: Server,
+) -> None:
+    types = ndjson(post(parley, "read-event-types", b"", READ))
+    offered = {t["payload"]["eventType"]: t["payload"] for t in types}
+
+    for name, build in peace.BUILDERS.items():
+        info = offered[f"io.parley.{name}"]
+        assert info["isPhantom"] is False
+        fields = build()["data"]
+        data_schema = info["schema"]["properties"]["data"]
+        ref = data_schema.get("$ref", "").rsplit("/", 1)[-1]
+        properties = info["schema"]["$defs"][ref]["properties"] if ref else data_schema
+        assert set(fields) <= set(properties), name
+        one = post(parley, "read-event-type", {"eventType": f"io.parley.{name}"}, READ)
+        assert one.status_code == 200 and one.json() == info
+    slug, subject = new_subject()
+    candidates = [opening(subject)] + [
+        {
+            "source": "https://desk.example.org",
+            "subject": subject,
+            "type": f"io.parley.{name}",
+            "data": {k: v for k, v in build().items() if k != "type"},
+        }
+        for name, build in peace.BUILDERS.items()
+    ]
+    written = post(parley, "write-events", {"events": candidates})
+    assert written.status_code == 200, written.text
+    assert [e["type"] for e in written.json()][1:] == [f"io.parley.{n}" for n in peace.BUILDERS]
 
 
 def test_observe_streams_events_then_heartbeats_as_lines(parley: Server) -> None:

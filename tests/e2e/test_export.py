@@ -222,8 +222,10 @@ def test_plover_lines_use_the_manual_field_names_and_iso_alpha3_entities(
     zone = by_id[ZONE]
     assert zone["event"] == ["THREATEN"] and [r["code"] for r in zone["recipient"]] == ["UKR"]
     assert zone["event_loc"]["iso_region"] == ["UA-63", "UA-59"]
-    dispute = by_id[DISPUTE]
-    assert (dispute["event"], dispute["mode"]) == (["ACCUSE"], ["disapprove"])
+    dispute = by_id[DISPUTE]  # a denial: the denier rejects (issue 16), never accuses
+    assert (dispute["event"], dispute["mode"], dispute["cameo"]) == (["REJECT"], [], "120")
+    assert [a["code"] for a in dispute["actor"]] == ["RUS"]
+    assert dispute["recipient"] == []  # "various news agencies" name no country to code
 
 
 # What an export holds: the as-of rules

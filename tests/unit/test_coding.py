@@ -15,17 +15,32 @@ from pathlib import Path
 from typing import Any, get_args
 from uuid import UUID
 
+import peace_events as peace
 import pytest
 from histories import ISTANBUL, MEDINSKY, UMEROV, event
 
-from domain.coding import CAMEO_LABELS, Coding, Proposal, cameo_code, code, coding_for, proposals_of
+from domain.coding import (
+    CAMEO_LABELS,
+    Coding,
+    Proposal,
+    cameo_code,
+    code,
+    coding_for,
+    proposals_of,
+    provisions_of,
+)
 from domain.events import (
     CODEBOOK,
     EVENT_TYPES,
+    AgreementKind,
+    AgreementStage,
     AnyEvent,
+    CeasefireEnd,
     ContactMedium,
+    HostilitiesKind,
     ProposalResponse,
     ProposalSubject,
+    ProvisionTopic,
     RoundStatus,
     ZoneStatus,
     parse_event,
@@ -98,22 +113,66 @@ ONE_OF_EACH_TYPE: list[AnyEvent] = [
     event("ClaimDisputed", DAY, event_id=SOME_EVENT, disputed_by="UKR", counter_claim="No."),
     event("EventCorrected", DAY, event_id=SOME_EVENT, data={"summary": "x"}, reason="typo"),
     event("EventRetracted", DAY, event_id=SOME_EVENT, reason="withdrawn"),
+    *(peace.parsed(build()) for build in peace.BUILDERS.values()),
 ]
+
+
+def new(type_: str, **data: Any) -> AnyEvent:
+    """An event of one of issue 16's types (``tests/peace_events.py``), data overridden."""
+    return peace.parsed(peace.BUILDERS[type_](**data))
+
 
 # Every variant the data can take, drawn from the types' own Literal sets, so that a
 # new medium, subject, response or status is coded and checked here without an edit.
 SUBJECTS: list[ProposalSubject | None] = [*get_args(ProposalSubject), None]
-CASES: list[tuple[str, AnyEvent, ProposalSubject | None]] = [
-    *((e.type, e, None) for e in ONE_OF_EACH_TYPE),
-    *((f"ContactHeld-{m}", contact(m), None) for m in get_args(ContactMedium)),
-    *((f"ProposalMade-{s}", proposal(s), None) for s in get_args(ProposalSubject)),
+TOPICS: list[ProvisionTopic | None] = [*get_args(ProvisionTopic), None]
+Case = tuple[str, AnyEvent, ProposalSubject | None, ProvisionTopic | None]
+CASES: list[Case] = [
+    *((e.type, e, None, None) for e in ONE_OF_EACH_TYPE),
+    *((f"ContactHeld-{m}", contact(m), None, None) for m in get_args(ContactMedium)),
+    *((f"ProposalMade-{s}", proposal(s), None, None) for s in get_args(ProposalSubject)),
     *(
-        (f"ProposalAnswered-{r}-{s}", answer(r), s)
+        (f"ProposalAnswered-{r}-{s}", answer(r), s, None)
         for r in get_args(ProposalResponse)
         for s in SUBJECTS
     ),
-    *((f"RoundScheduled-{s}", scheduled(s), None) for s in get_args(RoundStatus)),
-    *((f"SecurityZoneDeclared-{s}", zone(s), None) for s in get_args(ZoneStatus)),
+    *((f"RoundScheduled-{s}", scheduled(s), None, None) for s in get_args(RoundStatus)),
+    *((f"SecurityZoneDeclared-{s}", zone(s), None, None) for s in get_args(ZoneStatus)),
+    *(
+        (f"AgreementReached-{k}-{st}", new("AgreementReached", kind=k, stage=st), None, None)
+        for k in get_args(AgreementKind)
+        for st in get_args(AgreementStage)
+    ),
+    *(
+        (f"AgreementSigned-{k}", new("AgreementSigned", kind=k), None, None)
+        for k in get_args(AgreementKind)
+    ),
+    *(
+        (f"AgreementTerminated-{name}", new("AgreementTerminated", **data), None, None)
+        for name, data in {
+            "by-a-party": {},
+            "expired": {"by": None},
+            "superseded": {"superseded_by": "washington-2026"},
+        }.items()
+    ),
+    *((f"ProvisionImplemented-{t}", new("ProvisionImplemented"), None, t) for t in TOPICS),
+    *(
+        (f"CeasefireLifted-{m}", new("CeasefireLifted", mode=m), None, None)
+        for m in get_args(CeasefireEnd)
+    ),
+    *(
+        (f"ViolationAlleged-{name}", new("ViolationAlleged", **data), None, None)
+        for name, data in {
+            "ceasefire-and-kind": {},
+            "ceasefire-only": {"kind": None},
+            "agreement-and-kind": {"ceasefire": None, "agreement_id": peace.ACCORD},
+            "agreement-only": {"ceasefire": None, "kind": None, "agreement_id": peace.ACCORD},
+        }.items()
+    ),
+    *(
+        (f"HostilitiesReported-{k}", new("HostilitiesReported", kind=k), None, None)
+        for k in get_args(HostilitiesKind)
+    ),
 ]
 
 
@@ -125,16 +184,16 @@ def coded(cameo: str | None) -> Coding:
     return Coding(cameo, CAMEO_LABELS[cameo], event_, mode, context)
 
 
-def test_the_cases_cover_all_sixteen_event_types() -> None:
-    assert {e.type for _, e, _ in CASES} == set(EVENT_TYPES)
-    assert len(EVENT_TYPES) == 16
+def test_the_cases_cover_every_event_type() -> None:
+    assert {e.type for _, e, _, _ in CASES} == set(EVENT_TYPES)
+    assert len(EVENT_TYPES) == 25
 
 
-@pytest.mark.parametrize(("case", "event_", "subject"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(("case", "event_", "subject", "topic"), CASES, ids=[c[0] for c in CASES])
 def test_plover_reading_is_the_table_row_of_the_cameo_code(
-    case: str, event_: AnyEvent, subject: ProposalSubject | None
+    case: str, event_: AnyEvent, subject: ProposalSubject | None, topic: ProvisionTopic | None
 ) -> None:
-    coding = code(event_, subject=subject)
+    coding = code(event_, subject=subject, topic=topic)
 
     assert coding == coded(coding.cameo)
     if coding.cameo is not None and coding.plover_event is None:
@@ -145,13 +204,14 @@ def test_plover_reading_is_the_table_row_of_the_cameo_code(
 
 
 def test_every_label_shipped_is_a_code_the_rules_give() -> None:
-    given = {code(e, subject=s).cameo for _, e, s in CASES} - {None}
+    given = {code(e, subject=s, topic=t).cameo for _, e, s, t in CASES} - {None}
 
     assert given == set(CAMEO_LABELS)
 
 
 def test_every_coding_names_its_codebook_and_table_version() -> None:
-    assert {code(e, subject=s).codebook for _, e, s in CASES} == {CODEBOOK}
+    assert {code(e, subject=s, topic=t).codebook for _, e, s, t in CASES} == {CODEBOOK}
+    assert "Parley coding rules v2" in CODEBOOK  # v2: issue 16's types, denials rejected
     assert "CAMEO 1.1b3" in CODEBOOK
     assert "CAMEO2PLOVER-2021.txt" in CODEBOOK
     assert "e834df5" in CODEBOOK
@@ -268,13 +328,13 @@ def test_statements_and_noted_answers_have_cameo_codes_but_no_plover_reading() -
     assert noted == Coding("014", "Consider policy option", None, None, ())
 
 
-def test_a_dispute_is_an_accusation() -> None:
+def test_a_dispute_is_a_rejection_by_the_disputer_never_an_accusation() -> None:
+    # Issue 16: a denial coded 112 made the PLOVER export read as the denier accusing.
     coding = code(
         event("ClaimDisputed", DAY, event_id=SOME_EVENT, disputed_by="UKR", counter_claim="No.")
     )
 
-    assert (coding.cameo, coding.plover_event) == ("112", "ACCUSE")
-    assert coding.plover_mode == "disapprove"
+    assert coding == Coding("120", "Reject, not specified below", "REJECT", None, ())
 
 
 @pytest.mark.parametrize(
@@ -286,10 +346,12 @@ def test_opening_naming_a_delegation_and_log_facts_are_not_coded(type_: str) -> 
     assert coding == Coding(None, None, None, None, (), CODEBOOK)
 
 
-def test_the_subject_only_matters_to_answers() -> None:
+def test_the_subject_only_matters_to_answers_and_the_topic_to_implementation() -> None:
     for event_ in ONE_OF_EACH_TYPE:
         if event_.type != "ProposalAnswered":
             assert code(event_, subject="ceasefire") == code(event_)
+        if event_.type != "ProvisionImplemented":
+            assert code(event_, topic="prisoners") == code(event_)
 
 
 def test_the_founding_example_codes_as_read_by_hand() -> None:
@@ -307,7 +369,7 @@ def test_the_founding_example_codes_as_read_by_hand() -> None:
         "ProposalMade": Counter({"037": 2, "036": 1}),  # roadmap, memorandum; meeting
         "CeasefireProposed": Counter({"0356": 1}),
         "SecurityZoneDeclared": Counter({"1382": 1}),
-        "ClaimDisputed": Counter({"112": 1}),
+        "ClaimDisputed": Counter({"120": 1}),
         "RoundScheduled": Counter({"036": 1}),
         "DelegationNamed": Counter({None: 1}),
         "HostAnnounced": Counter({"039": 1}),  # Türkiye hosts the second round
@@ -349,3 +411,137 @@ def test_a_coding_as_json_is_the_answers_coding_object() -> None:
         "cameo_label": None,
         "plover": {"event": None, "mode": None, "context": []},
     }
+
+
+# Issue 16's types: each anchor read by hand in GDELT's CAMEO.eventcodes.txt and the table
+
+
+def reading(coding: Coding) -> tuple[str | None, str | None, str | None]:
+    return coding.cameo, coding.plover_event, coding.plover_mode
+
+
+@pytest.mark.parametrize("kind", get_args(AgreementKind))
+def test_signing_and_ratifying_are_057_sign_formal_agreement(kind: AgreementKind) -> None:
+    signed = code(new("AgreementSigned", kind=kind))
+
+    assert signed == Coding("057", "Sign formal agreement", "SUPPORT", None, ("diplomatic",))
+    assert signed == coded("057")  # the table's own row
+    assert code(new("AgreementRatified")) == signed
+
+
+@pytest.mark.parametrize("stage", get_args(AgreementStage))
+@pytest.mark.parametrize(
+    ("kind", "cameo"),
+    [("ceasefire", "0356"), ("pre_negotiation", "036"), ("comprehensive", "037")],
+)
+def test_an_agreement_not_yet_signed_is_an_agreement_to_act_not_a_signature(
+    stage: AgreementStage, kind: AgreementKind, cameo: str
+) -> None:
+    coding = code(new("AgreementReached", kind=kind, stage=stage))
+
+    assert coding == coded(cameo)
+    assert coding.plover_event == "AGREE"
+
+
+def test_suspending_or_withdrawing_from_an_agreement_reduces_relations() -> None:
+    assert reading(code(new("AgreementSuspended"))) == ("160", "SANCTION", None)
+    assert reading(code(new("AgreementTerminated"))) == ("160", "SANCTION", None)
+    # Expired, or replaced by a successor (whose signing is coded): nobody acts.
+    assert code(new("AgreementTerminated", by=None)).cameo is None
+    assert code(new("AgreementTerminated", superseded_by="next")).cameo is None
+
+
+@pytest.mark.parametrize(
+    ("topic", "cameo", "plover"),
+    [
+        ("prisoners", "0841", ("RETREAT", "release")),
+        ("ceasefire", "0871", ("RETREAT", "ceasefire")),
+        ("withdrawal", "0874", ("RETREAT", "disarm")),
+        ("demining", "087", ("RETREAT", "disarm")),
+        ("security", "087", ("RETREAT", "disarm")),
+        ("humanitarian", "0863", ("RETREAT", "access")),
+        ("monitoring", "0862", ("RETREAT", "access")),
+        ("political", "083", ("CONCEDE", None)),
+        ("territory", "080", ("CONCEDE", None)),
+        ("economic", "061", ("COOPERATE", None)),
+        ("implementation", "060", ("COOPERATE", None)),
+        ("other", "060", ("COOPERATE", None)),
+        (None, "060", ("COOPERATE", None)),
+    ],
+)
+def test_an_implementation_step_is_coded_by_its_provisions_topic(
+    topic: ProvisionTopic | None, cameo: str, plover: tuple[str, str | None]
+) -> None:
+    coding = code(new("ProvisionImplemented"), topic=topic)
+
+    assert coding == coded(cameo)
+    assert (coding.cameo, (coding.plover_event, coding.plover_mode)) == (cameo, plover)
+
+
+def test_an_implementation_step_finds_its_topic_in_the_agreements_texts() -> None:
+    texts = [new("AgreementReached"), new("AgreementSigned")]
+    topics = provisions_of(texts)
+    release, withdrawal = new("ProvisionImplemented"), new("ProvisionImplemented", provision="3")
+
+    assert topics[(peace.ACCORD, "2")] == "prisoners"
+    assert coding_for(release, {}, topics).cameo == "0841"
+    assert coding_for(withdrawal, {}, topics).cameo == "0874"  # listed by the signed text only
+    assert coding_for(release, {}).cameo == "060"  # the agreement unknown
+    other = new("ProvisionImplemented", agreement_id="another")
+    assert coding_for(other, {}, topics).cameo == "060"
+
+
+def test_a_later_text_of_an_agreement_gives_a_provisions_topic() -> None:
+    first = new("AgreementReached", provisions=[{"id": "2", "topic": "other", "text": "x"}])
+
+    assert provisions_of([first, new("AgreementSigned")])[(peace.ACCORD, "2")] == "prisoners"
+    assert provisions_of([new("AgreementSigned"), first])[(peace.ACCORD, "2")] == "other"
+
+
+@pytest.mark.parametrize("mode", get_args(CeasefireEnd))
+def test_lifting_a_ceasefire_declines_to_de_escalate_it_is_no_violation(mode: str) -> None:
+    coding = code(new("CeasefireLifted", mode=mode))
+
+    assert coding == coded("1246")
+    assert reading(coding) == ("1246", "REJECT", "yield")
+
+
+def test_an_allegation_is_an_accusation_of_aggression_when_force_is_alleged() -> None:
+    of_a_ceasefire = code(new("ViolationAlleged"))
+    of_terms = code(new("ViolationAlleged", ceasefire=None, kind=None, agreement_id=peace.ACCORD))
+
+    assert of_a_ceasefire == Coding(
+        "1123", "Accuse of aggression", "ACCUSE", "allege", ("military",)
+    )
+    assert of_a_ceasefire == coded("1123")
+    assert reading(of_terms) == ("112", "ACCUSE", "disapprove")
+    assert code(new("ViolationAlleged", kind=None)).cameo == "1123"  # a ceasefire named
+
+
+@pytest.mark.parametrize(
+    ("kind", "cameo", "mode"),
+    [
+        ("shelling", "194", "heavy-weapons"),
+        ("air_strike", "195", "heavy-weapons"),
+        ("drone_strike", "195", "heavy-weapons"),
+        ("missile_strike", "195", "heavy-weapons"),
+        ("ground_fighting", "193", "firearms"),
+        ("naval", "190", None),
+        ("other", "190", None),
+    ],
+)
+def test_hostilities_are_the_19_fight_code_of_their_kind(
+    kind: HostilitiesKind, cameo: str, mode: str | None
+) -> None:
+    coding = code(new("HostilitiesReported", kind=kind))
+
+    assert coding == coded(cameo)
+    assert (coding.cameo, coding.plover_event, coding.plover_mode) == (cameo, "ASSAULT", mode)
+    assert coding.plover_context == ("military",)
+
+
+def test_no_new_type_is_coded_as_a_statement_without_plover() -> None:
+    for _, event_, subject, topic in CASES:
+        if event_.type in peace.BUILDERS:
+            coding = code(event_, subject=subject, topic=topic)
+            assert coding.cameo is None or coding.plover_event is not None, event_.type
