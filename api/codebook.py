@@ -19,10 +19,11 @@ from domain.events import (
     RECORDED_TYPES,
     TRAITS,
     ProposalSubject,
+    ProvisionTopic,
     data_model,
     parse_event,
 )
-from domain.examples import EXAMPLE_DATA, example_event
+from domain.examples import example_event
 
 HEADER = """# Event codebook
 
@@ -49,7 +50,41 @@ def codebook() -> str:
         cameo = ", ".join(sorted({c for c in codes.values() if c})) or "none"
         rows.append(f"| [`{name}`](#{name.lower()}) | {summary} | {cameo} |")
         sections.append(_section(name, cls, codes))
-    return HEADER.format(codebook=CODEBOOK) + "\n".join(rows) + "\n\n" + "\n".join(sections)
+    return (
+        HEADER.format(codebook=CODEBOOK)
+        + "\n".join(rows)
+        + "\n\n"
+        + "\n".join(sections)
+        + _shapes()
+    )
+
+
+SHAPES = ("Actor", "Place", "Source", "Signatory", "Provision", "Participant")
+"""The shapes that fields of many types share, listed once at the end of the page."""
+
+
+def _shapes() -> str:
+    found: dict[str, dict[str, Any]] = {}
+    for cls in RECORDED_TYPES.values():
+        found.update(cls.model_json_schema(by_alias=True).get("$defs", {}))
+    lines = ["", "## Shared shapes", ""]
+    for name in SHAPES:
+        if name not in found:
+            continue
+        spec = found[name]
+        obj = next((s for s in spec.get("anyOf", []) if s.get("type") == "object"), spec)
+        lines += [f"### {name}", ""]
+        if spec.get("description"):
+            lines += [" ".join(inspect.cleandoc(spec["description"]).split()), ""]
+        required = set(obj.get("required", []))
+        lines += ["| field | type | required | constraints |", "|---|---|---|---|"]
+        for field, inner in obj.get("properties", {}).items():
+            kind, limits = _describe(inner, found)
+            lines.append(
+                f"| `{field}` | {kind} | {'yes' if field in required else 'no'} | {limits} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
 
 
 def _first_line(doc: str | None) -> str:
@@ -102,32 +137,45 @@ def _plover(cameo: str | None) -> str:
     return f"{coding.plover_event}{mode}"
 
 
+CONTEXT: dict[str, tuple[str, tuple[Any, ...]]] = {
+    "ProposalAnswered": ("subject", get_args(ProposalSubject)),
+    "ProvisionImplemented": ("topic", get_args(ProvisionTopic)),
+}
+"""What an event's code depends on beyond its own fields: the subject of the proposal an
+answer answers, the topic of the provision a step implements (``domain.coding.code``)."""
+
+CONTEXT_WORDS = {
+    "subject": "answering a proposal of subject `{}`",
+    "topic": "a provision of topic `{}`",
+}
+
+
 def _codes(name: str) -> Iterator[tuple[str, str | None]]:
-    """The type's example and each variant of it (one enumerated field changed at a
-    time) that gets a code no earlier variant got, with that code."""
+    """The type's example and each variant of it (one enumerated field changed, or one
+    optional field left out, at a time) that gets a code no earlier variant got."""
     seen: set[str | None] = set()
-    base = EXAMPLE_DATA[name]
-    variants: list[tuple[str, dict[str, Any], dict[str, Any]]] = [("example", {}, {})]
-    data_fields = data_model(RECORDED_TYPES[name]).model_fields
-    for field, info in data_fields.items():
-        values = _literal_values(info.annotation)
+    variants: list[tuple[str, dict[str, Any]]] = [("example", {})]
+    for field, info in data_model(RECORDED_TYPES[name]).model_fields.items():
         key = info.alias or field
-        variants += [(f"`{key}`: {value}", {key: value}, {}) for value in values]
-    if name == "ProposalAnswered":
-        variants = [
-            (f"{label}, answering a `{subject}` proposal", data, {"subject": subject})
-            for label, data, _ in variants
-            for subject in get_args(ProposalSubject)
-        ]
-    for label, data, kwargs in variants:
+        values = _literal_values(info.annotation)
+        variants += [(f"`{key}`: {value}", {key: value}) for value in values]
+        if not values and not info.is_required() and info.get_default() is None:
+            variants.append((f"no `{key}`", {key: None}))
+    contexts: list[tuple[str, dict[str, Any]]] = [("", {})]
+    if name in CONTEXT:
+        kwarg, values = CONTEXT[name]
+        contexts = [(CONTEXT_WORDS[kwarg].format(v), {kwarg: v}) for v in values]
+    for label, data in variants:
         try:
-            event = parse_event(example_event(name, **{**base, **data}))
+            event = parse_event(example_event(name, **data))
         except ValueError:
             continue
-        cameo = code(event, **kwargs).cameo
-        if cameo not in seen:
-            seen.add(cameo)
-            yield label, cameo
+        for context, kwargs in contexts:
+            cameo = code(event, **kwargs).cameo
+            if cameo not in seen:
+                seen.add(cameo)
+                shown = label if label != "example" or not context else ""
+                yield ", ".join(part for part in (shown, context) if part), cameo
 
 
 def _literal_values(annotation: Any) -> tuple[Any, ...]:
