@@ -565,8 +565,10 @@ def histories(draw: st.DrawFn, max_steps: int = 24) -> list[Recorded]:
             new = hostilities(at, id=ids[step])
         elif kind == "dispute":
             # Half the time a denial of an allegation or a report, when there is one.
-            claims = [e for e in made if e.type in ("ViolationAlleged", "HostilitiesReported")]
-            pool: list[AnyEvent] = claims if claims and draw(st.booleans()) else made
+            claims: list[AnyEvent] = [
+                e for e in made if e.type in ("ViolationAlleged", "HostilitiesReported")
+            ]
+            pool = claims if claims and draw(st.booleans()) else made
             new = dispute(at, draw(st.sampled_from(pool)).id, id=ids[step])
         elif kind == "correction":
             target = draw(st.sampled_from(world))
