@@ -568,7 +568,7 @@ def histories(draw: st.DrawFn, max_steps: int = 24) -> list[Recorded]:
             claims: list[AnyEvent] = [
                 e for e in made if e.type in ("ViolationAlleged", "HostilitiesReported")
             ]
-            pool = claims if claims and draw(st.booleans()) else made
+            pool = claims if draw(st.booleans()) and claims else made
             new = dispute(at, draw(st.sampled_from(pool)).id, id=ids[step])
         elif kind == "correction":
             target = draw(st.sampled_from(world))
