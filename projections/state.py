@@ -1139,15 +1139,22 @@ def _party_keys(parties: tuple[Actor, ...]) -> frozenset[str]:
     return frozenset(party.country or party.label for party in parties)
 
 
-def _overlaps(scope: tuple[str, ...], other: tuple[str, ...]) -> bool:
-    """Whether two scopes share ground: an empty scope is everywhere."""
-    return not scope or not other or not set(scope).isdisjoint(other)
+_Successor = tuple[frozenset[str], frozenset[str], datetime]
+"""A declared ceasefire as a possible successor: its parties, its scope, its start."""
+
+
+def _successor(item: Ceasefire) -> _Successor:
+    assert item.effective_from is not None
+    return _party_keys(item.parties), frozenset(item.scope), start_of(item.effective_from)
 
 
 def _not_in_force(
-    item: Ceasefire, lift: Lift | None, later: list[Ceasefire], as_of: datetime | None
+    item: Ceasefire, lift: Lift | None, later: list[_Successor], as_of: datetime | None
 ) -> NotInForce | None:
-    """Why a ceasefire is not in force at ``as_of`` (None: it is), first reason first.
+    """Why a ceasefire is not in force at ``as_of`` (None: it is), first reason first:
+    proposed, not yet started, ended (its end passed, or lifted so), suspended (lifted
+    so), superseded (a later declared ceasefire of at least its parties, over common
+    ground, has taken effect; an empty scope is everywhere).
 
     A state without ``as_of`` (``initial_state``, ``evolve``) is read at the end of
     time for a ceasefire's own dates: begun, and ended if it has an end.
@@ -1163,13 +1170,12 @@ def _not_in_force(
         return "ended"
     if lift is not None:
         return "suspended"
-    parties = _party_keys(item.parties)
-    for other in later:
+    parties, scope = _party_keys(item.parties), frozenset(item.scope)
+    for others, other_scope, starts in later:
         if (
-            parties <= _party_keys(other.parties)
-            and _overlaps(item.scope, other.scope)
-            and other.effective_from is not None
-            and (as_of is None or start_of(other.effective_from) <= as_of)
+            parties <= others
+            and (not scope or not other_scope or not scope.isdisjoint(other_scope))
+            and (as_of is None or starts <= as_of)
         ):
             return "superseded"
     return None
@@ -1182,15 +1188,15 @@ def _ceasefires_at(
     as_of: datetime | None,
 ) -> tuple[Ceasefire, ...]:
     """Every ceasefire with what depends on ``as_of`` and on later events joined in."""
-    declared = [item for item in ceasefires if item.status == "declared"]
+    successors = [_successor(item) for item in ceasefires if item.status == "declared"]
     shown = []
-    seen_declared = 0
+    declared_so_far = 0
     for item in ceasefires:
         if item.status == "declared":
-            seen_declared += 1
+            declared_so_far += 1
         key = item.ceasefire_id if item.ceasefire_id is not None else item.events[0]
         lift = lifts.get(key)
-        reason = _not_in_force(item, lift, declared[seen_declared:], as_of)
+        reason = _not_in_force(item, lift, successors[declared_so_far:], as_of)
         shown.append(
             _shown(
                 item,
