@@ -599,6 +599,7 @@ def test_an_accord_shows_its_signatories_provisions_and_steps_and_its_ceasefires
     timeline = text(browser, "#timeline-body")
     assert "Geneva accord signed by" in timeline
     assert "implement provision" in timeline
+    screenshot(browser.locator("#state-body"), artifacts / "parley-accord-state.png")
 
     # Before the signing, the accord is only reached; before it began, no ceasefire holds.
     show(
