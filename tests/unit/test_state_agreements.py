@@ -409,3 +409,22 @@ def test_evolve_folds_the_new_types_like_the_accumulator() -> None:
         "as_of": None,
         "known_at": None,
     }
+
+
+def test_a_warm_answer_reuses_the_views_of_ceasefires_and_agreements_and_their_json() -> None:
+    declared = ceasefire_declared("2025-05-28", effective_until="2025-06-20")
+    history = given(
+        declared, alleged("2025-06-02", ceasefire=declared.id), agreement_signed("2025-06-05")
+    )
+    engine = AsOfEngine(SLUG, spacing=1)  # every item comes from a checkpoint
+    engine.add(history.records)
+    first = engine.state(parse_instant("2025-06-10"), FAR_FUTURE)
+    first.to_json_bytes()
+    again = engine.state(parse_instant("2025-06-11"), FAR_FUTURE)
+    assert again.ceasefires[0] is first.ceasefires[0]
+    assert again.agreements[0] is first.agreements[0]
+    assert again.ceasefires[0]._json is not None  # encoded once, kept
+    # A different answer at another as_of makes a new view, not a stale one.
+    ended = engine.state(parse_instant("2025-06-21"), FAR_FUTURE)
+    assert ended.ceasefires[0].not_in_force == "ended"
+    assert first.ceasefires[0].in_force
