@@ -34,7 +34,17 @@ from projections.rows import ChartRow
 from projections.state import jsonable
 from store.log import ConflictLog
 
-LANES = ("rounds", "proposals", "contacts", "zones", "ceasefires", "disputes")
+LANES = (
+    "rounds",
+    "proposals",
+    "contacts",
+    "agreements",
+    "zones",
+    "ceasefires",
+    "allegations",
+    "hostilities",
+    "disputes",
+)
 LANE_OF: Mapping[str, str] = {
     "NegotiationOpened": "rounds",
     "DelegationNamed": "rounds",
@@ -50,12 +60,21 @@ LANE_OF: Mapping[str, str] = {
     "StatementIssued": "contacts",
     "SecurityZoneDeclared": "zones",
     "ClaimDisputed": "disputes",
+    "AgreementReached": "agreements",
+    "AgreementSigned": "agreements",
+    "AgreementRatified": "agreements",
+    "AgreementSuspended": "agreements",
+    "AgreementTerminated": "agreements",
+    "ProvisionImplemented": "agreements",
+    "CeasefireLifted": "ceasefires",
+    "ViolationAlleged": "allegations",
+    "HostilitiesReported": "hostilities",
 }
 """The timeline lane of each world event type. Corrections and retractions are facts
 about the log: they have no lane, and mark the event they name instead."""
 
 DEFAULT_MAX_ITEMS = 1000
-TIMELINE_BUCKETS = 200  # per lane: 6 lanes x 200 counts
+TIMELINE_BUCKETS = 200  # per lane: 9 lanes x 200 counts
 GRID = (50, 20)  # valid x recorded cells of the knowledge chart: at most 1,000
 BACK_DATED = timedelta(days=1)
 """How far behind what the log already knew a report must reach to count as back-dated

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
-from typing import Any, Literal, assert_never, cast
+from typing import Any, Literal, TypeVar, assert_never, cast
 from uuid import UUID
 
 import orjson
@@ -23,8 +23,14 @@ from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
 from domain.events import (
+    AgreementRatified,
+    AgreementReached,
+    AgreementSigned,
+    AgreementSuspended,
+    AgreementTerminated,
     AnyEvent,
     CeasefireDeclared,
+    CeasefireLifted,
     CeasefireProposed,
     ClaimDisputed,
     ContactHeld,
@@ -33,19 +39,26 @@ from domain.events import (
     EventCorrected,
     EventRetracted,
     HostAnnounced,
+    HostilitiesReported,
     NegotiationOpened,
     ProposalAnswered,
     ProposalMade,
+    Provision,
+    ProvisionImplemented,
     RoundHeld,
     RoundScheduled,
     SecurityZoneDeclared,
+    Signatory,
     StatementIssued,
+    ViolationAlleged,
 )
 from domain.negotiation import Recorded
-from domain.values import Actor, Place
+from domain.values import Actor, Place, end_of_day, start_of
 
 RoundStatus = Literal["proposed", "scheduled", "held", "postponed", "cancelled"]
 ProposalStatus = Literal["open", "accepted", "rejected", "countered"]
+AgreementStatus = Literal["reached", "initialled", "signed", "ratified", "suspended", "terminated"]
+NotInForce = Literal["proposed", "not_yet_started", "ended", "suspended", "superseded"]
 Moment = date | datetime
 """A valid time as the client gave it (a date or an aware datetime)."""
 EventIds = tuple[UUID, ...]
@@ -197,7 +210,166 @@ class Ceasefire(Item):
     effective_until: Moment | None
     occurred_at: Moment
     events: EventIds
+    # What depends on as_of or on other events is joined in by the snapshot
+    # (``_ceasefires_at``); the fold keeps the defaults.
+    ceasefire_id: UUID | None = None
+    in_force: bool = False
+    not_in_force: NotInForce | None = None
+    lifted: Lift | None = None
+    allegations: tuple[Allegation, ...] = ()
     _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
+    _shown: tuple[Any, Any] | None = field(default=None, init=False, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Dispute(Item):
+    """One dispute of a claim: ``event_id`` is the dispute itself (a ``ClaimDisputed``)."""
+
+    event_id: UUID
+    disputed_by: Actor
+    counter_claim: str
+    _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Lift(Item):
+    """A ceasefire suspended or ended (a ``CeasefireLifted``)."""
+
+    event_id: UUID
+    by: Actor
+    mode: Literal["suspended", "ended"]
+    reason: str | None
+    occurred_at: Moment
+    _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Allegation(Item):
+    """A violation alleged, with the disputes of it (a denial is a dispute)."""
+
+    event_id: UUID
+    accuser: Actor
+    accused: tuple[Actor, ...]
+    ceasefire: UUID | None
+    agreement_id: str | None
+    regions: tuple[str, ...]
+    kind: str | None
+    summary: str
+    occurred_at: Moment
+    occurred_until: Moment | None
+    precision: str | None
+    disputes: tuple[Dispute, ...]
+    _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Hostilities(Item):
+    """Fighting reported between parties, with the disputes of the report."""
+
+    event_id: UUID
+    parties: tuple[Actor, ...]
+    regions: tuple[str, ...]
+    kind: str
+    summary: str
+    occurred_at: Moment
+    occurred_until: Moment | None
+    precision: str | None
+    disputes: tuple[Dispute, ...]
+    _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Implementation(Item):
+    """A step that carried out one provision of an agreement (``provision`` names it)."""
+
+    event_id: UUID
+    provision: str
+    occurred_at: Moment
+    by: tuple[Actor, ...]
+    summary: str
+    _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
+
+    def raw(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "occurred_at": self.occurred_at,
+            "by": self.by,
+            "summary": self.summary,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Termination(Item):
+    reason: str
+    superseded_by: str | None
+    by: Actor | None
+    _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Agreement(Item):
+    """One agreement's life along valid time: every event naming its ``agreement_id``.
+
+    ``status`` is the latest lifecycle event folded, except that a termination is
+    final. ``implementations`` are kept whatever provision they name; a provision
+    shows those that name its id.
+    """
+
+    agreement_id: str
+    title: str
+    kind: str
+    status: AgreementStatus
+    parties: tuple[Actor, ...]
+    signatories: tuple[Signatory, ...]
+    witnesses: tuple[Actor, ...]
+    guarantors: tuple[Actor, ...]
+    ratified_by: tuple[Actor, ...]
+    suspended_by: tuple[Actor, ...]
+    provisions: tuple[Provision, ...]
+    implementations: tuple[Implementation, ...]
+    place: Place | None
+    text_url: str | None
+    terminated: Termination | None
+    events: EventIds
+    allegations: tuple[Allegation, ...] = ()  # joined in by the snapshot
+    _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
+    _shown: tuple[Any, Any] | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def in_force(self) -> bool:
+        """Signed or ratified, and not suspended or terminated since."""
+        return self.status in ("signed", "ratified")
+
+    def raw(self) -> dict[str, Any]:
+        return {
+            "agreement_id": self.agreement_id,
+            "title": self.title,
+            "kind": self.kind,
+            "status": self.status,
+            "in_force": self.in_force,
+            "parties": self.parties,
+            "signatories": self.signatories,
+            "witnesses": self.witnesses,
+            "guarantors": self.guarantors,
+            "ratified_by": self.ratified_by,
+            "suspended_by": self.suspended_by,
+            "provisions": tuple(
+                {
+                    "id": provision.id,
+                    "topic": provision.topic,
+                    "text": provision.text,
+                    "implemented": tuple(
+                        step for step in self.implementations if step.provision == provision.id
+                    ),
+                }
+                for provision in self.provisions
+            ),
+            "place": self.place,
+            "text_url": self.text_url,
+            "terminated": self.terminated,
+            "allegations": self.allegations,
+            "events": self.events,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +424,13 @@ class State:
     security_zones: tuple[SecurityZone, ...]
     contested: tuple[ContestedClaim, ...]
     event_count: int
+    agreements: tuple[Agreement, ...] = ()
+    allegations: tuple[Allegation, ...] = ()
+    hostilities: tuple[Hostilities, ...] = ()
+    # What the fold knows but does not show, so that ``Accumulator.thaw`` can go on:
+    # lifts by ceasefire id, and steps of agreements not (yet) in the state.
+    lifts: Mapping[UUID, Lift] = field(default_factory=dict, repr=False)
+    unplaced: Mapping[str, tuple[Implementation, ...]] = field(default_factory=dict, repr=False)
 
     def _fields(self) -> dict[str, Any]:
         """The answer's fields under their JSON names, items as they are."""
@@ -270,6 +449,9 @@ class State:
             "ceasefires": self.ceasefires,
             "security_zones": self.security_zones,
             "contested": self.contested,
+            "agreements": self.agreements,
+            "allegations": self.allegations,
+            "hostilities": self.hostilities,
             "event_count": self.event_count,
         }
 
@@ -308,6 +490,12 @@ class Accumulator:
         "ceasefires",
         "zones",
         "contested",
+        "agreements",
+        "unplaced",
+        "lifts",
+        "allegations",
+        "hostilities",
+        "disputes",
         "count",
         "position",
     )
@@ -324,6 +512,12 @@ class Accumulator:
         self.ceasefires: list[Ceasefire] = []
         self.zones: dict[tuple[Actor, frozenset[str]], SecurityZone] = {}
         self.contested: list[ContestedClaim] = []
+        self.agreements: dict[str, Agreement] = {}
+        self.unplaced: dict[str, tuple[Implementation, ...]] = {}
+        self.lifts: dict[UUID, Lift] = {}
+        self.allegations: dict[UUID, Allegation] = {}
+        self.hostilities: dict[UUID, Hostilities] = {}
+        self.disputes: dict[UUID, tuple[Dispute, ...]] = {}  # by the id of what they dispute
         self.count = 0
         self.position: int | None = None
 
@@ -341,6 +535,12 @@ class Accumulator:
         new.ceasefires = self.ceasefires.copy()
         new.zones = self.zones.copy()
         new.contested = self.contested.copy()
+        new.agreements = self.agreements.copy()
+        new.unplaced = self.unplaced.copy()
+        new.lifts = self.lifts.copy()
+        new.allegations = self.allegations.copy()
+        new.hostilities = self.hostilities.copy()
+        new.disputes = self.disputes.copy()
         new.count = self.count
         new.position = self.position
         return new
@@ -359,6 +559,15 @@ class Accumulator:
         acc.ceasefires = list(state.ceasefires)
         acc.zones = {item.key: item for item in state.security_zones}
         acc.contested = list(state.contested)
+        acc.agreements = {item.agreement_id: item for item in state.agreements}
+        acc.unplaced = dict(state.unplaced)
+        acc.lifts = dict(state.lifts)
+        acc.allegations = {item.event_id: item for item in state.allegations}
+        acc.hostilities = {item.event_id: item for item in state.hostilities}
+        for claim in state.contested:
+            acc.disputes[claim.event_id] = acc.disputes.get(claim.event_id, ()) + (
+                Dispute(claim.events[0], claim.disputed_by, claim.counter_claim),
+            )
         acc.count = state.event_count
         acc.position = state.position
         return acc
@@ -368,7 +577,19 @@ class Accumulator:
         apply_event(self, event, recorded)
 
     def snapshot(self, as_of: datetime | None, known_at: datetime | None) -> State:
-        """The immutable answer, echoing the query's two times."""
+        """The immutable answer, echoing the query's two times.
+
+        Whether a ceasefire is in force depends on ``as_of``, and the allegations of a
+        ceasefire or an agreement may be folded before or after it: both are joined in
+        here, each item's view kept on it while its inputs stay the same.
+        """
+        by_ceasefire: dict[UUID, list[Allegation]] = {}
+        by_agreement: dict[str, list[Allegation]] = {}
+        for allegation in self.allegations.values():
+            if allegation.ceasefire is not None:
+                by_ceasefire.setdefault(allegation.ceasefire, []).append(allegation)
+            if allegation.agreement_id is not None:
+                by_agreement.setdefault(allegation.agreement_id, []).append(allegation)
         return State(
             negotiation=self.slug,
             title=self.title,
@@ -381,10 +602,18 @@ class Accumulator:
             rounds=tuple(self.rounds[number] for number in sorted(self.rounds)),
             proposals=tuple(self.proposals.values()),
             documents=tuple(self.documents),
-            ceasefires=tuple(self.ceasefires),
+            ceasefires=_ceasefires_at(self.ceasefires, self.lifts, by_ceasefire, as_of),
             security_zones=tuple(self.zones.values()),
             contested=tuple(self.contested),
             event_count=self.count,
+            agreements=tuple(
+                _shown(item, tuple(by_agreement.get(item.agreement_id, ())))
+                for item in self.agreements.values()
+            ),
+            allegations=tuple(self.allegations.values()),
+            hostilities=tuple(self.hostilities.values()),
+            lifts=self.lifts.copy(),
+            unplaced=self.unplaced.copy(),
         )
 
 
@@ -437,6 +666,24 @@ def apply_event(acc: Accumulator, event: AnyEvent, recorded: Recorded) -> None:
             _security_zone_declared(acc, event)
         case ClaimDisputed():
             _claim_disputed(acc, event, recorded)
+        case AgreementReached():
+            _agreement_reached(acc, event)
+        case AgreementSigned():
+            _agreement_signed(acc, event)
+        case AgreementRatified():
+            _agreement_ratified(acc, event)
+        case AgreementSuspended():
+            _agreement_suspended(acc, event)
+        case AgreementTerminated():
+            _agreement_terminated(acc, event)
+        case ProvisionImplemented():
+            _provision_implemented(acc, event)
+        case CeasefireLifted():
+            _ceasefire_lifted(acc, event)
+        case ViolationAlleged():
+            _violation_alleged(acc, event)
+        case HostilitiesReported():
+            _hostilities_reported(acc, event)
         case EventCorrected() | EventRetracted():
             # Facts about the log change which events count and what they say; folding
             # one as if it happened in the world would silently ignore it.
@@ -608,6 +855,7 @@ def _ceasefire_proposed(acc: Accumulator, event: CeasefireProposed) -> None:
             effective_until=None,
             occurred_at=event.occurred_at,
             events=(event.id,),
+            ceasefire_id=event.id,
         )
     )
 
@@ -626,6 +874,7 @@ def _ceasefire_declared(acc: Accumulator, event: CeasefireDeclared) -> None:
             effective_until=data.effective_until,
             occurred_at=event.occurred_at,
             events=(event.id,),
+            ceasefire_id=event.id,
         )
     )
 
@@ -664,3 +913,297 @@ def _claim_disputed(acc: Accumulator, event: ClaimDisputed, recorded: Recorded) 
             events=(event.id,),
         )
     )
+    # An allegation or a report may be folded before or after its disputes (they
+    # are ordered by their own valid time): each side looks the other up.
+    target = data.event_id
+    disputes = acc.disputes.get(target, ()) + (
+        Dispute(event.id, data.disputed_by, data.counter_claim),
+    )
+    acc.disputes[target] = disputes
+    allegation = acc.allegations.get(target)
+    if allegation is not None:
+        acc.allegations[target] = replace(allegation, disputes=disputes)
+    report = acc.hostilities.get(target)
+    if report is not None:
+        acc.hostilities[target] = replace(report, disputes=disputes)
+
+
+def _agreement(
+    acc: Accumulator, agreement_id: str, title: str, kind: str, event: UUID
+) -> Agreement:
+    """The agreement so far with ``event`` among its events, or a new one when ``event``
+    is the first to name it: steps folded before it (earlier in valid time) join it."""
+    previous = acc.agreements.get(agreement_id)
+    if previous is not None:
+        return replace(previous, events=previous.events + (event,))
+    steps = acc.unplaced.pop(agreement_id, ())
+    return Agreement(
+        agreement_id=agreement_id,
+        title=title,
+        kind=kind,
+        status="reached",
+        parties=(),
+        signatories=(),
+        witnesses=(),
+        guarantors=(),
+        ratified_by=(),
+        suspended_by=(),
+        provisions=(),
+        implementations=steps,
+        place=None,
+        text_url=None,
+        terminated=None,
+        events=tuple(step.event_id for step in steps) + (event,),
+    )
+
+
+def _unique(items: tuple[Any, ...], more: Any) -> tuple[Any, ...]:
+    """``items`` and those of ``more`` not among them, in order."""
+    for item in more:
+        if item not in items:
+            items = items + (item,)
+    return items
+
+
+def _merged(provisions: tuple[Provision, ...], more: Any) -> tuple[Provision, ...]:
+    """Provisions by id: a later text of a provision replaces it in place."""
+    by_id = {provision.id: provision for provision in provisions}
+    for provision in more:
+        by_id[provision.id] = provision
+    return tuple(by_id.values())
+
+
+def _lifecycle(item: Agreement, status: AgreementStatus) -> AgreementStatus:
+    """The status after a lifecycle event: the latest one, but a termination is final."""
+    return item.status if item.status == "terminated" else status
+
+
+def _agreement_reached(acc: Accumulator, event: AgreementReached) -> None:
+    data = event.data
+    item = _agreement(acc, data.agreement_id, data.title, data.kind, event.id)
+    acc.agreements[data.agreement_id] = replace(
+        item,
+        title=data.title,
+        kind=data.kind,
+        status=_lifecycle(item, data.stage),
+        parties=_unique(item.parties, data.parties),
+        provisions=_merged(item.provisions, data.provisions),
+        place=data.place or item.place,
+        text_url=data.text_url or item.text_url,
+    )
+
+
+def _agreement_signed(acc: Accumulator, event: AgreementSigned) -> None:
+    data = event.data
+    item = _agreement(acc, data.agreement_id, data.title, data.kind, event.id)
+    acc.agreements[data.agreement_id] = replace(
+        item,
+        title=data.title,
+        kind=data.kind,
+        status=_lifecycle(item, "signed"),
+        parties=_unique(item.parties, (s.on_behalf_of or s.actor for s in data.signatories)),
+        signatories=_unique(item.signatories, data.signatories),
+        witnesses=_unique(item.witnesses, data.witnesses),
+        guarantors=_unique(item.guarantors, data.guarantors),
+        provisions=_merged(item.provisions, data.provisions),
+        place=data.place or item.place,
+        text_url=data.text_url or item.text_url,
+    )
+
+
+def _agreement_ratified(acc: Accumulator, event: AgreementRatified) -> None:
+    item = acc.agreements.get(event.data.agreement_id)
+    if item is None:
+        return  # not (yet) in this state: counted, and in the timeline
+    acc.agreements[item.agreement_id] = replace(
+        item,
+        status=_lifecycle(item, "ratified"),
+        ratified_by=_unique(item.ratified_by, (event.data.by,)),
+        events=item.events + (event.id,),
+    )
+
+
+def _agreement_suspended(acc: Accumulator, event: AgreementSuspended) -> None:
+    item = acc.agreements.get(event.data.agreement_id)
+    if item is None:
+        return
+    acc.agreements[item.agreement_id] = replace(
+        item,
+        status=_lifecycle(item, "suspended"),
+        suspended_by=_unique(item.suspended_by, (event.data.by,)),
+        events=item.events + (event.id,),
+    )
+
+
+def _agreement_terminated(acc: Accumulator, event: AgreementTerminated) -> None:
+    data = event.data
+    item = acc.agreements.get(data.agreement_id)
+    if item is None:
+        return
+    acc.agreements[item.agreement_id] = replace(
+        item,
+        status="terminated",
+        # The first termination stands: a later one repeats what already ended.
+        terminated=item.terminated or Termination(data.reason, data.superseded_by, data.by),
+        events=item.events + (event.id,),
+    )
+
+
+def _provision_implemented(acc: Accumulator, event: ProvisionImplemented) -> None:
+    data = event.data
+    step = Implementation(
+        event_id=event.id,
+        provision=data.provision,
+        occurred_at=event.occurred_at,
+        by=tuple(data.by),
+        summary=data.summary,
+    )
+    item = acc.agreements.get(data.agreement_id)
+    if item is None:
+        acc.unplaced[data.agreement_id] = acc.unplaced.get(data.agreement_id, ()) + (step,)
+        return
+    acc.agreements[item.agreement_id] = replace(
+        item,
+        implementations=item.implementations + (step,),
+        events=item.events + (event.id,),
+    )
+
+
+def _ceasefire_lifted(acc: Accumulator, event: CeasefireLifted) -> None:
+    data = event.data
+    previous = acc.lifts.get(data.ceasefire)
+    if previous is not None and previous.mode == "ended":
+        return  # an ended ceasefire stays ended; a new one is a new declaration
+    acc.lifts[data.ceasefire] = Lift(
+        event_id=event.id,
+        by=data.by,
+        mode=data.mode,
+        reason=data.reason,
+        occurred_at=event.occurred_at,
+    )
+
+
+def _violation_alleged(acc: Accumulator, event: ViolationAlleged) -> None:
+    data = event.data
+    acc.allegations[event.id] = Allegation(
+        event_id=event.id,
+        accuser=data.accuser,
+        accused=tuple(data.accused),
+        ceasefire=data.ceasefire,
+        agreement_id=data.agreement_id,
+        regions=tuple(data.regions),
+        kind=data.kind,
+        summary=data.summary,
+        occurred_at=event.occurred_at,
+        occurred_until=event.occurred_until,
+        precision=event.precision,
+        disputes=acc.disputes.get(event.id, ()),
+    )
+
+
+def _hostilities_reported(acc: Accumulator, event: HostilitiesReported) -> None:
+    data = event.data
+    acc.hostilities[event.id] = Hostilities(
+        event_id=event.id,
+        parties=tuple(data.parties),
+        regions=tuple(data.regions),
+        kind=data.kind,
+        summary=data.summary,
+        occurred_at=event.occurred_at,
+        occurred_until=event.occurred_until,
+        precision=event.precision,
+        disputes=acc.disputes.get(event.id, ()),
+    )
+
+
+_ShownT = TypeVar("_ShownT", Ceasefire, Agreement)
+
+
+def _shown(item: _ShownT, allegations: tuple[Allegation, ...], **more: Any) -> _ShownT:
+    """``item`` as the answer shows it: with its allegations and ``more`` joined in.
+
+    The view is kept on the folded item while these inputs stay the same, so a warm
+    answer reuses its JSON (tuples of items compare by identity first: cheap).
+    """
+    key = (allegations, more)
+    kept = item._shown
+    if kept is not None and kept[0] == key:
+        return cast(_ShownT, kept[1])
+    view = replace(item, allegations=allegations, **more)
+    object.__setattr__(item, "_shown", (key, view))
+    return view
+
+
+def _party_keys(parties: tuple[Actor, ...]) -> frozenset[str]:
+    # A party given only by name has no ISO3 code; its name keys it instead.
+    return frozenset(party.country or party.label for party in parties)
+
+
+_Successor = tuple[frozenset[str], frozenset[str], datetime]
+"""A declared ceasefire as a possible successor: its parties, its scope, its start."""
+
+
+def _successor(item: Ceasefire) -> _Successor:
+    assert item.effective_from is not None
+    return _party_keys(item.parties), frozenset(item.scope), start_of(item.effective_from)
+
+
+def _not_in_force(
+    item: Ceasefire, lift: Lift | None, later: list[_Successor], as_of: datetime | None
+) -> NotInForce | None:
+    """Why a ceasefire is not in force at ``as_of`` (None: it is), first reason first:
+    proposed, not yet started, ended (its end passed, or lifted so), suspended (lifted
+    so), superseded (a later declared ceasefire of at least its parties, over common
+    ground, has taken effect; an empty scope is everywhere).
+
+    A state without ``as_of`` (``initial_state``, ``evolve``) is read at the end of
+    time for a ceasefire's own dates: begun, and ended if it has an end.
+    """
+    if item.status == "proposed" or item.effective_from is None:
+        return "proposed"
+    if as_of is not None and as_of < start_of(item.effective_from):
+        return "not_yet_started"
+    until = item.effective_until
+    if (lift is not None and lift.mode == "ended") or (
+        until is not None and (as_of is None or as_of > end_of_day(until))
+    ):
+        return "ended"
+    if lift is not None:
+        return "suspended"
+    parties, scope = _party_keys(item.parties), frozenset(item.scope)
+    for others, other_scope, starts in later:
+        if (
+            parties <= others
+            and (not scope or not other_scope or not scope.isdisjoint(other_scope))
+            and (as_of is None or starts <= as_of)
+        ):
+            return "superseded"
+    return None
+
+
+def _ceasefires_at(
+    ceasefires: list[Ceasefire],
+    lifts: Mapping[UUID, Lift],
+    alleged: Mapping[UUID, list[Allegation]],
+    as_of: datetime | None,
+) -> tuple[Ceasefire, ...]:
+    """Every ceasefire with what depends on ``as_of`` and on later events joined in."""
+    successors = [_successor(item) for item in ceasefires if item.status == "declared"]
+    shown = []
+    declared_so_far = 0
+    for item in ceasefires:
+        if item.status == "declared":
+            declared_so_far += 1
+        key = item.ceasefire_id if item.ceasefire_id is not None else item.events[0]
+        lift = lifts.get(key)
+        reason = _not_in_force(item, lift, successors[declared_so_far:], as_of)
+        shown.append(
+            _shown(
+                item,
+                tuple(alleged.get(key, ())),
+                in_force=reason is None,
+                not_in_force=reason,
+                lifted=lift,
+            )
+        )
+    return tuple(shown)

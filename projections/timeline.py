@@ -20,7 +20,7 @@ from uuid import UUID
 from domain.coding import Coding, coding_for, proposals_of, provisions_of
 from domain.events import AnyEvent, ClaimDisputed
 from domain.negotiation import Recorded
-from domain.values import Actor, end_of_day
+from domain.values import end_of_day
 from projections.as_of import (
     Knowledge,
     check_instant,
@@ -28,17 +28,7 @@ from projections.as_of import (
     naive_state,
     record_position,
 )
-from projections.state import EventIds, Item, State, jsonable
-
-
-@dataclass(frozen=True, slots=True)
-class Dispute(Item):
-    """One dispute of an event: ``event_id`` is the dispute itself."""
-
-    event_id: UUID
-    disputed_by: Actor
-    counter_claim: str
-    _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
+from projections.state import Dispute, EventIds, Item, State, jsonable
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,3 +110,99 @@ def retraction_body(event_id: str, reason: str) -> dict[str, Any]:
         "data": {"event_id": event_id, "reason": reason},
         "sources": [{"outlet": "Parley desk"}],
     }
+
+
+ACCORD_CEASEFIRE = "5f0c6a2e-1b7d-4c84-9a51-0d7e3c1f2a01"
+ACCORD_ALLEGATION = "5f0c6a2e-1b7d-4c84-9a51-0d7e3c1f2a02"
+
+
+def accord_bodies() -> list[dict[str, Any]]:
+    """Issue 16's record of an accord, as a client sends it (one atomic batch): a
+    ceasefire, an agreement reached then signed before witnesses, a provision carried
+    out, a violation alleged and denied, and hostilities reported."""
+    desk = [{"outlet": "Parley test desk"}]
+    signatories = [
+        {"actor": {"name": "Rustem Umerov", "country": "UKR"}, "on_behalf_of": "UKR"},
+        {"actor": {"name": "Vladimir Medinsky", "country": "RUS"}, "on_behalf_of": "RUS"},
+    ]
+    agreement = {"agreement_id": "geneva-accord", "title": "Geneva accord", "kind": "partial"}
+    return [
+        {
+            "id": ACCORD_CEASEFIRE,
+            "type": "CeasefireDeclared",
+            "occurred_at": "2025-06-01",
+            "data": {"parties": ["RUS", "UKR"], "effective_from": "2025-06-02", "scope": []},
+            "sources": desk,
+        },
+        {
+            "type": "AgreementReached",
+            "occurred_at": "2025-06-03",
+            "data": {
+                **agreement,
+                "parties": ["RUS", "UKR"],
+                "provisions": [
+                    {"id": "1", "topic": "prisoners", "text": "Exchange all prisoners of war"},
+                    {"id": "2", "topic": "monitoring", "text": "A joint monitoring commission"},
+                ],
+            },
+            "sources": desk,
+        },
+        {
+            "type": "AgreementSigned",
+            "occurred_at": "2025-06-05",
+            "data": {
+                **agreement,
+                "signatories": signatories,
+                "witnesses": ["CHE"],
+                "guarantors": ["TUR"],
+                "place": {"city": "Geneva", "country": "CHE"},
+            },
+            "sources": desk,
+        },
+        {
+            "type": "ProvisionImplemented",
+            "occurred_at": "2025-06-10",
+            "data": {
+                "agreement_id": "geneva-accord",
+                "provision": "1",
+                "by": ["RUS", "UKR"],
+                "summary": "1,200 prisoners exchanged on each side",
+            },
+            "sources": desk,
+        },
+        {
+            "id": ACCORD_ALLEGATION,
+            "type": "ViolationAlleged",
+            "occurred_at": "2025-06-12",
+            "data": {
+                "accuser": "UKR",
+                "accused": ["RUS"],
+                "ceasefire": ACCORD_CEASEFIRE,
+                "regions": ["UA-63"],
+                "kind": "shelling",
+                "summary": "Shelling of Kharkiv during the ceasefire",
+            },
+            "sources": desk,
+        },
+        {
+            "type": "ClaimDisputed",
+            "occurred_at": "2025-06-13",
+            "data": {
+                "event_id": ACCORD_ALLEGATION,
+                "disputed_by": "RUS",
+                "counter_claim": "No Russian unit fired on Kharkiv",
+            },
+            "sources": desk,
+        },
+        {
+            "type": "HostilitiesReported",
+            "occurred_at": "2025-06-14",
+            "data": {
+                "parties": ["RUS", "UKR"],
+                "regions": ["UA-59"],
+                "kind": "ground_fighting",
+                "summary": "Clashes on the Sumy border",
+            },
+            "sources": desk,
+        },
+    ]

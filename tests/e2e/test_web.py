@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
-from builders import back_dated_proposal
+from builders import GENEVA_OPENING, accord_bodies, back_dated_proposal
 from support import EXAMPLE, Server, require_slow, start_server, stop_server
 
 REQUIRE_BROWSER = os.environ.get("PARLEY_REQUIRE_BROWSER") == "1"
@@ -562,3 +562,52 @@ def test_switching_known_at_to_before_a_back_dated_report_takes_it_off_the_state
             screenshot(browser.locator("#knowledge-figure"), where / "knowledge-chart.png")
     finally:
         stop_server(server)
+
+
+def test_an_accord_shows_its_signatories_provisions_and_steps_and_its_ceasefires_allegations(
+    web_server: Server, browser: Page, artifacts: Path
+) -> None:
+    opening = {**GENEVA_OPENING, "slug": "geneva-accord-talks"}
+    opened = httpx.post(f"{web_server.url}/negotiations", json=opening, headers=web_server.auth)
+    assert opened.status_code == 201, opened.text
+    appended = httpx.post(
+        f"{web_server.url}/negotiations/geneva-accord-talks/events",
+        json=accord_bodies(),
+        headers=web_server.auth,
+    )
+    assert appended.status_code == 201, appended.text
+
+    show(
+        browser, f"{web_server.url}/?negotiation=geneva-accord-talks&as_of=2025-06-30", "2025-06-30"
+    )
+    ((title, status, parties, provisions),) = rows(browser, "agreements")
+    assert "Geneva accord" in title and "Geneva" in title.split("\n", 1)[1]
+    assert status.startswith("signed") and "in force" in status
+    assert "Rustem Umerov (UKR) for" in parties and "Vladimir Medinsky (RUS) for" in parties
+    assert "witnesses" in parties and "guarantors" in parties
+    assert "Exchange all prisoners of war" in provisions
+    assert "implemented" in provisions and "1,200 prisoners exchanged" in provisions
+    assert "(not implemented)" in provisions  # the monitoring commission
+    ((*_, in_force, alleged),) = rows(browser, "ceasefires")
+    assert in_force == "in force"
+    assert "accuses" in alleged and "UA-63" in alleged and "disputed" in alleged
+    ((_, who, of_what, _, disputed),) = rows(browser, "allegations")
+    assert "accuses" in who and "ceasefire" in of_what
+    assert "No Russian unit fired on Kharkiv" in disputed
+    ((when, _, what, _),) = rows(browser, "hostilities")
+    assert when == "2025-06-14" and "ground fighting" in what and "UA-59" in what
+    timeline = text(browser, "#timeline-body")
+    assert "Geneva accord signed by" in timeline
+    assert "implement provision" in timeline
+    screenshot(browser.locator("#state-body"), artifacts / "parley-accord-state.png")
+
+    # Before the signing, the accord is only reached; before it began, no ceasefire holds.
+    show(
+        browser, f"{web_server.url}/?negotiation=geneva-accord-talks&as_of=2025-06-04", "2025-06-04"
+    )
+    assert rows(browser, "agreements")[0][1] == "reached"
+    show(
+        browser, f"{web_server.url}/?negotiation=geneva-accord-talks&as_of=2025-06-01", "2025-06-01"
+    )
+    assert rows(browser, "ceasefires")[0][5] == "not in force: not yet started"
+    screenshot(browser, artifacts / "parley-accord.png")

@@ -153,7 +153,10 @@ def ceasefire_proposed(at: Moment, **kw: Any) -> AnyEvent:
 
 
 def ceasefire_declared(at: Moment, **kw: Any) -> AnyEvent:
-    return event("CeasefireDeclared", at, parties=["RUS", "UKR"], effective_from=at, scope=[], **kw)
+    kw.setdefault("parties", ["RUS", "UKR"])
+    kw.setdefault("effective_from", at)
+    kw.setdefault("scope", [])
+    return event("CeasefireDeclared", at, **kw)
 
 
 def zone(
@@ -182,6 +185,114 @@ def dispute(
         event_id=target,
         disputed_by=by or MEDINSKY,
         counter_claim=counter_claim,
+        **kw,
+    )
+
+
+def agreement_reached(
+    at: Moment, agreement_id: str = "istanbul-accord", stage: str = "reached", **kw: Any
+) -> AnyEvent:
+    kw.setdefault("provisions", [{"id": "1", "topic": "prisoners", "text": "1,000 for 1,000"}])
+    return event(
+        "AgreementReached",
+        at,
+        agreement_id=agreement_id,
+        title="Istanbul accord",
+        kind="partial",
+        stage=stage,
+        parties=["RUS", "UKR"],
+        **kw,
+    )
+
+
+def agreement_signed(at: Moment, agreement_id: str = "istanbul-accord", **kw: Any) -> AnyEvent:
+    kw.setdefault(
+        "signatories",
+        [{"actor": MEDINSKY, "on_behalf_of": "RUS"}, {"actor": UMEROV, "on_behalf_of": "UKR"}],
+    )
+    kw.setdefault("witnesses", ["TUR"])
+    kw.setdefault("provisions", [{"id": "2", "topic": "humanitarian", "text": "Bodies returned"}])
+    return event(
+        "AgreementSigned",
+        at,
+        agreement_id=agreement_id,
+        title="Istanbul accord",
+        kind="partial",
+        place=ISTANBUL,
+        **kw,
+    )
+
+
+def agreement_ratified(
+    at: Moment, agreement_id: str = "istanbul-accord", by: Any = "UKR", **kw: Any
+) -> AnyEvent:
+    return event("AgreementRatified", at, agreement_id=agreement_id, by=by, **kw)
+
+
+def agreement_suspended(
+    at: Moment, agreement_id: str = "istanbul-accord", by: Any = "RUS", **kw: Any
+) -> AnyEvent:
+    return event(
+        "AgreementSuspended", at, agreement_id=agreement_id, by=by, reason="a strike", **kw
+    )
+
+
+def agreement_terminated(at: Moment, agreement_id: str = "istanbul-accord", **kw: Any) -> AnyEvent:
+    kw.setdefault("reason", "replaced by a wider accord")
+    return event("AgreementTerminated", at, agreement_id=agreement_id, **kw)
+
+
+def implemented(
+    at: Moment, agreement_id: str = "istanbul-accord", provision: str = "1", **kw: Any
+) -> AnyEvent:
+    return event(
+        "ProvisionImplemented",
+        at,
+        agreement_id=agreement_id,
+        provision=provision,
+        by=["RUS", "UKR"],
+        summary="390 prisoners exchanged",
+        **kw,
+    )
+
+
+def ceasefire_lifted(
+    at: Moment, ceasefire: UUID, mode: str = "suspended", by: Any = "RUS", **kw: Any
+) -> AnyEvent:
+    return event("CeasefireLifted", at, ceasefire=ceasefire, by=by, mode=mode, **kw)
+
+
+def alleged(
+    at: Moment,
+    ceasefire: UUID | None = None,
+    agreement_id: str | None = None,
+    accuser: Any = "UKR",
+    **kw: Any,
+) -> AnyEvent:
+    if ceasefire is not None:
+        kw["ceasefire"] = ceasefire
+    if agreement_id is not None:
+        kw["agreement_id"] = agreement_id
+    return event(
+        "ViolationAlleged",
+        at,
+        accuser=accuser,
+        accused=["RUS"],
+        regions=["UA-63"],
+        kind="shelling",
+        summary="Shelling of Kharkiv despite the truce",
+        **kw,
+    )
+
+
+def hostilities(at: Moment, **kw: Any) -> AnyEvent:
+    return event(
+        "HostilitiesReported",
+        at,
+        parties=["RUS", "UKR"],
+        regions=["UA-59"],
+        kind="ground_fighting",
+        summary="Fighting near Sumy",
         **kw,
     )
 
@@ -273,6 +384,14 @@ _KINDS = (
     "correction",
     "retraction",
     "retraction",
+    "agreement_reached",
+    "agreement_signed",
+    "agreement_life",
+    "implemented",
+    "ceasefire_lifted",
+    "alleged",
+    "alleged",
+    "hostilities",
 )
 _EAST = timezone(timedelta(hours=3))
 _WEST = timezone(timedelta(hours=-4))
@@ -325,11 +444,45 @@ def _fields_for(draw: st.DrawFn, target: AnyEvent, ids: list[UUID]) -> dict[str,
         )
     if kind == "DelegationNamed":
         return {"head": UMEROV}
+    if kind in ("AgreementReached", "AgreementSigned"):
+        return draw(
+            st.sampled_from(
+                [
+                    {"title": "Istanbul accord (corrected)"},
+                    {"provisions": [{"id": "1", "topic": "prisoners", "text": "All for all"}]},
+                    {"kind": "comprehensive"},
+                ]
+            )
+        )
+    if kind in ("AgreementRatified", "AgreementSuspended"):
+        return {"by": "TUR"}
+    if kind == "AgreementTerminated":
+        return {"superseded_by": "wider-accord"}
+    if kind == "ProvisionImplemented":
+        return draw(st.sampled_from([{"provision": "2"}, {"summary": "corrected"}]))
+    if kind == "CeasefireLifted":
+        return {"mode": draw(st.sampled_from(["suspended", "ended"]))}
+    if kind == "ViolationAlleged":
+        # May point the allegation at any ceasefire id, or none of them.
+        return draw(
+            st.sampled_from([{"ceasefire": draw(st.sampled_from(ids))}, {"summary": "corrected"}])
+        )
+    if kind == "HostilitiesReported":
+        return {"kind": "shelling"}
     if kind == "RoundHeld":
         return {"outcomes": ["a prisoner exchange"]}
     if kind == "NegotiationOpened":
         return {"title": "Istanbul talks (corrected)"}
     return {"summary": "corrected"} if kind in ("StatementIssued", "ContactHeld") else {"scope": []}
+
+
+def _a_ceasefire(draw: st.DrawFn, made: list[AnyEvent], ids: list[UUID]) -> UUID:
+    """Mostly a ceasefire already in the log (proposed or declared), else any id: one
+    recorded later, or none at all."""
+    ceasefires = [e.id for e in made if e.type in ("CeasefireDeclared", "CeasefireProposed")]
+    if ceasefires and draw(st.integers(0, 3)) > 0:
+        return draw(st.sampled_from(ceasefires))
+    return draw(st.sampled_from(ids))
 
 
 @st.composite
@@ -346,6 +499,7 @@ def histories(draw: st.DrawFn, max_steps: int = 24) -> list[Recorded]:
         kind = draw(st.sampled_from(_KINDS))
         round_ = draw(st.integers(1, 3))
         pid = draw(st.sampled_from(["p1", "p2"]))
+        aid = draw(st.sampled_from(["accord-a", "accord-b"]))
         new: AnyEvent
         if kind == "statement":
             new = statement(at, id=ids[step])
@@ -370,13 +524,52 @@ def histories(draw: st.DrawFn, max_steps: int = 24) -> list[Recorded]:
         elif kind == "ceasefire_proposed":
             new = ceasefire_proposed(at, id=ids[step])
         elif kind == "ceasefire_declared":
-            new = ceasefire_declared(at, id=ids[step])
+            terms: dict[str, Any] = draw(
+                st.sampled_from(
+                    [
+                        {},
+                        {"scope": ["UA-63"]},
+                        {"scope": ["UA-59"], "parties": ["RUS"]},
+                        {"effective_from": _FIRST_DAY + timedelta(days=draw(st.integers(0, 40)))},
+                        {"effective_until": _FIRST_DAY + timedelta(days=draw(st.integers(0, 40)))},
+                    ]
+                )
+            )
+            new = ceasefire_declared(at, id=ids[step], **terms)
         elif kind == "zone":
             regions = draw(st.sampled_from([["UA-63", "UA-59"], ["UA-59", "UA-63"], ["UA-63"]]))
             status = draw(st.sampled_from(["declared", "implemented"]))
             new = zone(at, regions=regions, status=status, id=ids[step])
+        elif kind == "agreement_reached":
+            stage = draw(st.sampled_from(["reached", "initialled"]))
+            new = agreement_reached(at, agreement_id=aid, stage=stage, id=ids[step])
+        elif kind == "agreement_signed":
+            new = agreement_signed(at, agreement_id=aid, id=ids[step])
+        elif kind == "agreement_life":
+            life = draw(st.sampled_from([agreement_ratified, agreement_suspended]))
+            if draw(st.integers(0, 2)) == 0:
+                life = agreement_terminated
+            new = life(at, agreement_id=aid, id=ids[step])
+        elif kind == "implemented":
+            provision = draw(st.sampled_from(["1", "2", "9"]))
+            new = implemented(at, agreement_id=aid, provision=provision, id=ids[step])
+        elif kind == "ceasefire_lifted":
+            mode = draw(st.sampled_from(["suspended", "ended"]))
+            new = ceasefire_lifted(at, _a_ceasefire(draw, made, ids), mode=mode, id=ids[step])
+        elif kind == "alleged":
+            if draw(st.booleans()):
+                new = alleged(at, ceasefire=_a_ceasefire(draw, made, ids), id=ids[step])
+            else:
+                new = alleged(at, agreement_id=aid, id=ids[step])
+        elif kind == "hostilities":
+            new = hostilities(at, id=ids[step])
         elif kind == "dispute":
-            new = dispute(at, draw(st.sampled_from(made)).id, id=ids[step])
+            # Half the time a denial of an allegation or a report, when there is one.
+            claims: list[AnyEvent] = [
+                e for e in made if e.type in ("ViolationAlleged", "HostilitiesReported")
+            ]
+            pool = claims if draw(st.booleans()) and claims else made
+            new = dispute(at, draw(st.sampled_from(pool)).id, id=ids[step])
         elif kind == "correction":
             target = draw(st.sampled_from(world))
             new = correction(at, target.id, **_fields_for(draw, target, ids))

@@ -1,4 +1,4 @@
-"""Unit tests for the event envelope and the sixteen event types (DESIGN.md §2)."""
+"""Unit tests for the event envelope and every event type a client may send (DESIGN.md §2)."""
 
 from __future__ import annotations
 
@@ -108,6 +108,74 @@ VALID: dict[str, dict[str, Any]] = {
         "reason": "the agency corrected its report",
     },
     "EventRetracted": {"event_id": DISPUTED, "reason": "the agency withdrew its report"},
+    "AgreementReached": {
+        "agreement_id": "istanbul-2025-prisoners",
+        "title": "Istanbul prisoner exchange arrangement",
+        "kind": "partial",
+        "stage": "initialled",
+        "parties": ["RUS", "UKR"],
+        "provisions": [{"id": "1", "topic": "prisoners", "text": "1,000 for 1,000"}],
+        "place": ISTANBUL,
+    },
+    "AgreementSigned": {
+        "agreement_id": "washington-2025",
+        "title": "Peace Agreement between the DRC and Rwanda",
+        "kind": "comprehensive",
+        "signatories": [
+            {
+                "actor": {"name": "Thérèse Kayikwamba Wagner", "country": "COD"},
+                "on_behalf_of": "COD",
+            },
+            {"actor": {"name": "Olivier Nduhungirehe", "country": "RWA"}, "on_behalf_of": "RWA"},
+        ],
+        "witnesses": [{"name": "Marco Rubio", "country": "USA"}],
+        "guarantors": ["QAT"],
+        "provisions": [{"id": "3", "topic": "withdrawal", "text": "Disengagement of forces"}],
+        "place": {"city": "Washington", "country": "USA"},
+        "text_url": "https://www.state.gov/peace-agreement",
+    },
+    "AgreementRatified": {
+        "agreement_id": "washington-2025",
+        "by": "RWA",
+        "summary": "Approved by cabinet.",
+    },
+    "AgreementSuspended": {
+        "agreement_id": "washington-2025",
+        "by": "COD",
+        "reason": "Renewed fighting near Goma.",
+    },
+    "AgreementTerminated": {
+        "agreement_id": "black-sea-grain-2022",
+        "by": "RUS",
+        "reason": "Russia did not renew the initiative.",
+        "superseded_by": None,
+    },
+    "ProvisionImplemented": {
+        "agreement_id": "istanbul-2025-prisoners",
+        "provision": "1",
+        "by": ["RUS", "UKR"],
+        "summary": "390 prisoners exchanged on each side.",
+    },
+    "CeasefireLifted": {
+        "ceasefire": DISPUTED,
+        "by": "RUS",
+        "mode": "ended",
+        "reason": "The Easter truce ran out.",
+    },
+    "ViolationAlleged": {
+        "accuser": "UKR",
+        "accused": ["RUS"],
+        "ceasefire": DISPUTED,
+        "regions": ["UA-63"],
+        "kind": "shelling",
+        "summary": "Shelling of Kharkiv during the truce.",
+    },
+    "HostilitiesReported": {
+        "parties": ["RUS", "UKR"],
+        "regions": ["UA-59"],
+        "kind": "ground_fighting",
+        "summary": "Fighting along the Sumy border.",
+    },
 }
 
 
@@ -133,8 +201,8 @@ def assert_rejected_at(event: dict[str, Any], *loc: int | str) -> ValidationErro
 # Every type: one valid example, parsed and round-tripped
 
 
-def test_the_valid_table_covers_all_sixteen_event_types() -> None:
-    assert len(EVENT_TYPES) == 16
+def test_the_valid_table_covers_all_twenty_five_event_types() -> None:
+    assert len(EVENT_TYPES) == 25  # sixteen, and issue 16's nine
     assert set(VALID) == set(EVENT_TYPES)
 
 
@@ -213,6 +281,29 @@ INVALID: list[tuple[str, dict[str, Any], tuple[int | str, ...]]] = [
     ("EventCorrected", with_data("EventCorrected", reason=""), ("reason",)),
     ("EventRetracted", with_data("EventRetracted", reason=None), ("reason",)),
     ("EventRetracted", with_data("EventRetracted", event_id=None), ("event_id",)),
+    ("AgreementReached", with_data("AgreementReached", stage="signed"), ("stage",)),
+    ("AgreementReached", with_data("AgreementReached", agreement_id="a b"), ("agreement_id",)),
+    ("AgreementReached", with_data("AgreementReached", parties=[]), ("parties",)),
+    ("AgreementSigned", with_data("AgreementSigned", signatories=[]), ("signatories",)),
+    ("AgreementSigned", with_data("AgreementSigned", kind="truce"), ("kind",)),
+    (
+        "AgreementSigned",
+        with_data("AgreementSigned", provisions=[{"id": "1", "topic": "x", "text": "t"}]),
+        ("provisions", 0, "topic"),
+    ),
+    ("AgreementRatified", with_data("AgreementRatified", by=None), ("by",)),
+    ("AgreementSuspended", with_data("AgreementSuspended", reason=""), ("reason",)),
+    ("AgreementTerminated", with_data("AgreementTerminated", reason=None), ("reason",)),
+    ("ProvisionImplemented", with_data("ProvisionImplemented", by=[]), ("by",)),
+    ("ProvisionImplemented", with_data("ProvisionImplemented", provision=""), ("provision",)),
+    ("CeasefireLifted", with_data("CeasefireLifted", mode="paused"), ("mode",)),
+    ("CeasefireLifted", with_data("CeasefireLifted", ceasefire="truce-1"), ("ceasefire",)),
+    ("ViolationAlleged", with_data("ViolationAlleged", accused=[]), ("accused",)),
+    # Naming neither a ceasefire nor an agreement: the error is the data's own.
+    ("ViolationAlleged", with_data("ViolationAlleged", ceasefire=None), ()),
+    ("ViolationAlleged", with_data("ViolationAlleged", regions=["07"]), ("regions", 0)),
+    ("HostilitiesReported", with_data("HostilitiesReported", kind="skirmish"), ("kind",)),
+    ("HostilitiesReported", with_data("HostilitiesReported", parties=[]), ("parties",)),
 ]
 
 
@@ -430,7 +521,7 @@ def test_events_are_frozen(make_event: EventFactory) -> None:
     with pytest.raises(ValidationError, match="frozen"):
         event.occurred_at = date(2025, 6, 1)  # type: ignore[misc]
     with pytest.raises(ValidationError, match="frozen"):
-        event.data.round = 3  # type: ignore[misc]
+        event.data.round = 3  # type: ignore[misc,union-attr]
 
 
 @pytest.mark.parametrize("type_", sorted(LOG_FACTS))  # one order in every xdist worker

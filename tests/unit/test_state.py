@@ -430,7 +430,7 @@ def test_state_json_has_the_api_shape() -> None:
     assert list(json) == [
         "negotiation", "title", "as_of", "known_at", "position", "parties", "mediators",
         "delegations", "rounds", "proposals", "documents", "ceasefires", "security_zones",
-        "contested", "event_count",
+        "contested", "agreements", "allegations", "hostilities", "event_count",
     ]  # fmt: skip
     assert set(json["rounds"][0]) >= {"round", "status", "starts_at", "place", "host", "events"}
     assert set(json["proposals"][0]) >= {

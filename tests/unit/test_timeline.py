@@ -7,11 +7,21 @@ from datetime import UTC, datetime, timedelta
 from histories import (
     DOHA,
     UMEROV,
+    agreement_ratified,
+    agreement_reached,
+    agreement_signed,
+    agreement_suspended,
+    agreement_terminated,
+    alleged,
     answer,
+    ceasefire_declared,
+    ceasefire_lifted,
     contact,
     correction,
     dispute,
     given,
+    hostilities,
+    implemented,
     proposal,
     retraction,
     scheduled,
@@ -151,3 +161,40 @@ def test_timeline_codes_each_entry_as_corrected_and_an_answer_by_its_proposal() 
         "ProposalAnswered": "125",  # rejecting a meeting, not the unspecified 120
     }
     assert cameo(history.clock)["ContactHeld"] == "042"
+
+
+def test_timeline_lists_issue_16s_types_and_a_denial_of_an_allegation_as_its_dispute() -> None:
+    declared = ceasefire_declared("2025-05-28")
+    accusation = alleged("2025-06-02", ceasefire=declared.id, occurred_until="2025-06-03")
+    history = given(
+        declared,
+        accusation,
+        agreement_reached("2025-06-04"),
+        agreement_signed("2025-06-05"),
+        agreement_ratified("2025-06-06"),
+        agreement_suspended("2025-06-07"),
+        agreement_terminated("2025-06-08"),
+        implemented("2025-06-05"),
+        ceasefire_lifted("2025-06-09", declared.id, mode="ended"),
+        report := hostilities("2025-06-10"),
+    )
+    denial = history.add(dispute("2025-06-03", accusation.id, by="RUS")).event
+    result = timeline(history.records)
+    types = [entry.event.type for entry in result.events]
+    assert types[1:] == [
+        "CeasefireDeclared",
+        "ViolationAlleged",
+        "ClaimDisputed",
+        "AgreementReached",
+        "AgreementSigned",
+        "ProvisionImplemented",
+        "AgreementRatified",
+        "AgreementSuspended",
+        "AgreementTerminated",
+        "CeasefireLifted",
+        "HostilitiesReported",
+    ]
+    alleged_entry = result.events[2].to_json()
+    assert alleged_entry["occurred_until"] == "2025-06-03"
+    assert [d["event_id"] for d in alleged_entry["disputed_by"]] == [str(denial.id)]
+    assert result.events[-1].event.id == report.id

@@ -17,8 +17,9 @@
   const SVG = "http://www.w3.org/2000/svg";
   const DAY = 86400000;
   const LANE_TITLES = {
-    rounds: "Rounds", proposals: "Proposals", contacts: "Contacts", zones: "Zones",
-    ceasefires: "Ceasefires", disputes: "Disputes",
+    rounds: "Rounds", proposals: "Proposals", contacts: "Contacts", agreements: "Agreements",
+    zones: "Zones", ceasefires: "Ceasefires", allegations: "Allegations",
+    hostilities: "Hostilities", disputes: "Disputes",
   };
   // Facts about the log rather than the world: drawn as diamonds on the knowledge chart.
   const FACTS = new Set(["EventCorrected", "EventRetracted", "PersonRedacted"]);

@@ -9,6 +9,9 @@
     "ProposalMade", "ProposalAnswered", "RoundScheduled", "HostAnnounced", "RoundHeld",
     "DocumentExchanged", "CeasefireProposed", "CeasefireDeclared", "SecurityZoneDeclared",
     "ClaimDisputed", "EventCorrected", "EventRetracted",
+    "AgreementReached", "AgreementSigned", "AgreementRatified", "AgreementSuspended",
+    "AgreementTerminated", "ProvisionImplemented", "CeasefireLifted", "ViolationAlleged",
+    "HostilitiesReported",
   ];
   const TIMELINE_SHOWN = 300; // the latest ones, when a window holds more
   const LIVE_KEPT = 50;
@@ -179,9 +182,11 @@
         return [join(d.participants.map(actor), " and "), ` (${d.medium}): `, d.summary];
       case "StatementIssued":
         return [actor(d.speaker), ": ", d.summary];
-      case "ProposalMade":
-        return [actor(d.proposer), d.addressee ? [" → ", actor(d.addressee)] : null,
+      case "ProposalMade": {
+        const to = d.addressees || (d.addressee ? [d.addressee] : []);
+        return [actor(d.proposer), to.length ? [" → ", actors(to)] : null,
           ", ", h("em", {}, d.subject), ": ", d.summary];
+      }
       case "ProposalAnswered":
         return [actor(d.responder), ` ${d.response} proposal `, h("code", {}, d.proposal_id),
           d.summary ? [": ", d.summary] : null];
@@ -192,6 +197,8 @@
       case "RoundHeld":
         return [`Round ${d.round} held in `, place(d.place),
           d.delegations && d.delegations.length ? ["; delegations ", actors(d.delegations)] : null,
+          d.participants && d.participants.length
+            ? ["; ", join(d.participants.map((p) => [actor(p.actor), ` (${p.role})`]))] : null,
           d.outcomes && d.outcomes.length ? ["; outcomes: ", d.outcomes.join("; ")] : null];
       case "DocumentExchanged":
         return [actor(d.from), " → ", actor(d.to), ": ", h("em", {}, d.title),
@@ -210,6 +217,38 @@
       case "ClaimDisputed":
         return [actor(d.disputed_by), " disputes ", eventLink(d.event_id, "an earlier claim"), ": ",
           h("q", {}, d.counter_claim)];
+      case "AgreementReached":
+        return [h("strong", {}, d.title), ` ${d.stage || "reached"} by `, actors(d.parties),
+          d.place ? [" in ", place(d.place)] : null,
+          d.provisions && d.provisions.length ? ` (${d.provisions.length} provisions)` : null];
+      case "AgreementSigned":
+        return [h("strong", {}, d.title), " signed by ",
+          join(d.signatories.map((x) => [actor(x.actor), x.on_behalf_of ? [" for ", actor(x.on_behalf_of)] : null])),
+          d.place ? [" in ", place(d.place)] : null,
+          d.witnesses && d.witnesses.length ? ["; witnesses ", actors(d.witnesses)] : null,
+          d.guarantors && d.guarantors.length ? ["; guarantors ", actors(d.guarantors)] : null];
+      case "AgreementRatified":
+        return [actor(d.by), " ratifies ", h("code", {}, d.agreement_id), d.summary ? [": ", d.summary] : null];
+      case "AgreementSuspended":
+        return [actor(d.by), " suspends ", h("code", {}, d.agreement_id), ": ", d.reason];
+      case "AgreementTerminated":
+        return [h("code", {}, d.agreement_id), " terminated", d.by ? [" by ", actor(d.by)] : null, ": ", d.reason,
+          d.superseded_by ? [" (superseded by ", h("code", {}, d.superseded_by), ")"] : null];
+      case "ProvisionImplemented":
+        return [actors(d.by), " implement provision ", h("code", {}, d.provision), " of ",
+          h("code", {}, d.agreement_id), ": ", d.summary];
+      case "CeasefireLifted":
+        return [actor(d.by), d.mode === "ended" ? " ends " : " suspends ",
+          eventLink(d.ceasefire, "a ceasefire"), d.reason ? [": ", d.reason] : null];
+      case "ViolationAlleged":
+        return [actor(d.accuser), " accuses ", actors(d.accused), " of violating ",
+          d.ceasefire ? eventLink(d.ceasefire, "a ceasefire") : null,
+          d.ceasefire && d.agreement_id ? " and " : null,
+          d.agreement_id ? ["agreement ", h("code", {}, d.agreement_id)] : null,
+          d.regions && d.regions.length ? [" in ", regions(d.regions)] : null, ": ", d.summary];
+      case "HostilitiesReported":
+        return [humanType(d.kind.replace(/_/g, " ")), " between ", actors(d.parties),
+          d.regions && d.regions.length ? [" in ", regions(d.regions)] : null, ": ", d.summary];
       case "EventCorrected":
         return ["Corrects ", eventLink(d.event_id, "an earlier event"), ": ", d.reason];
       case "EventRetracted":
@@ -484,7 +523,54 @@
         c.effective_until ? [" until ", when(c.effective_until)] : null,
         c.duration ? ` for ${c.duration}` : null,
         c.conditions && c.conditions.length
-          ? h("ul", { class: "conditions" }, c.conditions.map((x) => h("li", {}, x))) : null)));
+          ? h("ul", { class: "conditions" }, c.conditions.map((x) => h("li", {}, x))) : null),
+      h("td", { class: "in-force" }, inForce(c.in_force, c.not_in_force),
+        c.lifted ? h("p", { class: "detail" }, `${c.lifted.mode} by `, actor(c.lifted.by), " on ",
+          when(c.lifted.occurred_at), c.lifted.reason ? `: ${c.lifted.reason}` : null) : null),
+      h("td", {}, allegationList(c.allegations))));
+    const agreements = (state.agreements || []).map((a) => h("tr", { id: `agreement-${a.agreement_id}` },
+      h("th", { scope: "row" }, a.title,
+        h("p", { class: "detail" }, a.kind.replace(/_/g, " "), a.place ? [", ", place(a.place)] : null,
+          a.text_url && safeUrl(a.text_url)
+            ? [" · ", h("a", { href: safeUrl(a.text_url), rel: "noopener noreferrer" }, "text")] : null),
+        h("p", { class: "detail" }, h("code", { class: "id" }, a.agreement_id))),
+      h("td", {}, badge(a.status), a.in_force ? [" ", inForce(true)] : null,
+        a.terminated ? h("p", { class: "detail" }, a.terminated.by ? [actor(a.terminated.by), ": "] : null,
+          a.terminated.reason,
+          a.terminated.superseded_by ? [" (superseded by ", h("code", {}, a.terminated.superseded_by), ")"] : null) : null,
+        a.ratified_by.length ? h("p", { class: "detail" }, "ratified by ", actors(a.ratified_by)) : null,
+        a.suspended_by.length ? h("p", { class: "detail" }, "suspended by ", actors(a.suspended_by)) : null),
+      h("td", {}, h("p", {}, "parties ", actors(a.parties)),
+        a.signatories.length
+          ? h("ul", { class: "signatories" }, a.signatories.map((x) => h("li", {},
+            actor(x.actor), x.on_behalf_of ? [" for ", actor(x.on_behalf_of)] : null)))
+          : null,
+        a.witnesses.length ? h("p", { class: "detail" }, "witnesses ", actors(a.witnesses)) : null,
+        a.guarantors.length ? h("p", { class: "detail" }, "guarantors ", actors(a.guarantors)) : null),
+      h("td", {}, a.provisions.length
+        ? h("ol", { class: "provisions" }, a.provisions.map((p) => h("li", {},
+          h("code", { class: "id" }, p.id), " ", h("em", {}, p.topic.replace(/_/g, " ")), ": ", p.text,
+          p.implemented.length
+            ? h("ul", { class: "implemented" }, p.implemented.map((i) => h("li", {},
+              badge("implemented"), " ", when(i.occurred_at), " by ", actors(i.by), ": ", i.summary)))
+            : h("span", { class: "muted" }, " (not implemented)"))))
+        : h("span", { class: "muted" }, "none given"),
+        a.allegations.length ? [h("p", { class: "detail" }, "Alleged violations:"), allegationList(a.allegations)] : null)));
+    const allegations = (state.allegations || []).map((a) => h("tr", {},
+      h("th", { scope: "row" }, when(a.occurred_at), a.occurred_until ? [" – ", when(a.occurred_until)] : null),
+      h("td", {}, actor(a.accuser), " accuses ", actors(a.accused)),
+      h("td", {}, a.ceasefire ? ["ceasefire ", eventLink(a.ceasefire, a.ceasefire.slice(0, 8))] : null,
+        a.ceasefire && a.agreement_id ? "; " : null,
+        a.agreement_id ? ["agreement ", h("code", {}, a.agreement_id)] : null),
+      h("td", {}, a.kind ? [h("em", {}, a.kind.replace(/_/g, " ")), " "] : null,
+        a.regions.length ? regions(a.regions) : null, h("p", { class: "detail" }, a.summary)),
+      h("td", {}, disputeList(a.disputes))));
+    const hostilities = (state.hostilities || []).map((x) => h("tr", {},
+      h("th", { scope: "row" }, when(x.occurred_at), x.occurred_until ? [" – ", when(x.occurred_until)] : null),
+      h("td", {}, actors(x.parties)),
+      h("td", {}, h("em", {}, x.kind.replace(/_/g, " ")), " ", x.regions.length ? regions(x.regions) : null,
+        h("p", { class: "detail" }, x.summary)),
+      h("td", {}, disputeList(x.disputes))));
     const contested = state.contested.map((c) => {
       const claim = byId.get(c.event_id);
       return h("tr", {},
@@ -514,13 +600,37 @@
       table("rounds", "Rounds", ["Round", "Status", "Starts", "Place", "Host"], rounds, none),
       table("proposals", "Proposals", ["Made", "Proposer → addressee", "Subject", "Status"], proposals, none),
       table("zones", "Security zones", ["Regions", "Declared by", "Status", "Depth", "Declared"], zones, none),
-      table("ceasefires", "Ceasefires", ["Since", "Status", "Who", "Scope", "Terms"], ceasefires, none),
+      table("agreements", "Agreements", ["Agreement", "Status", "Parties and signatories", "Provisions"], agreements, none),
+      table("ceasefires", "Ceasefires", ["Since", "Status", "Who", "Scope", "Terms", "In force", "Alleged violations"], ceasefires, none),
+      table("allegations", "Alleged violations", ["When", "Who accuses whom", "Of violating", "What and where", "Disputed"], allegations, none,
+        h("p", { class: "help" }, "Sourced claims: a denial is a dispute, shown beside the claim.")),
+      table("hostilities", "Hostilities reported", ["When", "Parties", "What and where", "Disputed"], hostilities, none),
       table("contested", "Contested claims", ["Claim", "Disputed by", "Counter-claim", "Disputed"], contested, none,
         h("p", { class: "help" }, "A dispute never hides an event: the claim stays in the state, marked as contested.")),
       table("delegations", "Delegations", ["Party", "Head", "Members", "Named"], delegations, none),
       documents.length
         ? table("documents", "Documents", ["Title", "From → to", "Round", "Exchanged"], documents, none)
         : null);
+  }
+
+  // Whether a ceasefire or an agreement is in force at as_of, and why not.
+  function inForce(yes, why) {
+    return yes ? badge("in force", "in-force") : badge(why ? `not in force: ${why.replace(/_/g, " ")}` : "not in force", "not-in-force");
+  }
+
+  function disputeList(disputes) {
+    if (!disputes || !disputes.length) return h("span", { class: "muted" }, "—");
+    return h("ul", { class: "disputes" }, disputes.map((d) => h("li", {},
+      badge("disputed"), " by ", actor(d.disputed_by), ": ", h("q", {}, d.counter_claim))));
+  }
+
+  function allegationList(list) {
+    if (!list || !list.length) return h("span", { class: "muted" }, "none");
+    return h("ul", { class: "allegations" }, list.map((a) => h("li", {},
+      when(a.occurred_at), ": ", actor(a.accuser), " accuses ", actors(a.accused),
+      a.kind ? [" of ", a.kind.replace(/_/g, " ")] : null,
+      a.regions.length ? [" in ", regions(a.regions)] : null,
+      a.disputes.length ? [" ", disputeList(a.disputes)] : null)));
   }
 
   function sourceItem(s) {
