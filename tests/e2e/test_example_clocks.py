@@ -201,8 +201,9 @@ def test_before_the_talks_there_is_no_agreement(examples: TestClient) -> None:
 def test_reported_at_echoes_the_end_of_the_day_it_names(examples: TestClient) -> None:
     body = state(examples, as_of="2022-07-24", reported_at="2022-07-23")
     assert body["reported_at"].startswith("2022-07-23T23:59:59")
-    again = state(examples, as_of=body["as_of"], known_at=body["known_at"],
-                  reported_at=body["reported_at"])
+    again = state(
+        examples, as_of=body["as_of"], known_at=body["known_at"], reported_at=body["reported_at"]
+    )
     assert again == body
 
 
