@@ -168,7 +168,8 @@ def test_csv_reads_cleanly_with_pandas_with_acled_columns_and_provenance(
         "USA",
     )
     assert (call["cameo"], call["plover_event"], call["plover_mode"]) == ("041", "CONSULT", "phone")
-    assert call["source"] == "teleSUR (via EFE, TASS, Sputnik)"
+    # The call was first reported on 19 May (issue 16 added that source to the example).
+    assert call["source"] == "teleSUR (via EFE, TASS, Sputnik); The New Zealand Herald"
     assert json.loads(call["sources"])[0]["quote"] == "during a phone call on May 19"
     zone = frame.set_index("event_id").loc[ZONE]
     assert zone["iso_region"] == "UA-63; UA-59" and zone["country2"] == "UKR"
