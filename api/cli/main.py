@@ -49,11 +49,14 @@ def main(argv: list[str] | None = None) -> int:
         from rich.markup import escape
 
         from api.signing_keys import SigningKeyError
+        from domain.errors import ParleyError
         from store.damage import failure_of
         from store.files import PrivatePathError
 
         failure = failure_of(error, Settings().store_config().describe())
-        if isinstance(error, SigningKeyError | PrivatePathError):
+        if isinstance(error, SigningKeyError | PrivatePathError | ParleyError):
+            # A refusal of the log's rules (an event id reused with other content, a
+            # stale version) is the user's to fix, said in one line like the API's 409.
             line, code = str(error), 1
         elif failure is not None:
             line, code = str(failure), 2 if failure.kind == "damaged" else 1

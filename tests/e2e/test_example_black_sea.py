@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from support import REPO
 
@@ -83,3 +84,28 @@ def test_the_example_tells_its_story_with_the_new_types() -> None:
     # Shapes that change on issue 16's upcast branch are kept out, so the file loads
     # the same before and after it.
     assert not {"ProposalMade", "RoundHeld", "ContactHeld"} & set(types)
+
+
+def test_a_file_whose_event_changed_since_it_was_loaded_is_refused_in_one_line(
+    store_config: StoreConfig, tmp_path: Path
+) -> None:
+    """A store holding an older copy of a file (say the founding example before it gained
+    sources) refuses the edited copy: one line naming the event, exit 1, no traceback,
+    and the stored events untouched."""
+    lines = lines_of(BLACK_SEA)
+    assert parley_load(store_config, BLACK_SEA).returncode == 0
+    with ConflictLog(store_config) as log:
+        head = log.head(SLUG)
+    edited: list[dict[str, Any]] = [dict(line) for line in lines]
+    changed = edited[5]
+    changed["sources"] = [*changed["sources"], {"outlet": "A later edition"}]
+    copy = tmp_path / f"{SLUG}.ndjson"
+    copy.write_text("".join(json.dumps(line) + "\n" for line in edited), encoding="utf-8")
+
+    refused = parley_load(store_config, copy)
+
+    assert refused.returncode == 1
+    assert "Traceback" not in refused.stderr
+    assert f"event id {changed['id']} is already stored with different content" in refused.stderr
+    with ConflictLog(store_config) as log:
+        assert log.head(SLUG).hash == head.hash
