@@ -86,7 +86,7 @@ def _proposals(body: Body) -> Rows:
             [
                 p["proposal_id"],
                 _actor(p["proposer"]),
-                _actor(p["addressee"]),
+                ", ".join(_actor(a) for a in p.get("addressees") or [p.get("addressee")]),
                 p["subject"],
                 p["status"],
             ]
@@ -109,14 +109,82 @@ def _security_zones(body: Body) -> Rows:
 def _ceasefires(body: Body) -> Rows:
     return (
         "Ceasefires",
-        ["status", "by", "scope"],
+        ["status", "by", "scope", "in force", "alleged violations"],
         [
             [
                 c.get("status", "?"),
                 ", ".join(_actor(a) for a in c.get("parties") or [c.get("proposer")]),
                 ", ".join(c.get("scope") or []) or "—",
+                _in_force(c),
+                str(len(c.get("allegations") or [])),
             ]
             for c in body["ceasefires"]
+        ],
+    )
+
+
+def _in_force(item: Body) -> str:
+    if item.get("in_force"):
+        return "yes"
+    reason = item.get("not_in_force")
+    return f"no ({reason.replace('_', ' ')})" if reason else "no"
+
+
+def _agreements(body: Body) -> Rows:
+    def provisions(a: Body) -> str:
+        done = sum(1 for p in a["provisions"] if p["implemented"])
+        return f"{done} of {len(a['provisions'])} acted on" if a["provisions"] else "—"
+
+    return (
+        "Agreements",
+        ["agreement", "kind", "status", "in force", "parties", "provisions"],
+        [
+            [
+                a["title"],
+                a["kind"].replace("_", " "),
+                a["status"],
+                "yes" if a["in_force"] else "no",
+                ", ".join(_actor(p) for p in a["parties"]) or "—",
+                provisions(a),
+            ]
+            for a in body.get("agreements", [])
+        ],
+    )
+
+
+def _allegations(body: Body) -> Rows:
+    def violated(a: Body) -> str:
+        named = [a.get("agreement_id"), a.get("ceasefire") and f"ceasefire {a['ceasefire'][:8]}"]
+        return ", ".join(n for n in named if n) or "—"
+
+    return (
+        "Alleged violations",
+        ["when", "accuser", "accused", "of", "disputed by"],
+        [
+            [
+                str(a["occurred_at"]),
+                _actor(a["accuser"]),
+                ", ".join(_actor(x) for x in a["accused"]),
+                violated(a),
+                ", ".join(_actor(d["disputed_by"]) for d in a["disputes"]) or "—",
+            ]
+            for a in body.get("allegations", [])
+        ],
+    )
+
+
+def _hostilities(body: Body) -> Rows:
+    return (
+        "Hostilities reported",
+        ["when", "kind", "parties", "regions"],
+        [
+            [
+                str(h["occurred_at"]),
+                h["kind"].replace("_", " "),
+                ", ".join(_actor(p) for p in h["parties"]),
+                ", ".join(h["regions"]) or "—",
+            ]
+            for h in body.get("hostilities", [])
         ],
     )
 
@@ -135,8 +203,11 @@ def _contested(body: Body) -> Rows:
 TABLES: tuple[Callable[[Body], Rows], ...] = (
     _rounds,
     _proposals,
+    _agreements,
     _security_zones,
     _ceasefires,
+    _allegations,
+    _hostilities,
     _contested,
 )
 """The state's tables, in the order they print."""

@@ -109,3 +109,33 @@ def test_a_file_whose_event_changed_since_it_was_loaded_is_refused_in_one_line(
     assert f"event id {changed['id']} is already stored with different content" in refused.stderr
     with ConflictLog(store_config) as log:
         assert log.head(SLUG).hash == head.hash
+
+
+def test_parley_state_prints_the_agreements_allegations_and_hostilities(
+    store_config: StoreConfig,
+) -> None:
+    """On 1 November 2022 Russia had suspended the Initiative, which Ukraine accused it of
+    violating at Odesa; ``parley state`` shows each in its own table."""
+    assert parley_load(store_config, BLACK_SEA).returncode == 0
+    env = {
+        **os.environ,
+        "PARLEY_DATA_DIR": str(store_config.data_dir),
+        "PARLEY_DATABASE_URL": store_config.database_url or "",
+        "PARLEY_DATABASE_SCHEMA": store_config.postgres_schema,
+        "COLUMNS": "300",
+    }
+    shown = subprocess.run(
+        [sys.executable, "-m", "api.cli", "state", SLUG, "--as-of", "2022-11-01"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+
+    initiative = next(line for line in shown.splitlines() if "Initiative on the Safe" in line)
+    assert "suspended" in initiative.split("│")[3]
+    assert "no" in initiative.split("│")[4]
+    assert "Alleged violations" in shown and "Oleh Nikolenko (UKR)" in shown
+    assert "Hostilities reported" in shown and "drone strike" in shown
