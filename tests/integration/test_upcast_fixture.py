@@ -147,6 +147,8 @@ def test_old_events_read_back_in_todays_shapes(log: ConflictLog, client: TestCli
         assert "addressee" not in data and "delegations" not in data
         if event["type"] == "ContactHeld":
             assert {"place", "host"} <= set(data)
+    found = client.get(f"/negotiations/{SLUG}/events", params={"actor": "UKR", "limit": 100})
+    assert {eid(7), eid(13)} <= {e["id"] for e in found.json()["events"]}  # search finds both
     example = client.get("/negotiations/istanbul-2025/events", params={"limit": 100}).json()
     roadmap = next(e for e in example["events"] if e["data"].get("subject") == "roadmap")
     assert [a["name"] for a in roadmap["data"]["addressees"]] == ["Donald Trump"]
