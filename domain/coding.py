@@ -503,8 +503,7 @@ def roles(
         case StatementIssued():
             return [event.data.speaker], []
         case ProposalMade():
-            addressee = event.data.addressee
-            return [event.data.proposer], [] if addressee is None else [addressee]
+            return [event.data.proposer], list(event.data.addressees)
         case ProposalAnswered():
             return [event.data.responder], [] if proposer is None else [proposer]
         case RoundScheduled():
@@ -512,7 +511,9 @@ def roles(
         case HostAnnounced():
             return [event.data.host], sides
         case RoundHeld():
-            return list(event.data.delegations) or sides, []
+            # The parties meet as equals; a chair, mediators or observers sit beside them.
+            at_table = [p.actor for p in event.data.participants if p.role == "party"]
+            return at_table or sides, []
         case DocumentExchanged():
             return [event.data.sender], [event.data.recipient]
         case CeasefireProposed():
@@ -650,7 +651,7 @@ def where(event: AnyEvent) -> tuple[Place | None, list[str]]:
     match event:
         case RoundScheduled() | RoundHeld():
             place: Place | None = event.data.place
-        case HostAnnounced():
+        case HostAnnounced() | ContactHeld():
             place = event.data.place
         case CeasefireProposed() | CeasefireDeclared():
             return None, list(event.data.scope)

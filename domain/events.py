@@ -19,7 +19,15 @@ from typing import Annotated, Any, Literal, Union
 from uuid import UUID
 
 import orjson
-from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from domain.cameo2plover import TABLE_SOURCE
 from domain.values import (
@@ -119,6 +127,66 @@ def new_event_id() -> UUID:
     return UUID(int=_ids.getrandbits(128), version=4)
 
 
+@dataclass(frozen=True, slots=True)
+class OldShape:
+    """A field that a type's data had at an earlier schema version, and how its value
+    becomes today's field."""
+
+    field: str
+    becomes: str
+    lift: Callable[[Any], Any]
+
+
+def _one_addressee(value: Any) -> Any:
+    return [] if value is None else [value]
+
+
+def _delegations(value: Any) -> Any:
+    if not isinstance(value, list):
+        return value  # not a list: today's field says what is wrong with it
+    return [{"actor": actor, "role": "party"} for actor in value]
+
+
+OLD_SHAPES: dict[str, tuple[OldShape, ...]] = {
+    "ProposalMade": (OldShape("addressee", "addressees", _one_addressee),),
+    "RoundHeld": (OldShape("delegations", "participants", _delegations),),
+}
+"""The old fields that clients may still send, and that corrections may still name, by
+type: each reads as today's field with the same meaning (``addressee: X`` as
+``addressees: [X]``, ``delegations`` as participants in the role ``party``). The stored
+upcasters (``domain.stored``) lift version 1 events the same way."""
+
+
+def lift_old_shape(event_type: str, data: Any) -> Any:
+    """``data`` (the JSON object of an ``event_type``'s data, or a correction's fields)
+    with its old fields lifted to today's. Sending an old field beside the field it
+    became is ambiguous: a validation error naming the old field."""
+    shapes = OLD_SHAPES.get(event_type, ())
+    if not isinstance(data, dict) or not any(shape.field in data for shape in shapes):
+        return data
+    lifted = dict(data)
+    for shape in shapes:
+        if shape.field not in lifted:
+            continue
+        if shape.becomes in lifted:
+            raise ValidationError.from_exception_data(
+                f"{event_type}.Data",
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError(
+                            "old_shape",
+                            "{old} is the old shape of {new}: send {new} only",
+                            {"old": shape.field, "new": shape.becomes},
+                        ),
+                        loc=(shape.field,),
+                        input=lifted[shape.field],
+                    )
+                ],
+            )
+        lifted[shape.becomes] = shape.lift(lifted.pop(shape.field))
+    return lifted
+
+
 def _type_required(schema: dict[str, Any]) -> None:
     """``type`` has a default in Python, but a client must send it: it picks the model."""
     schema["required"] = ["type", *schema.get("required", [])]
@@ -192,10 +260,16 @@ class DelegationNamed(Event):
 
 
 class ContactHeld(Event):
+    """A contact outside the rounds: a call, a visit, a letter. ``place`` is where it
+    was held (for a call, where the caller was, if the sources say), ``host`` who
+    received it (schema version 2; stored version 1 events read with both null)."""
+
     class Data(Frozen):
         participants: Annotated[list[Actor], Field(min_length=2, max_length=50)]
         medium: ContactMedium
         summary: Text
+        place: Place | None = None
+        host: Actor | None = None
 
     type: Literal["ContactHeld"] = "ContactHeld"
     data: Data
@@ -212,13 +286,25 @@ class StatementIssued(Event):
 
 
 class ProposalMade(Event):
+    """A proposal, to its ``addressees`` (none: to no one in particular, or to all the
+    parties, as a mediator's often is). Schema version 2: version 1 had one optional
+    ``addressee``, which clients may still send (``OLD_SHAPES``)."""
+
     class Data(Frozen):
         proposal_id: ProposalId
         proposer: Actor
-        addressee: Actor | None = None
+        addressees: Annotated[
+            list[Actor],
+            Field(max_length=50, description="whom the proposal is made to; may be empty"),
+        ] = []
         subject: ProposalSubject
         summary: Text
         terms: Annotated[list[Text], Field(max_length=100)] = []
+
+        @model_validator(mode="before")
+        @classmethod
+        def _old_shape(cls, value: Any) -> Any:
+            return lift_old_shape("ProposalMade", value)
 
     type: Literal["ProposalMade"] = "ProposalMade"
     data: Data
@@ -259,12 +345,31 @@ class HostAnnounced(Event):
     data: Data
 
 
+class Participant(Frozen):
+    """Who sat at a round, and in which capacity."""
+
+    actor: Actor
+    role: ParticipantRole
+
+
 class RoundHeld(Event):
+    """A round held. Schema version 2: its ``participants`` carry a role; version 1 had
+    ``delegations`` (actors only), which read, and which clients may still send, as
+    participants in the role ``party`` (``OLD_SHAPES``)."""
+
     class Data(Frozen):
         round: RoundNumber
         place: Place
-        delegations: Annotated[list[Actor], Field(max_length=50)] = []
+        participants: Annotated[
+            list[Participant],
+            Field(max_length=50, description="who sat at the round, each with a role"),
+        ] = []
         outcomes: Annotated[list[Text], Field(max_length=100)] = []
+
+        @model_validator(mode="before")
+        @classmethod
+        def _old_shape(cls, value: Any) -> Any:
+            return lift_old_shape("RoundHeld", value)
 
     type: Literal["RoundHeld"] = "RoundHeld"
     data: Data
@@ -709,6 +814,9 @@ def corrected(event: AnyEvent, fields: dict[str, Any]) -> AnyEvent:
         for name, info in type(event.data).model_fields.items()
         if info.alias is not None
     }
+    # A correction may name a field in its old shape (``addressee``): it corrects the
+    # field that it became.
+    fields = lift_old_shape(event.type, fields)
     merged = {
         **event.data.model_dump(by_alias=True),
         **{aliases.get(key, key): value for key, value in fields.items()},

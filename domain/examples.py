@@ -42,7 +42,7 @@ EXAMPLE_DATA: dict[str, dict[str, Any]] = {
     "ProposalMade": {
         "proposal_id": "rus-2025-05-28-istanbul",
         "proposer": "RUS",
-        "addressee": "UKR",
+        "addressees": ["UKR"],
         "subject": "meeting",
         "summary": "Meet in Istanbul on 2 June.",
         "terms": ["date: 2 June 2025", "place: Istanbul"],
@@ -63,7 +63,11 @@ EXAMPLE_DATA: dict[str, dict[str, Any]] = {
     "RoundHeld": {
         "round": 1,
         "place": ISTANBUL,
-        "delegations": ["RUS", "UKR"],
+        "participants": [
+            {"actor": "RUS", "role": "party"},
+            {"actor": "UKR", "role": "party"},
+            {"actor": {"name": "Hakan Fidan", "country": "TUR"}, "role": "chair"},
+        ],
         "outcomes": ["prisoner exchange agreed"],
     },
     "DocumentExchanged": {"title": "Memorandum", "from": "RUS", "to": "UKR", "round": 2},

@@ -24,12 +24,19 @@ from uuid import UUID
 
 from pydantic import BaseModel, HttpUrl, TypeAdapter
 
-from domain.events import RECORDED_TYPES, AnyEvent
+from domain.events import RECORDED_TYPES, AnyEvent, lift_old_shape
 
 Convert = Callable[[Any], Any]
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
-SCHEMA_VERSIONS: dict[str, int] = dict.fromkeys(RECORDED_TYPES, 1)
+SCHEMA_VERSIONS: dict[str, int] = {
+    **dict.fromkeys(RECORDED_TYPES, 1),
+    # Issue 16: a proposal made to several addressees, a round's participants with their
+    # roles, a contact's place and host (the upcasters below lift version 1).
+    "ProposalMade": 2,
+    "RoundHeld": 2,
+    "ContactHeld": 2,
+}
 """Today's schema version of each event type. Bump one when its shape changes, and
 register an upcaster from the version before (see the README's upcasting recipe)."""
 
@@ -59,6 +66,28 @@ def schema_change(event_type: str, version: int, steps: dict[int, Upcaster]) -> 
         SCHEMA_VERSIONS[event_type] = saved[0]
         _UPCASTERS.clear()
         _UPCASTERS.update(saved[1])
+
+
+@upcaster("ProposalMade", from_version=1)
+def addressee_to_addressees(fields: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 had one optional ``addressee``; version 2 has ``addressees``, a list:
+    ``[addressee]``, or empty for none."""
+    data = lift_old_shape("ProposalMade", fields["data"])
+    return {**fields, "data": {"addressees": [], **data}}
+
+
+@upcaster("RoundHeld", from_version=1)
+def delegations_to_participants(fields: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 listed ``delegations`` (actors); version 2 lists ``participants``, each
+    ``{actor, role}``: a delegation sat as a ``party``."""
+    data = lift_old_shape("RoundHeld", fields["data"])
+    return {**fields, "data": {"participants": [], **data}}
+
+
+@upcaster("ContactHeld", from_version=1)
+def contact_place_and_host(fields: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 added ``place`` and ``host``; version 1 never said them: both null."""
+    return {**fields, "data": {"place": None, "host": None, **fields["data"]}}
 
 
 class UnreadableEventError(ValueError):

@@ -126,12 +126,21 @@ class Delegation(Answer):
     events: list[UUID]
 
 
+class Participant(Answer):
+    """Who sat at a round held, and in which role (party, mediator, chair, observer,
+    guarantor)."""
+
+    actor: Actor
+    role: str
+
+
 class Round(Answer):
     round: int
     status: str
     starts_at: Moment | None = None
     place: Place | None = None
     host: Actor | None = None
+    participants: list[Participant] = []  # of the round held, each with a role
     outcomes: list[str] = []
     events: list[UUID]
 
@@ -147,7 +156,8 @@ class ProposalAnswer(Answer):
 class Proposal(Answer):
     proposal_id: str
     proposer: Actor
-    addressee: Actor | None = None
+    addressee: Actor | None = None  # the first of the addressees
+    addressees: list[Actor] = []
     subject: str
     summary: str
     terms: list[str] = []

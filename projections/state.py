@@ -41,6 +41,7 @@ from domain.events import (
     HostAnnounced,
     HostilitiesReported,
     NegotiationOpened,
+    Participant,
     ProposalAnswered,
     ProposalMade,
     Provision,
@@ -145,6 +146,7 @@ class Round(Item):
     starts_at: Moment | None
     place: Place | None
     host: Actor | None
+    participants: tuple[Participant, ...]  # of the round held (none before it is)
     outcomes: tuple[str, ...]
     events: EventIds
     _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
@@ -164,7 +166,8 @@ class Answer(Item):
 class Proposal(Item):
     proposal_id: str
     proposer: Actor
-    addressee: Actor | None
+    addressee: Actor | None  # the first of the addressees: what answers showed before them
+    addressees: tuple[Actor, ...]
     subject: str
     summary: str
     terms: tuple[str, ...]
@@ -733,7 +736,8 @@ def _proposal_made(acc: Accumulator, event: ProposalMade) -> None:
     acc.proposals[data.proposal_id] = Proposal(
         proposal_id=data.proposal_id,
         proposer=data.proposer,
-        addressee=data.addressee,
+        addressee=data.addressees[0] if data.addressees else None,
+        addressees=tuple(data.addressees),
         subject=data.subject,
         summary=data.summary,
         terms=tuple(data.terms),
@@ -781,6 +785,7 @@ def _round_scheduled(acc: Accumulator, event: RoundScheduled) -> None:
         starts_at=data.starts_at,
         place=data.place,
         host=previous.host if previous else None,
+        participants=previous.participants if previous else (),
         outcomes=previous.outcomes if previous else (),
         events=(previous.events if previous else ()) + (event.id,),
     )
@@ -797,6 +802,7 @@ def _host_announced(acc: Accumulator, event: HostAnnounced) -> None:
             starts_at=None,
             place=data.place,
             host=data.host,
+            participants=(),
             outcomes=(),
             events=(event.id,),
         )
@@ -818,6 +824,7 @@ def _round_held(acc: Accumulator, event: RoundHeld) -> None:
         starts_at=event.occurred_at,
         place=data.place,
         host=previous.host if previous else None,
+        participants=tuple(data.participants),
         outcomes=tuple(data.outcomes),
         events=(previous.events if previous else ()) + (event.id,),
     )

@@ -156,6 +156,8 @@ class _Made(Protocol):
 
     def raw(self) -> dict[str, Any]: ...
 
+    def to_json(self) -> dict[str, Any]: ...
+
 
 _ItemT = TypeVar("_ItemT", bound=_Made)
 
@@ -175,8 +177,10 @@ class Change(Item):
         return {
             **self.identity,
             "change": self.change,
-            "before": None if self.before is None else self.before.raw(),
-            "after": self.after.raw(),
+            # Whole JSON, not ``raw()``: an item's raw fields may hold items (a proposal's
+            # answers), which pydantic would serialise with their cache slot (``_json``).
+            "before": None if self.before is None else self.before.to_json(),
+            "after": self.after.to_json(),
             "events": self.events,
         }
 

@@ -583,7 +583,7 @@ def test_proposal_without_addressee_or_terms_is_accepted(make_event: EventFactor
     event = make_event("ProposalMade", with_data("ProposalMade", addressee=None, terms=None))
 
     assert isinstance(event, ProposalMade)
-    assert event.data.addressee is None
+    assert event.data.addressees == []  # the old shape's null: made to no one in particular
     assert event.data.terms == []
 
 
@@ -600,8 +600,7 @@ def test_proposal_by_a_person_keeps_name_country_and_role(make_event: EventFacto
     assert event.data.proposer == Actor(
         name="Vladimir Putin", country="RUS", role="President", wikidata="Q7747"
     )
-    assert event.data.addressee is not None
-    assert event.data.addressee.country == "USA"
+    assert [a.country for a in event.data.addressees] == ["USA"]
 
 
 @pytest.mark.parametrize("proposal_id", ["p1", "rus-2025-05-28:memo.v1", "A_B", "x" * 80])

@@ -179,14 +179,14 @@
         return [actor(d.party), " names its delegation, headed by ", actor(d.head),
           d.members && d.members.length ? ["; members ", actors(d.members)] : null];
       case "ContactHeld":
-        return [join(d.participants.map(actor), " and "), ` (${d.medium}): `, d.summary];
+        return [join(d.participants.map(actor), " and "), ` (${d.medium}`,
+          d.host ? [", hosted by ", actor(d.host)] : null, d.place ? [" in ", place(d.place)] : null,
+          "): ", d.summary];
       case "StatementIssued":
         return [actor(d.speaker), ": ", d.summary];
-      case "ProposalMade": {
-        const to = d.addressees || (d.addressee ? [d.addressee] : []);
-        return [actor(d.proposer), to.length ? [" → ", actors(to)] : null,
+      case "ProposalMade":
+        return [actor(d.proposer), d.addressees && d.addressees.length ? [" → ", actors(d.addressees)] : null,
           ", ", h("em", {}, d.subject), ": ", d.summary];
-      }
       case "ProposalAnswered":
         return [actor(d.responder), ` ${d.response} proposal `, h("code", {}, d.proposal_id),
           d.summary ? [": ", d.summary] : null];
@@ -196,9 +196,8 @@
         return [actor(d.host), ` to host round ${d.round}`, d.place ? [" in ", place(d.place)] : null];
       case "RoundHeld":
         return [`Round ${d.round} held in `, place(d.place),
-          d.delegations && d.delegations.length ? ["; delegations ", actors(d.delegations)] : null,
           d.participants && d.participants.length
-            ? ["; ", join(d.participants.map((p) => [actor(p.actor), ` (${p.role})`]))] : null,
+            ? ["; ", join(d.participants.map((p) => [actor(p.actor), ` (${p.role})`]), ", ")] : null,
           d.outcomes && d.outcomes.length ? ["; outcomes: ", d.outcomes.join("; ")] : null];
       case "DocumentExchanged":
         return [actor(d.from), " → ", actor(d.to), ": ", h("em", {}, d.title),
@@ -497,7 +496,7 @@
       h("td", {}, r.host ? actor(r.host) : h("span", { class: "muted" }, "not announced"))));
     const proposals = state.proposals.map((p) => h("tr", {},
       h("td", { class: "nowrap" }, when(p.made_at)),
-      h("td", {}, actor(p.proposer), p.addressee ? [" → ", actor(p.addressee)] : null),
+      h("td", {}, actor(p.proposer), p.addressees && p.addressees.length ? [" → ", actors(p.addressees)] : null),
       h("th", { scope: "row" }, p.subject,
         h("p", { class: "detail" }, p.summary),
         p.answers && p.answers.length
