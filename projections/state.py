@@ -252,6 +252,7 @@ class State:
     security_zones: tuple[SecurityZone, ...]
     contested: tuple[ContestedClaim, ...]
     event_count: int
+    reported_at: datetime | None = None  # the third clock's bound, echoed
 
     def _fields(self) -> dict[str, Any]:
         """The answer's fields under their JSON names, items as they are."""
@@ -260,6 +261,7 @@ class State:
             "title": self.title,
             "as_of": self.as_of,
             "known_at": self.known_at,
+            "reported_at": self.reported_at,
             "position": self.position,
             "parties": self.parties,
             "mediators": self.mediators,
@@ -367,8 +369,13 @@ class Accumulator:
         """Fold one world event (``event`` is ``recorded.event`` as corrected, if it was)."""
         apply_event(self, event, recorded)
 
-    def snapshot(self, as_of: datetime | None, known_at: datetime | None) -> State:
-        """The immutable answer, echoing the query's two times."""
+    def snapshot(
+        self,
+        as_of: datetime | None,
+        known_at: datetime | None,
+        reported_at: datetime | None = None,
+    ) -> State:
+        """The immutable answer, echoing the query's times."""
         return State(
             negotiation=self.slug,
             title=self.title,
@@ -385,14 +392,19 @@ class Accumulator:
             security_zones=tuple(self.zones.values()),
             contested=tuple(self.contested),
             event_count=self.count,
+            reported_at=reported_at,
         )
 
 
 def initial_state(
-    slug: str, *, as_of: datetime | None = None, known_at: datetime | None = None
+    slug: str,
+    *,
+    as_of: datetime | None = None,
+    known_at: datetime | None = None,
+    reported_at: datetime | None = None,
 ) -> State:
     """The state before any event: no title, no parties, nothing counted."""
-    return Accumulator(slug).snapshot(as_of, known_at)
+    return Accumulator(slug).snapshot(as_of, known_at, reported_at)
 
 
 def evolve(state: State, recorded: Recorded) -> State:
@@ -403,7 +415,7 @@ def evolve(state: State, recorded: Recorded) -> State:
     """
     acc = Accumulator.thaw(state)
     acc.apply(recorded.event, recorded)
-    return acc.snapshot(state.as_of, state.known_at)
+    return acc.snapshot(state.as_of, state.known_at, state.reported_at)
 
 
 def apply_event(acc: Accumulator, event: AnyEvent, recorded: Recorded) -> None:
