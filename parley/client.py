@@ -60,6 +60,7 @@ class ExportWindow(TypedDict, total=False):
 
     as_of: Time | None
     known_at: Time | None
+    reported_at: Time | None
     from_: Time | None
     to: Time | None
     type: Types | None
@@ -231,12 +232,20 @@ class Client:
 
     # -- as of any moment -----------------------------------------------------------
 
-    def state(self, slug: str, *, as_of: Time | None = None, known_at: Time | None = None) -> State:
-        """The state at valid time ``as_of`` as the log knew it at ``known_at``."""
+    def state(
+        self,
+        slug: str,
+        *,
+        as_of: Time | None = None,
+        known_at: Time | None = None,
+        reported_at: Time | None = None,
+    ) -> State:
+        """The state at valid time ``as_of`` as the log knew it at ``known_at``, of what
+        was reported by ``reported_at``."""
         return self._get(
             State,
             f"/negotiations/{_segment(slug)}/state",
-            _params(as_of=as_of, known_at=known_at),
+            _params(as_of=as_of, known_at=known_at, reported_at=reported_at),
         )
 
     def timeline(
