@@ -80,6 +80,7 @@ def metadata(fmt: Format, head: ExportHead) -> dict[str, Any]:
         "title": head.title,
         "as_of": utc_text(head.as_of),
         "known_at": utc_text(head.known_at),
+        "reported_at": None if head.reported_at is None else utc_text(head.reported_at),
         "from": None if head.from_ is None else utc_text(head.from_),
         "to": None if head.to is None else utc_text(head.to),
         "type": list(head.types),
@@ -98,6 +99,8 @@ def repeat_url(fmt: Format, head: ExportHead) -> str:
         ("as_of", utc_text(head.as_of)),
         ("known_at", utc_text(head.known_at)),
     ]
+    if head.reported_at is not None:
+        params.append(("reported_at", utc_text(head.reported_at)))
     if head.from_ is not None:
         params.append(("from", utc_text(head.from_)))
     if head.to is not None:

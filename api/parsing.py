@@ -14,7 +14,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Union
 
 import orjson
@@ -32,6 +32,7 @@ from pydantic import (
 from api.invalid import InvalidRequestError, MalformedRequestError, field_errors
 from domain.errors import InvalidEventError
 from domain.events import EVENT_TYPES, EXACT_INTEGER, AnyEvent, any_event, error_loc
+from domain.instants import clamped
 from domain.values import iso_time_pattern, parse_instant, quoted
 from projections.export import WORLD_TYPES, ExportQuery
 
@@ -179,6 +180,14 @@ def instant(value: str, name: str, *, bound: Literal["end", "start"] = "end") ->
         ) from None
 
 
+def known_instant(value: str | None, name: str) -> datetime | None:
+    """A knowledge bound (``known_at``, ``reported_at``) as a UTC instant, clamped to now:
+    what will be known or reported later is not an answer yet. None when not sent."""
+    if value is None:
+        return None
+    return clamped(instant(value, name), datetime.now(UTC))
+
+
 VERSION_TEXT = r"^[0-9]{1,15}$"
 """A version or position written as text (If-Match, an EventSourcingDB event id): at
 most 15 digits, below MAX_VERSION whatever the digits."""
@@ -295,6 +304,7 @@ def export_query(
     from_: str | None = None,
     to: str | None = None,
     types: Sequence[str] = (),
+    reported_at: str | None = None,
 ) -> ExportQuery:
     """An export's query from the request's (or the command line's) text; a bad time or
     type is an ``InvalidRequestError`` naming the parameter."""
@@ -316,7 +326,8 @@ def export_query(
     return ExportQuery(
         negotiation=slug,
         as_of=instant(as_of, "as_of") if as_of is not None else None,
-        known_at=instant(known_at, "known_at") if known_at is not None else None,
+        known_at=known_instant(known_at, "known_at"),
+        reported_at=known_instant(reported_at, "reported_at"),
         from_=start,
         to=end,
         types=tuple(dict.fromkeys(types)),

@@ -31,3 +31,11 @@ def utc_text(moment: datetime) -> str:
 
     Cached: a group commit gives one ``recorded_at`` to every event it writes."""
     return utc_key(moment) + "Z"
+
+
+def clamped(moment: datetime | None, now: datetime) -> datetime:
+    """A knowledge bound (``known_at``, ``reported_at``) as used: now when absent or later.
+
+    What the log will know or will have seen reported later is not an answer yet: it
+    could change. The answer echoes the clamped instant, so repeating it repeats it."""
+    return now if moment is None or moment > now else moment

@@ -60,6 +60,7 @@ class ExportWindow(TypedDict, total=False):
 
     as_of: Time | None
     known_at: Time | None
+    reported_at: Time | None
     from_: Time | None
     to: Time | None
     type: Types | None
@@ -231,12 +232,20 @@ class Client:
 
     # -- as of any moment -----------------------------------------------------------
 
-    def state(self, slug: str, *, as_of: Time | None = None, known_at: Time | None = None) -> State:
-        """The state at valid time ``as_of`` as the log knew it at ``known_at``."""
+    def state(
+        self,
+        slug: str,
+        *,
+        as_of: Time | None = None,
+        known_at: Time | None = None,
+        reported_at: Time | None = None,
+    ) -> State:
+        """The state at valid time ``as_of`` as the log knew it at ``known_at``, of what
+        was reported by ``reported_at``."""
         return self._get(
             State,
             f"/negotiations/{_segment(slug)}/state",
-            _params(as_of=as_of, known_at=known_at),
+            _params(as_of=as_of, known_at=known_at, reported_at=reported_at),
         )
 
     def timeline(
@@ -247,16 +256,27 @@ class Client:
         to: Time | None = None,
         known_at: Time | None = None,
         latest: int | None = None,
+        reported_at: Time | None = None,
     ) -> Timeline:
         """The dated events overlapping ``[from_, to]`` in valid-time order, as known at
         ``known_at``, each with who disputes it and what corrected or retracted it; only
         the ``latest`` ones when given (``total`` counts them all)."""
-        params = _params(to=to, known_at=known_at, latest=latest) | _params(**{"from": from_})
+        params = _params(to=to, known_at=known_at, reported_at=reported_at, latest=latest)
+        params |= _params(**{"from": from_})
         return self._get(Timeline, f"/negotiations/{_segment(slug)}/timeline", params)
 
-    def diff(self, slug: str, from_: Time, to: Time, *, known_at: Time | None = None) -> Diff:
+    def diff(
+        self,
+        slug: str,
+        from_: Time,
+        to: Time,
+        *,
+        known_at: Time | None = None,
+        reported_at: Time | None = None,
+    ) -> Diff:
         """What changed between valid times ``from_`` and ``to``."""
-        params = _params(to=to, known_at=known_at) | _params(**{"from": from_})
+        params = _params(to=to, known_at=known_at, reported_at=reported_at)
+        params |= _params(**{"from": from_})
         return self._get(Diff, f"/negotiations/{_segment(slug)}/diff", params)
 
     # -- export ---------------------------------------------------------------------
@@ -309,6 +329,7 @@ class Client:
             format=format,
             as_of=window.get("as_of"),
             known_at=window.get("known_at"),
+            reported_at=window.get("reported_at"),
             to=window.get("to"),
             type=window.get("type"),
         )

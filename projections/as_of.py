@@ -10,7 +10,16 @@ memory, sorted along valid time, with checkpoints of the folded state every
 main fold knows every record it was given and serves ``known_at`` at or after the
 latest ``recorded_at``; an older ``known_at`` means "the records up to position P"
 (recorded_at never decreases along positions), and gets a fold of its own, kept in
-a small LRU keyed by P. Property tests hold the engine equal to the reference.
+a small LRU keyed by P.
+
+The third clock, ``reported_at`` (R), keeps a record only when it was reported by R
+(``domain.reported``): corrections, retractions and disputes by their own reported
+time. When R is at or after every known record's reported time (the common case, as
+R defaults to now) nothing is left out and the folds above serve it. Otherwise the
+known records reported by R are a subset, not a prefix: it gets a fold of its own in
+the same LRU, keyed by the horizon and the latest distinct reported time at or before
+R, so that every R between two reported times shares one fold. Property tests hold
+the engine equal to the reference.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ from domain.events import (
 )
 from domain.instants import utc_key
 from domain.negotiation import Recorded
+from domain.reported import reported_time
 from domain.values import parse_instant as parse_instant
 from projections.rows import EngineRow
 from projections.state import Accumulator, State, apply_event
@@ -120,18 +130,37 @@ class Knowledge:
         return False
 
 
-def naive_state(
-    records: Iterable[Recorded], slug: str, as_of: datetime, known_at: datetime
-) -> State:
-    """THE REFERENCE: fold exactly the events with valid_from <= as_of and recorded_at <= known_at.
+def reported(recorded: Recorded) -> datetime:
+    """When a record was reported (``domain.reported``)."""
+    return reported_time(recorded.event.sources, recorded.recorded_at)
 
-    Corrections and retractions recorded by ``known_at`` apply whatever valid time
-    they name; the world events left are folded in ``(valid_from, position)`` order.
+
+def naive_state(
+    records: Iterable[Recorded],
+    slug: str,
+    as_of: datetime,
+    known_at: datetime,
+    reported_at: datetime | None = None,
+) -> State:
+    """THE REFERENCE: fold exactly the events with valid_from <= as_of, recorded_at <=
+    known_at and reported by ``reported_at`` (None: no bound).
+
+    Corrections and retractions recorded by ``known_at`` and reported by
+    ``reported_at`` apply whatever valid time they name; the world events left are
+    folded in ``(valid_from, position)`` order.
     """
     check_instant(as_of, "as_of")
     check_instant(known_at, "known_at")
+    if reported_at is not None:
+        check_instant(reported_at, "reported_at")
     known = sorted(
-        (r for r in records if r.negotiation == slug and r.recorded_at <= known_at),
+        (
+            r
+            for r in records
+            if r.negotiation == slug
+            and r.recorded_at <= known_at
+            and (reported_at is None or reported(r) <= reported_at)
+        ),
         key=record_position,
     )
     knowledge = Knowledge(known)
@@ -144,7 +173,7 @@ def naive_state(
     acc = Accumulator(slug)
     for recorded in included:
         acc.apply(knowledge.events[recorded.event.id], recorded)
-    return acc.snapshot(as_of, known_at)
+    return acc.snapshot(as_of, known_at, reported_at)
 
 
 def engine_rows(
@@ -172,6 +201,7 @@ def engine_rows(
                 target=None if target is None else target[0],
                 target_valid=None if target is None else target[1],
                 record=None if event.type in CONTENT_FREE else recorded,
+                reported=utc_key(reported(recorded)),
             )
         )
     return rows
@@ -292,7 +322,9 @@ class _Fold:
             position = target
         return False
 
-    def state(self, as_of: datetime, known_at: datetime) -> State:
+    def state(
+        self, as_of: datetime, known_at: datetime, reported_at: datetime | None = None
+    ) -> State:
         """The state at ``as_of``: one checkpoint copied, fewer than ``spacing`` events folded."""
         stop = bisect.bisect_right(self.entries, (utc_key(as_of), _AFTER_ALL), key=_entry_key)
         spacing = self.spacing
@@ -309,7 +341,7 @@ class _Fold:
                 start += spacing
                 checkpoints.append(acc.copy())
         self._fold(acc, start, stop)
-        return acc.snapshot(as_of, known_at)
+        return acc.snapshot(as_of, known_at, reported_at)
 
     def _fold(self, acc: Accumulator, start: int, stop: int) -> None:
         special = self.special
@@ -332,14 +364,15 @@ def _entry_key(entry: _Entry | tuple[str, int]) -> tuple[str, int]:
 
 
 class AsOfEngine:
-    """Answers ``state(as_of, known_at)`` for one negotiation, equal to ``naive_state``.
+    """Answers ``state(as_of, known_at, reported_at)`` for one negotiation, equal to
+    ``naive_state``.
 
     Feed it the negotiation's rows (``EventIndex.engine_rows``) or records in position
     order; it may be fed again later (a back-dated event drops only the checkpoints
     after its valid time). It keeps what the fold needs and no more: a few integers per
     event, and the stored record of the events whose content makes the state (rounds,
     proposals, documents, zones, ceasefires, disputes, corrections).
-    ``horizons`` bounds how many past knowledge horizons keep a fold of their own.
+    ``horizons`` bounds how many past (horizon, reported cut) pairs keep a fold of their own.
     Queries build checkpoints lazily, so a lock serialises ``add`` and ``state``: one
     engine may be shared between threads.
     """
@@ -352,9 +385,12 @@ class AsOfEngine:
         self.horizons = horizons
         self._rows: list[EngineRow] = []
         self._recorded: list[str] = []
+        self._reported_max: list[str] = []  # the latest reported key among rows[:i + 1]
+        self._reported_keys: list[str] = []  # the distinct reported keys, sorted
+        self._reported_seen: set[str] = set()
         self._located: dict[UUID, tuple[int, str]] = {}  # only for records given to ``add``
         self._latest = _Fold(slug, spacing)
-        self._past: OrderedDict[int, _Fold] = OrderedDict()
+        self._past: OrderedDict[tuple[int, str | None], _Fold] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -395,6 +431,20 @@ class AsOfEngine:
             self._check(rows)
             self._rows.extend(rows)
             self._recorded.extend(row.recorded for row in rows)
+            latest = self._reported_max[-1] if self._reported_max else ""
+            fresh: set[str] = set()
+            for row in rows:
+                key = row.reported_key
+                latest = max(latest, key)
+                self._reported_max.append(latest)
+                if key not in self._reported_seen:
+                    fresh.add(key)
+            self._reported_seen |= fresh
+            if len(fresh) > 32:
+                self._reported_keys = sorted(self._reported_seen)
+            else:
+                for key in fresh:
+                    bisect.insort(self._reported_keys, key)
             self._latest.add(rows)
 
     def _check(self, rows: Sequence[EngineRow]) -> None:
@@ -407,26 +457,47 @@ class AsOfEngine:
                 raise ValueError("recorded_at must not decrease along positions")
             last_position, last_recorded = row.position, row.recorded
 
-    def state(self, as_of: datetime, known_at: datetime) -> State:
-        """The state at valid time ``as_of`` as known at ``known_at`` (aware datetimes)."""
+    def state(
+        self, as_of: datetime, known_at: datetime, reported_at: datetime | None = None
+    ) -> State:
+        """The state at valid time ``as_of`` as known at ``known_at``, counting what was
+        reported by ``reported_at`` (aware datetimes; None: no third bound)."""
         check_instant(as_of, "as_of")
         check_instant(known_at, "known_at")
+        if reported_at is not None:
+            check_instant(reported_at, "reported_at")
         # Knowledge at K is exactly the rows before this index: recorded_at never
         # decreases along positions.
         with self._lock:
             horizon = bisect.bisect_right(self._recorded, utc_key(known_at))
-            if horizon == len(self._rows):
-                return self._latest.state(as_of, known_at)
-            return self._past_fold(horizon).state(as_of, known_at)
+            cut = self._cut(horizon, reported_at)
+            if horizon == len(self._rows) and cut is None:
+                return self._latest.state(as_of, known_at, reported_at)
+            return self._past_fold(horizon, cut).state(as_of, known_at, reported_at)
 
-    def _past_fold(self, horizon: int) -> _Fold:
-        fold = self._past.get(horizon)
+    def _cut(self, horizon: int, reported_at: datetime | None) -> str | None:
+        """The latest distinct reported key at or before ``reported_at`` ("" when none is),
+        or None when ``reported_at`` leaves none of the first ``horizon`` rows out."""
+        if reported_at is None or horizon == 0:
+            return None
+        bound = utc_key(reported_at)
+        if bound >= self._reported_max[horizon - 1]:
+            return None
+        # Every R between two reported keys keeps the same rows: one fold serves them.
+        # (Keyed by the key itself, not by how many keys lie below it: that count moves
+        # when an earlier-reported row arrives, and the cached fold would then lie.)
+        below = bisect.bisect_right(self._reported_keys, bound)
+        return self._reported_keys[below - 1] if below else ""
+
+    def _past_fold(self, horizon: int, cut: str | None) -> _Fold:
+        fold = self._past.get((horizon, cut))
         if fold is not None:
-            self._past.move_to_end(horizon)
+            self._past.move_to_end((horizon, cut))
             return fold
         fold = _Fold(self.slug, self.spacing)
-        fold.add(self._rows[:horizon])
-        self._past[horizon] = fold
+        rows = self._rows[:horizon]
+        fold.add(rows if cut is None else [row for row in rows if row.reported_key <= cut])
+        self._past[(horizon, cut)] = fold
         if len(self._past) > self.horizons:
             self._past.popitem(last=False)
         return fold

@@ -23,11 +23,11 @@ import bisect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from domain.errors import NegotiationNotFoundError
 from domain.events import KNOWLEDGE
-from domain.instants import from_utc_key, utc_key
+from domain.instants import clamped, from_utc_key, utc_key
 from domain.negotiation import Recorded
 from domain.values import end_of_day
 from projections.rows import ChartRow
@@ -82,6 +82,10 @@ BACK_DATED = timedelta(days=1)
 
 FLAGS = ("disputed", "corrected", "retracted")
 
+Axis = Literal["recorded", "reported"]
+"""The knowledge chart's vertical axis: when the log recorded an event, or when it was
+reported (``domain.reported``)."""
+
 # A world event's interval end, by position (None: it is an instant or a day).
 Untils = Callable[[Sequence[int]], Mapping[int, datetime | None]]
 
@@ -99,6 +103,7 @@ class Chart:
     max_items: int
     timeline: dict[str, Any]
     knowledge: dict[str, Any]
+    reported_at: datetime | None = None  # the third clock's bound, echoed
 
     def to_json(self) -> dict[str, Any]:
         raw = {
@@ -107,6 +112,7 @@ class Chart:
             "to": self.to,
             "as_of": self.as_of,
             "known_at": self.known_at,
+            "reported_at": self.reported_at,
             "position": self.position,
             "max_items": self.max_items,
             "lanes": LANES,
@@ -223,18 +229,24 @@ def _knowledge(
     chosen: Sequence[ChartRow],
     every: Sequence[ChartRow],
     flags: _Flags,
-    known: str,
+    knows: Callable[[ChartRow], bool],
     window: tuple[float, float],
     max_items: int,
     seconds: _Seconds,
+    axis: Axis = "recorded",
 ) -> dict[str, Any]:
     reached = reaches_back(every)
-    first = every[0].recorded
-    last = every[-1].recorded
+    # The vertical axis: recorded time (never decreasing along positions) or reported.
+    vertical: Callable[[ChartRow], str] = (
+        (lambda row: row.recorded) if axis == "recorded" else (lambda row: row.reported_key)
+    )
+    first = every[0].recorded if axis == "recorded" else min(map(vertical, every))
+    last = every[-1].recorded if axis == "recorded" else max(map(vertical, every))
     answer: dict[str, Any] = {
         "count": len(chosen),
-        "recorded_from": from_utc_key(first),
-        "recorded_to": from_utc_key(last),
+        "axis": axis,
+        f"{axis}_from": from_utc_key(first),
+        f"{axis}_to": from_utc_key(last),
         "back_dated_after_seconds": BACK_DATED.total_seconds(),
     }
     if len(chosen) <= max_items:
@@ -249,8 +261,9 @@ def _knowledge(
                     "position": row.position,
                     "occurred_at": from_utc_key(row.valid),
                     "recorded_at": from_utc_key(row.recorded),
+                    "reported_at": from_utc_key(row.reported_key),
                     "reaches_back_seconds": reached.get(row.position, 0.0),
-                    "flags": flags.of(row.position) if row.recorded <= known else [],
+                    "flags": flags.of(row.position) if knows(row) else [],
                     "target": None
                     if target is None
                     else {
@@ -270,7 +283,7 @@ def _knowledge(
     back_dated = BACK_DATED.total_seconds()
     for row in chosen:
         column = min(int((seconds[row.valid] - start) / width), columns - 1)
-        line = min(int((seconds[row.recorded] - low) / height), lines - 1)
+        line = min(int((seconds[vertical(row)] - low) / height), lines - 1)
         cell = cells.setdefault((column, line), [0, 0])
         cell[0] += 1
         if reached.get(row.position, 0.0) > back_dated:
@@ -282,8 +295,8 @@ def _knowledge(
             "valid_start": _instant(start),
             "valid_seconds": width,
             "columns": columns,
-            "recorded_start": _instant(low),
-            "recorded_seconds": height,
+            f"{axis}_start": _instant(low),
+            f"{axis}_seconds": height,
             "lines": lines,
             # [column, line, events, back-dated events], non-empty cells only
             "cells": [[c, r, n, b] for (c, r), (n, b) in sorted(cells.items())],
@@ -301,15 +314,20 @@ def chart_of(
     as_of: datetime,
     known_at: datetime,
     max_items: int = DEFAULT_MAX_ITEMS,
+    reported_at: datetime | None = None,
+    axis: Axis = "recorded",
 ) -> Chart:
     """Both charts of a negotiation's index rows (in position order) for the valid-time
-    window ``[from_, to]`` (None: where its events begin or end), known at ``known_at``.
+    window ``[from_, to]`` (None: where its events begin or end), known at ``known_at``
+    and reported by ``reported_at`` (None: no bound). The knowledge chart's vertical
+    ``axis`` is recorded or reported time.
 
     ``untils`` gives the interval ends of the timeline items sent one by one.
     """
     if not rows:
         raise NegotiationNotFoundError(slug)
     known = utc_key(known_at)
+    reported = None if reported_at is None else utc_key(reported_at)
     low = utc_key(from_) if from_ is not None else min(row.valid for row in rows)
     high = utc_key(to) if to is not None else max(row.valid for row in rows)
     seconds = _Seconds()
@@ -317,18 +335,27 @@ def chart_of(
     in_window = [row for row in rows if low <= row.valid <= high]
     # recorded_at never decreases along positions: the known rows are a prefix.
     cut = bisect.bisect_right([row.recorded for row in rows], known)
-    flags = _Flags(rows[:cut])
-    on_timeline = [row for row in in_window if row.recorded <= known and row.type not in KNOWLEDGE]
+    known_rows = (
+        rows[:cut] if reported is None else [r for r in rows[:cut] if r.reported_key <= reported]
+    )
+    counted = {row.position for row in known_rows}
+
+    def knows(row: ChartRow) -> bool:
+        return row.position in counted
+
+    flags = _Flags(known_rows)
+    on_timeline = [row for row in in_window if knows(row) and row.type not in KNOWLEDGE]
     return Chart(
         negotiation=slug,
         from_=from_ if from_ is not None else from_utc_key(low),
         to=to if to is not None else from_utc_key(high),
         as_of=as_of,
         known_at=known_at,
-        position=rows[cut - 1].position if cut else None,
+        reported_at=reported_at,
+        position=known_rows[-1].position if known_rows else None,
         max_items=max_items,
         timeline=_timeline(on_timeline, flags, untils, window, max_items, seconds),
-        knowledge=_knowledge(in_window, rows, flags, known, window, max_items, seconds),
+        knowledge=_knowledge(in_window, rows, flags, knows, window, max_items, seconds, axis),
     )
 
 
@@ -341,9 +368,11 @@ def chart(
     as_of: datetime | None = None,
     known_at: datetime | None = None,
     max_items: int = DEFAULT_MAX_ITEMS,
+    reported_at: datetime | None = None,
+    axis: Axis = "recorded",
 ) -> Chart:
-    """Both charts of a negotiation, read from the log (``as_of`` and ``known_at``
-    default to now)."""
+    """Both charts of a negotiation, read from the log (``as_of``, ``known_at`` and
+    ``reported_at`` default to now, and the last two are clamped to it)."""
     now = datetime.now(UTC)
 
     def untils(positions: Sequence[int]) -> dict[int, datetime | None]:
@@ -356,8 +385,10 @@ def chart(
         from_=from_,
         to=to,
         as_of=as_of or now,
-        known_at=known_at or now,
+        known_at=clamped(known_at, now),
         max_items=max_items,
+        reported_at=clamped(reported_at, now),
+        axis=axis,
     )
 
 

@@ -46,6 +46,7 @@ def pages(
     recorded_lte: datetime | None = None,
     upto_position: int | None = None,
     page: int = PAGE,
+    reported_lte: datetime | None = None,
 ) -> Iterator[list[Recorded]]:
     """A negotiation's events in version (and so position) order, ``page`` at a time,
     filtered in the store, and none after ``upto_position``: memory stays one page."""
@@ -57,6 +58,7 @@ def pages(
             types=types,
             valid_lte=valid_lte,
             recorded_lte=recorded_lte,
+            reported_lte=reported_lte,
             limit=page,
         )
         if upto_position is not None:
@@ -74,12 +76,16 @@ def corrected_events(
     *,
     recorded_lte: datetime | None = None,
     upto_position: int | None = None,
+    reported_lte: datetime | None = None,
 ) -> tuple[list[AnyEvent], list[Recorded]]:
-    """``records``' events with the corrections known by ``recorded_lte`` applied (in
-    position order, as the as-of reference applies them), and every dispute,
-    correction and retraction of them known then."""
+    """``records``' events with the corrections known by ``recorded_lte`` (and reported
+    by ``reported_lte``) applied (in position order, as the as-of reference applies
+    them), and every dispute, correction and retraction of them known then."""
     about = log.records_about_any(
-        [r.event.id for r in records], recorded_lte=recorded_lte, upto_position=upto_position
+        [r.event.id for r in records],
+        recorded_lte=recorded_lte,
+        reported_lte=reported_lte,
+        upto_position=upto_position,
     )
     events = {r.event.id: r.event for r in records}
     for fact in about:
@@ -96,6 +102,7 @@ def read_proposals(
     *,
     recorded_lte: datetime | None = None,
     upto_position: int | None = None,
+    reported_lte: datetime | None = None,
 ) -> dict[str, Proposal]:
     """A negotiation's proposals known by ``recorded_lte``, corrected as known then.
 
@@ -107,10 +114,15 @@ def read_proposals(
         slug,
         types=["ProposalMade"],
         recorded_lte=recorded_lte,
+        reported_lte=reported_lte,
         upto_position=upto_position,
     ):
         events, _ = corrected_events(
-            log, batch, recorded_lte=recorded_lte, upto_position=upto_position
+            log,
+            batch,
+            recorded_lte=recorded_lte,
+            reported_lte=reported_lte,
+            upto_position=upto_position,
         )
         for proposal_id, proposal in proposals_of(events).items():
             found.setdefault(proposal_id, proposal)

@@ -37,8 +37,10 @@ from domain.events import (
     NegotiationOpened,
     ProposalAnswered,
 )
+from domain.instants import clamped
 from domain.negotiation import Recorded
 from domain.values import Actor, end_of_day
+from projections.as_of import reported
 from projections.codes import (
     corrected_events,
     disputed_events,
@@ -61,8 +63,9 @@ WORLD_TYPES = tuple(sorted(set(EVENT_TYPES) - KNOWLEDGE))
 
 @dataclass(frozen=True)
 class ExportQuery:
-    """What to export: one negotiation at (as_of, known_at), narrowed by valid time and
-    type. ``as_of`` and ``known_at`` None mean the moment the export starts."""
+    """What to export: one negotiation at (as_of, known_at, reported_at), narrowed by
+    valid time and type. None times mean the moment the export starts; a ``known_at``
+    or ``reported_at`` later than that is clamped to it."""
 
     negotiation: str
     as_of: datetime | None = None
@@ -70,6 +73,7 @@ class ExportQuery:
     from_: datetime | None = None
     to: datetime | None = None
     types: tuple[str, ...] = ()
+    reported_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,7 @@ class ExportHead:
     types: tuple[str, ...]
     position: int | None  # the negotiation's last position known at known_at
     codebook: str = CODEBOOK
+    reported_at: datetime | None = None  # None only for heads made before the third clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +136,8 @@ def start(log: ConflictLog, query: ExportQuery) -> tuple[ExportHead, Iterator[Ex
     slug = query.negotiation
     log.summary(slug)  # raises NegotiationNotFoundError
     now = datetime.now(UTC)
-    as_of, known_at = query.as_of or now, query.known_at or now
+    as_of = query.as_of or now
+    known_at, reported_at = clamped(query.known_at, now), clamped(query.reported_at, now)
     opened = log.opening(slug).event
     assert isinstance(opened, NegotiationOpened)
     head = ExportHead(
@@ -144,6 +150,7 @@ def start(log: ConflictLog, query: ExportQuery) -> tuple[ExportHead, Iterator[Ex
         to=query.to,
         types=tuple(query.types),
         position=log.last_known_position(slug, known_at),
+        reported_at=reported_at,
     )
     return head, _rows(log, head)
 
@@ -151,10 +158,12 @@ def start(log: ConflictLog, query: ExportQuery) -> tuple[ExportHead, Iterator[Ex
 def _rows(log: ConflictLog, head: ExportHead) -> Iterator[ExportRow]:
     if head.position is None:
         return
-    known, upto = head.known_at, head.position
+    known, upto, reported = head.known_at, head.position, head.reported_at
     answers = not head.types or "ProposalAnswered" in head.types
     proposals = (
-        read_proposals(log, head.negotiation, recorded_lte=known, upto_position=upto)
+        read_proposals(
+            log, head.negotiation, recorded_lte=known, reported_lte=reported, upto_position=upto
+        )
         if answers
         else {}
     )
@@ -171,11 +180,14 @@ def _rows(log: ConflictLog, head: ExportHead) -> Iterator[ExportRow]:
         types=head.types or WORLD_TYPES,
         valid_lte=valid_lte,
         recorded_lte=known,
+        reported_lte=reported,
         upto_position=upto,
         page=EXPORT_PAGE,
     ):
-        events, about = corrected_events(log, batch, recorded_lte=known, upto_position=upto)
-        retracted = _retracted(log, batch, about, known, upto)
+        events, about = corrected_events(
+            log, batch, recorded_lte=known, reported_lte=reported, upto_position=upto
+        )
+        retracted = _retracted(log, batch, about, head)
         counting = _counting_disputes(log, about, head, retracted)
         targets = disputed_events(log, events, recorded_lte=known, upto_position=upto)
         facts: dict[UUID | None, list[Recorded]] = {}
@@ -214,8 +226,7 @@ def _retracted(
     log: ConflictLog,
     batch: Sequence[Recorded],
     about: Sequence[Recorded],
-    known: datetime,
-    upto: int,
+    head: ExportHead,
 ) -> set[UUID]:
     """The events of ``batch`` that no longer count as known then: retracted, or
     disputes whose disputed claim (or its own disputed claim, and so on) is retracted."""
@@ -231,12 +242,18 @@ def _retracted(
     while chains:
         targets = sorted(set(chains.values()) - seen, key=str)
         seen.update(targets)
-        facts = log.records_about_any(targets, recorded_lte=known, upto_position=upto)
+        facts = log.records_about_any(
+            targets,
+            recorded_lte=head.known_at,
+            reported_lte=head.reported_at,
+            upto_position=head.position,
+        )
         retracted_targets = {
             f.event.subject_id for f in facts if isinstance(f.event, EventRetracted)
         }
         next_targets: dict[UUID, UUID] = {}
-        found = {r.event.id: r.event for r in log.records_by_ids(targets)}
+        # Only a target known then continues a chain, as in the as-of reference.
+        found = {r.event.id: r.event for r in log.records_by_ids(targets) if _known(r, head)}
         for dispute, target in chains.items():
             if target in retracted_targets or target in gone:
                 gone.add(dispute)
@@ -246,6 +263,15 @@ def _retracted(
                 next_targets[dispute] = event.data.event_id
         chains = next_targets
     return {r.event.id for r in batch if r.event.id in gone}
+
+
+def _known(record: Recorded, head: ExportHead) -> bool:
+    """Whether the export's head knows the record: recorded, reported and placed by then."""
+    return (
+        record.recorded_at <= head.known_at
+        and (head.reported_at is None or reported(record) <= head.reported_at)
+        and (head.position is None or (record.position or 0) <= head.position)
+    )
 
 
 def _counting_disputes(
@@ -262,7 +288,10 @@ def _counting_disputes(
     if not disputes:
         return set()
     facts = log.records_about_any(
-        [d.event.id for d in disputes], recorded_lte=head.known_at, upto_position=head.position
+        [d.event.id for d in disputes],
+        recorded_lte=head.known_at,
+        reported_lte=head.reported_at,
+        upto_position=head.position,
     )
     withdrawn = {f.event.subject_id for f in facts if isinstance(f.event, EventRetracted)}
     return {d.event.id for d in disputes if d.event.id not in withdrawn | retracted}

@@ -19,7 +19,8 @@ class EngineRow(NamedTuple):
     it. A dispute, correction or retraction names its target by position (``target``)
     and valid time (``target_valid``), resolved by the index. ``record`` is the stored
     event for the types whose fold needs its content, and None for ``CONTENT_FREE``
-    ones. A tuple, since the engine reads a hundred thousand of them at a time.
+    ones. ``reported`` is when it was reported (``domain.reported``; None: at
+    ``recorded``). A tuple, since the engine reads a hundred thousand of them at a time.
     """
 
     position: int
@@ -30,13 +31,20 @@ class EngineRow(NamedTuple):
     target: int | None
     target_valid: str | None
     record: Recorded | None
+    reported: str | None = None
+
+    @property
+    def reported_key(self) -> str:
+        """When the event was reported, as ``utc_key`` text."""
+        return self.recorded if self.reported is None else self.reported
 
 
 class ChartRow(NamedTuple):
     """What the charts need of one event, read from the index alone (nothing decoded).
 
     ``valid`` and ``recorded`` are ``utc_key`` text, as in ``EngineRow``; ``target`` is
-    the position of the event a dispute, correction or retraction names.
+    the position of the event a dispute, correction or retraction names; ``reported``
+    when it was reported (None: at ``recorded``).
     """
 
     position: int
@@ -45,4 +53,10 @@ class ChartRow(NamedTuple):
     valid: str
     recorded: str
     target: int | None
+    reported: str | None = None
+
+    @property
+    def reported_key(self) -> str:
+        """When the event was reported, as ``utc_key`` text."""
+        return self.recorded if self.reported is None else self.reported
 

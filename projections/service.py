@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 from domain.errors import NegotiationNotFoundError
 from domain.events import KNOWLEDGE, LOG_FACTS, RECORDED_TYPES, REDACTIONS
+from domain.instants import clamped
 from domain.negotiation import Recorded
 from projections.as_of import AsOfEngine
 from projections.rows import EngineRow
@@ -34,7 +35,7 @@ BULK = 10_000  # rows read at once beyond which the collector is paused, then sp
 
 
 class AsOf:
-    """State, timeline and diff of any negotiation at any (as_of, known_at)."""
+    """State, timeline and diff of any negotiation at any (as_of, known_at, reported_at)."""
 
     def __init__(
         self,
@@ -97,17 +98,23 @@ class AsOf:
             return sum(len(engine) for engine in self._engines.values())
 
     def state(
-        self, slug: str, as_of: datetime | None = None, known_at: datetime | None = None
+        self,
+        slug: str,
+        as_of: datetime | None = None,
+        known_at: datetime | None = None,
+        reported_at: datetime | None = None,
     ) -> State:
-        """The state at valid time ``as_of`` as known at ``known_at`` (both default to now)."""
+        """The state at valid time ``as_of`` as known at ``known_at``, of what was reported
+        by ``reported_at`` (all default to now; the last two are clamped to now)."""
         now = datetime.now(UTC)
         engine = self.engine(slug)
-        as_of, known_at = as_of or now, known_at or now
-        state = engine.state(as_of, known_at)
+        as_of = as_of or now
+        known_at, reported_at = clamped(known_at, now), clamped(reported_at, now)
+        state = engine.state(as_of, known_at, reported_at)
         if state.event_count == 0:
             # Before the opening (or before anything was known) the answer is empty,
             # but it still names what was asked.
-            return initial_state(slug, as_of=as_of, known_at=known_at)
+            return initial_state(slug, as_of=as_of, known_at=known_at, reported_at=reported_at)
         return state
 
     def timeline(
@@ -117,18 +124,31 @@ class AsOf:
         to: datetime | None = None,
         known_at: datetime | None = None,
         latest: int | None = None,
+        reported_at: datetime | None = None,
     ) -> Timeline:
-        """The dated events whose valid time overlaps [from_, to], as known at known_at;
-        only the ``latest`` in valid time when given (the answer's ``total`` counts all).
+        """The dated events whose valid time overlaps [from_, to], as known at known_at
+        and reported by reported_at (both clamped to now); only the ``latest`` in valid
+        time when given (the answer's ``total`` counts all).
 
         Read from the store: every dispute, correction and retraction known then (they
         act whatever valid time they name), and the events that begin by ``to``.
         """
-        known_at = known_at or datetime.now(UTC)
-        facts = self.log.negotiation_events(slug, types=sorted(LOG_FACTS), recorded_lte=known_at)
+        now = datetime.now(UTC)
+        known_at, reported_at = clamped(known_at, now), clamped(reported_at, now)
+        facts = self.log.negotiation_events(
+            slug, types=sorted(LOG_FACTS), recorded_lte=known_at, reported_lte=reported_at
+        )
         if latest is None or from_ is not None:
-            world = self.log.negotiation_events(slug, valid_lte=to, recorded_lte=known_at)
-            answer = timeline(_merged(world, facts), from_=from_, to=to, known_at=known_at)
+            world = self.log.negotiation_events(
+                slug, valid_lte=to, recorded_lte=known_at, reported_lte=reported_at
+            )
+            answer = timeline(
+                _merged(world, facts),
+                from_=from_,
+                to=to,
+                known_at=known_at,
+                reported_at=reported_at,
+            )
             return answer if latest is None else answer.latest(latest)
         # Only the latest: the index picks them (an entry's place in the timeline is its
         # stored valid time, which a correction does not move), with every proposal, by
@@ -138,25 +158,45 @@ class AsOf:
             negotiation=slug,
             types=world_types,
             valid_lte=to,
-            recorded_lte=known_at,
             latest_in_valid_time=True,
             limit=latest,
+            recorded_lte=known_at,
+            reported_lte=reported_at,
         )
         proposals = self.log.negotiation_events(
-            slug, types=["ProposalMade"], valid_lte=to, recorded_lte=known_at
+            slug,
+            types=["ProposalMade"],
+            valid_lte=to,
+            recorded_lte=known_at,
+            reported_lte=reported_at,
         )
-        answer = timeline(_merged(newest + proposals, facts), to=to, known_at=known_at)
+        answer = timeline(
+            _merged(newest + proposals, facts), to=to, known_at=known_at, reported_at=reported_at
+        )
         total = self.log.count_records(
-            negotiation=slug, types=world_types, valid_lte=to, recorded_lte=known_at
+            negotiation=slug,
+            types=world_types,
+            valid_lte=to,
+            recorded_lte=known_at,
+            reported_lte=reported_at,
         )
         return replace(answer.latest(latest), total=total)
 
     def diff(
-        self, slug: str, from_: datetime, to: datetime, known_at: datetime | None = None
+        self,
+        slug: str,
+        from_: datetime,
+        to: datetime,
+        known_at: datetime | None = None,
+        reported_at: datetime | None = None,
     ) -> Diff:
         """What changed between valid times ``from_`` and ``to`` under one knowledge."""
-        known_at = known_at or datetime.now(UTC)
-        return diff_states(self.state(slug, from_, known_at), self.state(slug, to, known_at))
+        now = datetime.now(UTC)
+        known_at, reported_at = clamped(known_at, now), clamped(reported_at, now)
+        return diff_states(
+            self.state(slug, from_, known_at, reported_at),
+            self.state(slug, to, known_at, reported_at),
+        )
 
 
 def _merged(*groups: list[Recorded]) -> list[Recorded]:

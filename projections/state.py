@@ -430,6 +430,7 @@ class State:
     agreements: tuple[Agreement, ...] = ()
     allegations: tuple[Allegation, ...] = ()
     hostilities: tuple[Hostilities, ...] = ()
+    reported_at: datetime | None = None  # the third clock's bound, echoed
     # What the fold knows but does not show, so that ``Accumulator.thaw`` can go on:
     # lifts by ceasefire id, and steps of agreements not (yet) in the state.
     lifts: Mapping[UUID, Lift] = field(default_factory=dict, repr=False)
@@ -442,6 +443,7 @@ class State:
             "title": self.title,
             "as_of": self.as_of,
             "known_at": self.known_at,
+            "reported_at": self.reported_at,
             "position": self.position,
             "parties": self.parties,
             "mediators": self.mediators,
@@ -579,8 +581,13 @@ class Accumulator:
         """Fold one world event (``event`` is ``recorded.event`` as corrected, if it was)."""
         apply_event(self, event, recorded)
 
-    def snapshot(self, as_of: datetime | None, known_at: datetime | None) -> State:
-        """The immutable answer, echoing the query's two times.
+    def snapshot(
+        self,
+        as_of: datetime | None,
+        known_at: datetime | None,
+        reported_at: datetime | None = None,
+    ) -> State:
+        """The immutable answer, echoing the query's times.
 
         Whether a ceasefire is in force depends on ``as_of``, and the allegations of a
         ceasefire or an agreement may be folded before or after it: both are joined in
@@ -617,14 +624,19 @@ class Accumulator:
             hostilities=tuple(self.hostilities.values()),
             lifts=self.lifts.copy(),
             unplaced=self.unplaced.copy(),
+            reported_at=reported_at,
         )
 
 
 def initial_state(
-    slug: str, *, as_of: datetime | None = None, known_at: datetime | None = None
+    slug: str,
+    *,
+    as_of: datetime | None = None,
+    known_at: datetime | None = None,
+    reported_at: datetime | None = None,
 ) -> State:
     """The state before any event: no title, no parties, nothing counted."""
-    return Accumulator(slug).snapshot(as_of, known_at)
+    return Accumulator(slug).snapshot(as_of, known_at, reported_at)
 
 
 def evolve(state: State, recorded: Recorded) -> State:
@@ -635,7 +647,7 @@ def evolve(state: State, recorded: Recorded) -> State:
     """
     acc = Accumulator.thaw(state)
     acc.apply(recorded.event, recorded)
-    return acc.snapshot(state.as_of, state.known_at)
+    return acc.snapshot(state.as_of, state.known_at, state.reported_at)
 
 
 def apply_event(acc: Accumulator, event: AnyEvent, recorded: Recorded) -> None:

@@ -27,6 +27,7 @@ from projections.as_of import (
     is_world_event,
     naive_state,
     record_position,
+    reported,
 )
 from projections.state import Dispute, EventIds, Item, State, jsonable
 
@@ -76,6 +77,7 @@ class Timeline:
     position: int | None
     events: tuple[TimelineEntry, ...]
     total: int = -1  # the entries in the window, of which ``events`` may be the latest
+    reported_at: datetime | None = None  # the third clock's bound, echoed
 
     def latest(self, count: int) -> Timeline:
         """Only the latest ``count`` entries in valid time; ``total`` still counts all,
@@ -98,19 +100,27 @@ def timeline(
     from_: datetime | None = None,
     to: datetime | None = None,
     known_at: datetime | None = None,
+    reported_at: datetime | None = None,
 ) -> Timeline:
-    """The world events whose valid time overlaps ``[from_, to]``, known at ``known_at``.
+    """The world events whose valid time overlaps ``[from_, to]``, known at ``known_at``
+    and reported by ``reported_at`` (each record by its own reported time).
 
     An event overlaps when it begins by ``to`` and ends (``occurred_until``, or its own
     time; a date lasts the whole day) at or after ``from_``. Disputes, corrections and
     retractions are those recorded by ``known_at``; a retracted dispute no longer
     disputes anything.
     """
-    for name, value in (("from", from_), ("to", to), ("known_at", known_at)):
+    bounds = (("from", from_), ("to", to), ("known_at", known_at), ("reported_at", reported_at))
+    for name, value in bounds:
         if value is not None:
             check_instant(value, name)
     known = sorted(
-        (r for r in records if known_at is None or r.recorded_at <= known_at),
+        (
+            r
+            for r in records
+            if (known_at is None or r.recorded_at <= known_at)
+            and (reported_at is None or reported(r) <= reported_at)
+        ),
         key=record_position,
     )
     knowledge = Knowledge(known)
@@ -147,7 +157,14 @@ def timeline(
         for r in chosen
     )
     position = max((entry.position for entry in entries), default=None)
-    return Timeline(from_=from_, to=to, known_at=known_at, position=position, events=entries)
+    return Timeline(
+        from_=from_,
+        to=to,
+        known_at=known_at,
+        position=position,
+        events=entries,
+        reported_at=reported_at,
+    )
 
 
 class _Made(Protocol):
@@ -197,6 +214,7 @@ class Diff:
     proposals: tuple[Change, ...]
     security_zones: tuple[Change, ...]
     ceasefires: tuple[Change, ...]
+    reported_at: datetime | None = None  # the third clock's bound, echoed
 
     def to_json(self) -> dict[str, Any]:
         raw = {
@@ -240,14 +258,15 @@ def diff_states(before: State, after: State) -> Diff:
     """What changed from ``before`` to ``after``: two states of one negotiation and horizon."""
     if before.negotiation != after.negotiation:
         raise ValueError("a diff compares two states of the same negotiation")
-    if before.known_at != after.known_at:
-        raise ValueError("a diff compares two valid times under one known_at")
+    if before.known_at != after.known_at or before.reported_at != after.reported_at:
+        raise ValueError("a diff compares two valid times under one known_at and reported_at")
     if before.as_of is not None and after.as_of is not None and before.as_of > after.as_of:
         raise ValueError("from must not be later than to")
     return Diff(
         from_=before.as_of,
         to=after.as_of,
         known_at=after.known_at,
+        reported_at=after.reported_at,
         position=after.position,
         rounds=_changes(
             before.rounds, after.rounds, lambda r: r.round, lambda r: {"round": r.round}
@@ -280,6 +299,7 @@ def diff(
     known_at: datetime,
     *,
     slug: str | None = None,
+    reported_at: datetime | None = None,
 ) -> Diff:
     """What changed between valid times ``from_`` (excluded) and ``to`` (included).
 
@@ -291,8 +311,8 @@ def diff(
     records = list(records)
     negotiation = slug or (records[0].negotiation if records else "")
     return diff_states(
-        naive_state(records, negotiation, from_, known_at),
-        naive_state(records, negotiation, to, known_at),
+        naive_state(records, negotiation, from_, known_at, reported_at),
+        naive_state(records, negotiation, to, known_at, reported_at),
     )
 
 
@@ -302,5 +322,6 @@ def _window(answer: Timeline | Diff) -> dict[str, Any]:
         "from": answer.from_,
         "to": answer.to,
         "known_at": answer.known_at,
+        "reported_at": answer.reported_at,
         "position": answer.position,
     }

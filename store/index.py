@@ -43,17 +43,19 @@ R = TypeVar("R")
 
 INDEX_TABLE = "parley_event_index"
 COLUMNS = (
-    "event_id, negotiation, version, position, type, subject_id, occurred_at, recorded_at, hash"
+    "event_id, negotiation, version, position, type, subject_id, occurred_at, recorded_at, hash, "
+    "reported_at"
 )
 
 
 class Slice(TypedDict, total=False):
-    """Which events a read keeps: of these types, valid and recorded by these times,
-    matching a search; a filter left out (or None) keeps all."""
+    """Which events a read keeps: of these types, valid, recorded and reported by these
+    times, matching a search; a filter left out (or None) keeps all."""
 
     types: Sequence[str]
     valid_lte: datetime | None
     recorded_lte: datetime | None
+    reported_lte: datetime | None
     search: Search | None
 
 
@@ -66,9 +68,11 @@ class RecordFilters(Slice, total=False):
 
 
 class UpTo(TypedDict, total=False):
-    """How far a read sees: events recorded by ``recorded_lte``, at or before ``upto_position``."""
+    """How far a read sees: events recorded by ``recorded_lte`` and reported by
+    ``reported_lte``, at or before ``upto_position``."""
 
     recorded_lte: datetime | None
+    reported_lte: datetime | None
     upto_position: int | None
 
 
@@ -119,6 +123,7 @@ def index_params(
                 ts(row.occurred_at),
                 ts(row.recorded_at),
                 row.hash,
+                ts(row.recorded_at if row.reported_at is None else row.reported_at),
             )
         )
     return params
@@ -225,6 +230,7 @@ class EventIndex:
         types = filters.get("types", ())
         valid_lte = filters.get("valid_lte")
         recorded_lte = filters.get("recorded_lte")
+        reported_lte = filters.get("reported_lte")
         clauses: list[str] = []
         params: list[Any] = []
         if search is not None:
@@ -256,6 +262,9 @@ class EventIndex:
         if recorded_lte is not None:
             clauses.append("i.recorded_at <= ?")
             params.append(self._ts(recorded_lte))
+        if reported_lte is not None:
+            clauses.append("i.reported_at <= ?")
+            params.append(self._ts(reported_lte))
         return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def engine_rows(
@@ -265,14 +274,15 @@ class EventIndex:
         columns, targets resolved by a join, stored rows only where the fold needs them.
 
         Each is made by ``make(position, version, type, valid, recorded, target,
-        target_valid, record)``: the projections' row type (``projections.rows``); times
-        are ``utc_key`` text, ``record`` is None for ``CONTENT_FREE`` types."""
+        target_valid, record, reported)``: the projections' row type (``projections.rows``);
+        times are ``utc_key`` text, ``record`` is None for ``CONTENT_FREE`` types."""
         free = ", ".join(f"'{t}'" for t in sorted(CONTENT_FREE))
         sql = (
             "SELECT i.position, i.version, i.type, "
             f"{self._key_sql('i.occurred_at')}, {self._key_sql('i.recorded_at')}, "
             f"t.position, {self._key_sql('t.occurred_at')}, "
-            f"CASE WHEN i.type IN ({free}) THEN NULL ELSE e.state END "
+            f"CASE WHEN i.type IN ({free}) THEN NULL ELSE e.state END, "
+            f"{self._key_sql('i.reported_at')} "
             f"FROM {self.index_table} i {self.events_join} "
             f"LEFT JOIN {self.index_table} t ON t.event_id = i.subject_id "
             "WHERE i.negotiation = ? AND i.version > ? ORDER BY i.version"
@@ -297,18 +307,31 @@ class EventIndex:
                     None
                     if state is None
                     else decode_record(aggregate, version, bytes(state), position, opener),
+                    keep(reported, reported),
                 )
-                for position, version, type_, valid, recorded, target, target_valid, state in rows
+                for (
+                    position,
+                    version,
+                    type_,
+                    valid,
+                    recorded,
+                    target,
+                    target_valid,
+                    state,
+                    reported,
+                ) in rows
             ]
 
     def chart_rows(self, negotiation: str, make: Callable[..., R]) -> list[R]:
         """A negotiation's events in position order as the charts read them: index
         columns only, the target of each log fact resolved by a join (``projections.charts``).
 
-        Each is made by ``make(position, event_id, type, valid, recorded, target)``."""
+        Each is made by ``make(position, event_id, type, valid, recorded, target,
+        reported)``."""
         sql = (
             "SELECT i.position, i.event_id, i.type, "
-            f"{self._key_sql('i.occurred_at')}, {self._key_sql('i.recorded_at')}, t.position "
+            f"{self._key_sql('i.occurred_at')}, {self._key_sql('i.recorded_at')}, t.position, "
+            f"{self._key_sql('i.reported_at')} "
             f"FROM {self.index_table} i "
             f"LEFT JOIN {self.index_table} t ON t.event_id = i.subject_id "
             "WHERE i.negotiation = ? ORDER BY i.position"
@@ -316,8 +339,8 @@ class EventIndex:
         rows = self._fetch(self._sql(sql), [negotiation])
         with paused_gc(len(rows) > 1000):
             return [
-                make(position, str(event_id), type_, valid, recorded, target)
-                for position, event_id, type_, valid, recorded, target in rows
+                make(position, str(event_id), type_, valid, recorded, target, reported)
+                for position, event_id, type_, valid, recorded, target, reported in rows
             ]
 
     def records_at(self, positions: Sequence[int]) -> list[Recorded]:
@@ -402,12 +425,16 @@ class EventIndex:
         if not ids:
             return []
         recorded_lte = upto.get("recorded_lte")
+        reported_lte = upto.get("reported_lte")
         upto_position = upto.get("upto_position")
         clauses = [f"i.subject_id IN ({', '.join('?' * len(ids))})"]
         params: list[Any] = [self._id(i) for i in ids]
         if recorded_lte is not None:
             clauses.append("i.recorded_at <= ?")
             params.append(self._ts(recorded_lte))
+        if reported_lte is not None:
+            clauses.append("i.reported_at <= ?")
+            params.append(self._ts(reported_lte))
         if upto_position is not None:
             clauses.append("i.position <= ?")
             params.append(upto_position)
@@ -500,6 +527,7 @@ def index_statements(ts_type: str, table: str = INDEX_TABLE, prefix: str = "") -
         f"occurred_at {ts_type} NOT NULL, "
         f"recorded_at {ts_type} NOT NULL, "
         "hash TEXT NOT NULL, "
+        f"reported_at {ts_type} NOT NULL, "
         "UNIQUE (negotiation, version))",
         f"CREATE INDEX IF NOT EXISTS {table}_valid ON {t} (negotiation, occurred_at)",
         f"CREATE INDEX IF NOT EXISTS {table}_recorded ON {t} (recorded_at)",

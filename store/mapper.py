@@ -21,6 +21,7 @@ from eventsourcing.utils import get_topic
 from domain.events import REDACTIONS, PersonRedacted
 from domain.mentions import Mentions, mentions
 from domain.negotiation import Recorded
+from domain.reported import reported_time
 from store.codec import decode_record, encode_record
 
 RECORDED_TOPIC = get_topic(Recorded)
@@ -39,6 +40,7 @@ class IndexRow:
     occurred_at: datetime
     recorded_at: datetime
     hash: str
+    reported_at: datetime | None = None  # None: its recorded_at (``domain.reported``)
     recorded_by: str | None = None
     mentions: Mentions | None = None  # what search finds it by (store/search.py)
 
@@ -62,6 +64,7 @@ def index_row(recorded: Recorded) -> IndexRow:
         occurred_at=event.valid_from,
         recorded_at=recorded.timestamp,
         hash=recorded.hash,
+        reported_at=reported_time(event.sources, recorded.timestamp),
         recorded_by=recorded.recorded_by,
         mentions=mentions(event),
     )

@@ -22,6 +22,7 @@ from psycopg.sql import SQL, Identifier
 
 from store.dialect import POSTGRES
 from store.index import (
+    INDEX_TABLE,
     RestoreBatch,
     index_statements,
 )
@@ -93,8 +94,28 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
         found = curs.fetchone()
         searchable = found is not None and found["found"] is not None
         super()._create_table(curs)
+        self._add_reported_in(curs)
         if not searchable:
             self._backfill_in(PostgresTransaction(curs))
+
+    def _add_reported_in(self, curs: Cursor[DictRow]) -> None:
+        """The index's ``reported_at``, added to a store from before the third clock and
+        filled from its events in the creating transaction (checked first: ALTER would
+        lock the table at every start). The append-only trigger is off for the fill only,
+        inside the transaction: no other writer sees the table without it."""
+        curs.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = %s "
+            "AND table_name = %s AND column_name = 'reported_at'",
+            (self.datastore.schema, INDEX_TABLE),
+        )
+        if curs.fetchone() is not None:
+            return
+        table = self.index_table
+        curs.execute(f"ALTER TABLE {table} ADD COLUMN reported_at TIMESTAMPTZ")
+        curs.execute(f"ALTER TABLE {table} DISABLE TRIGGER parley_append_only_index")
+        self._backfill_reported_in(PostgresTransaction(curs))
+        curs.execute(f"ALTER TABLE {table} ENABLE TRIGGER parley_append_only_index")
+        curs.execute(f"ALTER TABLE {table} ALTER COLUMN reported_at SET NOT NULL")
 
     def _text_clause(self, query: TextQuery) -> tuple[str, list[Any]]:
         tsquery, params = query.tsquery()

@@ -29,6 +29,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
+from domain.reported import reported_time
+from store.codec import decode_record
 from store.index import (
     COLUMNS,
     EventIndex,
@@ -186,7 +188,7 @@ class IndexedRecorder(EventIndex, PersonKeys):
 
     @property
     def _insert_index_sql(self) -> str:
-        return f"INSERT INTO {self.index_table} ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)"
+        return f"INSERT INTO {self.index_table} ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)"
 
     def _insert_search(self, tx: Transaction, rows: SearchRows) -> None:
         terms, texts = rows
@@ -225,6 +227,31 @@ class IndexedRecorder(EventIndex, PersonKeys):
         backfilled = self.backfill_search(tx.fetch, lambda rows: self._insert_search(tx, rows))
         if backfilled:
             log.info("search: indexed the %d events stored before search existed", backfilled)
+
+    def _backfill_reported_in(self, tx: Transaction, page: int = 2000) -> int:
+        """Fill ``reported_at`` of the index rows a store made before the third clock
+        holds (NULL there), from their stored events, in ``tx``: the transaction that
+        added the column (so a crash leaves neither). Returns how many rows it filled.
+
+        Sealed fields are not opened: no source's ``published_at`` is ever sealed."""
+        select = (
+            "SELECT i.position, e.originator_id, e.originator_version, e.state "
+            f"FROM {self.index_table} i {self.events_join} "
+            "WHERE i.reported_at IS NULL AND i.position > ? ORDER BY i.position LIMIT ?"
+        )
+        update = f"UPDATE {self.index_table} SET reported_at = ? WHERE position = ?"
+        after, count = 0, 0
+        while rows := tx.fetch(select, [after, page]):
+            filled = []
+            for position, originator_id, version, state in rows:
+                record = decode_record(originator_id, version, bytes(state), position)
+                moment = reported_time(record.event.sources, record.timestamp)
+                filled.append((self.dialect.ts(moment), position))
+            tx.executemany(update, filled)
+            after, count = rows[-1][0], count + len(rows)
+        if count:
+            log.info("index: filled the reported time of the %d events stored before it", count)
+        return count
 
     def _redact_search(self, tx: Transaction, destroyed: list[str]) -> None:
         """Search rows of the events sealed under destroyed keys, made again as they now

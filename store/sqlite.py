@@ -179,13 +179,20 @@ class SQLiteEventRecorder(IndexedRecorder, SQLiteApplicationRecorder):
 
     def _create_table(self, c: SQLiteCursor) -> None:
         """Create the tables; a store made before search gets the search tables filled
-        from its events in this same transaction (so a crash leaves neither)."""
+        from its events in this same transaction (so a crash leaves neither), and one
+        made before the third clock its index's ``reported_at``."""
         c.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (self.terms_table,))
         searchable = c.fetchone() is not None
         super()._create_table(c)
         c.execute(f"PRAGMA table_info({self.keys_table})")
         if "kek_id" not in [row[1] for row in c.fetchall()]:  # a store from before KEKs
             c.execute(f"ALTER TABLE {self.keys_table} ADD COLUMN kek_id TEXT")
+        c.execute(f"PRAGMA table_info({self.index_table})")
+        if "reported_at" not in [row[1] for row in c.fetchall()]:  # from before the third clock
+            # SQLite adds no NOT NULL column without a default: it stays nullable here,
+            # and every row is filled in this transaction.
+            c.execute(f"ALTER TABLE {self.index_table} ADD COLUMN reported_at TEXT")
+            self._backfill_reported_in(SQLiteTransaction(c))
         if not searchable:
             self._backfill_in(SQLiteTransaction(c))
 

@@ -27,6 +27,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             args.slug,
             as_of=args.as_of,
             known_at=args.known_at,
+            reported_at=args.reported_at,
             from_=args.from_,
             to=args.to,
             types=[t for v in args.type or [] for t in v.split(",") if t],
@@ -45,8 +46,9 @@ def cmd_export(args: argparse.Namespace) -> int:
                 out.write(chunk)
     errors.print(
         f"exported {head.negotiation} as of {utc_text(head.as_of)}, known at "
-        f"{utc_text(head.known_at)}, up to position {head.position} (--as-of and --known-at "
-        "with these repeat it exactly)",
+        f"{utc_text(head.known_at)}, reported by "
+        f"{utc_text(head.reported_at or head.known_at)}, up to position {head.position} "
+        "(--as-of, --known-at and --reported-at with these repeat it exactly)",
         soft_wrap=True,
     )
     return 0
@@ -60,6 +62,9 @@ def add_export(commands: Subcommands) -> None:
     exporter.add_argument("--format", choices=["ndjson", "csv", "plover"], default="ndjson")
     exporter.add_argument("--as-of", help="valid time: a date (end of day, UTC) or datetime")
     exporter.add_argument("--known-at", help="recorded time: what the log knew then")
+    exporter.add_argument(
+        "--reported-at", help="reported time: count only what was reported by then"
+    )
     exporter.add_argument("--from", dest="from_", help="valid time: events overlapping from…")
     exporter.add_argument("--to", help="…to (inclusive)")
     exporter.add_argument("--type", action="append", help="event types; repeat or comma-separate")

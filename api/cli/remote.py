@@ -90,7 +90,9 @@ def load(client: Client, path: Path, slug: str | None, events: Sequence[AnyEvent
 def state(client: Client, args: argparse.Namespace) -> int:
     from api.cli.render import print_state
 
-    answer = client.state(args.slug, as_of=args.as_of, known_at=args.known_at)
+    answer = client.state(
+        args.slug, as_of=args.as_of, known_at=args.known_at, reported_at=args.reported_at
+    )
     body = answer.model_dump(mode="json", by_alias=True, exclude_unset=True)
     if args.json:
         print(json.dumps(body, indent=2, ensure_ascii=False))
@@ -104,6 +106,7 @@ def export(client: Client, args: argparse.Namespace) -> int:
     options: dict[str, Any] = {
         "as_of": args.as_of,
         "known_at": args.known_at,
+        "reported_at": args.reported_at,
         "from_": args.from_,
         "to": args.to,
         "type": [t for v in args.type or [] for t in v.split(",") if t] or None,

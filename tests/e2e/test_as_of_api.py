@@ -80,7 +80,12 @@ def test_every_answer_echoes_what_repeats_it_exactly(istanbul: TestClient) -> No
             "sources": [{"outlet": "Reuters"}],
         },
     )
-    again = state(istanbul, as_of=first["as_of"], known_at=first["known_at"])
+    again = state(
+        istanbul,
+        as_of=first["as_of"],
+        known_at=first["known_at"],
+        reported_at=first["reported_at"],
+    )
     assert again == first
     assert state(istanbul, as_of="2025-05-28")["event_count"] == first["event_count"] + 1
 
@@ -177,7 +182,12 @@ def test_latest_keeps_the_last_timeline_entries_and_total_counts_them_all(
 ) -> None:
     path = f"/negotiations/{SLUG}/timeline"
     full = istanbul.get(path, params={"to": "2025-05-28"}).json()
-    pinned = {"to": "2025-05-28", "known_at": full["known_at"], "latest": 3}
+    pinned = {
+        "to": "2025-05-28",
+        "known_at": full["known_at"],
+        "reported_at": full["reported_at"],
+        "latest": 3,
+    }
     latest = istanbul.get(path, params=pinned).json()
 
     assert full["total"] == len(full["events"]) > 3

@@ -256,7 +256,7 @@ def test_state_as_of_and_known_at_matches_the_servers_json(
     state = parley.state(SLUG, as_of=as_of, known_at=known_at)
     # Defaults are now: repeat the query with the moments the answer echoes.
     echoed = dumped(state)
-    params = {"as_of": echoed["as_of"], "known_at": echoed["known_at"]}
+    params = {key: echoed[key] for key in ("as_of", "known_at", "reported_at")}
     assert echoed == raw(live, f"/negotiations/{SLUG}/state", **params)
     if known_at:
         assert state.event_count == 0 and state.rounds == []
@@ -275,18 +275,20 @@ def test_the_state_reads_as_typed_objects(parley: Client) -> None:
 
 
 def test_timeline_and_diff_match_the_servers_json(live: Server, parley: Client) -> None:
+    # A later known_at is clamped to now: repeat with the bounds the answer echoes.
     timeline = parley.timeline(SLUG, from_="2025-05-19", to="2025-05-19", known_at="2030-01-01")
+    bounds = {key: dumped(timeline)[key] for key in ("known_at", "reported_at")}
     assert dumped(timeline) == raw(
         live,
         f"/negotiations/{SLUG}/timeline",
-        **{"from": "2025-05-19", "to": "2025-05-19", "known_at": "2030-01-01"},
+        **{"from": "2025-05-19", "to": "2025-05-19", **bounds},
     )
     assert timeline.events and timeline.from_ is not None
-    diff = parley.diff(SLUG, "2025-05-17", "2025-05-28", known_at="2030-01-01")
+    diff = parley.diff(SLUG, "2025-05-17", "2025-05-28", **bounds)
     assert dumped(diff) == raw(
         live,
         f"/negotiations/{SLUG}/diff",
-        **{"from": "2025-05-17", "to": "2025-05-28", "known_at": "2030-01-01"},
+        **{"from": "2025-05-17", "to": "2025-05-28", **bounds},
     )
     assert [(c.model_extra or {}).get("round") for c in diff.rounds if c.change == "added"] == [2]
 
@@ -360,7 +362,9 @@ def test_export_streams_the_servers_bytes_in_each_format(live: Server, parley: C
     if not has_export(live):
         pytest.skip("this server has no GET /negotiations/{slug}/export")
     ids = {str(e.id) for e in parley.search(SLUG)}
-    moments = {"as_of": "2030-01-01", "known_at": "2030-01-01"}  # the defaults are now
+    # The defaults are now, and a later known_at is clamped to now: pin the echoed bounds.
+    head = json.loads(parley.export(SLUG, "ndjson", as_of="2030-01-01").splitlines()[0])["export"]
+    moments = {key: head[key] for key in ("as_of", "known_at", "reported_at")}
     formats: tuple[ExportFormat, ...] = ("ndjson", "csv", "plover")
     for format in formats:
         answer = httpx.get(
@@ -643,10 +647,12 @@ def test_parley_state_head_and_verify_over_http(
     live: Server, parley: Client, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     server = ["--server", live.url, "--token", READER]
-    moments = ["--as-of", "2025-05-28", "--known-at", "2030-01-01"]
+    pinned = dumped(parley.state(SLUG, as_of="2025-05-28"))  # later bounds are clamped
+    moments = ["--as-of", "2025-05-28", "--known-at", pinned["known_at"]]
+    moments += ["--reported-at", pinned["reported_at"]]
     assert cli.main(["state", SLUG, *moments, "--json", *server]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed == dumped(parley.state(SLUG, as_of="2025-05-28", known_at="2030-01-01"))
+    assert printed == pinned
     assert cli.main(["state", SLUG, "--as-of", "2025-05-28", *server]) == 0
     assert "Rounds" in capsys.readouterr().out
     assert cli.main(["state", "no-such-talks", *server]) == 1
@@ -674,9 +680,12 @@ def test_parley_export_over_http_writes_what_the_server_exports(
 ) -> None:
     server = ["--server", live.url, "--token", READER]
     target = tmp_path / "istanbul.csv"
-    moments = ["--as-of", "2025-05-28", "--known-at", "2030-01-01"]
+    pinned = dumped(parley.state(SLUG, as_of="2025-05-28"))  # later bounds are clamped
+    bounds = {key: pinned[key] for key in ("known_at", "reported_at")}
+    moments = ["--as-of", "2025-05-28", "--known-at", bounds["known_at"]]
+    moments += ["--reported-at", bounds["reported_at"]]
     assert cli.main(["export", SLUG, "--format", "csv", *moments, "-o", str(target), *server]) == 0
-    expected = parley.export(SLUG, "csv", as_of="2025-05-28", known_at="2030-01-01")
+    expected = parley.export(SLUG, "csv", as_of="2025-05-28", **bounds)
     assert target.read_text(encoding="utf-8") == expected
     assert expected.count("\n") > 5 and not (tmp_path / "istanbul.csv.partial").exists()
     assert cli.main(["export", "no-such-talks", *server]) == 1

@@ -119,6 +119,11 @@ def test_ndjson_is_the_founding_report_as_get_event_shows_each_event(
         assert len(record["hash"]) == 64
 
 
+def _bounds(meta: dict[str, Any]) -> dict[str, str]:
+    """The times an export's first line names, which repeat it."""
+    return {key: meta[key] for key in ("as_of", "known_at", "reported_at")}
+
+
 def test_the_first_line_names_what_repeats_the_export_byte_for_byte(
     istanbul: TestClient,
 ) -> None:
@@ -134,11 +139,11 @@ def test_the_first_line_names_what_repeats_the_export_byte_for_byte(
         },
     )
     for fmt in ("ndjson", "csv", "plover"):
-        once = export(istanbul, format=fmt, as_of=meta["as_of"], known_at=meta["known_at"])
+        once = export(istanbul, format=fmt, **_bounds(meta))
         repeat = csv_metadata(once)["repeat"] if fmt == "csv" else json_lines(once)[0]["repeat"]
         again = istanbul.get(repeat)
         assert again.status_code == 200 and again.text == once
-    same = export(istanbul, format="ndjson", as_of=meta["as_of"], known_at=meta["known_at"])
+    same = export(istanbul, format="ndjson", **_bounds(meta))
     assert same == first
     now, records = json_lines(export(istanbul, format="ndjson", as_of="2025-05-28"))
     assert len(records) == len(json_lines(first)[1]) + 1 and now["position"] > meta["position"]
@@ -435,13 +440,14 @@ def test_parley_export_writes_the_same_bytes_as_the_api(
     target = store_config.data_dir / "istanbul.csv"
     command = [
         sys.executable, "-m", "api.cli", "export", SLUG, "--format", "csv",
-        "--as-of", meta["as_of"], "--known-at", meta["known_at"], "-o", str(target),
+        "--as-of", meta["as_of"], "--known-at", meta["known_at"],
+        "--reported-at", meta["reported_at"], "-o", str(target),
     ]  # fmt: skip
     done = subprocess.run(command, env=_env(store_config), cwd=REPO, capture_output=True, text=True)
 
     assert done.returncode == 0, done.stderr
     assert f"up to position {meta['position']}" in done.stderr
-    api_csv = export(istanbul, format="csv", as_of=meta["as_of"], known_at=meta["known_at"])
+    api_csv = export(istanbul, format="csv", **_bounds(meta))
     assert target.read_text(encoding="utf-8") == api_csv
     bad = subprocess.run(
         command[:-2] + ["--type", "EventCorrected"],

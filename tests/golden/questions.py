@@ -126,7 +126,11 @@ class Question:
 
 
 def q(name: str, path: str, **params: str | int | list[str]) -> Question:
-    """A GET; a list value repeats its parameter. ``from_`` is sent as ``from``."""
+    """A GET; a list value repeats its parameter. ``from_`` is sent as ``from``. A
+    question with ``known_at`` is asked with ``reported_at`` too (``ALL`` unless given):
+    left out, it would be now, and the answer's echo would change every day."""
+    if "known_at" in params:
+        params.setdefault("reported_at", ALL)
     pairs: list[tuple[str, str]] = []
     for key, value in params.items():
         for one in value if isinstance(value, list) else [value]:
@@ -311,6 +315,12 @@ def _questions() -> list[Question]:
         ),
         q("chart-counts", ch, as_of="2025-06-30", known_at=ALL, max_items=10),
         q("chart-black-sea", bch, as_of="2025-06-30", known_at=ALL),
+        # The third clock: what had been reported by the end of 3 June.
+        q("state-june-reported-round-2", st, as_of="2025-06-30", known_at=ALL,
+          reported_at=AFTER_ROUND_2),
+        q("timeline-reported-round-2", tl, known_at=ALL, reported_at=AFTER_ROUND_2),
+        q("chart-axis-reported", ch, as_of="2025-06-30", known_at=ALL, axis="reported"),
+        q("state-bad-reported-at", st, as_of="2025-06-30", reported_at="last week"),
         # Integrity.
         q("head-istanbul", f"/negotiations/{IST}/head"),
         q("head-black-sea", f"/negotiations/{BSEA}/head"),

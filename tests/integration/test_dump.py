@@ -96,21 +96,27 @@ def random_history(log: ConflictLog, rnd: random.Random, appends: int) -> None:
 
 
 def questions(log: ConflictLog, rnd: random.Random, count: int) -> list[tuple[Any, ...]]:
-    """Random (slug, as_of, known_at): valid times across the span, knowledge at, just
-    before and just after recordings, and after all of them."""
+    """Random (slug, as_of, known_at, reported_at): valid times across the span, knowledge
+    at, just before and just after recordings, and at the last of them."""
     recorded = [r.recorded_at for r in log.iter_all()]
-    after_all = recorded[-1] + timedelta(days=1)  # not "now", which moves between answers
+    # Not "now", which moves between answers; nor later: known_at and reported_at after
+    # now are clamped to now.
+    after_all = recorded[-1]
     asked = []
     for _ in range(count):
         as_of = datetime(2025, 5, 8, tzinfo=UTC) + timedelta(hours=rnd.randrange(50 * 24))
         known_at = rnd.choice(recorded) + timedelta(microseconds=rnd.choice([-1, 0, 1]))
-        asked.append((rnd.choice(SLUGS), as_of, rnd.choice([known_at, known_at, after_all])))
+        known_at = rnd.choice([known_at, known_at, after_all])
+        asked.append((rnd.choice(SLUGS), as_of, known_at, rnd.choice([known_at, after_all])))
     return asked
 
 
 def answers(log: ConflictLog, asked: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
     engine = AsOf(log)
-    return [engine.state(slug, as_of, known_at).to_json() for slug, as_of, known_at in asked]
+    return [
+        engine.state(slug, as_of, known_at, reported_at).to_json()
+        for slug, as_of, known_at, reported_at in asked
+    ]
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from domain.errors import InvalidEventError
 from domain.events import AnyEvent, EventCorrected, EventRetracted, parse_event
 from domain.negotiation import Negotiation, Recorded
-from domain.values import end_of_day
+from domain.values import Source, end_of_day
 
 SLUG = "istanbul-2025"
 ISTANBUL = {"city": "Istanbul", "country": "TUR", "region": "TR-34"}
@@ -486,12 +486,34 @@ def _a_ceasefire(draw: st.DrawFn, made: list[AnyEvent], ids: list[UUID]) -> UUID
 
 
 @st.composite
-def histories(draw: st.DrawFn, max_steps: int = 24) -> list[Recorded]:
+def publications(draw: st.DrawFn) -> list[Source]:
+    """One to three sources, each with no ``published_at``, a date, or a datetime with
+    an offset, from before the recordings start to after most of them."""
+    sources = []
+    for n in range(draw(st.integers(1, 3))):
+        published: date | datetime | None = None
+        kind = draw(st.sampled_from(["none", "date", "datetime"]))
+        day = date(2025, 5, 26) + timedelta(days=draw(st.integers(0, 12)))
+        if kind == "date":
+            published = day
+        elif kind == "datetime":
+            zone_ = draw(st.sampled_from([UTC, _EAST, _WEST]))
+            published = datetime.combine(day, time(draw(st.sampled_from([0, 17, 23]))), zone_)
+        sources.append(Source(outlet=f"outlet {n}", published_at=published))
+    return sources
+
+
+@st.composite
+def histories(draw: st.DrawFn, max_steps: int = 24, published: bool = False) -> list[Recorded]:
     """A random valid log: events at random valid times (so many are back-dated),
-    recorded at non-decreasing times (ties included), with log facts among them."""
+    recorded at non-decreasing times (ties included), with log facts among them.
+    ``published``: each event's sources get random ``published_at`` (``publications``)."""
     history = History(step=draw(st.sampled_from([1, 2, 5])))
     ids = [UUID(int=n) for n in range(1, max_steps + 2)]  # each step's id, known upfront
-    history.record(opened(draw(valid_times()), id=ids[0]))
+    first = opened(draw(valid_times()), id=ids[0])
+    if published:
+        first = first.model_copy(update={"sources": draw(publications())})
+    history.record(first)
     for step in range(1, draw(st.integers(0, max_steps)) + 1):
         made = [r.event for r in history.records]
         world = [e for e in made if not isinstance(e, EventCorrected | EventRetracted)]
@@ -577,6 +599,8 @@ def histories(draw: st.DrawFn, max_steps: int = 24) -> list[Recorded]:
         else:
             new = retraction(at, draw(st.sampled_from(world)).id)
             new = new.model_copy(update={"id": ids[step]})
+        if published:
+            new = new.model_copy(update={"sources": draw(publications())})
         wait = draw(st.sampled_from([0, 0, 1, 24]))
         try:
             history.record(new, at=history.clock + timedelta(hours=wait))

@@ -117,8 +117,8 @@ def test_diff_json_has_the_api_shape() -> None:
     history = given(scheduled("2025-05-28"), zone("2025-05-28"))
     json = between(history, "2025-05-27", "2025-05-28").to_json()
     assert list(json) == [
-        "from", "to", "known_at", "position", "rounds", "proposals", "security_zones",
-        "ceasefires",
+        "from", "to", "known_at", "reported_at", "position", "rounds", "proposals",
+        "security_zones", "ceasefires",
     ]  # fmt: skip
     assert list(json["rounds"][0]) == ["round", "change", "before", "after", "events"]
     assert json["rounds"][0]["round"] == 2 and json["rounds"][0]["before"] is None

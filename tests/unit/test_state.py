@@ -428,9 +428,10 @@ def test_state_json_has_the_api_shape() -> None:
     history.add(dispute("2025-05-28", call.id))
     json = state_of(history, "2025-05-28").to_json()
     assert list(json) == [
-        "negotiation", "title", "as_of", "known_at", "position", "parties", "mediators",
-        "delegations", "rounds", "proposals", "documents", "ceasefires", "security_zones",
-        "contested", "agreements", "allegations", "hostilities", "event_count",
+        "negotiation", "title", "as_of", "known_at", "reported_at", "position", "parties",
+        "mediators", "delegations", "rounds", "proposals", "documents", "ceasefires",
+        "security_zones", "contested", "agreements", "allegations", "hostilities",
+        "event_count",
     ]  # fmt: skip
     assert set(json["rounds"][0]) >= {"round", "status", "starts_at", "place", "host", "events"}
     assert set(json["proposals"][0]) >= {

@@ -130,7 +130,7 @@ def test_timeline_json_keeps_valid_times_as_given() -> None:
     moment = datetime.fromisoformat("2025-05-28T12:57:00-04:00")
     history = given(statement(moment))
     json = timeline(history.records, to=parse_instant("2025-05-30")).to_json()
-    assert list(json) == ["from", "to", "known_at", "position", "total", "events"]
+    assert list(json) == ["from", "to", "known_at", "reported_at", "position", "total", "events"]
     entry = json["events"][1]
     assert list(entry) == [
         "id", "type", "occurred_at", "occurred_until", "precision", "position", "recorded_at",

@@ -11,9 +11,10 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.http.deps import CanRead, LogDep
 from api.http.responses import json_bytes
-from api.parsing import QueryTime, in_order, instant
+from api.http.routes.state import KnownAtParam, ReportedAtParam
+from api.parsing import QueryTime, in_order, instant, known_instant
 from domain.negotiation import Slug
-from projections.charts import DEFAULT_MAX_ITEMS, chart
+from projections.charts import DEFAULT_MAX_ITEMS, Axis, chart
 
 router = APIRouter(prefix="/negotiations", tags=["as of"])
 
@@ -32,27 +33,43 @@ async def negotiation_chart(
     as_of: Annotated[
         QueryTime | None, Query(description="valid time of the state; default now")
     ] = None,
-    known_at: Annotated[
-        QueryTime | None, Query(description="recorded time: what the log knew then; default now")
-    ] = None,
+    known_at: KnownAtParam = None,
+    reported_at: ReportedAtParam = None,
+    axis: Annotated[
+        Axis,
+        Query(description="the knowledge chart's vertical axis: recorded or reported time"),
+    ] = "recorded",
     max_items: Annotated[
         int, Query(ge=10, le=10_000, description="beyond this many events a chart sends counts")
     ] = DEFAULT_MAX_ITEMS,
 ) -> Response:
     """Both charts of the page for the valid-time window [``from``, ``to``].
 
-    ``timeline``: the world events known at ``known_at``, each in its lane with its
+    ``timeline``: the world events known at ``known_at`` and reported by ``reported_at``
+    (both clamped to now), each in its lane with its
     interval and flags (disputed, corrected, retracted), or, past ``max_items``, counts
     per lane and time bucket. ``knowledge``: every event in the window whenever it was
-    recorded, at (occurred_at, recorded_at), linked to the event it names, with how far
+    recorded, at (occurred_at, recorded_at) or, with ``axis=reported``, at (occurred_at,
+    reported time), linked to the event it names, with how far
     back it reached; past ``max_items``, counts per cell of a valid × recorded grid.
     """
     start = instant(from_, "from", bound="start") if from_ is not None else None
     end = instant(to, "to") if to is not None else None
     in_order(start, end)
     valid = instant(as_of, "as_of") if as_of is not None else None
-    known = instant(known_at, "known_at") if known_at is not None else None
+    known = known_instant(known_at, "known_at")
+    reported = known_instant(reported_at, "reported_at")
     answer = await run_in_threadpool(
-        chart, log, slug, from_=start, to=end, as_of=valid, known_at=known, max_items=max_items
+        lambda: chart(
+            log,
+            slug,
+            from_=start,
+            to=end,
+            as_of=valid,
+            known_at=known,
+            reported_at=reported,
+            axis=axis,
+            max_items=max_items,
+        )
     )
     return json_bytes(orjson.dumps(answer.to_json()))

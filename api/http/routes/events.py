@@ -12,7 +12,7 @@ from api.http.filters import SearchDep, TypeFilter, types_of
 from api.http.responses import json_bytes
 from api.http.routes.negotiations import event_page
 from api.invalid import InvalidRequestError
-from api.parsing import MAX_VERSION, instant
+from api.parsing import MAX_VERSION, instant, known_instant
 from api.schemas import EventDetailOut, LogPage, event_detail_json
 from domain.negotiation import SLUG
 from projections.codes import codings
@@ -30,13 +30,18 @@ def global_log(
     negotiation: Annotated[str | None, Query(description="one negotiation's events")] = None,
     as_of: Annotated[str | None, Query(description="valid time: occurred_at <= as_of")] = None,
     known_at: Annotated[
-        str | None, Query(description="recorded time: recorded_at <= known_at")
+        str | None, Query(description="recorded time: recorded_at <= known_at (at most now)")
+    ] = None,
+    reported_at: Annotated[
+        str | None,
+        Query(description="reported time: reported by reported_at (at most now); default: any"),
     ] = None,
     search: SearchDep = None,
 ) -> Response:
     """Events of every negotiation after a position, in position order; filtered by
-    type, negotiation, valid and recorded time (``as_of``, ``known_at``: the events known
-    at ``known_at`` that occurred by ``as_of``), actor, region, outlet, recorder and text.
+    type, negotiation, valid, recorded and reported time (``as_of``, ``known_at``,
+    ``reported_at``: the events known at ``known_at`` and reported by ``reported_at`` that
+    occurred by ``as_of``; the last two clamped to now), actor, region, outlet, recorder and text.
     Every filter must match; ``next`` keeps them."""
     if negotiation is not None and not SLUG.match(negotiation):
         raise InvalidRequestError(
@@ -48,7 +53,8 @@ def global_log(
         types=types_of(type),
         negotiation=negotiation,
         valid_lte=instant(as_of, "as_of") if as_of else None,
-        recorded_lte=instant(known_at, "known_at") if known_at else None,
+        recorded_lte=known_instant(known_at, "known_at") if known_at else None,
+        reported_lte=known_instant(reported_at, "reported_at") if reported_at else None,
         search=search,
     )
     # As the live stream sends them (GET /events/stream): the log as stored, uncoded.

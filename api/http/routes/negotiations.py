@@ -23,6 +23,7 @@ from api.parsing import (
     IfMatch,
     QueryTime,
     instant,
+    known_instant,
     parse_events,
     parse_if_match,
 )
@@ -269,14 +270,21 @@ def negotiation_events(
         QueryTime | None, Query(description="valid time: occurred_at <= as_of")
     ] = None,
     known_at: Annotated[
-        QueryTime | None, Query(description="recorded time: recorded_at <= known_at")
+        QueryTime | None,
+        Query(description="recorded time: recorded_at <= known_at (at most now)"),
+    ] = None,
+    reported_at: Annotated[
+        QueryTime | None,
+        Query(description="reported time: reported by reported_at (at most now); default: any"),
     ] = None,
     search: SearchDep = None,
 ) -> Response:
-    """A negotiation's events in version order, paged, time-sliced along both axes, and
-    searched by actor, region, outlet, recorder and text (every filter must match)."""
+    """A negotiation's events in version order, paged, time-sliced along the three clocks
+    (``known_at`` and ``reported_at`` clamped to now), and searched by actor, region,
+    outlet, recorder and text (every filter must match)."""
     valid_lte = instant(as_of, "as_of") if as_of is not None else None
-    recorded_lte = instant(known_at, "known_at") if known_at is not None else None
+    recorded_lte = known_instant(known_at, "known_at")
+    reported_lte = known_instant(reported_at, "reported_at")
     records = log.negotiation_events(
         slug,
         after_version=after_version or None,
@@ -284,6 +292,7 @@ def negotiation_events(
         types=types_of(type),
         valid_lte=valid_lte,
         recorded_lte=recorded_lte,
+        reported_lte=reported_lte,
         search=search,
     )
     last = records[-1].version if records else 0
