@@ -611,3 +611,41 @@ def test_an_accord_shows_its_signatories_provisions_and_steps_and_its_ceasefires
     )
     assert rows(browser, "ceasefires")[0][5] == "not in force: not yet started"
     screenshot(browser, artifacts / "parley-accord.png")
+
+
+def test_reported_at_keeps_what_the_world_had_not_been_told_and_the_chart_draws_reported_time(
+    web_server: Server, browser: Page, artifacts: Path
+) -> None:
+    """The founding report is of 28 May, but round 1 was reported on 16 May: as reported
+    by 17 May the state has round 1 and nothing of round 2. The knowledge chart switches
+    its vertical axis to reported time, where its line is the reported_at bound."""
+    show(browser, f"{web_server.url}/?negotiation=istanbul-2025&as_of=2025-05-28", "2025-05-28")
+    rounds_now = rows(browser, "rounds")
+    assert len(rounds_now) == 2  # round 1 held, round 2 proposed
+
+    browser.evaluate(
+        "(() => { const i = document.getElementById('reported-at'); i.value = '2025-05-17T00:00';"
+        " i.dispatchEvent(new Event('change')); })()"
+    )
+    wait_for(
+        browser,
+        f"{SHOWN} && document.getElementById('echo-reported-at').textContent"
+        " === '2025-05-17T00:00:00Z'",
+    )
+    assert "reported_at=2025-05-17T00:00Z" in browser.evaluate("location.search")
+    assert [r[0] for r in rows(browser, "rounds")] == [rounds_now[0][0]]
+    assert "as reported by 2025-05-17T00:00Z" in text(browser, "#state-title")
+
+    wait_for(browser, CHARTED)
+    browser.select_option("#chart-axis", "reported")
+    wait_for(
+        browser,
+        "(document.querySelector('#knowledge-chart title') || {textContent: ''})"
+        ".textContent.includes('reported time')",
+    )
+    label = wait_for(
+        browser,
+        "(document.querySelector('#knowledge-known-at text') || {textContent: ''}).textContent",
+    )
+    assert str(label).startswith("reported at")
+    screenshot(browser, artifacts / "reported-axis.png")

@@ -36,7 +36,8 @@
     knownAt: "",        // the page's own known_at ("" means now)
     asOf: null,         // the effective as_of (ms), from the state's echo
     asOfNow: true,      // whether the page's as_of is "now"
-    knownAtMs: null,    // the effective known_at (ms), from the state's echo
+    knownAtMs: null,    // the effective bound of the vertical axis (ms), from the state's echo
+    axis: "recorded",   // the knowledge chart's vertical axis: recorded or reported time
     token: "",
     window: null,       // [from ms, to ms] chosen by the reader, or null: the whole negotiation
     key: "",
@@ -165,6 +166,8 @@
     }
     params.set("as_of", view.state.as_of);
     params.set("known_at", view.knownAt || view.state.known_at);
+    if (view.reportedAt || view.state.reported_at) params.set("reported_at", view.reportedAt || view.state.reported_at);
+    params.set("axis", charts.axis);
     const headers = { Accept: "application/json" };
     if (view.token) headers.Authorization = `Bearer ${view.token}`;
     const response = await fetch(`/negotiations/${encodeURIComponent(view.slug)}/chart?${params}`, { headers });
@@ -180,11 +183,11 @@
     charts.token = view.token;
     charts.asOf = ms(view.state.as_of);
     charts.asOfNow = !view.asOf;
-    charts.knownAtMs = ms(view.state.known_at);
+    charts.knownAtMs = ms(charts.axis === "reported" ? view.state.reported_at || view.state.known_at : view.state.known_at);
     ensureSection();
     // The data depends on the window and the knowledge, not on as_of: dragging the
     // as_of line redraws without asking the server again.
-    const key = JSON.stringify([view.slug, view.knownAt, charts.window, view.knownAt ? 0 : charts.received]);
+    const key = JSON.stringify([view.slug, view.knownAt, view.reportedAt, charts.axis, charts.window, view.knownAt ? 0 : charts.received]);
     if (key === charts.key && charts.data) {
       draw();
       return;
@@ -214,6 +217,14 @@
     if (charts.view) onView(charts.view);
   }
 
+  // The knowledge chart's vertical axis: a backfilled log shows when the world learned
+  // each thing only on reported time. Its line is then the reported_at bound.
+  function setAxis(axis) {
+    charts.axis = axis === "reported" ? "reported" : "recorded";
+    charts.key = "";
+    if (charts.view) onView(charts.view);
+  }
+
   // --- The section on the page -------------------------------------------------------------
 
   function ensureSection() {
@@ -225,7 +236,11 @@
       h("div", { class: "chart-bar" },
         h("span", { id: "chart-window", class: "help" }),
         h("button", { type: "button", id: "chart-whole", class: "quiet", hidden: true,
-          onclick: () => reloadWindow(null) }, "Whole negotiation")),
+          onclick: () => reloadWindow(null) }, "Whole negotiation"),
+        h("label", { for: "chart-axis" }, "Knowledge chart, up: "),
+        h("select", { id: "chart-axis", onchange: (ev) => setAxis(ev.target.value) },
+          h("option", { value: "recorded" }, "recorded time (when the log learned it)"),
+          h("option", { value: "reported" }, "reported time (when the world was told)"))),
       h("p", { id: "chart-error", class: "error", role: "alert", hidden: true }),
       h("figure", { class: "chart", id: "timeline-figure" },
         h("div", { class: "chart-frame", id: "timeline-frame" }),
@@ -413,8 +428,9 @@
     const knownLine = $("knowledge-known-at");
     knownLine.setAttribute("transform", `translate(0,${qy})`);
     knownLine.setAttribute("aria-valuetext", new Date(known).toISOString());
+    const bound = charts.axis === "reported" ? "reported at" : "known at";
     knownLine.querySelector("text").textContent =
-      known > r1 ? "known at (now) ↑" : known < r0 ? "known at ↓" : `known at ${stamp(known, r1 - r0)}`;
+      known > r1 ? `${bound} (now) ↑` : known < r0 ? `${bound} ↓` : `${bound} ${stamp(known, r1 - r0)}`;
   }
 
   // Drag the as_of line (or press on a lane) to move as_of; drag along the axis to zoom.
@@ -504,8 +520,9 @@
     const height = top + KNOW_H + AXIS_H + 16;
     const kn = data.knowledge;
     const x = scale(...validDomain(data), KNOW_LEFT, width - RIGHT);
-    let r0 = ms(kn.recorded_from);
-    let r1 = ms(kn.recorded_to);
+    const ax = kn.axis || "recorded"; // the vertical axis: recorded or reported time
+    let r0 = ms(kn[`${ax}_from`]);
+    let r1 = ms(kn[`${ax}_to`]);
     const rpad = Math.max((r1 - r0) * 0.06, 2000);
     r0 -= rpad;
     r1 += rpad;
@@ -517,10 +534,11 @@
       role: "img", "aria-labelledby": "knowledge-chart-title", "data-mode": kn.mode,
       "data-recorded-start": r0, "data-recorded-end": r1, "data-top": top, "data-bottom": top + KNOW_H,
     }, s("title", { id: "knowledge-chart-title" },
-      `Knowledge chart of ${data.negotiation}: ${kn.count} events at valid time and recorded time`));
+      `Knowledge chart of ${data.negotiation}: ${kn.count} events at valid time and ${ax} time`));
 
     svg.append(s("rect", { class: "plot", x: KNOW_LEFT, y: top, width: width - KNOW_LEFT - RIGHT, height: KNOW_H }));
-    svg.append(s("rect", { class: "quadrant", id: "quadrant", x: KNOW_LEFT, y: top, width: 0, height: 0 }, title("What the state folds: valid ≤ as of, recorded ≤ known at")));
+    svg.append(s("rect", { class: "quadrant", id: "quadrant", x: KNOW_LEFT, y: top, width: 0, height: 0 },
+      title(ax === "reported" ? "What the state folds: valid ≤ as of, reported ≤ reported at" : "What the state folds: valid ≤ as of, recorded ≤ known at")));
     for (const [t, label] of ticks(x.domain[0], x.domain[1], Math.max(3, Math.floor((width - KNOW_LEFT) / 90)))) {
       if (x(t) > x.range[1] - 20) continue;
       svg.append(
@@ -539,7 +557,7 @@
       s("text", { class: "axis-title", x: (KNOW_LEFT + width - RIGHT) / 2, y: top + KNOW_H + 28, "text-anchor": "middle" },
         "valid time: when it happened →"),
       s("text", { class: "axis-title", x: 12, y: top + KNOW_H / 2, transform: `rotate(-90 12 ${top + KNOW_H / 2})`,
-        "text-anchor": "middle" }, `recorded time${rspan < 2 * DAY ? ` (${isoDay(r0)})` : ""} →`));
+        "text-anchor": "middle" }, `${ax === "reported" ? "reported time: when the world was told" : "recorded time"}${rspan < 2 * DAY ? ` (${isoDay(r0)})` : ""} →`));
 
     const marks = s("g", { class: "marks" });
     const backDated = kn.back_dated_after_seconds;
@@ -547,11 +565,11 @@
       const links = s("g", { class: "links" });
       for (const p of kn.points) {
         const px = x(ms(p.occurred_at));
-        const py = y(ms(p.recorded_at));
+        const py = y(ms(p[`${ax}_at`] || p.recorded_at));
         if (p.target) {
           const kind = p.type === "EventRetracted" ? "retraction" : p.type === "EventCorrected" ? "correction" : "dispute";
           links.append(s("line", { class: `link ${kind}`, x1: px, y1: py,
-            x2: x(ms(p.target.occurred_at)), y2: y(ms(p.target.recorded_at)) },
+            x2: x(ms(p.target.occurred_at)), y2: y(ms(p.target[`${ax}_at`] || p.target.recorded_at)) },
           title(`${humanType(p.type)} of the event of ${p.target.occurred_at.slice(0, 10)}`)));
         }
         const late = p.reaches_back_seconds > backDated;
@@ -559,11 +577,12 @@
         const classes = ["dot", fact ? "fact" : "", late ? "back-dated" : "", ...p.flags].filter(Boolean).join(" ");
         const tip = title(`${humanType(p.type)} · happened ${p.occurred_at.slice(0, 10)} · recorded ` +
           `${p.recorded_at.slice(0, 19).replace("T", " ")}Z` +
+          (p.reported_at ? ` · reported ${p.reported_at.slice(0, 19).replace("T", " ")}Z` : "") +
           (late ? ` · back-dated: ${Math.round(p.reaches_back_seconds / 86400)} days behind what the log knew` : ""));
         if (late) {
           marks.append(s("line", { class: "reach", x1: px, x2: x(ms(p.occurred_at) + p.reaches_back_seconds * 1000), y1: py, y2: py }));
         }
-        const attrs = { "data-id": p.id, class: classes, "data-valid": ms(p.occurred_at), "data-recorded": ms(p.recorded_at) };
+        const attrs = { "data-id": p.id, class: classes, "data-valid": ms(p.occurred_at), "data-recorded": ms(p[`${ax}_at`] || p.recorded_at) };
         const mark = fact
           ? s("rect", { ...attrs, x: px - 4, y: py - 4, width: 8, height: 8, transform: `rotate(45 ${px} ${py})` }, tip)
           : s("circle", { ...attrs, cx: px, cy: py, r: late ? 6 : 4 }, tip);
@@ -575,8 +594,8 @@
       const g = kn.grid;
       const v0 = ms(g.valid_start);
       const vw = g.valid_seconds * 1000;
-      const rs = ms(g.recorded_start);
-      const rh = g.recorded_seconds * 1000;
+      const rs = ms(g[`${ax}_start`]);
+      const rh = g[`${ax}_seconds`] * 1000;
       const most = Math.max(1, ...g.cells.map((c) => c[2]));
       for (const [column, line, n, late] of g.cells) {
         const t0 = v0 + column * vw;
@@ -586,14 +605,14 @@
           x: x(t0), y: y(k0 + rh), width: Math.max(x(t0 + vw) - x(t0) - 0.5, 1), height: Math.max(y(k0) - y(k0 + rh) - 0.5, 1),
           "fill-opacity": (0.2 + 0.8 * Math.sqrt(n / most)).toFixed(2),
         }, title(`${n} events${late ? `, ${late} back-dated` : ""}: happened ${stamp(t0, vw)} to ${stamp(t0 + vw, vw)}, ` +
-          `recorded ${stamp(k0, rh)} to ${stamp(k0 + rh, rh)}`)));
+          `${ax} ${stamp(k0, rh)} to ${stamp(k0 + rh, rh)}`)));
       }
     }
     svg.append(marks);
     // The known_at line: drag it up and down to move recorded time.
     svg.append(s("g", {
       class: "known-at-line", id: "knowledge-known-at", tabindex: "0",
-      role: "slider", "aria-label": "Known at (recorded time): drag",
+      role: "slider", "aria-label": ax === "reported" ? "Reported at (reported time): drag" : "Known at (recorded time): drag",
     },
     s("line", { class: "as-of-hit", x1: KNOW_LEFT, x2: width - RIGHT, y1: 0, y2: 0 }),
     s("line", { class: "known-at-rule", x1: KNOW_LEFT, x2: width - RIGHT, y1: 0, y2: 0 }),
@@ -631,7 +650,11 @@
         charts.knownAtMs = t;
         placeClocks();
         const value = new Date(t).toISOString().replace(".000Z", "Z");
-        document.dispatchEvent(new CustomEvent("parley:set-known-at", { detail: { knownAt: value, final } }));
+        if (charts.axis === "reported") {
+          document.dispatchEvent(new CustomEvent("parley:set-reported-at", { detail: { reportedAt: value, final } }));
+        } else {
+          document.dispatchEvent(new CustomEvent("parley:set-known-at", { detail: { knownAt: value, final } }));
+        }
       }
     };
     svg.addEventListener("pointermove", (ev) => move(ev, false));

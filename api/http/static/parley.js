@@ -47,6 +47,7 @@
     slug: "",
     asOf: "",     // as sent to the API: a date, or whatever the URL said
     knownAt: "",  // as sent to the API: a datetime with a Z offset, or whatever the URL said
+    reportedAt: "",  // the third clock, sent like knownAt ("" means now)
     token: sessionStorage.getItem("parley-read-token") || "",
     needsToken: false,
     negotiations: [],
@@ -272,6 +273,7 @@
     page.slug = query.get("negotiation") || "";
     page.asOf = query.get("as_of") || "";
     page.knownAt = query.get("known_at") || "";
+    page.reportedAt = query.get("reported_at") || "";
   }
 
   // ':' stays readable in a query string; everything else is encoded.
@@ -285,6 +287,7 @@
   function pageUrl() {
     return location.pathname + queryString([
       ["negotiation", page.slug], ["as_of", page.asOf], ["known_at", page.knownAt],
+      ["reported_at", page.reportedAt],
     ]);
   }
 
@@ -299,6 +302,7 @@
     const date = /^\d{4}-\d{2}-\d{2}/.exec(page.asOf);
     $("as-of").value = date ? date[0] : "";
     $("known-at").value = knownAtInput(page.knownAt);
+    $("reported-at").value = knownAtInput(page.reportedAt);
     syncScrubber();
   }
 
@@ -421,13 +425,13 @@
     $("main").setAttribute("aria-busy", "true");
     try {
       const state = await api(`${slugPath()}/state${queryString([
-        ["as_of", page.asOf], ["known_at", page.knownAt]])}`);
+        ["as_of", page.asOf], ["known_at", page.knownAt], ["reported_at", page.reportedAt]])}`);
       if (seq === page.loadSeq) tellCharts(state); // they need its clocks, not the timeline
       // The timeline at the state's own known_at: both answers from the same prefix of
       // the log, even if an event is recorded in between.
       const timeline = await api(`${slugPath()}/timeline${queryString([
         ["to", page.asOf], ["known_at", page.knownAt || state.known_at],
-        ["latest", TIMELINE_SHOWN]])}`);
+        ["reported_at", page.reportedAt || state.reported_at], ["latest", TIMELINE_SHOWN]])}`);
       if (seq !== page.loadSeq) return; // a newer request has been made
       if (page.errorFrom === "view") showError("");
       renderState(state, timeline);
@@ -592,7 +596,8 @@
       h("td", {}, when(d.exchanged_at || d.occurred_at))));
 
     fill($("state-title"), "State as of ", h("span", { class: "echo" }, page.asOf || "now"),
-      page.knownAt ? [", known at ", h("span", { class: "echo" }, page.knownAt)] : null);
+      page.knownAt ? [", known at ", h("span", { class: "echo" }, page.knownAt)] : null,
+      page.reportedAt ? [", as reported by ", h("span", { class: "echo" }, page.reportedAt)] : null);
     fill($("state-body"),
       h("p", { class: "lede" }, `Folded from ${state.event_count} event${state.event_count === 1 ? "" : "s"}`,
         state.position ? [" up to log position ", h("strong", {}, String(state.position))] : null, "."),
@@ -715,26 +720,28 @@
     const origin = location.origin;
     const auth = page.needsToken ? ' -H "Authorization: Bearer $PARLEY_READ_TOKEN"' : "";
     const stateUrl = `${origin}${slugPath()}/state` +
-      queryString([["as_of", state.as_of], ["known_at", state.known_at]]);
+      queryString([["as_of", state.as_of], ["known_at", state.known_at], ["reported_at", state.reported_at]]);
     const timelineUrl = `${origin}${slugPath()}/timeline` +
-      queryString([["to", timeline.to], ["known_at", timeline.known_at]]);
+      queryString([["to", timeline.to], ["known_at", timeline.known_at], ["reported_at", timeline.reported_at]]);
     const pinned = location.pathname + queryString([
       ["negotiation", page.slug], ["as_of", page.asOf || state.as_of], ["known_at", state.known_at],
+      ["reported_at", state.reported_at],
     ]);
     fill($("repeat-body"),
       h("dl", { class: "echoed" },
         fact("as_of", h("code", { id: "echo-as-of" }, state.as_of)),
         fact("known_at", h("code", { id: "echo-known-at" }, state.known_at)),
+        fact("reported_at", h("code", { id: "echo-reported-at" }, state.reported_at)),
         fact("position", h("code", { id: "echo-position" }, state.position == null ? "none (no event yet)" : String(state.position)))),
       h("p", { class: "help" }, "The answer echoes the instants it used. The same request, later, gives the same answer:"),
       codeBlock("curl-state", `curl -s${auth} '${stateUrl}'`, "state"),
       codeBlock("curl-timeline", `curl -s${auth} '${timelineUrl}'`, "timeline"),
       h("p", { class: "help", id: "exports" }, "Export these events, coded, as of the same moment: ",
         join(["csv", "plover", "ndjson"].map((format) => h("a", {
-          href: `${slugPath()}/export` + queryString([["format", format], ["as_of", state.as_of], ["known_at", state.known_at]]),
+          href: `${slugPath()}/export` + queryString([["format", format], ["as_of", state.as_of], ["known_at", state.known_at], ["reported_at", state.reported_at]]),
         }, format.toUpperCase())), " · ")),
       h("p", {}, h("a", { href: pinned, id: "permalink" }, "Link to this exact view"),
-        " (both clocks pinned, so later events do not change it)."));
+        " (every clock pinned, so later events do not change it)."));
   }
 
   // --- The valid-time scrubber ------------------------------------------------------------
@@ -910,7 +917,7 @@
   function tellCharts(state) {
     document.dispatchEvent(new CustomEvent("parley:view", {
       detail: {
-        slug: page.slug, asOf: page.asOf, knownAt: page.knownAt, state,
+        slug: page.slug, asOf: page.asOf, knownAt: page.knownAt, reportedAt: page.reportedAt, state,
         token: page.needsToken ? page.token : "",
       },
     }));
@@ -920,6 +927,9 @@
     if (key === "asOf") {
       page.asOf = value;
       $("as-of").value = /^\d{4}-\d{2}-\d{2}$/.test(value) ? value : "";
+    } else if (key === "reportedAt") {
+      page.reportedAt = value;
+      $("reported-at").value = knownAtInput(value);
     } else {
       page.knownAt = value;
       $("known-at").value = knownAtInput(value);
@@ -931,6 +941,7 @@
 
   document.addEventListener("parley:set-as-of", (ev) => setClock("asOf", ev.detail.asOf, ev.detail.final));
   document.addEventListener("parley:set-known-at", (ev) => setClock("knownAt", ev.detail.knownAt, ev.detail.final));
+  document.addEventListener("parley:set-reported-at", (ev) => setClock("reportedAt", ev.detail.reportedAt, ev.detail.final));
 
   // --- Wiring -------------------------------------------------------------------------------
 
@@ -950,6 +961,7 @@
       ev.preventDefault();
       page.asOf = $("as-of").value;
       page.knownAt = $("known-at").value ? `${$("known-at").value}Z` : "";
+      page.reportedAt = $("reported-at").value ? `${$("reported-at").value}Z` : "";
       changed("push");
     });
     $("negotiation").addEventListener("change", async () => {
@@ -964,6 +976,16 @@
     $("known-at").addEventListener("change", () => {
       const value = $("known-at").value;
       page.knownAt = value ? `${value}Z` : "";
+      changed("push");
+    });
+    $("reported-at").addEventListener("change", () => {
+      const value = $("reported-at").value;
+      page.reportedAt = value ? `${value}Z` : "";
+      changed("push");
+    });
+    $("reported-at-now").addEventListener("click", () => {
+      page.reportedAt = "";
+      $("reported-at").value = "";
       changed("push");
     });
     $("as-of-now").addEventListener("click", () => {
