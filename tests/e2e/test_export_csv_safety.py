@@ -33,8 +33,8 @@ from api.formats import CSV_COLUMNS
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 NEUTRALISED = re.compile(r"'+[=+\-@\t\r]")
 TITLE_LINE = re.compile(r"# parley export of [a-z0-9-]+: (.*)")
-HEADER_LINES = 14  # the '#' lines: the title, the 12 metadata keys, how to read it
-ROWS = 14  # the opening and one event of every other world type
+HEADER_LINES = 15  # the '#' lines: the title, the 13 metadata keys, how to read it
+ROWS = 23  # the opening and one event of every other world type
 
 Text = Callable[[], str]
 
@@ -68,6 +68,7 @@ def hostile_negotiation(t: Text) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         "sources": [source(t)],
     }
     statement = str(uuid.uuid4())
+    ceasefire = str(uuid.uuid4())
     place = {"city": t(), "country": "TUR", "region": "TR-34"}
     data: list[tuple[str, dict[str, Any]]] = [
         ("DelegationNamed", {"party": actor(t), "head": actor(t), "members": [actor(t)]}),
@@ -81,7 +82,7 @@ def hostile_negotiation(t: Text) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             {
                 "proposal_id": "p-1",
                 "proposer": actor(t),
-                "addressee": actor(t, "UKR"),
+                "addressees": [actor(t, "UKR"), actor(t, "TUR")],
                 "subject": "other",
                 "summary": t(),
                 "terms": [t(), t()],
@@ -100,11 +101,54 @@ def hostile_negotiation(t: Text) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         ("HostAnnounced", {"round": 1, "host": actor(t, "TUR"), "place": place}),
         (
             "RoundHeld",
-            {"round": 1, "place": place, "delegations": [actor(t)], "outcomes": [t(), t()]},
+            {
+                "round": 1,
+                "place": place,
+                "participants": [{"actor": actor(t), "role": "party"}],
+                "outcomes": [t(), t()],
+            },
         ),
         ("DocumentExchanged", {"title": t(), "from": actor(t), "to": actor(t, "UKR")}),
         ("CeasefireProposed", {"proposer": actor(t), "scope": ["UA-63"], "conditions": [t()]}),
         ("CeasefireDeclared", {"parties": [actor(t)], "effective_from": "2025-05-03"}),
+        (
+            "CeasefireLifted",
+            {"ceasefire": ceasefire, "by": actor(t), "mode": "ended", "reason": t()},
+        ),
+        (
+            "AgreementReached",
+            {"agreement_id": "a-1", "title": t(), "kind": "framework", "parties": [actor(t)]},
+        ),
+        (
+            "AgreementSigned",
+            {
+                "agreement_id": "a-1",
+                "title": t(),
+                "kind": "framework",
+                "signatories": [{"actor": actor(t), "on_behalf_of": actor(t, "UKR")}],
+                "witnesses": [actor(t, "TUR")],
+                "guarantors": [actor(t, "TUR")],
+                "provisions": [{"id": "1", "topic": "prisoners", "text": t()}],
+                "place": place,
+            },
+        ),
+        ("AgreementRatified", {"agreement_id": "a-1", "by": actor(t), "summary": t()}),
+        (
+            "ProvisionImplemented",
+            {"agreement_id": "a-1", "provision": "1", "by": [actor(t)], "summary": t()},
+        ),
+        ("AgreementSuspended", {"agreement_id": "a-1", "by": actor(t), "reason": t()}),
+        ("AgreementTerminated", {"agreement_id": "a-1", "by": actor(t), "reason": t()}),
+        (
+            "ViolationAlleged",
+            {
+                "accuser": actor(t, "UKR"),
+                "accused": [actor(t)],
+                "ceasefire": ceasefire,
+                "summary": t(),
+            },
+        ),
+        ("HostilitiesReported", {"parties": [actor(t)], "kind": "shelling", "summary": t()}),
         ("SecurityZoneDeclared", {"declared_by": actor(t), "regions": ["UA-63"]}),
         (
             "ClaimDisputed",
@@ -122,6 +166,9 @@ def hostile_negotiation(t: Text) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         for kind, fields in data
     ]
     events[2]["id"] = statement
+    events[next(i for i, e in enumerate(events) if e["type"] == "CeasefireDeclared")]["id"] = (
+        ceasefire
+    )
     return opening, events
 
 

@@ -9,6 +9,7 @@ string of most of a megabyte, JSON nested 100,000 deep, numbers beyond 64 bits.
 from __future__ import annotations
 
 import json
+import re
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -132,16 +133,28 @@ def dotted(path: tuple[str | int, ...]) -> str:
     return ".".join(map(str, path))
 
 
+OLD_SHAPES = (
+    (re.compile(r"^data\.delegations\.(\d+)"), r"data.participants.\1.actor"),
+    (re.compile(r"^data\.addressee\b"), "data.addressees.0"),
+)
+"""An old shape's field (the founding example sends them), as the field it became: a
+bad value in it is a 422 naming the new field (the README's "Old shapes")."""
+
+
 def names(field: str, problem: dict[str, Any]) -> bool:
     """Whether a problem names ``field`` (or a field inside it, as a bare country code
     that is read as ``{"country": ...}``). A number JSON cannot hold inside a
     correction's fields is named at the fields, ``data.data``, with its key in the
     message."""
+    lifted = field
+    for old, new in OLD_SHAPES:
+        lifted = old.sub(new, lifted)
     return any(
-        e["field"] == field
-        or e["field"].startswith(field + ".")
-        or (e["field"] == "data.data" and field.startswith("data.data."))
+        e["field"] == name
+        or e["field"].startswith(name + ".")
+        or (e["field"] == "data.data" and name.startswith("data.data."))
         for e in problem["errors"]
+        for name in {field, lifted}
     )
 
 
