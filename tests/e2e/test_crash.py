@@ -515,8 +515,11 @@ def check_served(http: httpx.Client, config: StoreConfig, moments: list[datetime
     for slug in slugs:
         for as_of in AS_OF:
             for known_at in known_ats:
+                # reported_at pinned to known_at: its default (now) would differ from
+                # the reference's by the time between the two
                 answer = http.get(
-                    f"/negotiations/{slug}/state", params={"as_of": as_of, "known_at": known_at}
+                    f"/negotiations/{slug}/state",
+                    params={"as_of": as_of, "known_at": known_at, "reported_at": known_at},
                 )
                 assert answer.status_code == 200, answer.text
                 expected = folded(records, slug, instant(as_of, "as_of"), known_at)
@@ -527,9 +530,9 @@ def check_served(http: httpx.Client, config: StoreConfig, moments: list[datetime
 def folded(records: list[Recorded], slug: str, as_of: datetime, known_at: str) -> Json:
     """The reference answer of GET /state: the naive fold of the stored events."""
     known = instant(known_at, "known_at")
-    state = naive_state(records, slug, as_of, known)
+    state = naive_state(records, slug, as_of, known, known)
     if state.event_count == 0:
-        state = initial_state(slug, as_of=as_of, known_at=known)
+        state = initial_state(slug, as_of=as_of, known_at=known, reported_at=known)
     answer: Json = orjson.loads(state.to_json_bytes())
     return answer
 
