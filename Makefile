@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint fuzz bench clean
+.PHONY: install run test test-fast lint fuzz soak bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Parley needs Python 3.11 or later" or 0)'
@@ -40,6 +40,12 @@ test-fast: install
 
 fuzz: install  # the long schemathesis run (make test runs a short one); FUZZ="-k sqlite"
 	PARLEY_FUZZ=long $(BIN)/pytest tests/e2e/test_fuzz.py -v $(FUZZ)
+
+# The long crash runs (make test kills four times each): ten kills of a real server while
+# four clients append, ten of a projection runner process while a writer appends.
+soak: install
+	PARLEY_SOAK=1 $(BIN)/pytest -v -n 2 tests/e2e/test_crash.py \
+		"tests/integration/test_projections.py::test_a_runner_process_killed_at_random_moments_resumes_without_loss_or_double"
 
 bench: install  # make bench BENCH="--quick" (flags: python -m bench.report --help)
 	$(BIN)/python -m bench.report $(BENCH)
