@@ -22,11 +22,13 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# Tests run on WORKERS processes (pytest-xdist): most of the suite waits on servers,
-# PostgreSQL and subprocesses, so more workers than cores pays. Each worker has a
-# PostgreSQL database of its own (tests/conftest.py); --dist loadgroup keeps a module's
-# shared server (and the browser) on one worker per backend.
-WORKERS ?= 4
+# Tests run on WORKERS processes (pytest-xdist). The suite is CPU-bound (its own
+# processes, its servers', PostgreSQL's): one worker more than two cores keeps both busy
+# while a test sleeps or waits for a server, and each further worker only adds its own
+# start-up (~5 s of CPU to collect) and database. Each worker has a PostgreSQL database
+# of its own (tests/conftest.py); --dist loadgroup keeps a module's shared server (and
+# the browser) on one worker per backend. The long runs are make fuzz and make soak.
+WORKERS ?= 3
 PYTEST  := $(BIN)/pytest -n $(WORKERS) --dist loadgroup --durations=15
 
 test: lint  # everything, as CI runs it: lint first (ruff + mypy), then the whole suite
