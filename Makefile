@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint fuzz bench clean
+.PHONY: install run test test-fast lint fuzz soak bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Parley needs Python 3.11 or later" or 0)'
@@ -22,24 +22,33 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-# Tests run on WORKERS processes (pytest-xdist): most of the suite waits on servers,
-# PostgreSQL and subprocesses, so more workers than cores pays. Each worker has a
-# PostgreSQL database of its own (tests/conftest.py); --dist loadgroup keeps a module's
-# shared server (and the browser) on one worker per backend.
-WORKERS ?= 4
+# Tests run on WORKERS processes (pytest-xdist). The suite is CPU-bound (its own
+# processes, its servers', PostgreSQL's): one worker more than two cores keeps both busy
+# while a test sleeps or waits for a server, and each further worker only adds its own
+# start-up (~5 s of CPU to collect) and database. Each worker has a PostgreSQL database
+# of its own (tests/conftest.py); --dist loadgroup keeps a module's shared server (and
+# the browser) on one worker per backend. The long runs are make fuzz and make soak.
+WORKERS ?= 3
 PYTEST  := $(BIN)/pytest -n $(WORKERS) --dist loadgroup --durations=15
 
 test: lint  # everything, as CI runs it: lint first (ruff + mypy), then the whole suite
 	$(PYTEST)
 
-# The inner loop: unit and SQLite tests, no server, no browser, no PostgreSQL (990 of
-# the 1,440 tests). Measured 2m54s of CPU; 8m52s wall on 2 cores that ~6 other jobs
-# shared (load average 17): about 1.5 to 2 minutes on 2 idle cores, by the CPU time.
+# The inner loop: unit and SQLite tests, no server, no browser, no PostgreSQL (1,062 of
+# the 1,578 tests). Their own CPU is 89 s (measured per test in a full run), about 1m45s
+# with the workers' start-up: about a minute on 2 idle cores. The whole suite measured
+# 8m44s of CPU in pytest's processes plus 1m49s in PostgreSQL (was ~13m40s + PG).
 test-fast: install
 	$(PYTEST) -m "not slow and not postgres"
 
 fuzz: install  # the long schemathesis run (make test runs a short one); FUZZ="-k sqlite"
 	PARLEY_FUZZ=long $(BIN)/pytest tests/e2e/test_fuzz.py -v $(FUZZ)
+
+# The long crash runs (make test kills four times each): ten kills of a real server while
+# four clients append, ten of a projection runner process while a writer appends.
+soak: install
+	PARLEY_SOAK=1 $(BIN)/pytest -v -n 2 tests/e2e/test_crash.py \
+		"tests/integration/test_projections.py::test_a_runner_process_killed_at_random_moments_resumes_without_loss_or_double"
 
 bench: install  # make bench BENCH="--quick" (flags: python -m bench.report --help)
 	$(BIN)/python -m bench.report $(BENCH)

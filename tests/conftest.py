@@ -4,7 +4,7 @@ client with its write token, and a real uvicorn server.
 PostgreSQL tests skip with a reason when no server answers, except under
 ``PARLEY_REQUIRE_POSTGRES=1`` (CI), where they fail. Each pytest process (each xdist
 worker) gets a database of its own, created at its start and dropped at its end, and
-each PostgreSQL test a schema of its own in it, dropped afterwards: workers never wait
+each PostgreSQL test a schema of its own in it (dropped with it): workers never wait
 on each other's locks (the store's table creation takes a database-wide advisory lock).
 
 Markers are applied here, not by hand, so that ``-m`` cuts the suite correctly:
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -125,10 +126,17 @@ def drop_abandoned_databases(conn: psycopg.Connection[tuple[object, ...]]) -> No
 
 
 @pytest.fixture
-def postgres_schema(postgres_url: str) -> Iterator[str]:
-    """A fresh, empty schema for one test."""
-    with fresh_schema(postgres_url) as schema:
-        yield schema
+def postgres_schema(postgres_url: str) -> str:
+    """A fresh, empty schema for one test.
+
+    It is left in place after the test: the worker's database is dropped at the end of
+    the run with every schema in it, at once, which costs PostgreSQL far less than a
+    ``DROP SCHEMA … CASCADE`` of a store's tables, triggers and indexes after each test.
+    """
+    schema = f"parley_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    return schema
 
 
 @pytest.fixture(params=BACKENDS)

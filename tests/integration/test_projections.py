@@ -41,6 +41,7 @@ from store.loader import load
 from store.log import ConflictLog
 
 HANG_GUARD = 60.0  # seconds; a bound on waiting, never a timing assertion
+KILL_ROUNDS = 10 if os.environ.get("PARLEY_SOAK") == "1" else 4  # make soak: the long run
 WRITERS = 4
 PER_WRITER = 30
 SHARED = "shared-talks"
@@ -314,7 +315,7 @@ def writer(store_config: StoreConfig, log: ConflictLog) -> Iterator[Writer]:
 def test_a_runner_process_killed_at_random_moments_resumes_without_loss_or_double(
     store_config: StoreConfig, log: ConflictLog, writer: Writer
 ) -> None:
-    rounds = 10
+    rounds = KILL_ROUNDS
     random.seed()
     with Projections(store_config, log=log) as projections:  # reads the views only
         views = [projections.view(name) for name in PROJECTIONS]
