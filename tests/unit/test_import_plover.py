@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from streams import Guarded
 
 from api.imports import Mapped
 from api.imports.foreign import NAMESPACE
@@ -366,27 +367,6 @@ def test_the_same_file_maps_to_the_same_events() -> None:
     assert len(ids) == len(set(ids))
 
 
-class Guarded:
-    """A text stream of ``lines`` that fails the test when read past ``allowed`` lines."""
-
-    def __init__(self, lines: Iterator[str], allowed: int) -> None:
-        self.lines, self.allowed, self.read = lines, allowed, 0
-
-    def __iter__(self) -> Guarded:
-        return self
-
-    def __next__(self) -> str:
-        self.read += 1
-        assert self.read <= self.allowed, f"read line {self.read}, past {self.allowed}"
-        return next(self.lines)
-
-    def readline(self) -> str:
-        return next(self, "")
-
-    def read(self) -> str:  # pragma: no cover - a mapper that reads whole fails here
-        raise AssertionError("read the whole stream")
-
-
 def test_records_are_read_lazily_one_line_each() -> None:
     def endless() -> Iterator[str]:
         number = 0
@@ -397,4 +377,4 @@ def test_records_are_read_lazily_one_line_each() -> None:
     stream = Guarded(endless(), allowed=5)
     taken = list(islice(plover_records(stream), 5))  # type: ignore[arg-type]
     assert [m.line for m in taken] == [1, 2, 3, 4, 5]
-    assert stream.read == 5
+    assert stream.count == 5
