@@ -12,6 +12,7 @@ import io
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from api.imports import Mapped
 from api.imports.foreign import NAMESPACE
 from api.imports.plover import plover_records
 from domain.events import parse_event
+from domain.negotiation import Negotiation
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "imports" / "plover.jsonl"
 
@@ -378,3 +380,20 @@ def test_records_are_read_lazily_one_line_each() -> None:
     taken = list(islice(plover_records(stream), 5))  # type: ignore[arg-type]
     assert [m.line for m in taken] == [1, 2, 3, 4, 5]
     assert stream.count == 5
+
+
+def test_the_fixtures_events_are_admitted_by_a_negotiation_one_by_one() -> None:
+    """The write side's invariants, as an import would meet them: the linked rejection
+    finds the offer it answers among the events recorded before it."""
+    negotiation = Negotiation("imported")
+    opening = parse_event(
+        {"type": "NegotiationOpened", "occurred_at": "2000-01-01",
+         "sources": [{"outlet": "desk"}], "data": {"title": "Imported", "parties": ["RUS"]}}
+    )
+    negotiation.record([opening], datetime(2026, 1, 1, tzinfo=UTC))
+    with FIXTURE.open(encoding="utf-8") as stream:
+        events = [parse_event(m.event) for m in plover_records(stream) if m.event]
+    for event in events:
+        negotiation.record([event], datetime(2026, 1, 1, tzinfo=UTC))
+    assert negotiation.version == 1 + len(events)
+    assert "plover:prisoner-swap-2025-05" in negotiation.proposals
