@@ -270,6 +270,14 @@ class TokenOut(BaseModel):
     revoked_at: datetime | None
 
 
+class IdentityOut(BaseModel):
+    """Who a request's bearer token acts as (``GET /tokens/me``)."""
+
+    name: str
+    scope: Scope
+    scopes: list[Scope] = Field(description="the scope and those it implies")
+
+
 class TokenCreatedOut(TokenOut):
     token: str = Field(description="the secret: shown this once, kept nowhere")
 

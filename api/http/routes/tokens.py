@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, HTTPException, Response
 
-from api.http.deps import Admin, TokensDep
-from api.schemas import TokenCreatedOut, TokenIn, TokenOut, TokensOut
+from api.http.deps import Admin, Authenticated, TokensDep
+from api.schemas import IdentityOut, TokenCreatedOut, TokenIn, TokenOut, TokensOut
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 
@@ -25,6 +25,16 @@ def create_token(body: TokenIn, admin: Admin, tokens: TokensDep, response: Respo
 def list_tokens(_: Admin, tokens: TokensDep) -> Any:
     """Every named token, revoked ones included, oldest first; never a secret."""
     return {"tokens": [token.to_json() for token in tokens.tokens()]}
+
+
+@router.get("/me", response_model=IdentityOut)
+def who_am_i(identity: Authenticated) -> Any:
+    """Who the bearer token writes as: its name and scope (any token; the page's
+    sign-in shows it). Without a token, 401."""
+    if identity is None:
+        challenge = {"WWW-Authenticate": "Bearer"}
+        raise HTTPException(401, "send 'Authorization: Bearer <token>'", challenge)
+    return {"name": identity.name, "scope": identity.scope, "scopes": list(identity.scopes)}
 
 
 @router.get("/{name}", response_model=TokenOut)
