@@ -7,6 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 from support import AUTH
 
+from domain.events import IDENTITY_FIELDS
 from domain.values import check_country, check_region
 
 
@@ -59,3 +60,11 @@ def test_tokens_me_names_who_the_token_writes_as(client: TestClient) -> None:
     assert client.get("/tokens/me").status_code == 401
     wrong = client.get("/tokens/me", headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_the_fields_a_correction_may_not_change_are_served(client: TestClient) -> None:
+    answer = client.get("/reference/corrections")
+    assert answer.status_code == 200
+    assert set(answer.json()["fixed_fields"]) == set(IDENTITY_FIELDS)
+    assert "round" in answer.json()["fixed_fields"]

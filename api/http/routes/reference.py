@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Response
 
 from api.http.deps import CanRead
 from api.invalid import InvalidRequestError
+from domain.events import IDENTITY_FIELDS
 from domain.places import Region, countries, regions
 
 router = APIRouter(prefix="/reference", tags=["reference"])
@@ -45,3 +46,11 @@ def list_regions(
             ) from None
     response.headers.update(CACHE)
     return {"regions": [asdict(region) for region in found]}
+
+
+@router.get("/corrections", dependencies=[CanRead])
+def correction_rules(response: Response) -> dict[str, Any]:
+    """What a correction (``EventCorrected``) may not change: the fields that say which
+    thing an event is about (retract the event and record it anew instead)."""
+    response.headers.update(CACHE)
+    return {"fixed_fields": sorted(IDENTITY_FIELDS)}

@@ -238,7 +238,8 @@
     const s0 = unwrap(schema);
     const ref = refName(s0);
     if (ref === "Actor") return actorWidget(path, name, raw, required);
-    const s = { ...resolve(s0), title: s0.title || raw.title || resolve(s0).title, description: raw.description || s0.description || resolve(s0).description };
+    const named = ref === "CountryCode" || ref === "RegionCode"; // their own titles name the type
+    const s = { ...resolve(s0), title: s0.title || raw.title || (named ? null : resolve(s0).title), description: raw.description || s0.description || resolve(s0).description };
     if (ref === "CountryCode") {
       return leaf(path, name, { ...s, description: "a country by name or ISO code (UKR)" }, required,
         h("input", { type: "text", list: "desk-countries", autocomplete: "off", spellcheck: "false" }),
@@ -264,7 +265,8 @@
     if (s.type === "array") return arrayWidget(path, name, s, required);
     if (s.type === "object" && s.properties) return objectWidget(path, name, s, required);
     if (s.type === "string") {
-      const long = (s.maxLength || 0) > 300;
+      const prose = !s.pattern || s.pattern === "^[^\\x00]*$"; // free text, not a URL or a code
+      const long = prose && (s.maxLength || 0) > 300;
       const control = long ? h("textarea", { rows: "3" }) : h("input", {
         type: "text", autocomplete: "off",
         placeholder: isTime(s) ? "2025-05-28 or 2025-05-28T10:00:00+03:00" : s.format === "uuid" ? "an event id" : null,
@@ -717,7 +719,11 @@
       showStatus(`Could not read event ${id}: ${error.message}`, "bad");
     }
     const data = { event_id: id };
-    if (fact === "EventCorrected" && event) data.data = event.data;
+    if (fact === "EventCorrected" && event) {
+      // Every field the correction may change, as it stands; not those naming the thing.
+      const fixed = await call("/reference/corrections").then((r) => r.fixed_fields, () => []);
+      data.data = Object.fromEntries(Object.entries(event.data).filter(([k]) => !fixed.includes(k)));
+    }
     const about = event ? [`${LOG_FACTS[fact]}s the ${humanType(event.type).toLowerCase()} of ${event.occurred_at} (`, h("code", {}, id), ")"] : null;
     await openForm(fact, { data }, about);
     $("desk").scrollIntoView({ block: "start" });
