@@ -493,7 +493,8 @@ def test_a_dry_run_preview_shows_the_state_before_and_after_and_stores_nothing(
     assert all(r["round"] != 3 for r in before)
     assert "Would store Round scheduled" in desk.inner_text("#desk-preview")
     assert version(web_server) == stored  # nothing stored
-    shot = screenshot(desk.locator("#desk-form"), artifacts / "desk-preview.png")
+    screenshot(desk.locator("#desk-form"), artifacts / "desk-preview-form.png")
+    shot = screenshot(desk.locator("#desk-preview"), artifacts / "desk-preview.png")
     docs_copy(shot, "desk-preview.png")
     recorded = record(desk, {})  # the previewed event, as it is, with the same id
     [round_3] = [e for e in events_of(web_server, "RoundScheduled") if e["data"]["round"] == 3]
@@ -583,8 +584,13 @@ def test_a_correction_a_retraction_and_a_dispute_start_from_the_timeline(
     assert "Corrects the document exchanged" in desk.inner_text("#desk-about")
     shown = json.loads(desk.input_value(at("data.data")))
     # Filled from the event it names, but for the round it is about (not correctable).
-    assert shown == {k: v for k, v in document["data"].items() if k != "round"}
-    screenshot(desk.locator("#desk-form"), artifacts / "desk-correct-from-timeline.png")
+    assert shown == {
+        "title": document["data"]["title"],
+        "from": {"country": "RUS"},
+        "to": {"country": "UKR"},
+    }
+    shot = screenshot(desk.locator("#desk"), artifacts / "desk-correct-from-timeline.png")
+    docs_copy(shot, "desk-correct.png")
     record(
         desk,
         {

@@ -693,6 +693,15 @@
       h("div", { class: "desk-sides" }, block("Before", shownBefore), block("After", shownAfter)));
   }
 
+  // A stored event's data as a person would write it: no empty optional fields.
+  function withoutNulls(value) {
+    if (Array.isArray(value)) return value.map(withoutNulls);
+    if (value && typeof value === "object") {
+      return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null).map(([k, v]) => [k, withoutNulls(v)]));
+    }
+    return value;
+  }
+
   // --- Acting from the timeline ----------------------------------------------------------------
 
   function addActions(root) {
@@ -722,7 +731,7 @@
     if (fact === "EventCorrected" && event) {
       // Every field the correction may change, as it stands; not those naming the thing.
       const fixed = await call("/reference/corrections").then((r) => r.fixed_fields, () => []);
-      data.data = Object.fromEntries(Object.entries(event.data).filter(([k]) => !fixed.includes(k)));
+      data.data = withoutNulls(Object.fromEntries(Object.entries(event.data).filter(([k]) => !fixed.includes(k))));
     }
     const about = event ? [`${LOG_FACTS[fact]}s the ${humanType(event.type).toLowerCase()} of ${event.occurred_at} (`, h("code", {}, id), ")"] : null;
     await openForm(fact, { data }, about);
