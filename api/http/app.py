@@ -110,6 +110,7 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
     app.include_router(events.router)
     app.include_router(projections.router)
     app.include_router(tokens.router)
+    app.include_router(tokens.me)
     app.include_router(reference.router)
     app.include_router(redactions.router)
     app.include_router(esdb.router)  # the EventSourcingDB-compatible API under /api/v1

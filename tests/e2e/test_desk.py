@@ -483,6 +483,13 @@ def test_a_dry_run_preview_shows_the_state_before_and_after_and_stores_nothing(
         "sources": source(26),
     }.items():
         put(desk, key, value)
+    # The region was offered from the list of the place's country (GET /reference/regions).
+    offered = wait_for(
+        desk,
+        f"[...(document.querySelector({json.dumps(at('data.place.region'))}).list?.options"
+        " || [])].map(o => o.value)",
+    )
+    assert "TR-34" in offered and all(code.startswith("TR-") for code in offered)
     desk.click("#desk-preview-button")
     wait_for(desk, "!!document.querySelector('#desk-preview [data-part=\"rounds\"]')")
     before, after = desk.evaluate(

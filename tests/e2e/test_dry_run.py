@@ -36,10 +36,11 @@ def opened(client: TestClient) -> TestClient:
     return client
 
 
-def _position(client: TestClient) -> tuple[int, int]:
+def _position(client: TestClient) -> tuple[int, int, int]:
+    """The negotiation's version, the number of events in the log, its last position."""
     summary = client.get("/negotiations/geneva-talks").json()
     log = client.get("/events", params={"limit": 1000}).json()["events"]
-    return summary["version"], len(log)
+    return summary["version"], len(log), client.get("/health").json()["position"]
 
 
 def test_a_dry_run_stores_nothing_and_its_id_can_be_appended_afterwards(

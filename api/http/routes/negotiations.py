@@ -28,6 +28,7 @@ from api.parsing import (
 )
 from api.schemas import (
     AppendOut,
+    DryRunOut,
     EventPage,
     NegotiationIn,
     NegotiationOut,
@@ -201,7 +202,12 @@ def get_negotiation(slug: Slug, log: LogDep, response: Response) -> dict[str, An
     "/{slug}/events",
     status_code=201,
     response_model=AppendOut,
-    responses={200: {"model": AppendOut, "description": "every event already stored (a retry)"}},
+    responses={
+        200: {
+            "model": AppendOut | DryRunOut,
+            "description": "every event already stored (a retry); or a dry run's preview",
+        }
+    },
     openapi_extra=json_body(
         AppendBody,
         'one event, a list of events, or {"events": [...], "expected_version": n}; '

@@ -14,6 +14,7 @@ from api.http.deps import CanRead
 from api.invalid import InvalidRequestError
 from domain.events import IDENTITY_FIELDS
 from domain.places import Region, countries, regions
+from domain.values import CountryCode
 
 router = APIRouter(prefix="/reference", tags=["reference"])
 
@@ -31,7 +32,7 @@ def list_countries(response: Response) -> dict[str, Any]:
 def list_regions(
     response: Response,
     country: Annotated[
-        list[str],
+        list[CountryCode],
         Query(description="alpha-3 codes of the countries whose regions to list, e.g. UKR"),
     ],
 ) -> dict[str, Any]:

@@ -106,7 +106,7 @@
       return showWho();
     }
     try {
-      desk.me = await call("/tokens/me", { auth: true });
+      desk.me = await call("/me", { auth: true });
       sessionStorage.setItem(TOKEN_KEY, token);
       $("desk-token").value = "";
       showWho();
