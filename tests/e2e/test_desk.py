@@ -97,6 +97,9 @@ def desk(chromium: Browser, web_server: Server, token: str) -> Iterator[Page]:
     page.fill("#desk-token", token)
     page.press("#desk-token", "Enter")
     wait_for(page, "document.getElementById('desk-who-name')?.textContent === 'desk-alice'")
+    # Kept in this tab only: sessionStorage, never localStorage or a cookie.
+    assert page.evaluate("sessionStorage.getItem('parley-write-token')") == token
+    assert page.evaluate("localStorage.length") == 0 and page.context.cookies() == []
     yield page
     assert not errors, errors
     context.close()
@@ -671,3 +674,9 @@ def test_the_desk_works_from_the_keyboard_and_labels_every_field(
         if e["data"]["summary"] == "Typed from the keyboard."
     ]
     assert typed["sources"][0]["outlet"] == "teleSUR"
+    # Signing out forgets the token; reading goes on without one.
+    desk.focus("#desk-signout")
+    desk.keyboard.press("Enter")
+    wait_for(desk, "document.getElementById('desk-who').textContent.startsWith('Not signed in')")
+    assert desk.evaluate("sessionStorage.getItem('parley-write-token')") is None
+    assert desk.is_visible("#state-body")
