@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import orjson
@@ -103,6 +103,34 @@ class AppendOut(BaseModel):
     negotiation: str
     version: int
     events: list[AppendedEventOut]
+
+
+class DryRunEventOut(BaseModel):
+    id: UUID
+    type: str
+    version: int = Field(description="the version it would be stored at")
+    stored: Literal["would be created", "existing"]
+    event: dict[str, Any] = Field(description="the event as it would be stored")
+
+
+class StatePreviewOut(BaseModel):
+    """The part of the state that the events would change (``projections.preview``)."""
+
+    as_of: datetime = Field(description="the events' latest valid time")
+    known_at: datetime
+    changed: list[str] = Field(description="the state's fields that differ")
+    before: dict[str, Any] = Field(description="each changed field without the events")
+    after: dict[str, Any] = Field(description="each changed field with the events")
+
+
+class DryRunOut(BaseModel):
+    """A dry run's answer (``?dry_run=true``): nothing was stored."""
+
+    negotiation: str
+    dry_run: Literal[True]
+    version: int = Field(description="the negotiation's version after the events")
+    events: list[DryRunEventOut]
+    state: StatePreviewOut | None = Field(description="null when every event is stored")
 
 
 class EventPage(BaseModel):
@@ -268,6 +296,14 @@ class TokenOut(BaseModel):
     created_at: datetime
     created_by: str = Field(description="the token that made it, or cli:<user>")
     revoked_at: datetime | None
+
+
+class IdentityOut(BaseModel):
+    """Who a request's bearer token acts as (``GET /tokens/me``)."""
+
+    name: str
+    scope: Scope
+    scopes: list[Scope] = Field(description="the scope and those it implies")
 
 
 class TokenCreatedOut(TokenOut):

@@ -179,6 +179,17 @@ class ConflictLog(Application[UUID]):
             recorded_by=recorded_by,
         )
 
+    def check(
+        self,
+        slug: str,
+        events: Sequence[AnyEvent],
+        expected_version: int | None = None,
+        *,
+        recorded_by: str | None = None,
+    ) -> Future[Appended]:
+        """A dry run of ``submit``: the same checks, nothing stored (``Writer.check``)."""
+        return self._writer.check(slug, events, expected_version, recorded_by=recorded_by)
+
     @property
     def writer(self) -> Writer:
         return self._writer

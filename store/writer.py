@@ -78,6 +78,7 @@ class AppendRequest:
     sources: list[str | None] | None = None
     recorded_by: str | None = None
     future: Future[Appended] = field(default_factory=Future)
+    dry_run: bool = False
 
 
 class _Stale(Exception):
@@ -138,6 +139,32 @@ class Writer:
         self._queue.put(request)
         return request.future
 
+    def check(
+        self,
+        slug: str,
+        events: Sequence[AnyEvent],
+        expected_version: int | None = None,
+        *,
+        recorded_by: str | None = None,
+    ) -> Future[Appended]:
+        """A dry run: check an append exactly as ``submit`` would (against the stored
+        aggregate, its invariants and ``expected_version``) and store nothing. The
+        future's ``created`` holds the records that would be stored, without positions."""
+        if not events:
+            raise InvalidEventError("send at least one event", field="events")
+        request = AppendRequest(
+            slug,
+            list(events),
+            self._encode(events),
+            expected_version,
+            False,
+            None,
+            recorded_by,
+            dry_run=True,
+        )
+        self._queue.put(request)
+        return request.future
+
     def submit_together(
         self,
         appends: Sequence[tuple[str, Sequence[AnyEvent]]],
@@ -176,6 +203,11 @@ class Writer:
     # The writer thread.
     def _write_group(self, group: list[AppendRequest]) -> None:
         """Prepare each request against the cached aggregates, then commit them at once."""
+        for request in [r for r in group if r.dry_run]:
+            self._check(request)
+        group = [r for r in group if not r.dry_run]
+        if not group:
+            return
         recorded_at = self._clock(group)
         prepared: list[_Prepared] = []
         alone: list[AppendRequest] = []
@@ -218,6 +250,23 @@ class Writer:
             self._write_alone(request)
         self.keyring.settle([])  # keys made for requests that failed are not stored
         self._forget_beyond(self.cache_size)
+
+    def _check(self, request: AppendRequest) -> None:
+        """Answer a dry run: prepare it as a lone append would be (fresh from the store),
+        then take the events back from the aggregate; nothing reaches the store."""
+        try:
+            outcome = self._prepare(request, self._clock([request], fresh=True), fresh=True)
+        except Exception as error:
+            request.future.set_exception(error)
+        else:
+            if isinstance(outcome, Appended):
+                request.future.set_result(outcome)
+            else:
+                aggregate, records, existing = outcome
+                self._revert(aggregate)
+                request.future.set_result(Appended(created=records, existing=existing))
+        finally:
+            self.keyring.settle([])  # keys made to seal the previewed events are dropped
 
     def _put(self, records: Sequence[Recorded]) -> list[Recording[UUID]]:
         """Store ``records`` and the person keys made to seal them, in ONE transaction

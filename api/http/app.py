@@ -24,6 +24,7 @@ from api.http.routes import (
     projections,
     ready,
     redactions,
+    reference,
     state,
     stream,
     tokens,
@@ -109,6 +110,8 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
     app.include_router(events.router)
     app.include_router(projections.router)
     app.include_router(tokens.router)
+    app.include_router(tokens.me)
+    app.include_router(reference.router)
     app.include_router(redactions.router)
     app.include_router(esdb.router)  # the EventSourcingDB-compatible API under /api/v1
     app.include_router(web.router)  # the page at / and its /static files

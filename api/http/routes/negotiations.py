@@ -29,6 +29,7 @@ from api.parsing import (
 )
 from api.schemas import (
     AppendOut,
+    DryRunOut,
     EventPage,
     NegotiationIn,
     NegotiationOut,
@@ -37,12 +38,13 @@ from api.schemas import (
     negotiation_out,
 )
 from api.settings import Settings
-from domain.events import NegotiationOpened, any_event
+from domain.events import AnyEvent, NegotiationOpened, any_event
 from domain.instants import utc_text
 from domain.negotiation import Recorded, Slug
 from domain.values import Source
 from projections.codes import codings
 from projections.negotiations_index import NAME as NEGOTIATIONS_INDEX
+from projections.preview import preview
 from projections.runner import Projections
 from store.log import Appended, ConflictLog
 
@@ -201,7 +203,12 @@ def get_negotiation(slug: Slug, log: LogDep, response: Response) -> dict[str, An
     "/{slug}/events",
     status_code=201,
     response_model=AppendOut,
-    responses={200: {"model": AppendOut, "description": "every event already stored (a retry)"}},
+    responses={
+        200: {
+            "model": AppendOut | DryRunOut,
+            "description": "every event already stored (a retry); or a dry run's preview",
+        }
+    },
     openapi_extra=json_body(
         AppendBody,
         'one event, a list of events, or {"events": [...], "expected_version": n}; '
@@ -215,17 +222,29 @@ async def append_events(
     log: LogDep,
     recorder: Appender,
     if_match: Annotated[IfMatch | None, Header()] = None,
+    dry_run: Annotated[
+        bool, Query(description="check and preview the events, and store nothing")
+    ] = False,
 ) -> Response:
     """Append one event or a batch, atomically.
 
     Optimistic concurrency: ``expected_version`` in the body or ``If-Match: "n"``; a
     mismatch is 409 with the current version. Re-posting an id with identical content
     returns the original record with 200.
+
+    With ``dry_run=true`` the events are checked exactly as an append would check them
+    (the same errors) and nothing is stored: the 200 answer shows what would be stored
+    and the part of the state that would change, before and after
+    (``projections.preview``).
     """
     events, expected = parse_events(await request.body())
     header_version = parse_if_match(if_match)
     if expected is None:
         expected = header_version
+    if dry_run:
+        return await run_in_threadpool(
+            dry_run_answer, log, slug, events, expected, recorder.name
+        )
     appended: Appended = await asyncio.wrap_future(
         log.submit(slug, events, expected, recorded_by=recorder.name)
     )
@@ -254,6 +273,36 @@ async def append_events(
     if len(records) == 1:
         headers["Location"] = f"/events/{records[0].event.id}"
     return json_bytes(body, 201 if appended.created else 200, headers)
+
+
+def dry_run_answer(
+    log: ConflictLog,
+    slug: str,
+    events: list[AnyEvent],
+    expected: int | None,
+    recorded_by: str,
+) -> Response:
+    """The answer to a dry run: what would be stored, and the state before and after."""
+    checked = log.check(slug, events, expected, recorded_by=recorded_by).result()
+    stored = log.negotiation_events(slug) if log.exists(slug) else []
+    new = checked.created
+    body = {
+        "negotiation": slug,
+        "dry_run": True,
+        "version": max([r.originator_version for r in checked.records], default=0),
+        "events": [
+            {
+                "id": r.event.id,
+                "type": r.type,
+                "version": r.originator_version,
+                "stored": "would be created" if r in new else "existing",
+                "event": orjson.loads(r.json),
+            }
+            for r in checked.records
+        ],
+        "state": preview(stored, new, slug, log.last_position()) if new else None,
+    }
+    return json_bytes(orjson.dumps(body))
 
 
 @router.get("/{slug}/events", response_model=EventPage, dependencies=[CanRead])

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, HTTPException, Response
 
-from api.http.deps import Admin, TokensDep
-from api.schemas import TokenCreatedOut, TokenIn, TokenOut, TokensOut
+from api.http.deps import Admin, Authenticated, TokensDep
+from api.schemas import IdentityOut, TokenCreatedOut, TokenIn, TokenOut, TokensOut
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 
@@ -38,3 +38,17 @@ def revoke_token(name: str, _: Admin, tokens: TokensDep) -> Any:
     """Revoke a token: every request with it is refused from now on, by every worker.
     Its events keep its name as ``recorded_by``; revoking it again changes nothing."""
     return tokens.revoke(name).to_json()
+
+
+me = APIRouter(tags=["tokens"])
+"""``GET /me``: beside ``/tokens``, whose ``/{name}`` routes would also claim ``/tokens/me``."""
+
+
+@me.get("/me", response_model=IdentityOut)
+def who_am_i(identity: Authenticated) -> Any:
+    """Who the bearer token writes as: its name and scope (any token; the page's
+    sign-in shows it). Without a token, 401."""
+    if identity is None:
+        challenge = {"WWW-Authenticate": "Bearer"}
+        raise HTTPException(401, "send 'Authorization: Bearer <token>'", challenge)
+    return {"name": identity.name, "scope": identity.scope, "scopes": list(identity.scopes)}
