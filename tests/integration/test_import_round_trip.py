@@ -58,7 +58,9 @@ def _without_store_facts(value: Any) -> Any:
 
 
 @contextlib.contextmanager
-def _store(backend: str, root: Path, name: str, request: pytest.FixtureRequest) -> Iterator[ConflictLog]:
+def _store(
+    backend: str, root: Path, name: str, request: pytest.FixtureRequest
+) -> Iterator[ConflictLog]:
     folder = root / name
     if backend == "postgres":
         url = request.getfixturevalue("postgres_url")
