@@ -4,6 +4,7 @@ and importing again stores nothing new."""
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -170,3 +171,12 @@ def test_a_dispute_of_a_retraction_is_a_problem_on_its_line(
     assert problem.field == "data.event_id"
     assert orjson.loads(text.splitlines()[problem.line - 1])["id"] == str(dispute.id)
     assert str(dispute.id) not in _ids(copy)
+
+
+def test_the_csv_parley_event_cell_never_starts_a_formula(log: ConflictLog) -> None:
+    load(log, EXAMPLE)
+    text = _export(log, "csv")
+    rows = list(csv.reader(line for line in io.StringIO(text) if not line.startswith("#")))
+    header, body = rows[0], rows[1:]
+    assert header[-1] == "parley_event"
+    assert body and all(row[-1].startswith('{"') for row in body)
