@@ -19,7 +19,7 @@ from typing import Any, TextIO, cast
 
 import orjson
 
-from api.imports import Mapped, Mapper
+from api.imports import Mapped, Mapper, lazy
 
 EXPORT_FIELDS = frozenset(
     {
@@ -53,6 +53,12 @@ def ndjson_records(stream: TextIO) -> Iterator[Mapped]:
             continue
         yield from order.row(number, found)
     yield from order.rest()
+
+
+def plover_export_or_foreign(stream: TextIO) -> Iterator[Mapped]:
+    """Parley's own PLOVER export, or else PLOVER or POLECAT records
+    (``api.imports.plover.plover_records``)."""
+    return plover_lines(stream, lazy("plover", "plover_records"))
 
 
 def plover_lines(stream: TextIO, foreign: Mapper) -> Iterator[Mapped]:
