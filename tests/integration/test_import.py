@@ -5,6 +5,7 @@ and importing again stores nothing new."""
 from __future__ import annotations
 
 import csv
+import gc
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,9 +15,9 @@ import pytest
 from support import EXAMPLE, fresh_schema
 
 from api.formats import Format, write
-from api.imports import FORMATS
-from api.imports.core import ImportReport, run
-from domain.events import parse_event
+from api.imports import FORMATS, Mapped
+from api.imports.core import Importer, ImportReport, run
+from domain.events import StatementIssued, parse_event
 from projections.export import ExportQuery, start
 from store.config import StoreConfig
 from store.loader import LoadError, load, read_events
@@ -180,3 +181,26 @@ def test_the_csv_parley_event_cell_never_starts_a_formula(log: ConflictLog) -> N
     header, body = rows[0], rows[1:]
     assert header[-1] == "parley_event"
     assert body and all(row[-1].startswith('{"') for row in body)
+
+
+def test_the_importer_holds_one_batch_of_events(log: ConflictLog) -> None:
+    """Memory does not grow with the file: once imported, a batch's events are let go."""
+    opened = orjson.loads(EXAMPLE.read_text().splitlines()[0])
+    statements = (
+        Mapped(n, {
+            "type": "StatementIssued", "occurred_at": "2025-05-28",
+            "data": {"speaker": "RUS", "summary": f"Statement {n}"},
+            "sources": [{"outlet": "TASS"}],
+        }, SLUG, None)
+        for n in range(2, 1202)
+    )
+    alive: list[int] = []
+    importer = Importer(log, "ndjson", batch=100)
+    importer.add(Mapped(1, opened, SLUG, None))
+    for n, record in enumerate(statements):
+        importer.add(record)
+        if n % 250 == 249:
+            gc.collect()
+            alive.append(sum(isinstance(o, StatementIssued) for o in gc.get_objects()))
+    assert importer.finish().new == 1201
+    assert max(alive) <= 2 * 100 + 10, alive
