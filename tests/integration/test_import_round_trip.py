@@ -21,7 +21,6 @@ from uuid import UUID
 
 import orjson
 import pytest
-from conftest import BACKENDS
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from support import fresh_schema
@@ -41,7 +40,7 @@ from projections.timeline import timeline
 from store.config import StoreConfig
 from store.log import ConflictLog
 
-EXAMPLES = int(os.environ.get("PARLEY_IMPORT_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("PARLEY_IMPORT_EXAMPLES", "12"))
 STORE_FACTS = frozenset(
     {"recorded_at", "position", "last_position", "version", "hash", "previous_hash",
      "recorded_by", "known_at"}
@@ -107,7 +106,6 @@ def _answers(
     )
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("fmt", ["ndjson", "csv", "plover"])
 @settings(
     max_examples=EXAMPLES,
