@@ -19,7 +19,8 @@ no text an event or a title holds can start a formula or a line of its own.
   the data as corrected by ``known_at``, and Parley's provenance.
 - ``plover``: the PLOVER manual's field names (draft 0.8 and later: ``id``, ``date``,
   ``event``, ``mode``, ``context``, ``actor``, ``recipient``, …), lists where the
-  manual has lists, plus ``cameo`` and Parley's provenance under ``parley``.
+  manual has lists, plus ``cameo``, Parley's provenance under ``parley``, and the event
+  as stored under ``parley_event`` (what ``parley import --format plover`` reads back).
 
 ``recorded_by`` is read with ``getattr``: stored records carry it from the version that
 records who appended each event on; before that it is null.
@@ -37,11 +38,12 @@ from typing import Any, Literal
 import orjson
 from starlette.datastructures import URL
 
-from api.schemas import event_detail_json
+from api.schemas import event_detail_json, events_json
 from domain.coding import MEETINGS_OF_EQUALS, acled_sub_event, name_of, notes, roles, where
 from domain.instants import utc_text
 from domain.values import Actor, Place, Source, region_country
 from projections.export import ExportHead, ExportRow
+from store.codec import answer_json
 
 Format = Literal["ndjson", "csv", "plover"]
 FORMATS: tuple[Format, ...] = ("ndjson", "csv", "plover")
@@ -171,13 +173,17 @@ CSV_COLUMNS = (
     "recorded_at",
     "recorded_by",
     "hash",
+    "parley_event",
 )
 """The CSV's columns, in order. ACLED's names where ACLED has the field (``event_date``,
 ``time_precision``, ``event_type``, ``sub_event_type``, ``actor1``, ``assoc_actor_1``,
 ``actor2``, ``iso``, ``location``, ``source``, ``notes``), then the codes, then Parley's
 provenance. ``event_type`` is Parley's type; ``sub_event_type`` is ACLED's own where
 ACLED records such an event (``domain.coding.acled_sub_event``: "Agreement", the kinds
-of fighting), else empty."""
+of fighting), else empty. The last, ``parley_event``, is the event as stored (its JSON
+as ``GET /events/{id}`` shows it, with ``corrections``: those applied to the row), which
+``parley import --format csv`` reads back; it begins with ``{``, so no spreadsheet
+reads it as a formula."""
 
 
 CSV_TEXT_COLUMNS = frozenset(
@@ -315,7 +321,15 @@ def _csv_row(head: ExportHead, row: ExportRow) -> list[Any]:
         utc_text(record.recorded_at),
         record.recorded_by,
         record.hash,
+        stored_event_json(row).decode(),
     ]
+
+
+def stored_event_json(row: ExportRow) -> bytes:
+    """The row's event as stored and as the API shows it, with the corrections applied to
+    the row: what ``parley import`` needs to store it again (CSV's ``parley_event``
+    column, PLOVER's ``parley_event`` field)."""
+    return answer_json(row.record)[:-1] + b',"corrections":' + events_json(row.corrections) + b"}"
 
 
 def _roles(head: ExportHead, row: ExportRow) -> tuple[list[Actor], list[Actor]]:
@@ -415,6 +429,7 @@ def plover_record(head: ExportHead, row: ExportRow) -> dict[str, Any]:
             "recorded_by": record.recorded_by,
             "hash": record.hash,
         },
+        "parley_event": orjson.Fragment(stored_event_json(row)),
     }
     return fields
 

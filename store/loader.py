@@ -45,6 +45,24 @@ def slug_for(path: Path) -> str:
     return path.name.split(".")[0]
 
 
+def line_id(slug: str, line: str) -> str:
+    """The id of an event sent without one: derived from its negotiation and its text,
+    so that loading the same line again stores nothing new."""
+    return str(uuid5(_LINE_IDS, f"{slug}\n{line}"))
+
+
+def check_event(raw: Any) -> AnyEvent | list[tuple[str, str]]:
+    """One event from JSON-like data, validated as every way in validates it (the append
+    route's ``any_event``); else its problems as (dotted field, message)."""
+    try:
+        return parse_event(raw)
+    except ValidationError as error:
+        return [
+            (".".join(str(p) for p in error_loc(entry)) or "type", entry["msg"])
+            for entry in error.errors()
+        ]
+
+
 def read_events(path: Path, slug: str) -> list[AnyEvent]:
     """Parse and validate every line; raise LoadError naming each bad line and field."""
     events: list[AnyEvent] = []
@@ -58,13 +76,12 @@ def read_events(path: Path, slug: str) -> list[AnyEvent]:
             problems.append(f"{path}:{number}: not JSON ({error})")
             continue
         if isinstance(raw, dict) and "id" not in raw:
-            raw["id"] = str(uuid5(_LINE_IDS, f"{slug}\n{line.decode()}"))
-        try:
-            events.append(parse_event(raw))
-        except ValidationError as error:
-            for entry in error.errors():
-                field = ".".join(str(p) for p in error_loc(entry)) or "type"
-                problems.append(f"{path}:{number}: {field}: {entry['msg']}")
+            raw["id"] = line_id(slug, line.decode())
+        checked = check_event(raw)
+        if isinstance(checked, list):
+            problems.extend(f"{path}:{number}: {field}: {message}" for field, message in checked)
+        else:
+            events.append(checked)
     if problems:
         raise LoadError(problems)
     return events

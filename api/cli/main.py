@@ -1,7 +1,8 @@
-"""The ``parley`` command: serve the API, load NDJSON, verify the log and saved heads,
-print signed heads, dump and restore the log, redact a person, show a state, export a
-negotiation (NDJSON, CSV, PLOVER), run, rebuild or report on the subscribing projections
-(``parley project …``), and manage named tokens (``parley token …``, in api/cli/tokens.py)."""
+"""The ``parley`` command: serve the API, load NDJSON, import files (``parley import``),
+verify the log and saved heads, print signed heads, dump and restore the log, redact a
+person, show a state, export a negotiation (NDJSON, CSV, PLOVER), run, rebuild or report
+on the subscribing projections (``parley project …``), and manage named tokens
+(``parley token …``, in api/cli/tokens.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from api.cli import backup, codebook, export, load, project, redact, serve, state, verify
+from api.cli import backup, codebook, export, import_, load, project, redact, serve, state, verify
 from api.cli import tokens as token_cli
 from api.cli.common import Subcommands, errors
 from api.settings import Settings
@@ -17,6 +18,7 @@ from api.settings import Settings
 COMMANDS: tuple[Callable[[Subcommands], None], ...] = (
     serve.add_serve,
     load.add_load,
+    import_.add_import,
     state.add_state,
     export.add_export,
     verify.add_verify,

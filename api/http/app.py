@@ -20,6 +20,7 @@ from api.http.routes import (
     export,
     heads,
     health,
+    imports,
     negotiations,
     projections,
     ready,
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
     app.include_router(negotiations.router)
     app.include_router(state.router)
     app.include_router(export.router)
+    app.include_router(imports.router)
     app.include_router(charts.router)
     app.include_router(stream.router)  # before /events/{event_id} claims "stream"
     app.include_router(events.router)

@@ -25,9 +25,10 @@ class Mapped(NamedTuple):
 Mapper = Callable[[TextIO], Iterator[Mapped]]  # streams: reads the file lazily, never whole
 
 
-def _foreign(module: str, function: str) -> Mapper:
-    """A mapper found in ``api.imports.<module>`` when first used, so that this package
-    loads whether or not that module is installed."""
+def lazy(module: str, function: str) -> Mapper:
+    """The mapper ``function`` of ``api.imports.<module>``, imported when first used:
+    this package imports none of its modules (they import it), and a format whose
+    module this build lacks is one problem, not an import error."""
 
     def mapper(stream: TextIO) -> Iterator[Mapped]:
         try:
@@ -41,28 +42,10 @@ def _foreign(module: str, function: str) -> Mapper:
     return mapper
 
 
-def _ndjson(stream: TextIO) -> Iterator[Mapped]:
-    from api.imports.ndjson import ndjson_records
-
-    return ndjson_records(stream)
-
-
-def _csv(stream: TextIO) -> Iterator[Mapped]:
-    from api.imports.csv import csv_rows
-
-    return csv_rows(stream)
-
-
-def _plover(stream: TextIO) -> Iterator[Mapped]:
-    from api.imports.ndjson import plover_lines
-
-    return plover_lines(stream, _foreign("plover", "plover_records"))
-
-
 FORMATS: dict[str, Mapper] = {
-    "ndjson": _ndjson,
-    "csv": _csv,
-    "plover": _plover,
-    "acled": _foreign("acled", "acled_rows"),
+    "ndjson": lazy("ndjson", "ndjson_records"),
+    "csv": lazy("csv", "csv_rows"),
+    "plover": lazy("ndjson", "plover_export_or_foreign"),
+    "acled": lazy("acled", "acled_rows"),
 }
 """Each format's mapper; ``plover`` also reads POLECAT."""
