@@ -40,6 +40,10 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+# The tests share one page and one store, and later ones act on what earlier ones
+# recorded: one worker runs them all, in order.
+pytestmark = pytest.mark.xdist_group("desk")
+
 # --- fixtures: named as tests/conftest.py's SLOW_FIXTURES know them ------------------------
 
 

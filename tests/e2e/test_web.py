@@ -227,19 +227,18 @@ def test_as_of_28_may_the_page_shows_round_two_proposed_in_istanbul_hosted_by_tu
     assert text(browser, "#echo-as-of") == "2025-05-28T23:59:59.999999Z"
     assert text(browser, "#echo-position") == "16"
     known_at = text(browser, "#echo-known-at")
+    reported_at = text(browser, "#echo-reported-at")
     curl = text(browser, "#curl-state")
     assert curl.startswith("curl -s '")
     url = curl.split("'")[1]
     assert url == (
         f"{web_server.url}/negotiations/istanbul-2025/state"
-        f"?as_of=2025-05-28T23:59:59.999999Z&known_at={known_at}"
+        f"?as_of=2025-05-28T23:59:59.999999Z&known_at={known_at}&reported_at={reported_at}"
     )
     repeated = httpx.get(url).json()
-    assert (repeated["as_of"], repeated["known_at"], repeated["position"]) == (
-        "2025-05-28T23:59:59.999999Z",
-        known_at,
-        16,
-    )
+    assert (
+        repeated["as_of"], repeated["known_at"], repeated["reported_at"], repeated["position"]
+    ) == ("2025-05-28T23:59:59.999999Z", known_at, reported_at, 16)
     assert [r["round"] for r in repeated["rounds"]] == [1, 2]
 
     # The timeline: every event to 28 May with its sources; the phone call flagged.
