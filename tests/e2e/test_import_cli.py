@@ -82,3 +82,39 @@ def test_an_unknown_format_is_refused_by_name(store_config: StoreConfig) -> None
     done = _parley(store_config, "import", str(EXAMPLE), "--format", "xlsx")
     assert done.returncode == 2
     assert "--format" in done.stderr
+
+
+FIXTURES = REPO / "tests" / "fixtures" / "imports"
+
+
+def _negotiation_events(config: StoreConfig, slug: str) -> list[str]:
+    with ConflictLog(config) as log:
+        return [str(r.event.id) for r in log.negotiation_events(slug)] if log.exists(slug) else []
+
+
+def test_plover_and_acled_files_import_once_and_name_every_line_that_does_not_map(
+    store_config: StoreConfig,
+) -> None:
+    """The files built to PLOVER's and ACLED's specifications (tests/fixtures/imports):
+    what maps is stored, a second import stores nothing new, and each line that does
+    not map (a malformed one among them) is named by its number, with nothing of it
+    stored."""
+    opened = _parley(store_config, "import", str(EXAMPLE), "--format", "ndjson",
+                     "--negotiation", SLUG)
+    assert opened.returncode == 0, opened.stderr
+    before = len(_stored(store_config))
+    for name, kind, malformed in (("plover.jsonl", "plover", 11), ("acled.csv", "acled", 9)):
+        path = FIXTURES / name
+        first = _parley(store_config, "import", str(path), "--format", kind,
+                        "--negotiation", SLUG)
+        assert first.returncode == 1, first.stdout  # some lines do not map, by design
+        assert f"line {malformed}:" in first.stderr, first.stderr
+        stored = len(_stored(store_config))
+        assert stored > before, first.stdout
+        assert f"stored {stored - before} new, 0 already stored" in first.stdout
+
+        again = _parley(store_config, "import", str(path), "--format", kind,
+                        "--negotiation", SLUG)
+        assert f"stored 0 new, {stored - before} already stored" in again.stdout, again.stdout
+        assert len(_stored(store_config)) == stored
+        before = stored
