@@ -119,7 +119,7 @@ def record(client: TestClient, slug: str, prefix: str, shape: str) -> tuple[byte
         answer = client.post(f"/negotiations/{slug}/events", json=batch, headers=AUTH)
         assert answer.status_code == 201, answer.text
         state = client.get(f"/negotiations/{slug}/state", params={"as_of": "2025-12-31"}).json()
-        del state["known_at"], state["position"]
+        del state["known_at"], state["reported_at"], state["position"]
         text = orjson.dumps(state).replace(slug.encode(), b"SLUG")
         states.append(text.replace(f'"{prefix}0000000-'.encode(), b'"X0000000-'))
     return states[0], states[1]

@@ -95,11 +95,11 @@ class RequestBody(io.RawIOBase):
 
 _BODY = {
     "requestBody": {
-        "description": "the file, as is",
-        "content": {
-            "application/x-ndjson": {"schema": {"type": "string"}},
-            "text/csv": {"schema": {"type": "string"}},
-        },
+        "description": "the file, as is: any bytes are a file, and what does not read as "
+        "its format is a problem in the report, named by its line",
+        # An empty schema: no body is invalid as such ("type: string" would call a
+        # number or a JSON array sent as text/csv invalid, which it is not).
+        "content": {"application/x-ndjson": {"schema": {}}, "text/csv": {"schema": {}}},
     }
 }
 
