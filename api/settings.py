@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -13,6 +14,16 @@ from projections.service import DEFAULT_MAX_EVENTS, DEFAULT_MAX_NEGOTIATIONS
 from store.config import StoreConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _founding_example(name: str = "istanbul-2025.ndjson") -> Path:
+    """The checkout's ``examples/``, else the copy an installed wheel put under
+    ``<prefix>/share/parley/examples`` (pyproject.toml's data-files)."""
+    checkout = REPO_ROOT / "examples" / name
+    if checkout.exists():
+        return checkout
+    return Path(sys.prefix) / "share" / "parley" / "examples" / name
+
 
 
 class Settings(BaseSettings):
@@ -78,7 +89,7 @@ class Settings(BaseSettings):
         default=30, gt=0, description="a heavy answer whose client reads nothing this long is cut"
     )
     example: Path | None = Field(
-        default=REPO_ROOT / "examples" / "istanbul-2025.ndjson",
+        default=_founding_example(),
         description="NDJSON loaded into an empty store at start-up; empty to skip",
     )
     workers: int = Field(default=1, ge=1, le=64, description="server processes on one socket")

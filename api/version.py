@@ -27,3 +27,22 @@ def version() -> str:
         return metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:
         return "0+unknown"
+
+
+ROOTS = ("api", "domain", "store", "projections", "parley")
+"""Parley's import roots: installed side by side, as in the repository."""
+
+
+def shadowed_roots() -> dict[str, str]:
+    """Each of Parley's import roots that some other software's package of the same name
+    answers, with where that one lives (empty when Parley is whole)."""
+    import importlib.util
+
+    home = Path(__file__).resolve().parent.parent
+    found: dict[str, str] = {}
+    for root in ROOTS:
+        spec = importlib.util.find_spec(root)
+        origin = spec.origin if spec is not None else None
+        if origin is None or Path(origin).resolve().parent.parent != home:
+            found[root] = origin or "(a namespace package, or nothing)"
+    return found

@@ -107,3 +107,11 @@ def test_the_banner_prints_only_once_the_port_answers(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def test_another_package_named_like_a_parley_root_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "__init__.py").write_text("")
+    done = parley("--version", env={"PYTHONPATH": str(tmp_path)})
+    assert done.returncode == 1
+    assert f"Parley's 'store' is shadowed by {tmp_path / 'store' / '__init__.py'}" in done.stderr

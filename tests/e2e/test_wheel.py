@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -13,6 +14,8 @@ import httpx
 import pytest
 from support import EXAMPLE, REPO, free_port
 
+from api.version import ROOTS
+
 pytestmark = pytest.mark.slow
 
 
@@ -22,13 +25,33 @@ def run(*command: str | Path, cwd: Path) -> None:
 
 
 def test_the_wheel_installs_outside_the_checkout_and_serves(tmp_path: Path) -> None:
+    # From the files a clone has (a build/ folder of the checkout's could add stale ones):
+    # the sdist, then the wheel built from the sdist, as pip builds one it downloaded.
+    source = tmp_path / "source"
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
+    for name in filter(None, listed):
+        if (REPO / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, source / name)
     wheels = tmp_path / "wheels"
-    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", wheels, REPO, cwd=tmp_path)
+    run(sys.executable, "-m", "build", "--sdist", "--outdir", wheels, source, cwd=tmp_path)
+    (sdist,) = wheels.glob("parley-*.tar.gz")
+    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", wheels, sdist, cwd=tmp_path)
     (wheel,) = wheels.glob("parley-*.whl")
     shipped = set(zipfile.ZipFile(wheel).namelist())
+    modules = [name for name in listed if name.endswith(".py") and name.split("/")[0] in ROOTS]
+    assert modules and set(modules) <= shipped  # every subpackage, every module
     for folder in ("api/http/static", "domain/reference"):
         for file in (REPO / folder).iterdir():
             assert f"{folder}/{file.name}" in shipped
+    data = f"parley-{wheel.name.split('-')[1]}.data/data/share/parley/examples"
+    assert f"{data}/{EXAMPLE.name}" in shipped
     # The dependencies come from the index pip is configured with (`pip config list`:
     # this machine's is local). Not --system-site-packages: this environment holds Parley
     # installed editable, which would import the checkout.
@@ -51,8 +74,6 @@ def test_the_wheel_installs_outside_the_checkout_and_serves(tmp_path: Path) -> N
             str(port),
             "--data-dir",
             data,
-            "--example",
-            EXAMPLE,
         ],
         cwd=tmp_path,
         env={**env, "PARLEY_ADMIN_TOKEN": "wheel-test-token"},
