@@ -14,7 +14,7 @@ from api.cli import backup, codebook, export, import_, load, project, redact, se
 from api.cli import tokens as token_cli
 from api.cli.common import Subcommands, errors
 from api.settings import Settings
-from api.version import shadowed_roots, version
+from api.version import version
 
 COMMANDS: tuple[Callable[[Subcommands], None], ...] = (
     serve.add_serve,
@@ -44,14 +44,6 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    shadowed = shadowed_roots()
-    if shadowed:
-        # Parley installs top-level packages (api, store, domain, …): software with a
-        # package of the same name in the same environment breaks one of the two.
-        for root, where in shadowed.items():
-            errors.print(f"Parley's '{root}' is shadowed by {where}", highlight=False)
-        errors.print("install Parley into a virtual environment of its own (README: Installing)")
-        return 1
     args = parser().parse_args(argv)
     try:
         code: int = args.run(args)

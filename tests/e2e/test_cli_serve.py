@@ -110,8 +110,21 @@ def test_the_banner_prints_only_once_the_port_answers(tmp_path: Path) -> None:
 
 
 def test_another_package_named_like_a_parley_root_is_refused(tmp_path: Path) -> None:
+    # Another's ``store`` first on the path, as in a shared site-packages; the checkout's
+    # ``api`` comes from the parley script's own environment.
     (tmp_path / "store").mkdir()
     (tmp_path / "store" / "__init__.py").write_text("")
-    done = parley("--version", env={"PYTHONPATH": str(tmp_path)})
+    script = Path(sys.executable).parent / "parley"
+    done = subprocess.run(
+        [script, "--version"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1
-    assert f"Parley's 'store' is shadowed by {tmp_path / 'store' / '__init__.py'}" in done.stderr
+    assert done.stderr.splitlines()[0] == (
+        f"Parley's 'store' is shadowed by {tmp_path / 'store' / '__init__.py'}"
+    )
+    assert "Traceback" not in done.stderr
