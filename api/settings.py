@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -15,6 +16,16 @@ from store.config import StoreConfig
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def _founding_example(name: str = "istanbul-2025.ndjson") -> Path:
+    """The checkout's ``examples/``, else the copy an installed wheel put under
+    ``<prefix>/share/parley/examples`` (pyproject.toml's data-files)."""
+    checkout = REPO_ROOT / "examples" / name
+    if checkout.exists():
+        return checkout
+    return Path(sys.prefix) / "share" / "parley" / "examples" / name
+
+
+
 class Settings(BaseSettings):
     """Every knob Parley has. Each field is ``PARLEY_<NAME>`` in the environment.
 
@@ -23,13 +34,18 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PARLEY_", extra="ignore")
 
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=1, le=65535)
-    data_dir: Path = StoreConfig.data_dir
+    host: str = Field(default="127.0.0.1", description="the address to listen on")
+    port: int = Field(default=8000, ge=1, le=65535, description="the port to listen on")
+    data_dir: Path = Field(
+        default=StoreConfig.data_dir,
+        description="the SQLite file, the admin token, the signing key and the keys",
+    )
     database_url: str | None = Field(
         default=None, description="postgresql://user:pass@host:port/db; SQLite when unset"
     )
-    database_schema: str = StoreConfig.postgres_schema
+    database_schema: str = Field(
+        default=StoreConfig.postgres_schema, description="PostgreSQL: the schema of the tables"
+    )
     key_dir: Path | None = Field(
         default=None,
         description="the key-encryption key files that wrap the person keys; default "
@@ -48,7 +64,9 @@ class Settings(BaseSettings):
         description="per token and worker: N/second, N/minute or N/hour (N at once, then "
         "N per period); unset: no limit",
     )
-    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="a request body larger than this is refused (413)"
+    )
     max_header_bytes: int = Field(
         default=64 * 1024,
         ge=1024,
@@ -71,10 +89,10 @@ class Settings(BaseSettings):
         default=30, gt=0, description="a heavy answer whose client reads nothing this long is cut"
     )
     example: Path | None = Field(
-        default=REPO_ROOT / "examples" / "istanbul-2025.ndjson",
+        default=_founding_example(),
         description="NDJSON loaded into an empty store at start-up; empty to skip",
     )
-    workers: int = Field(default=1, ge=1, le=64)
+    workers: int = Field(default=1, ge=1, le=64, description="server processes on one socket")
     heartbeat_seconds: float = Field(
         default=15, gt=0, description="longest silence on a live stream before a heartbeat"
     )

@@ -14,6 +14,7 @@ from api.cli import backup, codebook, export, import_, load, project, redact, se
 from api.cli import tokens as token_cli
 from api.cli.common import Subcommands, errors
 from api.settings import Settings
+from api.version import version
 
 COMMANDS: tuple[Callable[[Subcommands], None], ...] = (
     serve.add_serve,
@@ -35,6 +36,7 @@ COMMANDS: tuple[Callable[[Subcommands], None], ...] = (
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="parley", description=__doc__)
+    top.add_argument("--version", action="version", version=f"parley {version()}")
     commands = top.add_subparsers(dest="command", required=True)
     for add in COMMANDS:
         add(commands)

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import socket
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Literal, get_args, get_origin
+
+import httpx
+from pydantic import ValidationError
 
 from api.cli.common import Subcommands, console, errors
 from api.cli.load import load_file
 from api.settings import Settings
 from api.tokens import admin_token
+from api.version import version
 from store.loader import slug_for
 from store.log import ConflictLog
 
@@ -26,14 +36,122 @@ def _example_missing(log: ConflictLog, example: Path) -> bool:
     return 0 < log.version_of(slug_for(example)) < expected
 
 
+SECRETS = frozenset({"admin_token", "read_token"})
+"""Settings with no flag: a token on the command line is in every user's ``ps``."""
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _variable(name: str) -> str:
+    return f"PARLEY_{name.upper()}"
+
+
+def _shown(default: object) -> str:
+    if default is None:
+        return "unset"
+    if isinstance(default, bool):
+        return "off" if not default else "on"
+    return str(default)
+
+
+def add_setting_flags(serve: argparse.ArgumentParser) -> None:
+    """One flag per ``Settings`` field (but the tokens), so that they cannot drift: its
+    help gives the field's description, its default and its ``PARLEY_*`` variable."""
+    flags = serve.add_argument_group(
+        "settings",
+        "each flag overrides its PARLEY_* variable; tokens come only from "
+        "the environment (PARLEY_ADMIN_TOKEN, PARLEY_READ_TOKEN)",
+    )
+    for name, field in Settings.model_fields.items():
+        if name in SECRETS:
+            continue
+        about = field.description or name.replace("_", " ")
+        text = f"{about} (default: {_shown(field.default)}; {_variable(name)})"
+        text = text.replace("%", "%%")
+        if field.annotation is bool:
+            flags.add_argument(_flag(name), dest=name, action="store_true", default=None, help=text)
+            continue
+        choices = get_args(field.annotation) if get_origin(field.annotation) is Literal else None
+        flags.add_argument(_flag(name), dest=name, metavar=name.upper(), choices=choices, help=text)
+
+
+def settings_from(args: argparse.Namespace) -> Settings | None:
+    """The settings, each flag given written over its variable (the workers, which
+    read the environment, see it too); ``None`` once each invalid value is printed."""
+    for name in Settings.model_fields:
+        value = getattr(args, name, None)
+        if value is not None:
+            os.environ[_variable(name)] = "1" if value is True else str(value)
+    try:
+        return Settings()
+    except ValidationError as error:
+        for problem in error.errors():
+            name = str(problem["loc"][0]) if problem["loc"] else "?"
+            given = _flag(name) if getattr(args, name, None) is not None else _variable(name)
+            errors.print(f"{given}: {problem['msg']}", soft_wrap=True, highlight=False)
+        return None
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything starts (``OSError`` if it cannot be)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)  # uvicorn's backlog: clients wait here while the app starts
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)  # the workers serve it
+    return sock
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def announce_when_answering(host: str, port: int, banner: Callable[[], None]) -> None:
+    """Print ``banner`` once this server answers ``/health`` with its store open: the
+    socket is bound and listening, and the app (every worker's, or the first) started."""
+    local = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    health = f"{_url(local, port)}/health"
+
+    def wait() -> None:
+        while True:
+            try:
+                answer = httpx.get(health, timeout=5)
+                if answer.status_code == 200 and answer.json().get("backend") != "starting":
+                    banner()
+                    return
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(0.1)
+
+    threading.Thread(target=wait, name="parley-banner", daemon=True).start()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from api.signing import signing_key
 
-    if args.new_signing_key:
-        os.environ["PARLEY_NEW_SIGNING_KEY"] = "1"  # the workers read it too
-    settings = Settings()
+    settings = settings_from(args)
+    if settings is None:
+        return 2
+    try:
+        listening = bind(settings.host, settings.port)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        if error.errno == errno.EADDRINUSE:
+            line = f"port {settings.port} on {settings.host} is in use: {reason}"
+        else:
+            line = f"cannot listen on {settings.host} port {settings.port}: {reason}"
+        errors.print(line, soft_wrap=True, highlight=False, markup=False)
+        return 1
     config = settings.store_config()
     signing_key(settings.signing_key_file, new_key=settings.new_signing_key)  # before workers
     with ConflictLog(config) as log:
@@ -43,13 +161,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
             else:
                 errors.print(f"example {settings.example} not found; starting empty")
     token = admin_token(settings)
-    base = f"http://{settings.host}:{settings.port}"
-    console.print(f"\n[bold]Parley[/bold] is serving {config.describe()}")
-    console.print(f"  URL:    {base}")
-    console.print(f"  docs:   {base}/docs")
-    console.print(f"  token:  {token}")
-    console.print(f"  try:    curl {base}/negotiations\n")
-    uvicorn.run(
+    base = _url(settings.host, settings.port)
+
+    def banner() -> None:
+        console.print(f"\n[bold]Parley[/bold] {version()} is serving {config.describe()}")
+        console.print(f"  URL:    {base}")
+        console.print(f"  docs:   {base}/docs")
+        console.print(f"  token:  {token}")
+        console.print(f"  try:    curl {base}/negotiations\n")
+
+    server_config = uvicorn.Config(
         "api.http.app:create_app",
         factory=True,
         host=settings.host,
@@ -66,15 +187,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
         http="api.http.protocol:BoundedHttpToolsProtocol",
         h11_max_incomplete_event_size=settings.max_header_bytes,
     )
+    server = uvicorn.Server(server_config)
+    announce_when_answering(settings.host, settings.port, banner)
+    try:
+        if server_config.workers > 1:
+            Multiprocess(server_config, sockets=[listening]).run()
+        else:
+            server.run(sockets=[listening])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        listening.close()
+    if server_config.workers == 1 and not server.started:
+        return 1  # the app failed to start; uvicorn logged why
     return 0
 
 
 def add_serve(commands: Subcommands) -> None:
-    serve = commands.add_parser("serve", help="start the HTTP API (settings from PARLEY_*)")
-    serve.add_argument(
-        "--new-signing-key",
-        action="store_true",
-        help="make a new signing key if the one that signed heads is missing or damaged "
-        "(PARLEY_NEW_SIGNING_KEY=1; the old key stays listed by GET /keys)",
+    serve = commands.add_parser(
+        "serve",
+        help="start the HTTP API (flags or PARLEY_* variables)",
+        description="Start the HTTP API. Each setting is a flag or a PARLEY_* variable; "
+        "the flag wins. The banner prints once the server answers.",
     )
+    add_setting_flags(serve)
     serve.set_defaults(run=cmd_serve)

@@ -34,6 +34,7 @@ from api.http.routes import (
 from api.settings import Settings
 from api.signing import signing_key
 from api.tokens import Authenticator, admin_token
+from api.version import version
 from projections.runner import Projections
 from projections.service import AsOf
 from projections.tail import LogTail
@@ -85,7 +86,7 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
 
     app = FastAPI(
         title="Parley",
-        version="0.1.0",
+        version=version(),
         description=DESCRIPTION,
         lifespan=lifespan,
         responses=openapi.PROBLEMS,

@@ -42,6 +42,7 @@ from urllib.parse import parse_qs
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.ratelimit import HeavyClass, Limits
+from api.version import version
 
 logger = logging.getLogger("parley")
 
@@ -191,6 +192,7 @@ class Guard:
             "status": "ok",
             "backend": log.backend if log is not None else "starting",
             "position": position,
+            "version": version(),
         }
         await _send_json(send, 200, body, [])
 

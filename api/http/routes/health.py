@@ -9,14 +9,22 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
 from api.http.deps import CanRead, LogDep
+from api.version import version
 
 router = APIRouter(tags=["service"])
 
 
 @router.get("/health")
 def health(log: LogDep) -> dict[str, Any]:
-    """Liveness, the backend and the last position."""
-    return {"status": "ok", "backend": log.backend, "position": log.last_position()}
+    """Liveness, the backend, the last position and Parley's version.
+
+    ``api.http.guard`` answers it first; this route documents it in the OpenAPI."""
+    return {
+        "status": "ok",
+        "backend": log.backend,
+        "position": log.last_position(),
+        "version": version(),
+    }
 
 
 @router.get("/verify", dependencies=[CanRead])
