@@ -120,6 +120,11 @@ class Settings(BaseSettings):
         "damaged (it is retired, and GET /keys keeps listing it); never rotates a key that "
         "loads",
     )
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        default="info",
+        description="the level of Parley's logs (stderr: JSON lines, text on a terminal); "
+        "info logs one line per request, warning only what went wrong",
+    )
     wait_for_seconds: float = Field(
         default=5.0, gt=0, le=60, description="longest a read waits for ?wait_for=<position>"
     )
@@ -136,6 +141,11 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_any_case(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("rate_limit")
     @classmethod

@@ -49,6 +49,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     console.print(f"  docs:   {base}/docs")
     console.print(f"  token:  {token}")
     console.print(f"  try:    curl {base}/negotiations\n")
+    if settings.workers > 1:  # every worker's figures, added up at /metrics
+        from api.http.observe import prepare_multiprocess
+
+        prepare_multiprocess(settings.data_dir, settings.port)
     uvicorn.run(
         "api.http.app:create_app",
         factory=True,
