@@ -91,6 +91,12 @@ class Settings(BaseSettings):
         description="inline: run the projections in the API process; off: workers run them "
         "(parley project run)",
     )
+    ready_max_lag: int = Field(
+        default=1000,
+        ge=0,
+        description="with inline projections, /health/ready answers 503 while one is more "
+        "than this many events behind the log",
+    )
     asof_max_negotiations: int = Field(
         default=DEFAULT_MAX_NEGOTIATIONS,
         ge=1,
