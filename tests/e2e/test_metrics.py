@@ -7,6 +7,7 @@ import io
 import json
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,9 +103,11 @@ def test_the_lag_of_each_projection_and_the_as_of_cache_are_shown(opened: TestCl
     assert value(after, cache, outcome="hit") >= value(before, cache, outcome="hit") + 1
     projections = {status["name"] for status in opened.get("/projections").json()["projections"]}
     assert projections
+    shown = samples(after)
     for name in projections:
-        assert ("parley_projection_lag_events", frozenset({("projection", name)})) in samples(after)
-        assert ("parley_projection_lag_seconds", frozenset({("projection", name)})) in samples(after)
+        labels = frozenset({("projection", name)})
+        assert ("parley_projection_lag_events", labels) in shown
+        assert ("parley_projection_lag_seconds", labels) in shown
 
 
 @pytest.fixture
@@ -200,6 +203,25 @@ def test_readiness_is_503_while_a_projection_is_behind_then_200(
         assert client.get("/health/ready").status_code == 200
 
 
+def subscribers(url: str) -> float:
+    with httpx.Client(base_url=url, timeout=10) as client:
+        return value(scrape(client), "parley_stream_subscribers")
+
+
+def assert_subscribers_counted(url: str) -> None:
+    """An open stream is one subscriber, whichever worker holds it; none once closed."""
+    assert subscribers(url) == 0
+    headers = {"Accept": "application/x-ndjson"}
+    with httpx.stream("GET", f"{url}/events/stream", headers=headers, timeout=10) as stream:
+        lines = stream.iter_lines()
+        assert json.loads(next(lines))  # the first event: the stream runs
+        assert subscribers(url) == 1
+    deadline = time.monotonic() + 10
+    while subscribers(url) != 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert subscribers(url) == 0
+
+
 def per_process(folder: Path, name: str, tmp_path: Path, **labels: str) -> list[float]:
     """``name``'s figure in each worker's own file (a worker's counters are one file)."""
     figures = []
@@ -239,5 +261,6 @@ def test_two_workers_add_their_figures_up(store_config: StoreConfig, tmp_path: P
         figures = per_process(folder, "parley_http_requests_total", tmp_path, **labels)
         assert len([f for f in figures if f]) == 2, figures  # both workers answered some
         assert sum(figures) == count
+        assert_subscribers_counted(server.url)
     finally:
         stop_server(server)
