@@ -61,7 +61,6 @@ def configure_logging(level: str, stream: TextIO | None = None) -> None:
     handler.setFormatter(TextFormatter() if _is_terminal(stream) else JsonFormatter())
     root.addHandler(handler)
     root.setLevel(level.upper())
-    root.propagate = False
 
 
 def _is_terminal(stream: TextIO) -> bool:

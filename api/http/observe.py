@@ -8,8 +8,8 @@ sent it counts the request by route *template* and status, observes its latency,
 401s and 429s by token *name*, and writes one access-log line.
 
 Metrics live in one registry per process; under ``--workers N`` each worker writes its
-figures to files in ``PROMETHEUS_MULTIPROC_DIR`` (set by ``prepare_multiprocess`` before
-the workers start) and ``/metrics`` adds every worker's up.
+figures to files in ``PROMETHEUS_MULTIPROC_DIR`` (``api.multiprocess``, set before the
+workers start) and ``/metrics`` adds every worker's up.
 """
 
 from __future__ import annotations
@@ -17,10 +17,8 @@ from __future__ import annotations
 import logging
 import os
 import re
-import shutil
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 from prometheus_client import (
@@ -35,7 +33,8 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+from api.multiprocess import MULTIPROC_ENV
+
 TOKEN_KEY = "parley.token"
 """The scope key where authentication leaves the name of the token a request used
 (``none``: no token sent; ``unknown``: a token no one has)."""
@@ -69,17 +68,6 @@ STREAM_SUBSCRIBERS = Gauge(
 )
 
 access = logging.getLogger("parley.access")
-
-
-def prepare_multiprocess(data_dir: Path, port: int) -> Path:
-    """Make (empty) this server's folder for the workers' metric files and point
-    prometheus-client at it; call before the workers start. Figures left by an earlier
-    run of the same server are removed: counters start again from zero."""
-    folder = data_dir / "metrics" / str(port)
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    os.environ[MULTIPROC_ENV] = str(folder)
-    return folder
 
 
 def exposition() -> tuple[bytes, str]:
@@ -173,5 +161,4 @@ __all__ = [
     "TOKEN_KEY",
     "Observe",
     "exposition",
-    "prepare_multiprocess",
 ]
