@@ -15,7 +15,7 @@ from api.esdb.wire import SERVER
 from api.http import errors, openapi
 from api.http.guard import Guard
 from api.http.limits import BodyLimit
-from api.http.observe import Observe
+from api.http.observe import Observe, forget_this_process
 from api.http.routes import (
     charts,
     events,
@@ -110,6 +110,7 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
         app.state.auth.tokens.close()
         if owned:
             app.state.log.close()
+        forget_this_process()
 
     app = FastAPI(
         title="Parley",

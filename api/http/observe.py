@@ -80,6 +80,13 @@ def exposition() -> tuple[bytes, str]:
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
+def forget_this_process() -> None:
+    """On a worker's way out: drop its live gauges (stream subscribers, lag), which
+    would otherwise count on after it; its counters stay, as counters must."""
+    if os.environ.get(MULTIPROC_ENV):
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
 def request_id_of(scope: Scope) -> str:
     """The client's ``X-Request-ID`` when it is short and plain, else a new one."""
     for name, value in scope.get("headers", ()):
@@ -161,4 +168,5 @@ __all__ = [
     "TOKEN_KEY",
     "Observe",
     "exposition",
+    "forget_this_process",
 ]
