@@ -148,7 +148,7 @@ def test_each_request_logs_one_json_line_and_echoes_its_request_id(opened: TestC
     try:
         given = opened.get(f"/negotiations/{SLUG}", headers={"X-Request-ID": "probe-42.a:b"})
         made = opened.get("/negotiations", headers={"X-Request-ID": "x" * 200})
-        hostile = opened.get("/negotiations", headers={"X-Request-ID": "a b\"<script>"})
+        hostile = opened.get("/negotiations", headers={"X-Request-ID": 'a b"<script>'})
     finally:
         configure_logging("info")
     assert given.headers["x-request-id"] == "probe-42.a:b"
