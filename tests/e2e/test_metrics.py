@@ -135,6 +135,20 @@ def test_401s_and_429s_are_counted_by_token_name_never_by_token(limited: TestCli
     assert TOKEN not in after
 
 
+def test_a_revoked_token_s_401s_are_counted_under_its_name(client: TestClient) -> None:
+    made = client.post("/tokens", json={"name": "ci-bot", "scope": "append"}, headers=AUTH)
+    assert made.status_code == 201, made.text
+    secret = made.json()["token"]
+    assert client.delete("/tokens/ci-bot", headers=AUTH).status_code == 200
+    before = scrape(client)
+    refused = client.get("/negotiations", headers={"Authorization": f"Bearer {secret}"})
+    assert refused.status_code == 401
+    after = scrape(client)
+    failures = "parley_auth_failures_total"
+    assert value(after, failures, token="ci-bot") == value(before, failures, token="ci-bot") + 1
+    assert secret not in after
+
+
 def test_metrics_need_a_token_when_reads_do(log: ConflictLog, store_config: StoreConfig) -> None:
     app = create_app(settings_for(store_config, read_token="reader-secret"), log=log)
     with TestClient(app) as client:
