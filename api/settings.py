@@ -109,6 +109,12 @@ class Settings(BaseSettings):
         description="inline: run the projections in the API process; off: workers run them "
         "(parley project run)",
     )
+    ready_max_lag: int = Field(
+        default=1000,
+        ge=0,
+        description="with inline projections, /health/ready answers 503 while one is more "
+        "than this many events behind the log",
+    )
     asof_max_negotiations: int = Field(
         default=DEFAULT_MAX_NEGOTIATIONS,
         ge=1,
@@ -138,6 +144,11 @@ class Settings(BaseSettings):
         "damaged (it is retired, and GET /keys keeps listing it); never rotates a key that "
         "loads",
     )
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        default="info",
+        description="the level of Parley's logs (stderr: JSON lines, text on a terminal); "
+        "info logs one line per request, warning only what went wrong",
+    )
     wait_for_seconds: float = Field(
         default=5.0, gt=0, le=60, description="longest a read waits for ?wait_for=<position>"
     )
@@ -154,6 +165,11 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_any_case(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("rate_limit")
     @classmethod

@@ -57,6 +57,7 @@ from eventsourcing.projection import ProjectionRunner
 from eventsourcing.utils import Environment
 
 from domain.negotiation import Recorded
+from projections import metrics
 from projections.negotiations_index import (
     NegotiationsIndex,
     NegotiationsIndexPostgres,
@@ -292,7 +293,10 @@ class _Worker:
                 self._run_once()
             except Exception as error:
                 self.error = f"{type(error).__name__}: {error}"
-                logger.exception("projection %s failed; restarting it", self.spec.name)
+                metrics.PROJECTION_RESTARTS.labels(projection=self.spec.name).inc()
+                logger.exception(
+                    "projection %s failed; restarting it in %.1f s", self.spec.name, delay
+                )
                 if time.monotonic() - started > RESTART_SECONDS[1]:
                     delay = RESTART_SECONDS[0]  # it ran a good while: not a crash loop
                 self._stopping.wait(delay)

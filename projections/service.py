@@ -22,6 +22,7 @@ from domain.errors import NegotiationNotFoundError
 from domain.events import KNOWLEDGE, LOG_FACTS, RECORDED_TYPES, REDACTIONS
 from domain.instants import clamped
 from domain.negotiation import Recorded
+from projections import metrics
 from projections.as_of import AsOfEngine
 from projections.rows import EngineRow
 from projections.state import State, initial_state
@@ -58,6 +59,7 @@ class AsOf:
             engine = self._engines.get(slug)
             if engine is not None:
                 self._engines.move_to_end(slug)
+        metrics.AS_OF_CACHE.labels(outcome="miss" if engine is None else "hit").inc()
         with lock:
             if engine is None:
                 engine = AsOfEngine(slug)
@@ -90,6 +92,7 @@ class AsOf:
         ):
             _, dropped = self._engines.popitem(last=False)
             total -= len(dropped)
+            metrics.AS_OF_CACHE.labels(outcome="eviction").inc()
 
     @property
     def cached_events(self) -> int:

@@ -19,6 +19,7 @@ time) refreshes the aggregate from the store and retries that request alone.
 
 from __future__ import annotations
 
+import logging
 import queue
 import random
 import threading
@@ -44,8 +45,11 @@ from domain.errors import (
 from domain.events import AnyEvent, EventCorrected, NegotiationOpened, encode_event
 from domain.negotiation import Negotiation, Recorded, check_corrections
 from domain.redaction import REDACTED_JSON, same_but_redacted
+from store import metrics
 from store.index import EventIndex, RecordingOrderError
 from store.keyring import Keyring
+
+logger = logging.getLogger("parley.writer")
 
 MAX_ATTEMPTS = 100  # lost races in a row before an unconditional append gives up
 BACKOFF_SECONDS = 0.001  # the first wait after a lost race; it doubles, up to 0.05 s
@@ -227,15 +231,26 @@ class Writer:
             touched = list({id(a): a for _, a, _, _ in prepared}.values())
             try:
                 recordings = self._put([r for a in touched for r in a.collect_events()])
-            except Exception:
+            except Exception as error:
                 # Another process won a race, or one request holds what the database
                 # refuses: take everything back and commit each request alone, so that
                 # only the one at fault fails.
+                metrics.WRITER_ERRORS.inc()
+                logger.warning(
+                    "a group of %d appends (%s) failed to commit, %s: %s; committing "
+                    "each alone",
+                    len(prepared),
+                    ", ".join(sorted({request.slug for request, _, _, _ in prepared})),
+                    type(error).__name__,
+                    error,
+                )
                 for aggregate in touched:
                     self._revert(aggregate)
                 alone = [request for request, _, _, _ in prepared] + alone
             else:
                 self._last_clock = recorded_at
+                metrics.WRITER_GROUP_SIZE.observe(len(prepared))
+                metrics.count_appended(r.type for _, _, records, _ in prepared for r in records)
                 positions = {
                     (r.domain_event.originator_id, r.domain_event.originator_version): (
                         r.notification.id
@@ -272,11 +287,13 @@ class Writer:
         """Store ``records`` and the person keys made to seal them, in ONE transaction
         (so a key is stored exactly when the first event sealed under it is)."""
         made = self.keyring.made_for(record.event_json for record in records)
+        started = time.perf_counter()
         try:
             recordings = self.events.put(records, person_keys=made)
         except BaseException:
             self.keyring.settle([])
             raise
+        metrics.WRITER_COMMIT_SECONDS.observe(time.perf_counter() - started)
         self.keyring.settle(made)
         return recordings
 
@@ -307,6 +324,8 @@ class Writer:
                     self._cache.pop(request.slug, None)
                     raise
                 self._last_clock = recorded_at
+                metrics.WRITER_GROUP_SIZE.observe(1)
+                metrics.count_appended(record.type for record in records)
                 for record, recording in zip(records, recordings, strict=True):
                     record.position = recording.notification.id
                 request.future.set_result(Appended(created=records, existing=existing))
@@ -484,6 +503,11 @@ class _Queue:
             try:
                 self._write(group)
             except BaseException as error:  # never leave a caller waiting
+                logger.exception(
+                    "the writer failed on a group of %d appends (%s)",
+                    len(group),
+                    ", ".join(sorted({request.slug for request in group})),
+                )
                 for request in group:
                     if not request.future.done():
                         request.future.set_exception(error)

@@ -170,6 +170,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         console.print(f"  token:  {token}")
         console.print(f"  try:    curl {base}/negotiations\n")
 
+    if settings.workers > 1:  # every worker's figures, added up at /metrics
+        from api.multiprocess import prepare_multiprocess
+
+        prepare_multiprocess(settings.data_dir, settings.port)
     server_config = uvicorn.Config(
         "api.http.app:create_app",
         factory=True,

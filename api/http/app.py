@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +15,7 @@ from api.esdb.wire import SERVER
 from api.http import errors, openapi
 from api.http.guard import Guard
 from api.http.limits import BodyLimit
+from api.http.observe import Observe, forget_this_process
 from api.http.routes import (
     charts,
     events,
@@ -21,6 +23,7 @@ from api.http.routes import (
     heads,
     health,
     imports,
+    metrics,
     negotiations,
     projections,
     ready,
@@ -31,6 +34,7 @@ from api.http.routes import (
     tokens,
     web,
 )
+from api.logs import configure_logging
 from api.settings import Settings
 from api.signing import signing_key
 from api.tokens import Authenticator, admin_token
@@ -51,6 +55,13 @@ Reads are open unless configured otherwise.
 """
 
 
+logger = logging.getLogger("parley")
+
+
+def _lags(projections: Projections) -> dict[str, int]:
+    return {status.name: status.lag for status in projections.status()}
+
+
 def create_app(settings: Settings | None = None, log: ConflictLog | None = None) -> FastAPI:
     """Build the app. ``log`` lets a caller share an already open store."""
     settings = settings or Settings()
@@ -58,6 +69,7 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level)
         if app.state.log is None:
             app.state.log = ConflictLog(settings.store_config())
         app.state.store_health = StoreHealth(app.state.log.probe)  # routes/ready.py
@@ -76,13 +88,30 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
             if not await anyio.to_thread.run_sync(
                 app.state.projections.catch_up, settings.wait_for_seconds
             ):
-                logging.getLogger("parley").warning("projections still catching up at start")
+                logger.warning(
+                    "projections still catching up at start",
+                    extra={"fields": {"status": _lags(app.state.projections)}},
+                )
+        logger.info(
+            "started",
+            extra={
+                "fields": {
+                    "pid": os.getpid(),
+                    "backend": app.state.log.backend,
+                    "store": settings.store_config().describe(),
+                    "projections": settings.projections,
+                    "workers": settings.workers,
+                }
+            },
+        )
         yield
+        logger.info("stopping", extra={"fields": {"pid": os.getpid()}})
         app.state.projections.close()
         app.state.tail.stop()
         app.state.auth.tokens.close()
         if owned:
             app.state.log.close()
+        forget_this_process()
 
     app = FastAPI(
         title="Parley",
@@ -103,6 +132,7 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
     openapi.install(app)
     app.include_router(health.router)
     app.include_router(ready.router)
+    app.include_router(metrics.router)
     app.include_router(heads.router)
     app.include_router(negotiations.router)
     app.include_router(state.router)
@@ -123,5 +153,6 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
         max_bytes=settings.max_body_bytes,
         headers_by_prefix={esdb.router.prefix: {"Server": SERVER}},
     )
+    app.add_middleware(Observe)  # request ids, metrics, the access log; inside Guard
     app.add_middleware(Guard, limits=settings.limits())  # outermost: /health first
     return app

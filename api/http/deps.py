@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.http.observe import TOKEN_KEY
 from api.settings import Settings
 from api.signing import Signer
 from api.tokens import Authenticator
@@ -83,9 +84,12 @@ async def authenticate(request: Request, credentials: Credentials) -> Identity |
     try:
         identity = await auth.identify(credentials.credentials)
     except TokenRevokedError as error:
+        request.scope[TOKEN_KEY] = str(error.value)  # the name, for metrics and logs
         raise HTTPException(401, f"{error}; ask an admin for a new one", _CHALLENGE) from None
     if identity is None:
+        request.scope[TOKEN_KEY] = "unknown"  # never the token itself
         raise HTTPException(401, "the bearer token is not recognised", _CHALLENGE)
+    request.scope[TOKEN_KEY] = identity.name
     auth.spend(identity)
     return identity
 

@@ -37,6 +37,8 @@ What is normalised, and why (nothing else is):
    the log (SQLite promises positions without holes; PostgreSQL leaves one for each
    rolled-back transaction), so it is the one value that differs between the two runs:
    it is written as ``"contiguous_positions":"(the backend's)"``.
+6. ``x-request-id`` is not written but checked: the questions send none, so each answer
+   carries a new one (``api.http.observe``), different every run.
 
 Left out: ``/health`` (it names the backend, which is what differs between the two
 runs), ``/projections`` (the runners' progress, not an answer about the log), the page
@@ -455,7 +457,9 @@ def ask(client: TestClient, question: Question) -> bytes:
     for pattern, replacement in question.normalise:
         content, found = re.subn(pattern, replacement, content)
         assert found == 1, f"{question.name}: {pattern!r} found {found} times, not once"
-    fields = [(name, value) for name, value in fields if name != "content-length"]
+    made = response.headers.get("x-request-id", "")
+    assert re.fullmatch("[0-9a-f]{32}", made), f"{question.name}: x-request-id {made!r}"
+    fields = [(n, value) for n, value in fields if n not in ("content-length", "x-request-id")]
     asked = [f"> {question.method} {question.target}"]
     asked += [f"> {name}: {value}" for name, value in headers.items()]
     if body is not None:

@@ -23,6 +23,7 @@ from api.formats import chunked
 from api.http.deps import CanRead, LogDep
 from api.http.filters import TypeFilter, types_of
 from api.http.guard import RELEASE_KEY
+from api.http.observe import STREAM_SUBSCRIBERS
 from api.invalid import InvalidRequestError
 from api.parsing import MAX_VERSION
 from domain.errors import NegotiationNotFoundError
@@ -88,10 +89,14 @@ async def _chunks(
     """Chunks of about ``api.formats.CHUNK`` bytes, a batch's last one sent as it is; closing the
     response closes the stream (and unfollows). A client that stops reading holds one
     chunk in the server's buffers, not a whole page of catch-up."""
-    async with aclosing(batches):
-        async for batch in batches:
-            for chunk in chunked(encode(message) for message in batch):
-                yield chunk
+    STREAM_SUBSCRIBERS.inc()
+    try:
+        async with aclosing(batches):
+            async for batch in batches:
+                for chunk in chunked(encode(message) for message in batch):
+                    yield chunk
+    finally:
+        STREAM_SUBSCRIBERS.dec()
 
 
 def _resume_position(after: int | None, last_event_id: str | None) -> int:

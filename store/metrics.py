@@ -1,0 +1,35 @@
+"""The store's Prometheus metrics: events appended and the writer's group commits.
+
+Defined here, below the HTTP layer, so that the writer counts without importing it;
+``api.http.metrics`` exposes them (with every other layer's) at ``/metrics``. Under
+several workers, prometheus-client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``)
+adds the processes' figures up."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client import Counter, Histogram
+
+EVENTS_APPENDED = Counter(
+    "parley_events_appended_total", "Events committed to the log, by event type", ["type"]
+)
+WRITER_GROUP_SIZE = Histogram(
+    "parley_writer_group_size",
+    "Append requests committed together in one transaction",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
+WRITER_COMMIT_SECONDS = Histogram(
+    "parley_writer_commit_seconds",
+    "Time to commit one group (the transaction and its fsync)",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+WRITER_ERRORS = Counter(
+    "parley_writer_errors_total", "Group commits the database refused (then retried alone)"
+)
+
+
+def count_appended(types: Iterable[str]) -> None:
+    """Count committed events by type."""
+    for name in types:
+        EVENTS_APPENDED.labels(type=name).inc()
