@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
+import time
 
-from api.logs import configure_logging
+from api.logs import QUEUED_LINES, configure_logging
 
 
 class Terminal(io.StringIO):
@@ -44,3 +46,35 @@ def test_a_terminal_gets_text() -> None:
 def test_the_level_comes_from_configuration() -> None:
     assert log_one(io.StringIO(), level="warning") == ""
     assert "hidden at info" in log_one(io.StringIO(), level="debug")
+
+
+class StuckPipe(io.StringIO):
+    """A stderr nobody reads: every write waits until ``reading`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reading = threading.Event()
+
+    def write(self, text: str) -> int:
+        self.reading.wait()
+        return super().write(text)
+
+
+def test_a_stderr_nobody_reads_never_stops_the_caller_and_the_lost_lines_are_told() -> None:
+    """The access log is written on the event loop: a full pipe must not stop it. Lines
+    beyond the queue are dropped, and counted once the pipe is read again."""
+    pipe = StuckPipe()
+    configure_logging("info", stream=pipe)
+    logger = logging.getLogger("parley.test")
+    try:
+        started = time.monotonic()
+        for n in range(QUEUED_LINES + 500):
+            logger.info("request %d", n)
+        assert time.monotonic() - started < 5  # it never waited on the pipe
+        pipe.reading.set()
+    finally:
+        configure_logging("info")
+    lines = pipe.getvalue().splitlines()
+    assert 0 < len(lines) <= QUEUED_LINES + 2
+    dropped = [json.loads(line) for line in lines if "were dropped" in line]
+    assert dropped and dropped[0]["level"] == "warning"
