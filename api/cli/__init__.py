@@ -1,11 +1,12 @@
-"""The ``parley`` command (``api.cli.main``)."""
+"""The ``parley`` command: ``entry`` guards the import roots, then runs ``api.cli.main``
+(named apart from that module, which tests and tools import as ``api.cli.main``)."""
 
 from __future__ import annotations
 
 import sys
 
 
-def main(argv: list[str] | None = None) -> int:
+def entry(argv: list[str] | None = None) -> int:
     """The entry point: first that each of Parley's import roots is Parley's own (before
     importing any of the commands, which would fail on another's ``store``), then the
     command."""

@@ -2,6 +2,6 @@
 
 import sys
 
-from api.cli import main
+from api.cli import entry
 
-sys.exit(main())
+sys.exit(entry())

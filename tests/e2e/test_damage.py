@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from builders import statement_body
 from fastapi.testclient import TestClient
-from support import AUTH, EXAMPLE, REPO, run_cli, settings_for
+from support import AUTH, EXAMPLE, REPO, free_port, run_cli, settings_for
 
 from api.http.app import create_app
 from api.signing import check_signature, load_public_key
@@ -224,7 +224,8 @@ def _cli(
         **os.environ,
         "PARLEY_DATA_DIR": str(data_dir),
         "PARLEY_EXAMPLE": "",
-        "PARLEY_PORT": "9",  # never reached: each run here stops before serving
+        # A free port: serve binds it first, then stops at the store, before serving.
+        "PARLEY_PORT": str(free_port()),
         "PARLEY_DATABASE_URL": config.database_url or "",
         "PARLEY_DATABASE_SCHEMA": config.postgres_schema,
         "COLUMNS": "300",  # rich wraps at the terminal's width; one line must stay one
