@@ -14,30 +14,23 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from support import Server, require_slow, start_server, stop_server
+from e2e.test_web import chromium as chromium  # noqa: F401 - the fixture: one browser a module
+from e2e.test_web import wait_for
+from support import Server, start_server, stop_server
 
-REQUIRE_BROWSER = os.environ.get("PARLEY_REQUIRE_BROWSER") == "1"
 SLUG = "desk-talks"
 ISTANBUL = {"city": "Istanbul", "country": "TUR", "region": "TR-34"}
 
 try:
-    from playwright.sync_api import Browser, Page, sync_playwright
-    from playwright.sync_api import Error as PlaywrightError
-except ImportError:  # the test extra is not installed
-    sync_playwright = None
-
-
-def _unavailable(reason: str) -> None:
-    if REQUIRE_BROWSER:
-        pytest.fail(f"PARLEY_REQUIRE_BROWSER=1 but {reason}")
-    pytest.skip(reason)
+    from playwright.sync_api import Browser, Page
+except ImportError:  # the test extra is not installed: the chromium fixture skips
+    pass
 
 
 # The tests share one page and one store, and later ones act on what earlier ones
@@ -53,26 +46,6 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     running = start_server({}, tmp_path_factory.mktemp("desk"))
     yield running
     stop_server(running)
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    require_slow("a browser")
-    binary = next(
-        (shutil.which(n) for n in ("chromium", "chromium-browser") if shutil.which(n)), None
-    )
-    if binary is None:
-        _unavailable("no chromium binary on PATH; install it with: apt-get install -y chromium")
-    if sync_playwright is None:
-        _unavailable(
-            "playwright is not installed; install the test extra: pip install -e '.[test]'"
-        )
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=binary, args=["--no-sandbox", "--disable-gpu", "--lang=en-US"]
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -118,23 +91,6 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # --- page helpers ---------------------------------------------------------------------------
-
-
-def wait_for(page: Page, expression: str, timeout: float = 10) -> Any:
-    """Poll until the expression is truthy (``page.evaluate``: the page's CSP refuses the
-    string predicates of ``wait_for_function``)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = page.evaluate(expression)
-        except PlaywrightError:
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            said = page.evaluate("document.body ? document.body.innerText : ''")
-            raise AssertionError(f"timed out waiting for {expression}; the page says:\n{said}")
-        time.sleep(0.05)
 
 
 def at(path: str) -> str:
