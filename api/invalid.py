@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from domain.values import NO_NUL, ONE_LINE
+from domain.values import NO_NUL, ONE_LINE, refusal
 
 
 class MalformedRequestError(Exception):
@@ -29,7 +29,7 @@ def field_errors(errors: Sequence[Any], *, drop: int = 0, prefix: str = "") -> l
         loc = [str(p) for p in error.get("loc", ())][drop:]
         entry: dict[str, Any] = {
             "field": prefix + ".".join(loc),
-            "message": str(error.get("msg", "invalid")).removeprefix("Value error, "),
+            "message": refusal(error).removeprefix("Value error, "),
         }
         if (error.get("ctx") or {}).get("pattern") == NO_NUL:
             entry["message"] = "text must not contain NUL (U+0000)"

@@ -41,7 +41,7 @@ from domain.events import (
     types_where,
 )
 from domain.stored import build_event, current_schema, stored_time, upcast
-from domain.values import start_of
+from domain.values import refusal, start_of
 
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 """A negotiation's slug: 1-64 lower-case letters, digits and inner hyphens. The
@@ -518,7 +518,7 @@ def check_corrections(events: Sequence[AnyEvent], stored: Mapping[UUID, AnyEvent
             where = ".".join(str(p) for p in first["loc"])
             prefix = f"events.{index}." if len(events) > 1 else ""
             raise InvalidEventError(
-                f"the corrected {target.type} is invalid: {first['msg']}",
+                f"the corrected {target.type} is invalid: {refusal(first)}",
                 field=f"{prefix}data.data.{where}",
                 value=first.get("input"),
             ) from None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from functools import cache, lru_cache
@@ -31,7 +31,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema, core_schema
+from pydantic_core import CoreSchema, SchemaValidator, ValidationError, core_schema
 
 
 class Frozen(BaseModel):
@@ -95,6 +95,67 @@ def region_country(code: str) -> str | None:
     return _subdivision_country(code)
 
 
+class _Checked:
+    """A type validated in pydantic-core on its common path, and by its Python check
+    (the validator it had before, kept whole) for anything else.
+
+    The core schema is a union tried left to right: the ``fast`` schemas, each a strict
+    string matched by a pattern and read in Rust, accept the canonical text that nearly
+    every client sends, and yield what the check would; anything they do not accept
+    goes to the check, which decides as it always did (lower case, spaces, a date
+    object, a leap day, a refusal). A refusal is one error of type ``error`` at the
+    field, whose message ``message`` states the rule; ``refusal`` words it as the check
+    does, naming the value. The JSON schema is the check's."""
+
+    def __init__(self, error: str, message: str, *fast: CoreSchema) -> None:
+        self.error, self.message, self.fast = error, message, list(fast)
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return self.schema(handler(source))
+
+    def schema(self, checked: CoreSchema, **extra: Any) -> CoreSchema:
+        """The union of the fast schemas and ``checked`` (the check's whole schema)."""
+        _CHECKS.setdefault(self.error, SchemaValidator(checked))
+        metadata = extra.pop("metadata", None) or {
+            "pydantic_js_functions": [
+                lambda _, handler: handler.generate_json_schema.generate_inner(checked)
+            ]
+        }
+        return core_schema.union_schema(
+            [*self.fast, checked],
+            mode="left_to_right",
+            custom_error_type=self.error,
+            custom_error_message=self.message,
+            metadata=metadata,
+            **extra,
+        )
+
+
+_CHECKS: dict[str, SchemaValidator] = {}
+"""The check of each ``_Checked`` type, by its error type: what words a refusal."""
+
+
+def refusal(error: Mapping[str, Any]) -> str:
+    """The message of one pydantic error (``ValidationError.errors()``) as pydantic gave
+    it before the fast path: the refusal of a checked type (a country code, a URL, a
+    valid time) in its check's own words, naming the value (``Value error, 'XXX' is not
+    an ISO 3166-1 alpha-3 country code (e.g. UKR)``); any other error's own message."""
+    check = _CHECKS.get(str(error.get("type")))
+    if check is not None:
+        try:
+            check.validate_python(error.get("input"))
+        except ValidationError as refused:
+            return str(refused.errors()[0]["msg"])
+    return str(error.get("msg", "invalid"))
+
+
+def _strict_text(pattern: str) -> CoreSchema:
+    """A JSON string (or an exact Python str) matching ``pattern``, read in Rust."""
+    return core_schema.str_schema(pattern=pattern, strict=True)
+
+
 class _CodeTable:
     """A string checked by ``check`` whose JSON schema names the table's codes, defined
     once in the OpenAPI document (``components/schemas/<name>``) and referenced wherever
@@ -102,18 +163,22 @@ class _CodeTable:
     the same set, which tools read without listing thousands of values one by one.
     The pattern takes the canonical upper case; the check also upper-cases lower case."""
 
-    def __init__(self, name: str, check: Any, codes: Any, description: str) -> None:
+    def __init__(
+        self, name: str, check: Any, codes: Any, description: str, fast: _Checked | None = None
+    ) -> None:
         self.name, self.check, self.codes, self.description = name, check, codes, description
+        self.fast = fast
 
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> CoreSchema:
-        return core_schema.no_info_after_validator_function(
-            self.check,
-            handler(source),
-            ref=self.name,
-            metadata={"pydantic_js_functions": [self._json_schema]},
-        )
+        metadata: dict[str, Any] = {"pydantic_js_functions": [self._json_schema]}
+        if self.fast is None:
+            return core_schema.no_info_after_validator_function(
+                self.check, handler(source), ref=self.name, metadata=metadata
+            )
+        checked = core_schema.no_info_after_validator_function(self.check, handler(source))
+        return self.fast.schema(checked, ref=self.name, metadata=metadata)
 
     def _json_schema(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
         return {
@@ -164,6 +229,11 @@ CountryCode = Annotated[
         check_country,
         _alpha3_codes,
         "ISO 3166-1 alpha-3 (pycountry's table); lower case is upper-cased",
+        _Checked(
+            "country_code",
+            "not an ISO 3166-1 alpha-3 country code (e.g. UKR)",
+            _strict_text(f"^(?:{alternatives(_alpha3_codes())})$"),
+        ),
     ),
 ]
 RegionCode = Annotated[
@@ -337,9 +407,25 @@ class _ValidTimeSchema:
         }
 
 
+_YEARS = year_pattern(EARLIEST_YEAR, latest_valid_year())
+"""The years a valid time may fall in from the start of this process to its end: the
+latest only grows (a later year is in bounds from its new year on, and read by the
+check, which computes the bound again)."""
+
 ValidTime = Annotated[
     datetime | date,
     PlainValidator(_valid_time),
+    _Checked(
+        "valid_time",
+        "a valid time is an ISO 8601 date (2025-05-16) or a datetime with a UTC offset "
+        f"(2025-05-16T10:00:00+03:00), from {EARLIEST_YEAR} to {YEARS_AHEAD} years ahead",
+        core_schema.chain_schema(
+            [_strict_text(f"^{_YEARS}-{_DAY}$"), core_schema.date_schema()]
+        ),
+        core_schema.chain_schema(
+            [_strict_text(f"^{_YEARS}-{_DAY}{_CLOCK}{_OFFSET}$"), core_schema.datetime_schema()]
+        ),
+    ),
     PlainSerializer(_valid_time_json, return_type=str, when_used="json"),
     _ValidTimeSchema(),
 ]
@@ -376,6 +462,11 @@ Url = Annotated[
         json_schema_extra={"pattern": URL_PATTERN},
     ),
     AfterValidator(check_url),
+    _Checked(
+        "url",
+        "not an http(s) URL with a host",
+        core_schema.str_schema(min_length=1, max_length=2000, pattern=URL_PATTERN, strict=True),
+    ),
 ]
 """A web address, kept as the client wrote it (http or https, with a host)."""
 

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from domain.events import AnyEvent, error_loc, parse_event
 from domain.negotiation import check_slug
+from domain.values import refusal
 from store.writer import Appended
 
 _LINE_IDS = UUID("0d3c7c1e-2b7a-4f0e-8d55-5e1f1a7a9b21")
@@ -58,7 +59,7 @@ def check_event(raw: Any) -> AnyEvent | list[tuple[str, str]]:
         return parse_event(raw)
     except ValidationError as error:
         return [
-            (".".join(str(p) for p in error_loc(entry)) or "type", entry["msg"])
+            (".".join(str(p) for p in error_loc(entry)) or "type", refusal(entry))
             for entry in error.errors()
         ]
 
