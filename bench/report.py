@@ -1,6 +1,8 @@
 """Every benchmark in turn, then one summary table: what, measured, baseline, ratio,
 target, met?. Each ratio is against a baseline measured in the same run.
 
+0. bench/validation.py: the append route's parsing in process, against the same
+   parsing before its checks moved into pydantic-core;
 1. bench/append.py on stores of its own;
 2. one store filled over HTTP (``--events``, 100,000 by default), shared by
 3. bench/as_of.py, 4. bench/subscribe.py and 5. bench/rebuild.py;
@@ -28,7 +30,7 @@ from pathlib import Path
 from bench import support
 from bench.support import Row
 
-STEPS = ("append", "as_of", "subscribe", "rebuild", "memory")
+STEPS = ("validation", "append", "as_of", "subscribe", "rebuild", "memory")
 
 
 def main() -> None:
@@ -61,6 +63,8 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", f"bench.{step}", *common, *extra], check=True)
         timings.append(f"{step} {time.monotonic() - began:.0f} s")
 
+    if "validation" in steps:
+        run("validation")
     if "append" in steps:
         run("append")
     if {"as_of", "subscribe", "rebuild"} & set(steps):
