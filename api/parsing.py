@@ -10,6 +10,7 @@ prefixed by ``events.<n>.`` for the n-th event of a batch.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import re
@@ -262,6 +263,22 @@ def parse_events(body: bytes) -> tuple[list[AnyEvent], int | None]:
     "expected_version": n}``. Each problem names its field, ``events.<n>.`` first for the
     n-th event of a batch."""
     text = _check_body(body)
+    # The cyclic garbage collector is held off while the body is validated (unless it
+    # was off already). Validation makes no cycles, and what it makes lives on (the
+    # request's events), so every collection its allocations would start frees nothing:
+    # a 1,000-event batch started dozens, whole-heap ones among them, for a fifth of the
+    # time spent validating it. The count goes on: the next allocation collects once.
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        return _parse_events(text)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _parse_events(text: bytes) -> tuple[list[AnyEvent], int | None]:
     try:
         if text[:1] == b"[":
             events = _events.validate_json(text)
