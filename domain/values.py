@@ -117,7 +117,8 @@ class _Checked:
 
     def schema(self, checked: CoreSchema, **extra: Any) -> CoreSchema:
         """The union of the fast schemas and ``checked`` (the check's whole schema)."""
-        _CHECKS.setdefault(self.error, SchemaValidator(checked))
+        if self.error not in _CHECKS:
+            _CHECKS[self.error] = SchemaValidator(checked)
         metadata = extra.pop("metadata", None) or {
             "pydantic_js_functions": [
                 lambda _, handler: handler.generate_json_schema.generate_inner(checked)

@@ -42,6 +42,7 @@ from domain.values import (
     latest_valid_year,
     refusal,
 )
+from store.loader import check_event
 
 OLD_COUNTRY = Annotated[str, AfterValidator(check_country)]
 OLD_URL = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(check_url)]
@@ -258,3 +259,27 @@ def test_a_refusal_names_the_value_in_the_check_own_words(
     [error] = raised.value.errors()
     assert message in refusal(error)
     assert refusal(error).startswith("Value error, ")
+
+
+def test_parley_load_names_a_refused_value_as_before() -> None:
+    problems = check_event(
+        {
+            "type": "StatementIssued",
+            "occurred_at": "2025-05-16T10:00:00",
+            "data": {"speaker": "XXX", "summary": "s"},
+            "sources": [{"outlet": "TASS", "url": "tass.com"}],
+        }
+    )
+
+    assert problems == [
+        (
+            "occurred_at",
+            "Value error, '2025-05-16T10:00:00' has no UTC offset: give one "
+            "(e.g. 2025-05-16T10:00:00+03:00 or ...Z), or give a date (2025-05-16)",
+        ),
+        ("sources.0.url", "Value error, 'tass.com' is not an http(s) URL with a host"),
+        (
+            "data.speaker.country",
+            "Value error, 'XXX' is not an ISO 3166-1 alpha-3 country code (e.g. UKR)",
+        ),
+    ]
