@@ -9,6 +9,7 @@ trigger refuses UPDATE, DELETE and TRUNCATE on both tables: the log is append-on
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterable, Sequence
 from functools import cached_property
@@ -293,11 +294,21 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
         positions = [returned[(s.originator_id, s.originator_version)] for s in stored_events]
         if any(a >= b for a, b in zip(positions, positions[1:], strict=False)):
             raise RuntimeError(f"positions out of the events' order: {positions}")
-        tx = PostgresTransaction(curs, ahead={key: read.fetchall() for key, read in answers})
+        tx = PostgresTransaction(
+            curs,
+            ahead={key: read.fetchall() for key, read in answers},
+            column_types=self._column_types,
+        )
         self._store_keys_in(tx, keys)  # keys made to seal them
         self._index_in(tx, stored_events, positions)
         curs.execute("COMMIT")  # answered at the pipeline's end: round trip 2
         return positions
+
+    @cached_property
+    def _column_types(self) -> dict[str, dict[str, str]]:
+        """The types of each table's columns, by table, as ``PostgresTransaction`` reads
+        them (once per table) to send an INSERT of many rows as one over arrays."""
+        return {}
 
     @cached_property
     def _insert_events_sql(self) -> Composed:
@@ -399,6 +410,7 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
 
 
 _Read = tuple[str, tuple[Any, ...]]  # a read's SQL and parameters
+_ROW_INSERT = re.compile(r"^INSERT INTO (\S+) \(([^)]*)\) VALUES \(\?(?:, ?\?)*\)$")
 
 
 class PostgresTransaction:
@@ -408,10 +420,14 @@ class PostgresTransaction:
     and parameters: ``fetch`` returns each once instead of asking again."""
 
     def __init__(
-        self, cursor: Cursor[DictRow], ahead: dict[_Read, list[tuple[Any, ...]]] | None = None
+        self,
+        cursor: Cursor[DictRow],
+        ahead: dict[_Read, list[tuple[Any, ...]]] | None = None,
+        column_types: dict[str, dict[str, str]] | None = None,
     ) -> None:
         self.cursor = cursor
         self.ahead = ahead or {}
+        self.column_types = column_types
 
     def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         ahead = self.ahead.pop((sql, tuple(params)), None)
@@ -427,7 +443,31 @@ class PostgresTransaction:
         self.cursor.execute(POSTGRES.sql(sql), params or None)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self.cursor.executemany(POSTGRES.sql(sql), rows)
+        """One statement per row; but given ``column_types``, an INSERT of one row's
+        VALUES is sent once, over one array per column (``unnest``): the server runs
+        one statement where it ran one per row, and psycopg sends one message."""
+        insert = _ROW_INSERT.match(sql) if self.column_types is not None else None
+        if insert is None or len(rows) < 2:
+            self.cursor.executemany(POSTGRES.sql(sql), rows)
+            return
+        table, columns = insert.group(1), [c.strip() for c in insert.group(2).split(",")]
+        types = self._types(table)
+        arrays = ", ".join(f"%s::{types[c]}[]" for c in columns)
+        self.cursor.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays})",
+            [list(column) for column in zip(*rows, strict=True)],
+        )
+
+    def _types(self, table: str) -> dict[str, str]:
+        assert self.column_types is not None
+        types = self.column_types.get(table)
+        if types is None:
+            read = (
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = ?::regclass AND attnum > 0 AND NOT attisdropped"
+            )
+            types = self.column_types[table] = dict(self.fetch(read, [table]))
+        return types
 
 
 __all__ = ["IntegrityError", "PostgresEventRecorder"]
