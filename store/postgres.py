@@ -316,7 +316,7 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
         (``WITH ORDINALITY``), so their positions are drawn from the sequence in it."""
         return SQL(
             "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state) "
-            "SELECT i, v, t, s FROM unnest(%s::uuid[], %s::bigint[], %s::text[], %s::bytea[]) "
+            "SELECT i, v, t, s FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) "
             "WITH ORDINALITY AS e (i, v, t, s, n) ORDER BY n "
             "RETURNING notification_id, originator_id, originator_version"
         ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
@@ -452,7 +452,7 @@ class PostgresTransaction:
             return
         table, columns = insert.group(1), [c.strip() for c in insert.group(2).split(",")]
         types = self._types(table)
-        arrays = ", ".join(f"%s::{types[c]}[]" for c in columns)
+        arrays = ", ".join(f"%b::{types[c]}[]" for c in columns)
         self.cursor.execute(
             f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays})",
             [list(column) for column in zip(*rows, strict=True)],
