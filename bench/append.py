@@ -5,17 +5,22 @@
   under the same uvicorn settings); target 0.70x with 0 errors;
 - 1,000-event batches over HTTP, one client posting them in turn; target 20,000
   events/s; the no-op app's parsing of the same batches is shown as a ceiling;
-- context: the library's own ``Application.save()`` of one event per transaction.
+- context: the library's own ``Application.save()`` of one event per transaction;
+- both against the do-it-yourself stack (bench/diy.py, measured the same way right
+  before Parley on each backend): targets single >= 2x, batches >= 5x.
 
-Each with ``PARLEY_PROJECTIONS=inline`` (the default) and ``off``, on a new store.
+Each with ``PARLEY_PROJECTIONS=inline`` (the default) and ``off``, on a new store, on
+each ``--backend``: SQLite (a file) and PostgreSQL (a new schema of
+``$PARLEY_BENCH_DATABASE_URL``, by default postgresql://postgres@127.0.0.1:5432/test).
 
 Usage: ``python -m bench.append [--quick] [--seconds 10] [--batches 20]
-[--projections inline,off] [--profile DIR]``.
+[--projections inline,off] [--backend sqlite,postgres] [--profile DIR]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 from typing import Any
 
@@ -23,7 +28,7 @@ import orjson
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
-from bench import support
+from bench import diy, support
 from bench.events import Mix, statement
 from bench.support import Row
 
@@ -95,14 +100,23 @@ def main() -> None:
             None,
         ),
     ]
-    for mode in support.modes(args):
+    diys: dict[str, diy.Measured] = {}  # each backend's, measured before Parley's first
+    for backend, mode in itertools.product(support.backends(args), support.modes(args)):
+        if backend not in diys:
+            diys[backend] = diy.measure(
+                backend,
+                seconds=seconds,
+                single_body=single_body,
+                bodies=batch_bodies(support.SLUG, count),
+            )
+        tag = f"{backend}, {mode}"
         # The baseline right before each measurement: other load on the machine varies.
         with support.Noop(logs) as noop:
             script = support.post_script(path, single_body, {})
             base = support.wrk(noop.url + path, script, seconds=seconds, connections=CONNECTIONS)
-        print(f"[{mode}] no-op POST: {base.describe()}", flush=True)
+        print(f"[{tag}] no-op POST: {base.describe()}", flush=True)
         data = support.temp_dir(f"append-{mode}")
-        with support.Server(data, mode) as server:
+        with support.Server(data, mode, **support.backend_env(backend, f"append_{mode}")) as server:
             server.open(support.SLUG)
             with support.profiled(server.pid, f"append-single-{mode}", args.profile):
                 single = support.wrk(
@@ -111,13 +125,13 @@ def main() -> None:
                     seconds=seconds,
                     connections=CONNECTIONS,
                 )
-            print(f"[{mode}] single-event append: {single.describe('events/s')}", flush=True)
+            print(f"[{tag}] single-event append: {single.describe('events/s')}", flush=True)
             waited = server.caught_up()
             bodies = batch_bodies(support.SLUG, count)
             with support.profiled(server.pid, f"append-batch-{mode}", args.profile):
                 batches = support.post_batches(server.url, bodies)
             print(
-                f"[{mode}] 1,000-event batches: {batches.rate:,.0f} events/s, p50 "
+                f"[{tag}] 1,000-event batches: {batches.rate:,.0f} events/s, p50 "
                 f"{support.pct(batches.latencies, 0.5):.0f} ms per batch (projections caught "
                 f"up {waited:.1f} s after the single appends)",
                 flush=True,
@@ -125,7 +139,7 @@ def main() -> None:
         ratio = single.rate / base.rate
         rows.append(
             Row(
-                f"single-event append, wrk -c32 [{mode}]",
+                f"single-event append, wrk -c32 [{tag}]",
                 single.describe("events/s"),
                 f"no-op POST {base.rate:,.0f} req/s, {base.errors} errors",
                 ratio,
@@ -135,7 +149,7 @@ def main() -> None:
         )
         rows.append(
             Row(
-                f"1,000-event batches over HTTP [{mode}]",
+                f"1,000-event batches over HTTP [{tag}]",
                 f"{batches.rate:,.0f} events/s",
                 f"target {TARGET_BATCH:,} events/s",
                 batches.rate / TARGET_BATCH,
@@ -143,6 +157,7 @@ def main() -> None:
                 batches.rate >= TARGET_BATCH,
             )
         )
+        rows += diy.rows(diys[backend], mode, single, batches)
     support.finish(rows, args)
 
 

@@ -3,14 +3,16 @@ target, met?. Each ratio is against a baseline measured in the same run.
 
 0. bench/validation.py: the append route's parsing in process, against the same
    parsing before its checks moved into pydantic-core;
-1. bench/append.py on stores of its own;
+1. bench/append.py on stores of its own, on each ``--backend`` (SQLite and PostgreSQL),
+   with the do-it-yourself stack (bench/diy.py) measured before Parley on each;
 2. one store filled over HTTP (``--events``, 100,000 by default), shared by
 3. bench/as_of.py, 4. bench/subscribe.py and 5. bench/rebuild.py;
 6. bench/memory.py on a store of its own (``--memory-events``: 200,000 by default, its
    RSS extrapolated to the target's 1,000,000; pass 1000000 for the real size).
 
 Usage: ``make bench`` or ``python -m bench.report [--quick] [--events N]
-[--memory-events N] [--projections inline,off] [--only append,as_of,...]
+[--memory-events N] [--projections inline,off] [--backend sqlite,postgres]
+[--only append,as_of,...]
 [--profile DIR]``. ``--quick`` is a short run (20k and 50k events, shorter wrk runs:
 under 10 minutes); the full one took 30 minutes on 2 busy cores before the rewrite,
 most of it filling stores and first as_of queries at today's rates. Temporary stores
@@ -51,6 +53,7 @@ def main() -> None:
     memory_events = args.memory_events or (50_000 if args.quick else 200_000)
     results = Path(tempfile.mkstemp(prefix="parley-bench-", suffix=".jsonl")[1])
     common = ["--results", str(results), "--projections", args.projections]
+    common += ["--backend", args.backend]
     common += ["--quick"] if args.quick else []
     common += ["--profile", str(args.profile)] if args.profile else []
     print(f"# bench/report.py: {support.machine()}; steps {', '.join(steps)}", flush=True)

@@ -255,6 +255,51 @@ def temp_dir(prefix: str) -> Path:
     return path
 
 
+# Backends.
+BACKENDS = ("sqlite", "postgres")
+POSTGRES_URL = os.environ.get(
+    "PARLEY_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def postgres_schema(prefix: str) -> str:
+    """A new, empty schema in ``POSTGRES_URL``'s database, dropped (with all in it) when
+    this process exits, unless PARLEY_BENCH_KEEP=1."""
+    import psycopg
+
+    schema = f"parley_bench_{prefix}_{os.getpid()}_{time.monotonic_ns() % 10**9}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    if os.environ.get("PARLEY_BENCH_KEEP") != "1":
+        atexit.register(_drop_schema, schema)
+    return schema
+
+
+def _drop_schema(schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def backend_env(backend: str, prefix: str) -> dict[str, str]:
+    """``Server`` keywords that put its store on ``backend``: nothing for SQLite (the
+    data directory's file), a fresh schema of ``POSTGRES_URL`` for PostgreSQL."""
+    if backend == "sqlite":
+        return {}
+    if backend == "postgres":
+        return {"database_url": POSTGRES_URL, "database_schema": postgres_schema(prefix)}
+    raise SystemExit(f"--backend: unknown {backend!r}; choose from {BACKENDS}")
+
+
+def backends(args: argparse.Namespace) -> list[str]:
+    chosen = [b for b in args.backend.split(",") if b]
+    unknown = set(chosen) - set(BACKENDS)
+    if unknown:
+        raise SystemExit(f"--backend: unknown {sorted(unknown)}; choose from {BACKENDS}")
+    return chosen
+
+
 # wrk.
 @dataclass(frozen=True)
 class WrkResult:
@@ -615,6 +660,13 @@ def parser(doc: str | None, *, events: int | None = None) -> argparse.ArgumentPa
         "--projections",
         default=",".join(MODES),
         help="PARLEY_PROJECTIONS values to measure, comma-separated (default: inline,off)",
+    )
+    parser.add_argument(
+        "--backend",
+        default=",".join(BACKENDS),
+        help="stores to measure, comma-separated (default: sqlite,postgres; PostgreSQL at "
+        "$PARLEY_BENCH_DATABASE_URL, a new schema each run); bench/append.py and "
+        "bench/diy.py measure each",
     )
     parser.add_argument("--results", help="append the summary rows to this JSON-lines file")
     parser.add_argument(

@@ -223,16 +223,22 @@ class PersonKeys:
     ) -> Opener | None:
         """An opener for these stored rows with the keys ``fetch`` reads: inside a
         transaction of the caller's, which may have made or changed the keys table."""
-        wanted = sorted(key_ids(b"\n".join(states)))
+        query = self.opener_query(states)
+        if query is None:
+            return None
+        return Opener({row[0]: AESGCM(self.bare_key(*row)) for row in fetch(*query)})
+
+    def opener_query(self, states: Sequence[bytes]) -> tuple[str, list[Any]] | None:
+        """The read of the keys that sealed fields of these stored rows (``opener_through``
+        runs it), or None when none is sealed."""
+        wanted = sorted(key_ids(b"\n".join(s for s in states if SEALED_MARK in s)))
         if not wanted:
             return None
         marks = ", ".join("?" * len(wanted))
         sql = self._k(
             f"SELECT key_id, key, kek_id FROM {self.keys_table} WHERE key_id IN ({marks})"
         )
-        return Opener(
-            {row[0]: AESGCM(self.bare_key(*row)) for row in fetch(sql, list(wanted))}
-        )
+        return sql, list(wanted)
 
     def stored_search(
         self,

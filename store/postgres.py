@@ -9,16 +9,20 @@ trigger refuses UPDATE, DELETE and TRUNCATE on both tables: the log is append-on
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterable, Sequence
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from psycopg import Cursor
+from psycopg import Connection, Cursor
+from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, tuple_row
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 from store.dialect import POSTGRES
 from store.index import (
@@ -211,26 +215,111 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
             self._adopt_keys_in(PostgresTransaction(curs))
 
     def _insert_locked(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> list[int]:
-        with self.datastore.transaction(commit=True) as curs:
-            self._lock_table(curs)
-            self._notify_channel(curs)
-            tx = PostgresTransaction(curs)
-            self._store_keys_in(tx, kwargs.get("person_keys") or ())  # keys made to seal them
+        """One group's transaction in psycopg's pipeline mode: two round trips to the
+        server, however many events (it took 14 + one per event, each statement waiting
+        for its answer).
+
+        1. BEGIN, the table lock, NOTIFY, the reads the checks need (the latest
+           ``recorded_at`` of the index; the keys that sealed the events) and the
+           events' INSERT (one statement over arrays, ``RETURNING`` the positions) are
+           sent together, and answered together;
+        2. the index and search rows (which need the positions) and COMMIT, answered
+           once the commit is durable.
+
+        BEGIN and COMMIT are statements of the pipeline, not psycopg's ``transaction()``
+        (which waits for BEGIN's answer, and syncs before COMMIT: three round trips
+        more). The lock is taken first and held to the commit, so positions still become
+        visible in commit order. A group that makes person keys reads the keys table
+        through the transaction after storing them (a round trip more, for that group).
+        """
+        with self.datastore.get_connection() as conn:
+            failed: BaseException | None = None
             positions: list[int] = []
-            for stored in stored_events:
-                curs.execute(
-                    SQL(
-                        "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state) "
-                        "VALUES (%s, %s, %s, %s) RETURNING notification_id"
-                    ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name)),
-                    (stored.originator_id, stored.originator_version, stored.topic, stored.state),
-                    prepare=True,
-                )
-                row = curs.fetchone()
-                assert row is not None
-                positions.append(row["notification_id"])
-            self._index_in(tx, stored_events, positions)
+            try:
+                with conn.pipeline():
+                    try:
+                        positions = self._pipelined(conn, stored_events, **kwargs)
+                    except BaseException as error:
+                        failed = error  # raised once the pipeline is closed (psycopg's advice)
+            except BaseException:
+                self._roll_back(conn)
+                raise
+            if failed is not None:
+                self._roll_back(conn)
+                raise failed
         return positions
+
+    @staticmethod
+    def _roll_back(conn: Connection[DictRow]) -> None:
+        """End the transaction a failed pipeline left open (or aborted)."""
+        if conn.closed or conn.info.transaction_status == TransactionStatus.IDLE:
+            return
+        try:
+            conn.execute("ROLLBACK")
+        except psycopg.Error:  # a broken connection: the pool discards it
+            log.debug("the rollback of a failed append failed", exc_info=True)
+
+    def _pipelined(
+        self, conn: Connection[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> list[int]:
+        curs = conn.cursor()
+        curs.execute("BEGIN")
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        keys = kwargs.get("person_keys") or ()
+        latest = self.dialect.latest_recorded_sql(self.index_table)
+        reads: list[tuple[str, list[Any]]] = [(latest, [])]
+        if not keys:
+            # The keys that open these events, read now as later: nothing before the
+            # search rows changes the keys table in this transaction.
+            opener = self.opener_query([s.state for s in stored_events])
+            reads += [opener] if opener else []
+        answers = []
+        for sql, params in reads:
+            read = conn.cursor(row_factory=tuple_row)
+            read.execute(POSTGRES.sql(sql), params, prepare=not params)
+            answers.append(((sql, tuple(params)), read))
+        inserted = conn.cursor(row_factory=tuple_row)
+        inserted.execute(
+            self._insert_events_sql,
+            (
+                [s.originator_id for s in stored_events],
+                [s.originator_version for s in stored_events],
+                [s.topic for s in stored_events],
+                [s.state for s in stored_events],
+            ),
+            prepare=True,
+        )
+        returned = {(row[1], row[2]): row[0] for row in inserted.fetchall()}  # round trip 1
+        positions = [returned[(s.originator_id, s.originator_version)] for s in stored_events]
+        if any(a >= b for a, b in zip(positions, positions[1:], strict=False)):
+            raise RuntimeError(f"positions out of the events' order: {positions}")
+        tx = PostgresTransaction(
+            curs,
+            ahead={key: read.fetchall() for key, read in answers},
+            column_types=self._column_types,
+        )
+        self._store_keys_in(tx, keys)  # keys made to seal them
+        self._index_in(tx, stored_events, positions)
+        curs.execute("COMMIT")  # answered at the pipeline's end: round trip 2
+        return positions
+
+    @cached_property
+    def _column_types(self) -> dict[str, dict[str, str]]:
+        """The types of each table's columns, by table, as ``PostgresTransaction`` reads
+        them (once per table) to send an INSERT of many rows as one over arrays."""
+        return {}
+
+    @cached_property
+    def _insert_events_sql(self) -> Composed:
+        """The events' INSERT: one statement over four arrays, its rows in their order
+        (``WITH ORDINALITY``), so their positions are drawn from the sequence in it."""
+        return SQL(
+            "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state) "
+            "SELECT i, v, t, s FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) "
+            "WITH ORDINALITY AS e (i, v, t, s, n) ORDER BY n "
+            "RETURNING notification_id, originator_id, originator_version"
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
 
     def restore_rows(
         self, batches: Iterable[RestoreBatch], keys: Sequence[PersonKey] = ()
@@ -320,22 +409,65 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
         return int(row[0][0]), int(row[0][1])
 
 
+_Read = tuple[str, tuple[Any, ...]]  # a read's SQL and parameters
+_ROW_INSERT = re.compile(r"^INSERT INTO (\S+) \(([^)]*)\) VALUES \(\?(?:, ?\?)*\)$")
+
+
 class PostgresTransaction:
     """A PostgreSQL write transaction as ``store.recorder.Transaction``: ``?`` SQL is
-    written with psycopg's placeholders."""
+    written with psycopg's placeholders. ``ahead`` holds the answers of reads sent earlier
+    in the same transaction (with the events' INSERT, in one round trip), by their SQL
+    and parameters: ``fetch`` returns each once instead of asking again."""
 
-    def __init__(self, cursor: Cursor[DictRow]) -> None:
+    def __init__(
+        self,
+        cursor: Cursor[DictRow],
+        ahead: dict[_Read, list[tuple[Any, ...]]] | None = None,
+        column_types: dict[str, dict[str, str]] | None = None,
+    ) -> None:
         self.cursor = cursor
+        self.ahead = ahead or {}
+        self.column_types = column_types
 
     def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        self.cursor.execute(POSTGRES.sql(sql), params)
-        return [tuple(row.values()) for row in self.cursor.fetchall()]
+        ahead = self.ahead.pop((sql, tuple(params)), None)
+        if ahead is not None:  # read earlier in this transaction
+            return ahead
+        # A cursor of its own: in pipeline mode a cursor's answer is that of the last
+        # statement it sent, which a statement queued after this one would replace.
+        with self.cursor.connection.cursor(row_factory=tuple_row) as curs:
+            curs.execute(POSTGRES.sql(sql), params)
+            return curs.fetchall()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.cursor.execute(POSTGRES.sql(sql), params or None)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self.cursor.executemany(POSTGRES.sql(sql), rows)
+        """One statement per row; but given ``column_types``, an INSERT of one row's
+        VALUES is sent once, over one array per column (``unnest``): the server runs
+        one statement where it ran one per row, and psycopg sends one message."""
+        insert = _ROW_INSERT.match(sql) if self.column_types is not None else None
+        if insert is None or len(rows) < 2:
+            self.cursor.executemany(POSTGRES.sql(sql), rows)
+            return
+        table, columns = insert.group(1), [c.strip() for c in insert.group(2).split(",")]
+        types = self._types(table)
+        arrays = ", ".join(f"%b::{types[c]}[]" for c in columns)
+        self.cursor.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays})",
+            [list(column) for column in zip(*rows, strict=True)],
+        )
+
+    def _types(self, table: str) -> dict[str, str]:
+        assert self.column_types is not None
+        types = self.column_types.get(table)
+        if types is None:
+            read = (
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = ?::regclass AND attnum > 0 AND NOT attisdropped"
+            )
+            types = self.column_types[table] = dict(self.fetch(read, [table]))
+        return types
 
 
 __all__ = ["IntegrityError", "PostgresEventRecorder"]
