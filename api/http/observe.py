@@ -34,11 +34,16 @@ from prometheus_client import (
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.multiprocess import MULTIPROC_ENV
+from store import metrics as store_metrics
 
 TOKEN_KEY = "parley.token"
 """The scope key where authentication leaves the name of the token a request used
 (``none``: no token sent; ``unknown``: a token no one has)."""
 REQUEST_ID_KEY = "parley.request_id"
+ANSWER_FROM_KEY = "parley.answer_from"
+"""The scope key where a route leaves the moment (``time.perf_counter``) its answer
+began to be made: the time from it to the answer's last byte handed to the server is
+observed as the append path's ``answer`` stage (``store.metrics.ANSWER``)."""
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 UNMATCHED = "(unmatched)"
 
@@ -126,6 +131,10 @@ class Observe:
                 status[0] = message["status"]
                 message["headers"] = [*message.get("headers", ()), echoed]
             await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                answer_from = scope.get(ANSWER_FROM_KEY)
+                if answer_from is not None:
+                    store_metrics.ANSWER.observe(time.perf_counter() - answer_from)
 
         try:
             await self.app(scope, receive, sending)
@@ -160,6 +169,7 @@ class Observe:
 
 
 __all__ = [
+    "ANSWER_FROM_KEY",
     "AUTH_FAILURES",
     "HTTP_REQUESTS",
     "HTTP_SECONDS",
