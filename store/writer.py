@@ -210,7 +210,14 @@ class Writer:
 
     # The writer thread.
     def _write_group(self, group: list[AppendRequest]) -> None:
-        """Prepare each request against the cached aggregates, then commit them at once."""
+        """Prepare each request against the cached aggregates, then commit them at once,
+        holding the store's gate for appends (``IndexedRecorder.appending``) throughout."""
+        waiting = time.perf_counter()
+        with self.index.appending():
+            metrics.LOCK.observe(time.perf_counter() - waiting)
+            self._write_prepared(group)
+
+    def _write_prepared(self, group: list[AppendRequest]) -> None:
         for request in [r for r in group if r.dry_run]:
             self._check(request)
         group = [r for r in group if not r.dry_run]

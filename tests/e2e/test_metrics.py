@@ -99,7 +99,7 @@ def test_each_stage_of_the_append_path_is_timed(opened: TestClient, backend: str
     after = scrape(opened)
     took = "parley_append_stage_seconds_count"
     per_request = ("queue_wait", "resolution", "answer")
-    stages = ["queue_wait", "prepare", "put", "resolution", "answer"]
+    stages = ["queue_wait", "lock", "prepare", "put", "resolution", "answer"]
     if backend == "sqlite":  # PostgreSQL's recorder does not time its COMMIT apart yet
         stages.append("commit")
     for stage in stages:
