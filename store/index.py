@@ -154,7 +154,7 @@ class EventIndex:
     def appending(self) -> AbstractContextManager[None]:
         """Held by the writer while it prepares and commits a group: where the backend
         lets appends go before its other writers in this process (SQLite's
-        ``store.sqlite.WriteGate``); nothing else here."""
+        ``store.sqlite.WriteGate.group``); nothing else here."""
         return nullcontext()
 
     @abstractmethod

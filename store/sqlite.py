@@ -89,15 +89,16 @@ class WriteGate:
 
     SQLite lets one connection write at a time, and one that finds the lock taken sleeps
     in its busy handler (1, 2, 5, 10... ms) and tries again: an append waited so for the
-    inline projections' transactions (about 4 ms a group under load). The log's writer
-    holds this gate for a whole group (``append``: while it prepares the group and
-    while it commits it), and a view takes it for each of its write transactions
-    (``view``) only while the writer does not hold it, so that a view never holds the
-    write lock while an append waits, save for the one transaction it was in when the
-    group came. The writer between groups lets a view in that has waited
-    ``VIEW_TURN`` seconds, so that views are not starved under a steady load (they
-    write what piled up meanwhile in one transaction). Other processes (``parley
-    project run``, a second worker) still meet at SQLite's lock.
+    inline projections' transactions (about 4 ms a group under load). Here the log's
+    writer announces each group (``group``: from when it takes the group to its
+    commit), and takes the gate for its transaction (``append``); a view takes the gate
+    for each of its write transactions (``view``), and begins one only while no group
+    is announced. So a view never begins to hold the write lock while an append waits;
+    one that began before the group came ends while the writer prepares the group. A
+    view that has waited ``VIEW_TURN`` seconds goes before the next group, so that
+    views are not starved under a steady load (they write what piled up meanwhile in
+    one transaction). Other processes (``parley project run``, a second worker) still
+    meet at SQLite's lock.
     """
 
     VIEW_TURN = 0.05
@@ -105,20 +106,31 @@ class WriteGate:
     def __init__(self) -> None:
         self._changed = threading.Condition()
         self._owner: int | None = None  # the thread that holds the gate
-        self._view_since: float | None = None  # since when the first view waits
+        self._groups = 0  # groups announced
         self._views = 0  # views waiting
+        self._view_since: float | None = None  # since when the first of them waits
+
+    @contextmanager
+    def group(self) -> Iterator[None]:
+        """Announce a group of appends: no view begins a transaction until it ends."""
+        with self._changed:
+            while self._view_due():
+                self._changed.wait(self.VIEW_TURN)
+            self._groups += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._groups -= 1
+                self._changed.notify_all()
 
     @contextmanager
     def append(self) -> Iterator[None]:
-        """Hold the gate (again, if this thread holds it already) for appends."""
-        me = threading.get_ident()
-        if self._owner == me:
-            yield
-            return
+        """Hold the gate for an append's transaction."""
         with self._changed:
-            while self._owner is not None or self._view_due():
-                self._changed.wait(self.VIEW_TURN)
-            self._owner = me
+            while self._owner is not None:
+                self._changed.wait()
+            self._owner = threading.get_ident()
         try:
             yield
         finally:
@@ -126,12 +138,12 @@ class WriteGate:
 
     @contextmanager
     def view(self) -> Iterator[None]:
-        """Hold the gate for a view's transaction, when no append holds it."""
+        """Hold the gate for a view's transaction, once no group is announced."""
         with self._changed:
             self._views += 1
             if self._view_since is None:
                 self._view_since = time.monotonic()
-            while self._owner is not None:
+            while self._owner is not None or self._groups:
                 self._changed.wait()
             self._owner = threading.get_ident()
             self._views -= 1
@@ -211,12 +223,14 @@ class SQLiteEventRecorder(IndexedRecorder, SQLiteApplicationRecorder):
         which takes the write lock at its start (``_WriteTransaction``), through this
         process's gate to the file (``WriteGate``)."""
         try:
+            waiting = time.perf_counter()
             with (
                 self.gate.append(),
                 self.datastore.get_connection(commit=True) as connection,
                 _WriteTransaction(connection) as c,
                 c,
             ):
+                metrics.LOCK.observe(time.perf_counter() - waiting)
                 positions = self._insert_events(c, stored_events, **kwargs)
         except BaseException:
             self.keys_rolled_back()
@@ -251,8 +265,8 @@ class SQLiteEventRecorder(IndexedRecorder, SQLiteApplicationRecorder):
         again_while_locked(adopt, sqlite3.OperationalError)
 
     def appending(self) -> AbstractContextManager[None]:
-        """The writer holds this process's gate to the file for a whole group."""
-        return self.gate.append()
+        """The writer announces each group at this process's gate to the file."""
+        return self.gate.group()
 
     def subscribe(
         self, gt: int | None = None, topics: Sequence[str] = ()

@@ -211,10 +211,8 @@ class Writer:
     # The writer thread.
     def _write_group(self, group: list[AppendRequest]) -> None:
         """Prepare each request against the cached aggregates, then commit them at once,
-        holding the store's gate for appends (``IndexedRecorder.appending``) throughout."""
-        waiting = time.perf_counter()
+        the group announced to the store's other writers (``EventIndex.appending``)."""
         with self.index.appending():
-            metrics.LOCK.observe(time.perf_counter() - waiting)
             self._write_prepared(group)
 
     def _write_prepared(self, group: list[AppendRequest]) -> None:

@@ -10,26 +10,52 @@ from pathlib import Path
 from store.sqlite import WriteGate, write_gate
 
 
-def test_a_view_waits_while_the_writer_holds_the_gate() -> None:
-    gate = WriteGate()
-    entered = threading.Event()
+def in_thread(gate: WriteGate, entered: threading.Event) -> threading.Thread:
+    """A view's transaction on a thread of its own: ``entered`` is set once it holds
+    the gate."""
 
     def view() -> None:
         with gate.view():
             entered.set()
 
-    with gate.append():
-        thread = threading.Thread(target=view)
-        thread.start()
+    thread = threading.Thread(target=view)
+    thread.start()
+    return thread
+
+
+def test_a_view_begins_no_transaction_while_a_group_is_announced() -> None:
+    gate = WriteGate()
+    entered = threading.Event()
+    with gate.group():
+        thread = in_thread(gate, entered)
         assert not entered.wait(0.2)
+        with gate.append():  # the group's transaction
+            pass
+        assert not entered.wait(0.1)
     assert entered.wait(5)
     thread.join(5)
 
 
-def test_the_writer_holding_the_gate_takes_it_again_without_waiting() -> None:
+def test_an_append_waits_for_the_view_transaction_it_found() -> None:
     gate = WriteGate()
-    with gate.append(), gate.append():  # the group, then its transaction
-        pass
+    order: list[str] = []
+    inside, leave = threading.Event(), threading.Event()
+
+    def view() -> None:
+        with gate.view():
+            inside.set()
+            leave.wait(5)
+            order.append("view")
+
+    thread = threading.Thread(target=view)
+    thread.start()
+    assert inside.wait(5)
+    with gate.group():
+        threading.Timer(0.1, leave.set).start()
+        with gate.append():
+            order.append("append")
+    thread.join(5)
+    assert order == ["view", "append"]
 
 
 def test_a_view_that_waited_its_turn_goes_before_the_next_group() -> None:
@@ -42,15 +68,15 @@ def test_a_view_that_waited_its_turn_goes_before_the_next_group() -> None:
         with gate.view():
             order.append("view")
 
-    with gate.append():
+    with gate.group():
         thread = threading.Thread(target=view)
         thread.start()
         assert waiting.wait(5)
         time.sleep(WriteGate.VIEW_TURN * 3)
-    with gate.append():  # the next group, at once
-        order.append("append")
+    with gate.group():  # the next group, at once
+        order.append("group")
     thread.join(5)
-    assert order == ["view", "append"]
+    assert order == ["view", "group"]
 
 
 def test_one_gate_per_file_however_it_is_named(tmp_path: Path) -> None:
