@@ -14,6 +14,7 @@ workers start) and ``/metrics`` adds every worker's up.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -92,6 +93,25 @@ def forget_this_process() -> None:
         multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
 
+_ids = itertools.count(1)
+_process_id = uuid.uuid4().hex[:16]
+
+
+def _forked() -> None:
+    global _process_id
+    _process_id = uuid.uuid4().hex[:16]  # a forked child makes its own random half
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
+def new_request_id() -> str:
+    """A new request id, 32 hex digits: 16 random ones made once per process, then a
+    counter. ``uuid4`` per request read the random source each time, a system call that
+    let go of the GIL, which the event loop then waited to take back."""
+    return f"{_process_id}{next(_ids):016x}"
+
+
 def request_id_of(scope: Scope) -> str:
     """The client's ``X-Request-ID`` when it is short and plain, else a new one."""
     for name, value in scope.get("headers", ()):
@@ -100,7 +120,7 @@ def request_id_of(scope: Scope) -> str:
             if REQUEST_ID.fullmatch(text):
                 return text
             break
-    return uuid.uuid4().hex
+    return new_request_id()
 
 
 def route_of(scope: Scope) -> str:
