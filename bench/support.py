@@ -693,3 +693,90 @@ def modes(args: argparse.Namespace) -> list[str]:
 def events(args: argparse.Namespace, full: int, quick: int) -> int:
     """``--events``, else ``full``, or ``quick`` with ``--quick``."""
     return int(args.events or (quick if args.quick else full))
+
+
+# The server's CPU and the append path's stages, read around a run.
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+STAGES = ("queue_wait", "prepare", "lock", "put", "commit", "resolution", "answer")
+"""The append path's stages (``store.metrics.STAGES``, read from /metrics)."""
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) ``pid`` has used so far, every thread's."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds so far of each thread of ``pid``, by its native id (py-spy dump names
+    the Python threads by the same ids)."""
+    used: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # the thread ended meanwhile
+        used[task.name] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return used
+
+
+@dataclass(frozen=True)
+class Stages:
+    """The append path's histograms from /metrics: count and sum of seconds per stage,
+    and the groups' count and size sum (``parley_writer_group_size``)."""
+
+    counts: dict[str, float]
+    sums: dict[str, float]
+    groups: float
+    grouped: float
+
+    @classmethod
+    def read(cls, url: str) -> Stages:
+        text = httpx.get(url + "/metrics", headers=AUTH, timeout=30).text
+        counts: dict[str, float] = {}
+        sums: dict[str, float] = {}
+        groups = grouped = 0.0
+        for line in text.splitlines():
+            if line.startswith("parley_append_stage_seconds_"):
+                match = re.match(
+                    r'parley_append_stage_seconds_(count|sum)\{stage="(\w+)"\} (\S+)', line
+                )
+                if match:
+                    kind, stage, number = match.groups()
+                    (counts if kind == "count" else sums)[stage] = float(number)
+            elif line.startswith("parley_writer_group_size_count "):
+                groups = float(line.split()[1])
+            elif line.startswith("parley_writer_group_size_sum "):
+                grouped = float(line.split()[1])
+        return cls(counts, sums, groups, grouped)
+
+    def since(self, before: Stages) -> Stages:
+        return Stages(
+            {k: v - before.counts.get(k, 0.0) for k, v in self.counts.items()},
+            {k: v - before.sums.get(k, 0.0) for k, v in self.sums.items()},
+            self.groups - before.groups,
+            self.grouped - before.grouped,
+        )
+
+    def describe(self) -> str:
+        """Mean ms per stage, and the mean group size."""
+        means = [
+            f"{stage} {1000 * self.sums[stage] / self.counts[stage]:.2f}"
+            for stage in STAGES
+            if self.counts.get(stage)
+        ]
+        size = self.grouped / self.groups if self.groups else 0.0
+        return f"mean ms: {', '.join(means)}; {self.groups:,.0f} groups of {size:.1f} on average"
+
+
+@contextmanager
+def loaded(pid: int) -> Iterator[dict[str, float]]:
+    """The CPU that ``pid`` uses while the block runs, in cores (``"cores"``), and each
+    of its threads' (by native id), filled in when the block ends."""
+    used: dict[str, float] = {}
+    started, cpu, threads = time.monotonic(), cpu_seconds(pid), thread_cpu(pid)
+    yield used
+    wall = time.monotonic() - started
+    used["cores"] = (cpu_seconds(pid) - cpu) / wall
+    for name, seconds in thread_cpu(pid).items():
+        used[name] = (seconds - threads.get(name, 0.0)) / wall

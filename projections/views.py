@@ -42,7 +42,7 @@ from domain.negotiation import Recorded
 from store.dialect import POSTGRES, SQLITE, Dialect
 from store.index import INDEX_TABLE
 from store.log import ConflictLog
-from store.sqlite import synchronous_on_connect
+from store.sqlite import synchronous_on_connect, write_gate
 
 logger = logging.getLogger("parley.projections")
 
@@ -216,6 +216,7 @@ class SQLiteView(SQLiteTrackingRecorder, View):
             raise ValueError("Parley's views need single-row tracking (the library default)")
         synchronous_on_connect(datastore, "NORMAL")
         super().__init__(datastore, **kwargs)
+        self.gate = write_gate(datastore.pool.db_name)  # the log's writer goes first
         table = self.tracking_table
         self.insert_tracking_statement = (
             f"INSERT INTO {table} VALUES (:application_name, :notification_id) "
@@ -245,7 +246,7 @@ class SQLiteView(SQLiteTrackingRecorder, View):
 
     @contextmanager
     def _write_transaction(self) -> Iterator[tuple[Execute, Callable[[Tracking], None]]]:
-        with self.datastore.transaction(commit=True) as c:
+        with self.gate.view(), self.datastore.transaction(commit=True) as c:
             yield (
                 lambda sql, params: c.execute(sql, params),
                 lambda tracking: self._insert_tracking(c, tracking),

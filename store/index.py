@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict, TypeVar, Unpack
@@ -149,6 +150,12 @@ class EventIndex:
     text_table = TEXT_TABLE
     contiguous_positions = False  # whether positions never have holes (SQLite's do not)
     keyring: Keyring  # opens sealed fields as rows are decoded (``store.keyring.PersonKeys``)
+
+    def appending(self) -> AbstractContextManager[None]:
+        """Held by the writer while it prepares and commits a group: where the backend
+        lets appends go before its other writers in this process (SQLite's
+        ``store.sqlite.WriteGate.group``); nothing else here."""
+        return nullcontext()
 
     @abstractmethod
     def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:

@@ -62,6 +62,9 @@ class Appended:
 
     created: list[Recorded] = field(default_factory=list)
     existing: list[Recorded] = field(default_factory=list)
+    resolved: float = field(default_factory=time.perf_counter, compare=False)
+    """When the writer answered (``time.perf_counter``): made just before the future's
+    result is set, so the caller can time the handoff back (``metrics.RESOLUTION``)."""
 
     @property
     def records(self) -> list[Recorded]:
@@ -83,6 +86,7 @@ class AppendRequest:
     recorded_by: str | None = None
     future: Future[Appended] = field(default_factory=Future)
     dry_run: bool = False
+    queued: float = field(default_factory=time.perf_counter)  # for metrics.QUEUE_WAIT
 
 
 class _Stale(Exception):
@@ -206,13 +210,19 @@ class Writer:
 
     # The writer thread.
     def _write_group(self, group: list[AppendRequest]) -> None:
-        """Prepare each request against the cached aggregates, then commit them at once."""
+        """Prepare each request against the cached aggregates, then commit them at once,
+        the group announced to the store's other writers (``EventIndex.appending``)."""
+        with self.index.appending():
+            self._write_prepared(group)
+
+    def _write_prepared(self, group: list[AppendRequest]) -> None:
         for request in [r for r in group if r.dry_run]:
             self._check(request)
         group = [r for r in group if not r.dry_run]
         if not group:
             return
         recorded_at = self._clock(group)
+        started = time.perf_counter()
         prepared: list[_Prepared] = []
         alone: list[AppendRequest] = []
         for request in group:
@@ -227,6 +237,7 @@ class Writer:
                     request.future.set_result(outcome)
                 else:
                     prepared.append((request, *outcome))
+        metrics.PREPARE.observe(time.perf_counter() - started)
         if prepared:
             touched = list({id(a): a for _, a, _, _ in prepared}.values())
             try:
@@ -293,7 +304,9 @@ class Writer:
         except BaseException:
             self.keyring.settle([])
             raise
-        metrics.WRITER_COMMIT_SECONDS.observe(time.perf_counter() - started)
+        took = time.perf_counter() - started
+        metrics.WRITER_COMMIT_SECONDS.observe(took)
+        metrics.PUT.observe(took)
         self.keyring.settle(made)
         return recordings
 
@@ -500,6 +513,9 @@ class _Queue:
                     stopping = True
                     break
                 group.extend(item if isinstance(item, list) else [item])
+            taken = time.perf_counter()
+            for request in group:
+                metrics.QUEUE_WAIT.observe(taken - request.queued)
             try:
                 self._write(group)
             except BaseException as error:  # never leave a caller waiting

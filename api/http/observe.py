@@ -14,6 +14,7 @@ workers start) and ``/metrics`` adds every worker's up.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -34,11 +35,16 @@ from prometheus_client import (
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.multiprocess import MULTIPROC_ENV
+from store import metrics as store_metrics
 
 TOKEN_KEY = "parley.token"
 """The scope key where authentication leaves the name of the token a request used
 (``none``: no token sent; ``unknown``: a token no one has)."""
 REQUEST_ID_KEY = "parley.request_id"
+ANSWER_FROM_KEY = "parley.answer_from"
+"""The scope key where a route leaves the moment (``time.perf_counter``) its answer
+began to be made: the time from it to the answer's last byte handed to the server is
+observed as the append path's ``answer`` stage (``store.metrics.ANSWER``)."""
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 UNMATCHED = "(unmatched)"
 
@@ -87,6 +93,25 @@ def forget_this_process() -> None:
         multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
 
+_ids = itertools.count(1)
+_process_id = uuid.uuid4().hex[:16]
+
+
+def _forked() -> None:
+    global _process_id
+    _process_id = uuid.uuid4().hex[:16]  # a forked child makes its own random half
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
+def new_request_id() -> str:
+    """A new request id, 32 hex digits: 16 random ones made once per process, then a
+    counter. ``uuid4`` per request read the random source each time, a system call that
+    let go of the GIL, which the event loop then waited to take back."""
+    return f"{_process_id}{next(_ids):016x}"
+
+
 def request_id_of(scope: Scope) -> str:
     """The client's ``X-Request-ID`` when it is short and plain, else a new one."""
     for name, value in scope.get("headers", ()):
@@ -95,7 +120,7 @@ def request_id_of(scope: Scope) -> str:
             if REQUEST_ID.fullmatch(text):
                 return text
             break
-    return uuid.uuid4().hex
+    return new_request_id()
 
 
 def route_of(scope: Scope) -> str:
@@ -126,6 +151,10 @@ class Observe:
                 status[0] = message["status"]
                 message["headers"] = [*message.get("headers", ()), echoed]
             await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                answer_from = scope.get(ANSWER_FROM_KEY)
+                if answer_from is not None:
+                    store_metrics.ANSWER.observe(time.perf_counter() - answer_from)
 
         try:
             await self.app(scope, receive, sending)
@@ -160,6 +189,7 @@ class Observe:
 
 
 __all__ = [
+    "ANSWER_FROM_KEY",
     "AUTH_FAILURES",
     "HTTP_REQUESTS",
     "HTTP_SECONDS",

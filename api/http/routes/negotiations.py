@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ from fastapi.responses import JSONResponse
 from api.http.deps import Appender, CanRead, LogDep, ProjectionsDep, SettingsDep
 from api.http.errors import problem
 from api.http.filters import SearchDep, TypeFilter, types_of
+from api.http.observe import ANSWER_FROM_KEY
 from api.http.openapi import json_body
 from api.http.responses import json_bytes, next_page
 from api.invalid import InvalidRequestError
@@ -46,6 +48,7 @@ from projections.codes import codings
 from projections.negotiations_index import NAME as NEGOTIATIONS_INDEX
 from projections.preview import preview
 from projections.runner import Projections
+from store import metrics
 from store.log import Appended, ConflictLog
 
 router = APIRouter(prefix="/negotiations", tags=["negotiations"])
@@ -248,6 +251,8 @@ async def append_events(
     appended: Appended = await asyncio.wrap_future(
         log.submit(slug, events, expected, recorded_by=recorder.name)
     )
+    resumed = request.scope[ANSWER_FROM_KEY] = time.perf_counter()
+    metrics.RESOLUTION.observe(resumed - appended.resolved)
     records = appended.records
     created = {id(r) for r in appended.created}
     version = max(r.originator_version for r in records)
