@@ -29,8 +29,10 @@ APPEND_STAGE_SECONDS = Histogram(
     "Time spent in each stage of the append path: queue_wait (submit to the writer "
     "taking the group, per request), prepare (checking and recording a group on its "
     "aggregates), lock (waiting for the write lock at the start of the group's "
-    "transaction: SQLite), put (the recorder's whole transaction for a group, lock and "
-    "commit included), commit (the COMMIT statement alone, its fsync: SQLite), "
+    "transaction; on PostgreSQL, the round trip that takes it and inserts the events), put "
+    "(the recorder's whole transaction for a group, lock and commit included), commit "
+    "(the COMMIT alone, its fsync; on PostgreSQL, the round trip of the index rows and "
+    "COMMIT), "
     "resolution (the future's result set to the awaiting coroutine resumed, per "
     "request) and answer (resumed to the last byte of the response handed to the "
     "server, per request)",

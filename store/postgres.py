@@ -24,6 +24,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
+from store import metrics
 from store.dialect import POSTGRES
 from store.index import (
     INDEX_TABLE,
@@ -241,6 +242,9 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
                         positions = self._pipelined(conn, stored_events, **kwargs)
                     except BaseException as error:
                         failed = error  # raised once the pipeline is closed (psycopg's advice)
+                    committing = time.perf_counter()
+                if failed is None:
+                    metrics.COMMIT.observe(time.perf_counter() - committing)
             except BaseException:
                 self._roll_back(conn)
                 raise
@@ -263,6 +267,7 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
         self, conn: Connection[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> list[int]:
         curs = conn.cursor()
+        started = time.perf_counter()
         curs.execute("BEGIN")
         self._lock_table(curs)
         self._notify_channel(curs)
@@ -291,6 +296,9 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
             prepare=True,
         )
         returned = {(row[1], row[2]): row[0] for row in inserted.fetchall()}  # round trip 1
+        # PostgreSQL answers the lock and the events' INSERT together: "lock" is that
+        # first round trip, and "commit" the second (the index rows and COMMIT).
+        metrics.LOCK.observe(time.perf_counter() - started)
         positions = [returned[(s.originator_id, s.originator_version)] for s in stored_events]
         if any(a >= b for a, b in zip(positions, positions[1:], strict=False)):
             raise RuntimeError(f"positions out of the events' order: {positions}")
