@@ -14,7 +14,8 @@ FROM stored_events`` with ``fetchall()`` (what ``select_notifications`` reads), 
 Target: each at least 0.25x the raw SELECT's rows/s. No server runs meanwhile.
 
 Usage: ``python -m bench.rebuild [--quick] [--events 100000] [--store DIR] [--profile DIR]``
-(``--profile``: cProfile of the cold fold, top functions printed and saved).
+(``--profile``: cProfile of each rebuild and of the cold fold, top functions printed and
+saved).
 """
 
 from __future__ import annotations
@@ -49,12 +50,27 @@ def raw_select(path: Path, tries: int = 3) -> tuple[int, float]:
     return rows, rows / best
 
 
-def rebuild(config: StoreConfig, name: str) -> tuple[int, float]:
+def rebuild(config: StoreConfig, name: str, profile: Path | None) -> tuple[int, float]:
     """(position reached, seconds) of rebuilding one projection."""
     with Projections(config) as projections:
+        profiler = cProfile.Profile() if profile else None
         started = time.perf_counter()
+        if profiler:
+            profiler.enable()
         progress = projections.rebuild(name)
-        return progress.position, time.perf_counter() - started
+        if profiler:
+            profiler.disable()
+        seconds = time.perf_counter() - started
+        if profiler and profile:
+            _report(profiler, profile / f"rebuild-{name}.prof", f"the rebuild of {name}")
+        return progress.position, seconds
+
+
+def _report(profiler: cProfile.Profile, path: Path, what: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    profiler.dump_stats(path)
+    print(f"# cProfile of {what}: {path}; top by own time:")
+    pstats.Stats(str(path)).sort_stats("tottime").print_stats(15)
 
 
 def cold_fold(config: StoreConfig, slug: str, end: str, profile: Path | None) -> tuple[int, float]:
@@ -71,11 +87,7 @@ def cold_fold(config: StoreConfig, slug: str, end: str, profile: Path | None) ->
             profiler.disable()
         seconds = time.perf_counter() - started
         if profiler and profile:
-            profile.mkdir(parents=True, exist_ok=True)
-            path = profile / "cold-fold.prof"
-            profiler.dump_stats(path)
-            print(f"# cProfile of the cold fold: {path}; top by own time:")
-            pstats.Stats(str(path)).sort_stats("tottime").print_stats(15)
+            _report(profiler, profile / "cold-fold.prof", "the cold fold")
         assert state.event_count > 0
         return len(service.engine(slug)), seconds
     finally:
@@ -109,7 +121,7 @@ def main() -> None:
         )
 
     for name in PROJECTIONS:
-        position, seconds = rebuild(config, name)
+        position, seconds = rebuild(config, name, args.profile)
         row(f"rebuild of the {name} projection", position, seconds)
     slug = marker["slugs"][0]
     events, seconds = cold_fold(config, slug, support.last_valid_date(data, slug), args.profile)

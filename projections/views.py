@@ -171,9 +171,7 @@ class View(TrackingRecorder):
             "SELECT position, negotiation, version, type, occurred_at, recorded_at "
             f"FROM {self._table(INDEX_TABLE)} WHERE position > ? ORDER BY position LIMIT ?"
         )
-        return [
-            (int(r[0]), r[1], int(r[2]), r[3], r[4], r[5]) for r in self._fetch(sql, [after, limit])
-        ]
+        return self._fetch(sql, [after, limit])
 
     def record_page(self, first: int, last: int, statements: Sequence[Statement]) -> bool:
         """Apply a page of events folded into ``statements`` (positions ``first`` to
@@ -323,8 +321,11 @@ class SQLiteView(SQLiteTrackingRecorder, View):
 
     def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         with self.datastore.transaction(commit=False) as c:
-            c.execute(sql, params)
-            return [tuple(row) for row in c.fetchall()]
+            cursor = c.sqlite_cursor
+            cursor.row_factory = None  # plain tuples: the pool's sqlite3.Row costs per row
+            cursor.execute(sql, params)
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
+            return rows
 
     def _table(self, name: str) -> str:
         return name
