@@ -6,7 +6,8 @@ FROM stored_events`` with ``fetchall()`` (what ``select_notifications`` reads), 
 3, measured right before it:
 
 - each projection's rebuild, as ``parley project rebuild <name>`` runs it
-  (``Projections.rebuild``: empty the view, catch up from zero in pages of 1,000);
+  (``Projections.rebuild``: empty the view, catch up from zero folding pages of
+  10,000 rows of the log's index, ``projections.runner.catch_up``);
 - the cold fold that the first ``state?as_of=`` does in a new server: a new
   ``AsOf`` service answers ``state(slug, as_of=<its last valid date>)`` (read the
   negotiation's records, decode them, fold to the end).
