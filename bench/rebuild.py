@@ -6,7 +6,8 @@ FROM stored_events`` with ``fetchall()`` (what ``select_notifications`` reads), 
 3, measured right before it:
 
 - each projection's rebuild, as ``parley project rebuild <name>`` runs it
-  (``Projections.rebuild``: empty the view, catch up from zero in pages of 1,000);
+  (``Projections.rebuild``: empty the view, catch up from zero folding pages of
+  10,000 rows of the log's index, ``projections.runner.catch_up``);
 - the cold fold that the first ``state?as_of=`` does in a new server: a new
   ``AsOf`` service answers ``state(slug, as_of=<its last valid date>)`` (read the
   negotiation's records, decode them, fold to the end).
@@ -14,7 +15,8 @@ FROM stored_events`` with ``fetchall()`` (what ``select_notifications`` reads), 
 Target: each at least 0.25x the raw SELECT's rows/s. No server runs meanwhile.
 
 Usage: ``python -m bench.rebuild [--quick] [--events 100000] [--store DIR] [--profile DIR]``
-(``--profile``: cProfile of the cold fold, top functions printed and saved).
+(``--profile``: cProfile of each rebuild and of the cold fold, top functions printed and
+saved).
 """
 
 from __future__ import annotations
@@ -49,12 +51,27 @@ def raw_select(path: Path, tries: int = 3) -> tuple[int, float]:
     return rows, rows / best
 
 
-def rebuild(config: StoreConfig, name: str) -> tuple[int, float]:
+def rebuild(config: StoreConfig, name: str, profile: Path | None) -> tuple[int, float]:
     """(position reached, seconds) of rebuilding one projection."""
     with Projections(config) as projections:
+        profiler = cProfile.Profile() if profile else None
         started = time.perf_counter()
+        if profiler:
+            profiler.enable()
         progress = projections.rebuild(name)
-        return progress.position, time.perf_counter() - started
+        if profiler:
+            profiler.disable()
+        seconds = time.perf_counter() - started
+        if profiler and profile:
+            _report(profiler, profile / f"rebuild-{name}.prof", f"the rebuild of {name}")
+        return progress.position, seconds
+
+
+def _report(profiler: cProfile.Profile, path: Path, what: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    profiler.dump_stats(path)
+    print(f"# cProfile of {what}: {path}; top by own time:")
+    pstats.Stats(str(path)).sort_stats("tottime").print_stats(15)
 
 
 def cold_fold(config: StoreConfig, slug: str, end: str, profile: Path | None) -> tuple[int, float]:
@@ -71,11 +88,7 @@ def cold_fold(config: StoreConfig, slug: str, end: str, profile: Path | None) ->
             profiler.disable()
         seconds = time.perf_counter() - started
         if profiler and profile:
-            profile.mkdir(parents=True, exist_ok=True)
-            path = profile / "cold-fold.prof"
-            profiler.dump_stats(path)
-            print(f"# cProfile of the cold fold: {path}; top by own time:")
-            pstats.Stats(str(path)).sort_stats("tottime").print_stats(15)
+            _report(profiler, profile / "cold-fold.prof", "the cold fold")
         assert state.event_count > 0
         return len(service.engine(slug)), seconds
     finally:
@@ -109,7 +122,7 @@ def main() -> None:
         )
 
     for name in PROJECTIONS:
-        position, seconds = rebuild(config, name)
+        position, seconds = rebuild(config, name, args.profile)
         row(f"rebuild of the {name} projection", position, seconds)
     slug = marker["slugs"][0]
     events, seconds = cold_fold(config, slug, support.last_valid_date(data, slug), args.profile)

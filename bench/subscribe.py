@@ -3,7 +3,10 @@
 - a new subscriber's catch-up: ``GET /events/stream`` from position 0 over the whole
   store (100,000 events of bench/events.py's mix, filled over HTTP), counted to the
   last event, against a no-op endpoint that SELECTs the same rows from the same SQLite
-  file and frames each stored state as SSE (bench/noop_app.py); best of 3; target 0.5x;
+  file and frames each stored state as SSE (bench/noop_app.py); best of 3; target 0.5x.
+  Beside it, as context, the server's CPU time per event over the same catch-ups
+  (``/proc/<pid>/stat``), which a machine shared with other work disturbs far less
+  than the wall-clock rate;
 - latency from an HTTP append returning to its SSE event reaching a subscriber, at
   100 and 1,000 events/s of offered load (open loop: each POST leaves on schedule,
   whatever the previous ones are doing); p50 and p99, targets 20 ms and 100 ms. An
@@ -20,9 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import random
 import sqlite3
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 
@@ -30,9 +35,15 @@ import httpx
 import orjson
 from httpx_sse import connect_sse
 
+from api.formats import chunked
+from api.http.routes.stream import sse_message
 from bench import support
 from bench.events import statement
+from bench.noop_app import PAGE, _frame, _page
 from bench.support import TOKEN, Row, pct
+from projections.tail import StreamFilter, event_from_state, read_page
+from store.config import StoreConfig
+from store.log import ConflictLog
 
 SLUG = support.SLUG
 SENDERS = 32
@@ -177,9 +188,74 @@ def latency(base: str, port: int, rate: int, seconds: float, mode: str) -> Row:
     )
 
 
-def catch_ups(url: str, events: int, tries: int = 3) -> float:
-    """The best of ``tries`` catch-ups of ``events`` events from ``url``, in events/s."""
-    return events / min(catch_up(url, events) for _ in range(tries))
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def opening_share(data: Path, tries: int = 3) -> Row:
+    """In this process, the CPU per event of reading and framing the whole log as the
+    stream's catch-up does (``read_page``, then the SSE frames in chunks), with the
+    sealed fields opened and without (``event_from_state`` with no opener leaves them
+    as stored, as the no-op does), against the no-op's own read and frame; best of
+    ``tries``. What opening costs is what the stream does that the no-op does not."""
+    log = ConflictLog(StoreConfig(data_dir=data))
+    path = str(data / "parley.sqlite3")
+
+    def parley(opening: bool) -> int:
+        after = count = 0
+        while True:
+            if opening:
+                events = read_page(log, StreamFilter(), after, PAGE)
+            else:
+                events = [event_from_state(*r) for r in log.stored_states(after=after, limit=PAGE)]
+            if not events:
+                return count
+            for _ in chunked(sse_message(m) for m in events):
+                pass
+            after, count = events[-1].position, count + len(events)
+
+    def noop() -> int:
+        after = count = 0
+        while rows := _page(path, after):
+            b"".join(_frame(position, state) for position, state in rows)
+            after, count = rows[-1][0], count + len(rows)
+        return count
+
+    def best(run: Callable[[], int]) -> float:
+        times = []
+        for _ in range(tries):
+            started = time.process_time()
+            count = run()
+            times.append((time.process_time() - started) / count * 1e6)
+        return min(times)
+
+    try:
+        base, opened, closed = best(noop), best(lambda: parley(True)), best(lambda: parley(False))
+    finally:
+        log.close()
+    print(
+        f"in process, per event: the no-op's read and frame {base:.1f} µs; the stream's "
+        f"{opened:.1f} µs, {closed:.1f} µs of it without opening sealed fields",
+        flush=True,
+    )
+    return Row(
+        "SSE catch-up's read and frame in process, sealed fields opened (context)",
+        f"{opened:.1f} µs/event ({closed:.1f} µs without opening)",
+        f"no-op read and frame {base:.1f} µs/event",
+        base / opened,
+        "what opening costs",
+        base >= TARGET_CATCH_UP * opened,
+    )
+
+
+def catch_ups(url: str, pid: int, events: int, tries: int = 3) -> tuple[float, float]:
+    """The best of ``tries`` catch-ups of ``events`` events from ``url``, in events/s,
+    and the server's (``pid``) CPU time per event over all of them, in µs."""
+    used = cpu_seconds(pid)
+    best = min(catch_up(url, events) for _ in range(tries))
+    return events / best, (cpu_seconds(pid) - used) / (tries * events) * 1e6
 
 
 def main() -> None:
@@ -195,13 +271,21 @@ def main() -> None:
     for mode in modes:
         with support.Noop(data, sqlite=str(data / "parley.sqlite3")) as noop:
             events = _rows(data)
-            base = catch_ups(noop.url + "/noop/stream", events)
-        print(f"[{mode}] no-op SSE of the stored rows: {base:,.0f} events/s", flush=True)
+            base, base_cpu = catch_ups(noop.url + "/noop/stream", noop.pid, events)
+        print(
+            f"[{mode}] no-op SSE of the stored rows: {base:,.0f} events/s "
+            f"({base_cpu:.1f} µs of server CPU per event)",
+            flush=True,
+        )
         with support.Server(data, mode) as server:
             server.caught_up()
             with support.profiled(server.pid, f"catch-up-{mode}", args.profile):
-                rate = catch_ups(server.url + "/events/stream?after=0", events)
-        print(f"[{mode}] catch-up of a new subscriber: {rate:,.0f} events/s", flush=True)
+                rate, cpu = catch_ups(server.url + "/events/stream?after=0", server.pid, events)
+        print(
+            f"[{mode}] catch-up of a new subscriber: {rate:,.0f} events/s "
+            f"({cpu:.1f} µs of server CPU per event)",
+            flush=True,
+        )
         rows.append(
             Row(
                 f"SSE catch-up from 0, {events // 1000}k events [{mode}]",
@@ -212,6 +296,17 @@ def main() -> None:
                 rate >= TARGET_CATCH_UP * base,
             )
         )
+        rows.append(
+            Row(
+                f"SSE catch-up, server CPU per event [{mode}] (context)",
+                f"{cpu:.1f} µs/event",
+                f"no-op SSE {base_cpu:.1f} µs/event",
+                base_cpu / cpu,
+                f">= {TARGET_CATCH_UP:.1f}x",
+                base_cpu >= TARGET_CATCH_UP * cpu,
+            )
+        )
+    rows.append(opening_share(data))
     if args.latency:  # after every catch-up: these appends add to the store
         seconds = args.seconds or (2 if args.quick else 5)
         for mode in modes:

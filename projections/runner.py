@@ -163,7 +163,8 @@ class ProjectionStatus:
 _construct_lock = threading.Lock()  # runners are built one at a time (DDL, pools)
 
 
-CATCH_UP_PAGE = 1000  # events per transaction while a view catches up
+CATCH_UP_PAGE = 1000  # events per transaction while a view catches up event by event
+INDEX_PAGE = 10_000  # index rows per page (and transaction) while a view folds the index
 
 
 def catch_up(
@@ -180,7 +181,10 @@ def catch_up(
     The library's runner commits once per event, which is right for following the log
     live but slow for a rebuild; so a runner first catches up here, then follows. The
     page's positions come from the log in order (see the module docstring on gaps),
-    and each is tracked in the page's transaction. Returns the view's position.
+    and each is tracked in the page's transaction. A view that folds the log's index
+    (``View.fold_index``) reads pages of index rows and writes a few statements per
+    page, tracking its last position; others get every event decoded, each tracked.
+    Returns the view's position.
     """
     env = runner_env(config, spec.name)
     own_view = view is None
@@ -198,6 +202,20 @@ def catch_up(
                 raise ProjectionTimeoutError(
                     f"{spec.name} reached position {position} before the time ran out"
                 )
+            if view.folds_index:
+                rows = view.index_page(position, INDEX_PAGE)
+                if not rows:
+                    break
+                statements = view.fold_index(rows, log.records_at)
+                if view.record_page(rows[0][0], rows[-1][0], statements):
+                    position = rows[-1][0]
+                else:  # another runner of this view got there first: go on after it
+                    position = max(position, view.position())
+                if on_processed is not None:
+                    on_processed(position)
+                if len(rows) < INDEX_PAGE:
+                    break
+                continue
             page = log.notifications(position, CATCH_UP_PAGE)
             if not page:
                 break

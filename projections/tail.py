@@ -48,7 +48,7 @@ class LiveEvent:
     position: int
     type: str
     negotiation: str
-    body: str  # the event as GET /events shows it (api.schemas.EventOut)
+    body: bytes  # the event as GET /events shows it (api.schemas.EventOut), one JSON line
     opened: bool = False  # the body shows fields that were sealed (``store.keyring``)
 
 
@@ -93,7 +93,7 @@ def event_from_recorded(record: Recorded) -> LiveEvent:
         position=record.position,
         type=record.type,
         negotiation=record.negotiation,
-        body=answer_json(record).decode(),
+        body=answer_json(record),
         opened=SEALED_MARK in record.event_json,
     )
 
@@ -121,7 +121,7 @@ def event_from_state(
         position=position,
         type=event_type,
         negotiation=negotiation,
-        body=body.decode(),
+        body=body,
         opened=SEALED_MARK in state,
     )
 

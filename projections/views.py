@@ -52,6 +52,17 @@ APPLICATION_NAME = ConflictLog.name
 Execute = Callable[[str, Sequence[Any]], None]
 """Run one statement (written with ``?`` placeholders) in the view's transaction."""
 
+Statement = tuple[str, Sequence[Any]]
+"""One statement (``?`` placeholders) and its parameters."""
+
+IndexRow = tuple[int, str, int, str, Any, Any]
+"""A row of the log's event index as a catch-up reads it: position, negotiation,
+version, type, occurred_at (the event's valid_from) and recorded_at, the two times as
+the backend stores them (``View._ts``)."""
+
+RecordsAt = Callable[[Sequence[int]], Sequence[Recorded]]
+"""The stored events at some positions, in position order (``ConflictLog.records_at``)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Progress:
@@ -137,6 +148,63 @@ class View(TrackingRecorder):
                     self.write(execute, recorded)
                 applied += 1
         return applied
+
+    # Catching up from the log's index (a rebuild, a runner's start).
+    folds_index: ClassVar[bool] = False
+    """Whether a catch-up may fold pages of the log's index (``fold_index``) rather
+    than apply every event through ``write``."""
+
+    def fold_index(self, rows: Sequence[IndexRow], records_at: RecordsAt) -> list[Statement]:
+        """The statements that apply a page of the log's index rows (in position order),
+        for a view that needs no more of most events than their index row: a catch-up
+        then reads those rows rather than decoding every stored event, and writes a few
+        statements per page rather than one per event (``record_page``). Only for a
+        view with ``folds_index``."""
+        raise NotImplementedError(f"{type(self).__name__} does not fold the index")
+
+    def index_page(self, after: int, limit: int) -> list[IndexRow]:
+        """Up to ``limit`` rows of the log's index after position ``after``, in position
+        order. The index row of an event commits with the event, and positions become
+        visible in order (projections.runner), so a page holds every event up to its
+        last position."""
+        sql = (
+            "SELECT position, negotiation, version, type, occurred_at, recorded_at "
+            f"FROM {self._table(INDEX_TABLE)} WHERE position > ? ORDER BY position LIMIT ?"
+        )
+        return self._fetch(sql, [after, limit])
+
+    def record_page(self, first: int, last: int, statements: Sequence[Statement]) -> bool:
+        """Apply a page of events folded into ``statements`` (positions ``first`` to
+        ``last``) and track ``last``, in ONE transaction; False, writing nothing, when
+        the view has processed ``first`` or a later position already.
+
+        The guard is the library's tracking statement for ``first``: it refuses when the
+        tracked position is ``first`` or later, and otherwise holds the tracking row
+        (PostgreSQL row lock; SQLite's one writer) until the commit. A view applies
+        positions in order, so a tracked position below ``first`` means that nothing of
+        this page has been applied, by anyone, and nothing can be until this commits."""
+        try:
+            with self._write_transaction() as (execute, track):
+                try:
+                    track(Tracking(APPLICATION_NAME, first))
+                except IntegrityError:
+                    raise _AlreadyProcessed from None
+                if last != first:
+                    execute(
+                        f"UPDATE {self.tracking_table} SET notification_id = ? "
+                        "WHERE application_name = ?",
+                        [last, APPLICATION_NAME],
+                    )
+                for sql, params in statements:
+                    execute(sql, params)
+        except _AlreadyProcessed:
+            logger.debug(
+                "%s: positions from %s on were already processed; page skipped",
+                self.projection_name,
+                first,
+            )
+            return False
+        return True
 
     def record(self, recorded: Recorded | None, tracking: Tracking) -> bool:
         """Apply ``recorded`` and track its position, atomically; False if already done.
@@ -254,8 +322,11 @@ class SQLiteView(SQLiteTrackingRecorder, View):
 
     def _fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         with self.datastore.transaction(commit=False) as c:
-            c.execute(sql, params)
-            return [tuple(row) for row in c.fetchall()]
+            cursor = c.sqlite_cursor
+            cursor.row_factory = None  # plain tuples: the pool's sqlite3.Row costs per row
+            cursor.execute(sql, params)
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
+            return rows
 
     def _table(self, name: str) -> str:
         return name

@@ -163,17 +163,20 @@ def answer_from_row(
     position: int, version: int, state: bytes, opener: Opener | None = None
 ) -> tuple[str, str, bytes]:
     """(type, negotiation, ``answer_json``'s bytes) of a stored row, with only its small
-    head parsed: the head's own bytes from ``negotiation`` on are spliced in as they are.
-    The hot path of a stream's catch-up; other rows (and rows with sealed fields, which
-    ``opener`` opens) go through ``decode_record``."""
+    head parsed: the head's own bytes from ``negotiation`` on are spliced in as they are,
+    and so are the event's, its sealed fields opened by ``opener`` (which splices too:
+    ``domain.redaction.open_json``). The hot path of a stream's catch-up; rows of an
+    older layout or schema go through ``decode_record`` (and an upcast)."""
     split = state.find(_EVENT_KEY)
-    if state.startswith(_HEAD_START) and split > 0 and SEALED_MARK not in state:
+    if state.startswith(_HEAD_START) and split > 0:
         head = orjson.loads(state[:split] + b"}")
         event_type = head["type"]
         if head["schema"] == current_schema(event_type):
             tail = state[state.index(b'"negotiation":') : split]
-            body = _answer(state[split + len(_EVENT_KEY) : -1], tail, position, version)
-            return event_type, head["negotiation"], body
+            event = state[split + len(_EVENT_KEY) : -1]
+            if opener is not None and SEALED_MARK in event:
+                event = opener(event)
+            return event_type, head["negotiation"], _answer(event, tail, position, version)
     record = decode_record(_NO_ID, version, state, position, opener)
     return record.type, record.negotiation, answer_json(record)
 

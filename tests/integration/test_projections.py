@@ -32,6 +32,7 @@ from support import EXAMPLE, REPO, run_threads
 
 from api.schemas import negotiation_out
 from domain.events import AnyEvent, parse_event
+from projections import runner
 from projections.runner import PROJECTIONS, Projections, UnknownProjectionError
 from projections.service import AsOf
 from projections.timeline import timeline
@@ -178,6 +179,71 @@ def test_a_catch_up_page_that_overlaps_what_was_processed_applies_each_event_onc
                 assert applied == (half if page is pages[0] else len(records) - half)
         for name in PROJECTIONS:
             assert projections.view(name).position() == records[-1].position
+        assert_views_equal_the_log(projections, log)
+
+
+def event_by_event(projections: Projections, log: ConflictLog) -> dict[str, Any]:
+    """The views built by applying every event through ``View.write`` (the live path),
+    from zero; what a catch-up that folds the index must equal."""
+    items = [(r, Tracking(APPLICATION_NAME, r.position or 0)) for r in log.iter_all()]
+    for name in PROJECTIONS:
+        projections.view(name).reset()
+        projections.view(name).record_many(items)
+    return snapshot(projections)
+
+
+def interleaved_negotiations(log: ConflictLog) -> None:
+    """Three negotiations whose events interleave in the log, each opened in the middle
+    of the others' events, with valid times that go back and forth."""
+    load(log, EXAMPLE, "istanbul-2025")
+    for n in range(3):
+        log.open(f"side-{n}", opened_event(f"Side talks {n}"))
+        for day in (20, 3, 11):
+            event = statement_event(f"side-{n} on the {day}th", occurred_at=f"2025-07-{day:02}")
+            log.append(f"side-{n}", [event])
+            log.append("istanbul-2025", [statement_event(f"between, {n}/{day}")])
+
+
+@pytest.mark.parametrize("page", [1, 2, 7, 10_000])
+def test_a_catch_up_folding_pages_of_the_index_equals_applying_each_event(
+    store_config: StoreConfig, log: ConflictLog, monkeypatch: pytest.MonkeyPatch, page: int
+) -> None:
+    interleaved_negotiations(log)
+    monkeypatch.setattr(runner, "INDEX_PAGE", page)
+    with Projections(store_config, log=log) as projections:
+        expected = event_by_event(projections, log)
+        for name in PROJECTIONS:
+            assert projections.view(name).folds_index
+            projections.rebuild(name, timeout=HANG_GUARD)
+        assert snapshot(projections) == expected
+        assert_views_equal_the_log(projections, log)
+
+
+def test_a_folded_page_overlapping_what_was_processed_is_skipped_and_the_catch_up_goes_on(
+    store_config: StoreConfig, log: ConflictLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    interleaved_negotiations(log)
+    records = list(log.iter_all())
+    half = len(records) // 2
+    monkeypatch.setattr(runner, "INDEX_PAGE", 5)
+    with Projections(store_config, log=log) as projections:
+        expected = event_by_event(projections, log)
+        view = projections.negotiations_index
+        view.reset()
+        view.record_many([(r, Tracking(APPLICATION_NAME, r.position or 0)) for r in records[:half]])
+        tracked = view.position()
+        before = snapshot(projections)
+        # A page that begins at or before the tracked position: refused whole.
+        for first in (records[0].position or 0, tracked):
+            rows = view.index_page(first - 1, 5)
+            statements = view.fold_index(rows, log.records_at)
+            assert view.record_page(rows[0][0], rows[-1][0], statements) is False
+        assert snapshot(projections) == before
+        # A runner that starts now catches up after the tracked position only.
+        assert runner.catch_up(PROJECTIONS[view.projection_name], store_config, view) == (
+            records[-1].position
+        )
+        assert snapshot(projections) == expected
         assert_views_equal_the_log(projections, log)
 
 

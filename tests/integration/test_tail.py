@@ -12,7 +12,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 
 import orjson
 import pytest
-from builders import statement_event
+from builders import opened_event, quoted_statement, statement_event
 from support import EXAMPLE
 
 from api.schemas import EventOut, event_out
@@ -119,6 +119,30 @@ def test_stream_bodies_are_exactly_what_get_events_shows(loaded: ConflictLog) ->
     assert [orjson.loads(e.body) for e in filtered] == [
         orjson.loads(shown(r)) for r in loaded.global_log(types=["RoundHeld"])
     ]
+
+
+def test_stream_bodies_open_sealed_fields_as_get_events_does_and_redact_them_after(
+    log: ConflictLog,
+) -> None:
+    log.append(SLUG, [opened_event()])
+    log.append(
+        SLUG,
+        [
+            quoted_statement("Vladimir Medinsky", "we are ready", url="https://tass.ru/a"),
+            quoted_statement("Maria Zakharova", "no comment"),
+            statement_event("no source quoted"),
+        ],
+    )
+    for redacted in (False, True):
+        if redacted:
+            log.redact("Vladimir Medinsky", "asked")
+        records = log.global_log(limit=100)  # decoded, opened, serialised again
+        page = read_page(log, StreamFilter(), 0, 100)  # spliced from the stored rows
+        assert [e.body for e in page] == [event_from_recorded(r).body for r in records]
+        bodies = b"\n".join(e.body for e in page)
+        assert b"sealed:v1:" not in bodies and b"no comment" in bodies
+        assert (b"we are ready" in bodies) is not redacted
+        assert (b'"[redacted]"' in bodies) is redacted
 
 
 @pytest.mark.xfail(
