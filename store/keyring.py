@@ -241,16 +241,14 @@ class PersonKeys:
         return sql, list(wanted)
 
     def _all_stored(
-        self, fetch: Callable[[str, list[Any]], Sequence[tuple[Any, ...]]], wanted: set[str]
+        self, fetch: Callable[[str, list[Any]], Sequence[tuple[Any, ...]]], states: list[bytes]
     ) -> bool:
-        """Whether every key of ``wanted`` is stored, read through ``fetch``: the ids
-        alone, no key unwrapped."""
-        ids = sorted(wanted)
-        if not ids:
-            return True
-        marks = ", ".join("?" * len(ids))
-        sql = self._k(f"SELECT COUNT(*) FROM {self.keys_table} WHERE key_id IN ({marks})")
-        return int(fetch(sql, ids)[0][0]) == len(ids)
+        """Whether every key that sealed fields of ``states`` is stored, read through
+        ``fetch``, no key unwrapped. It is ``opener_query``'s read, so that a recorder
+        that sent that read ahead (PostgreSQL's pipeline) answers it without another
+        round trip."""
+        query = self.opener_query(states)
+        return query is None or len(fetch(*query)) == len(query[1])
 
     def stored_search(
         self,
@@ -264,7 +262,7 @@ class PersonKeys:
         destroyed first gets its rows as it reads, ``[redacted]`` there, never from the
         text that was sent."""
         states = [s.state for s in stored_events if SEALED_MARK in s.state]
-        if not states or self._all_stored(fetch, key_ids(b"\n".join(states))):
+        if not states or self._all_stored(fetch, states):
             # Every key is there (the usual case): the rows read as they were sent.
             return search_params(stored_events, positions)
         opener = self.opener_through(fetch, states)
