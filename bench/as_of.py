@@ -5,7 +5,12 @@ bench/events.py's realistic mix, 100,000 events in one negotiation by default), 
 ``PARLEY_PROJECTIONS=inline`` and ``off``:
 
 - the first ``GET /negotiations/{slug}/state?as_of=<its last valid date>`` after a
-  server restart (the cold path: read, decode, fold), against the warm p50; target 10x;
+  server restart, against the warm p50; target 10x. The server that filled the store
+  wrote checkpoints of the as-of fold (``PARLEY_ASOF_CHECKPOINT_EVERY``, and at its
+  shutdown), so this reads one and the events after it;
+- the same first query with no checkpoint (their rows set aside for one restart with
+  ``PARLEY_ASOF_CHECKPOINT_EVERY=0``, then put back): the whole negotiation read, decoded
+  and folded, as before checkpoints; shown against the same warm p50;
 - warm ``state?as_of=<random date>``, wrk -c1 (p50), against a no-op GET answering
   pre-encoded bytes of the same length (bench/noop_app.py); target 2x.
 
@@ -22,10 +27,12 @@ from __future__ import annotations
 
 import argparse
 import random
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import httpx
 
@@ -154,6 +161,41 @@ def targets(m: Measurement, baseline: Measurement) -> str:
     )
 
 
+def first_state(server: support.Server, slug: str, end: str) -> float:
+    """Milliseconds of the first ``state?as_of=end`` (raises on an error answer)."""
+    started = time.perf_counter()
+    response = httpx.get(f"{server.url}/negotiations/{slug}/state?as_of={end}", timeout=900)
+    took = (time.perf_counter() - started) * 1000
+    response.raise_for_status()
+    return took
+
+
+def checkpoints_aside(data: Path) -> list[tuple[object, ...]]:
+    """Take the checkpoint rows out of the SQLite store (``restore_checkpoints`` puts
+    them back)."""
+    with sqlite3.connect(data / "parley.sqlite3") as conn:
+        rows = conn.execute("SELECT * FROM parley_checkpoints").fetchall()
+        conn.execute("DELETE FROM parley_checkpoints")
+    return rows
+
+
+def restore_checkpoints(data: Path, rows: list[tuple[object, ...]]) -> None:
+    with sqlite3.connect(data / "parley.sqlite3") as conn:
+        conn.execute("DELETE FROM parley_checkpoints")
+        conn.executemany("INSERT INTO parley_checkpoints VALUES (?,?,?,?,?,?,?)", rows)
+
+
+def without_checkpoints(data: Path, mode: str, slug: str, end: str) -> float:
+    """The first ``state?as_of=end`` after a restart with no checkpoint, in ms."""
+    rows = checkpoints_aside(data)
+    try:
+        with support.Server(data, mode, asof_checkpoint_every="0") as server:
+            server.caught_up()
+            return first_state(server, slug, end)
+    finally:
+        restore_checkpoints(data, rows)
+
+
 def over_http(args: argparse.Namespace) -> list[Row]:
     data, marker = support.store(args, "as-of", support.events(args, 100_000, 20_000))
     slug = marker["slugs"][0]
@@ -173,12 +215,7 @@ def over_http(args: argparse.Namespace) -> list[Row]:
                 flush=True,
             )
             with support.profiled(server.pid, f"as-of-cold-{mode}", args.profile):
-                started = time.perf_counter()
-                response = httpx.get(
-                    f"{server.url}/negotiations/{slug}/state?as_of={end}", timeout=900
-                )
-                cold = (time.perf_counter() - started) * 1000
-            response.raise_for_status()
+                cold = first_state(server, slug, end)
             bodies = sorted((httpx.get(server.url + p).content for p in paths[:25]), key=len)
             body = data / "state-body.json"
             body.write_bytes(bodies[len(bodies) // 2])
@@ -188,6 +225,8 @@ def over_http(args: argparse.Namespace) -> list[Row]:
                 )
             events = server.position()
         print(f"[{mode}] cold first state?as_of=: {cold:,.0f} ms ({events:,} events in the log)")
+        bare = without_checkpoints(data, mode, slug, end)
+        print(f"[{mode}] the same with no checkpoint: {bare:,.0f} ms", flush=True)
         print(f"[{mode}] warm state?as_of= wrk -c1: {warm.describe()}", flush=True)
         with support.Noop(data, body=str(body)) as noop:
             base = support.wrk(
@@ -203,6 +242,16 @@ def over_http(args: argparse.Namespace) -> list[Row]:
                 cold / warm.p50,
                 f"<= {TARGET_COLD:.0f}x",
                 cold <= TARGET_COLD * warm.p50,
+            )
+        )
+        rows.append(
+            Row(
+                f"  the same, no checkpoint (as before), {events // 1000}k events [{mode}]",
+                f"{bare:,.0f} ms",
+                f"warm as_of p50 {warm.p50:.2f} ms",
+                bare / warm.p50,
+                f"<= {TARGET_COLD:.0f}x",
+                bare <= TARGET_COLD * warm.p50,
             )
         )
         rows.append(

@@ -31,6 +31,7 @@ from eventsourcing.sqlite import (
     SQLiteDatastore,
 )
 
+from store.checkpoints import checkpoint_statements
 from store.config import StoreConfig
 from store.dialect import SQLITE
 from store.index import (
@@ -170,6 +171,7 @@ class SQLiteEventRecorder(IndexedRecorder, SQLiteApplicationRecorder):
             *terms_statements(self.terms_table, sqlite=True),
             *sqlite_text_statements(self.text_table),
             *key_statements(SQLITE.blob_type),
+            *checkpoint_statements(SQLITE.blob_type),
         ]
 
     def create_table(self) -> None:
