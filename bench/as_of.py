@@ -216,7 +216,11 @@ def over_http(args: argparse.Namespace) -> list[Row]:
             )
             with support.profiled(server.pid, f"as-of-cold-{mode}", args.profile):
                 cold = first_state(server, slug, end)
-            bodies = sorted((httpx.get(server.url + p).content for p in paths[:25]), key=len)
+            # The first of these reads the whole engine (the cold answer came from a
+            # checkpoint): a long timeout on a loaded machine.
+            bodies = sorted(
+                (httpx.get(server.url + p, timeout=900).content for p in paths[:25]), key=len
+            )
             body = data / "state-body.json"
             body.write_bytes(bodies[len(bodies) // 2])
             with support.profiled(server.pid, f"as-of-warm-{mode}", args.profile):

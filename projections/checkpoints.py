@@ -26,10 +26,11 @@ import hashlib
 import io
 import pickle
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import import_module
 from typing import Any
-from uuid import UUID
+from uuid import UUID, SafeUUID
 
 import pydantic
 from pydantic import BaseModel
@@ -88,10 +89,30 @@ def _slots(kind: type[Any]) -> tuple[str, ...]:
     return names
 
 
+_MAKERS: dict[type[Any], Callable[[tuple[Any, ...]], Any]] = {}
+
+
+def _maker(kind: type[Item]) -> Callable[[tuple[Any, ...]], Any]:
+    """A function that makes a ``kind`` from its fields' values, in ``_slots`` order,
+    by the slots' own descriptors (a frozen item refuses ``setattr``): straight-line
+    code, a third faster than a loop over the names, for thousands of items a state."""
+    names = _slots(kind)
+    setters = {f"set_{i}": getattr(kind, name).__set__ for i, name in enumerate(names)}
+    lines = [f"    set_{i}(item, values[{i}])" for i in range(len(names))]
+    source = "def make(values):\n    item = new(kind)\n" + "\n".join(lines) + "\n    return item\n"
+    scope: dict[str, Any] = {"new": object.__new__, "kind": kind, **setters}
+    exec(source, scope)  # noqa: S102 - code made here from a dataclass's own field names
+    made: Callable[[tuple[Any, ...]], Any] = scope["make"]
+    return made
+
+
 def _item(kind: type[Item], values: tuple[Any, ...]) -> Item:
-    item = object.__new__(kind)
-    for name, value in zip(_slots(kind), values, strict=True):
-        object.__setattr__(item, name, value)
+    make = _MAKERS.get(kind)
+    if make is None:
+        make = _MAKERS[kind] = _maker(kind)
+    if len(values) != len(_slots(kind)):
+        raise ValueError(f"{kind.__name__}: {len(values)} values for {len(_slots(kind))} fields")
+    item: Item = make(values)
     return item
 
 
@@ -104,21 +125,49 @@ def _model(kind: type[BaseModel], fields: dict[str, Any], fields_set: set[str]) 
     return model
 
 
+_SET_INT = getattr(UUID, "int").__set__  # noqa: B009 - the slot's descriptor, not a value
+_SET_SAFE = getattr(UUID, "is_safe").__set__  # noqa: B009
+_UNKNOWN = SafeUUID.unknown
+
+
 def _uuid(value: int) -> UUID:
-    return UUID(int=value)
+    # What UUID(int=value) makes, without its argument checks: the value was one.
+    made = object.__new__(UUID)
+    _SET_INT(made, value)
+    _SET_SAFE(made, _UNKNOWN)
+    return made
 
 
 class _Writer(pickle.Pickler):
+    """Items and models by their fields, equal values as one object: a state holds
+    thousands of equal actors (4,425 actors, 11 distinct, at 100,000 bench events), and
+    the pickle's memo makes each distinct one once."""
+
+    def __init__(self, file: io.BytesIO) -> None:
+        super().__init__(file, protocol=5)
+        self._canonical: dict[Any, Any] = {}
+
+    def _one(self, value: Any) -> Any:
+        if isinstance(value, BaseModel):
+            try:
+                return self._canonical.setdefault(value, value)
+            except TypeError:  # not hashable
+                return value
+        if type(value) is tuple and value and isinstance(value[0], BaseModel):
+            return tuple(self._one(item) for item in value)
+        return value
+
     def reducer_override(self, obj: Any) -> Any:
         kind = type(obj)
         if kind is UUID:
             return _uuid, (obj.int,)
         if isinstance(obj, Item):
-            return _item, (kind, tuple(getattr(obj, name) for name in _slots(kind)))
+            return _item, (kind, tuple(self._one(getattr(obj, name)) for name in _slots(kind)))
         if isinstance(obj, BaseModel):
             if obj.__pydantic_extra__ or obj.__pydantic_private__:
                 raise ValueError(f"{kind.__name__}: extra or private fields are not kept")
-            return _model, (kind, obj.__dict__, obj.__pydantic_fields_set__)
+            fields = {name: self._one(value) for name, value in obj.__dict__.items()}
+            return _model, (kind, fields, obj.__pydantic_fields_set__)
         return NotImplemented
 
 
@@ -161,7 +210,7 @@ def encode(head: HeadFold) -> bytes:
         "dispute_target": head.dispute_target,
     }
     buffer = io.BytesIO()
-    _Writer(buffer, protocol=5).dump(data)
+    _Writer(buffer).dump(data)
     return buffer.getvalue()
 
 
