@@ -28,7 +28,7 @@ import bisect
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -393,8 +393,12 @@ class HeadFold:
         reported: str,
         retracted: set[int],
         dispute_target: dict[int, int | None],
+        pending: Callable[[Accumulator], None] | None = None,
     ) -> None:
         self.acc = acc
+        # What the accumulator still lacks that only folding needs (a checkpoint reads
+        # the disputes by claim only when an event is folded on): called first.
+        self.pending = pending
         self.version = version
         self.position = position
         self.last_entry = last_entry  # the latest (valid key, position) folded
@@ -444,6 +448,9 @@ class HeadFold:
         ):
             return False  # back-dated: it belongs before events already folded
         acc = self.acc
+        if world and self.pending is not None:
+            self.pending(acc)
+            self.pending = None
         for row in world:
             if row.type == "ClaimDisputed":
                 self.dispute_target[row.position] = row.target

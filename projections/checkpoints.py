@@ -59,7 +59,8 @@ FOLD_MODULES = (
 """The modules whose code decides what a head fold holds: any change to one (an event's
 schema, an upcaster, the fold) makes every stored checkpoint stale."""
 
-_FORMAT = 1  # the layout of the pickled dict below
+_FORMAT = 2  # the layout of the pickled dict below
+_LAZY = "disputes"  # the accumulator's field kept as a pickle of its own
 _FAR = datetime(9999, 12, 31, tzinfo=UTC)
 
 
@@ -98,8 +99,14 @@ def _maker(kind: type[Item]) -> Callable[[tuple[Any, ...]], Any]:
     code, a third faster than a loop over the names, for thousands of items a state."""
     names = _slots(kind)
     setters = {f"set_{i}": getattr(kind, name).__set__ for i, name in enumerate(names)}
-    lines = [f"    set_{i}(item, values[{i}])" for i in range(len(names))]
-    source = "def make(values):\n    item = new(kind)\n" + "\n".join(lines) + "\n    return item\n"
+    # Unpacking refuses a tuple of another length (ValueError).
+    unpack = "".join(f"v{i}, " for i in range(len(names)))
+    lines = [f"    set_{i}(item, v{i})" for i in range(len(names))]
+    source = (
+        f"def make(values):\n    {unpack}= values\n    item = new(kind)\n"
+        + "\n".join(lines)
+        + "\n    return item\n"
+    )
     scope: dict[str, Any] = {"new": object.__new__, "kind": kind, **setters}
     exec(source, scope)  # noqa: S102 - code made here from a dataclass's own field names
     made: Callable[[tuple[Any, ...]], Any] = scope["make"]
@@ -110,8 +117,6 @@ def _item(kind: type[Item], values: tuple[Any, ...]) -> Item:
     make = _MAKERS.get(kind)
     if make is None:
         make = _MAKERS[kind] = _maker(kind)
-    if len(values) != len(_slots(kind)):
-        raise ValueError(f"{kind.__name__}: {len(values)} values for {len(_slots(kind))} fields")
     item: Item = make(values)
     return item
 
@@ -197,10 +202,18 @@ class _Reader(pickle.Unpickler):
 def encode(head: HeadFold) -> bytes:
     """The head fold as bytes (each item's JSON made first, and kept with it)."""
     acc = head.acc
+    if head.pending is not None:
+        raise ValueError("a head read from a checkpoint is not written again")
     head.state(_FAR, _FAR).to_json_bytes()  # makes and keeps the items' JSON
+    fields = {name: getattr(acc, name) for name in Accumulator.__slots__}
+    # Only folding reads the disputes by claim (the answer shows ``contested``): they
+    # are a pickle of their own, read when the first event is folded on.
+    disputes = io.BytesIO()
+    _Writer(disputes).dump(fields.pop(_LAZY))
+    fields[_LAZY] = disputes.getvalue()
     data = {
         "format": _FORMAT,
-        "acc": {name: getattr(acc, name) for name in Accumulator.__slots__},
+        "acc": fields,
         "version": head.version,
         "position": head.position,
         "last_entry": head.last_entry,
@@ -225,6 +238,17 @@ def decode(body: bytes) -> HeadFold:
         raise ValueError("the accumulator's fields differ")
     for name, value in fields.items():
         setattr(acc, name, value)
+    body = fields[_LAZY]
+    if not isinstance(body, bytes):
+        raise ValueError("the disputes are not bytes")
+    acc.disputes = {}
+
+    def thaw(into: Accumulator) -> None:
+        disputes = _Reader(io.BytesIO(body)).load()
+        if not isinstance(disputes, dict):
+            raise ValueError("the disputes are not a mapping")
+        into.disputes = disputes
+
     return HeadFold(
         acc,
         version=int(data["version"]),
@@ -234,6 +258,7 @@ def decode(body: bytes) -> HeadFold:
         reported=data["reported"],
         retracted=data["retracted"],
         dispute_target=data["dispute_target"],
+        pending=thaw,
     )
 
 

@@ -76,6 +76,7 @@ class AsOf:
         self._checkpointer: threading.Thread | None = None
         self._stop = threading.Event()
         self._min_events = CHECKPOINT_MIN_EVENTS
+        checkpoints.fold_version()  # read the fold's source now, not in the first answer
 
     def engine(self, slug: str) -> AsOfEngine:
         """The negotiation's engine, caught up with the store."""

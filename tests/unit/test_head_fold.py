@@ -87,6 +87,27 @@ def test_a_back_dated_event_after_the_checkpoint_is_refused_and_changes_nothing(
     assert head.version == rows[1].version
 
 
+def test_a_dispute_folded_on_joins_the_disputes_kept_in_the_checkpoint() -> None:
+    from histories import History, dispute, hostilities, opened
+
+    history = History(step=1)
+    history.record(opened("2025-05-16"))
+    report = hostilities("2025-05-20")
+    history.record(report)
+    history.record(dispute("2025-05-21", report.id, counter_claim="no shots were fired"))
+    history.record(dispute("2025-06-01", report.id, counter_claim="it was a drill"))
+    rows = engine_rows(history.records)
+    engine = AsOfEngine(SLUG)
+    engine.add_rows(rows[:3])
+    head = engine.head()
+    assert head is not None
+    head = checkpoints.decode(checkpoints.encode(head))
+    assert head.extend(rows[3:])
+    expected = naive_state(history.records, SLUG, FAR_FUTURE, FAR_FUTURE)
+    assert len(expected.hostilities[0].disputes) == 2  # one from each side of the cut
+    assert head.state(FAR_FUTURE, FAR_FUTURE) == expected
+
+
 def test_bytes_that_name_anything_else_are_refused() -> None:
     hostile = pickle.dumps({"format": 1, "acc": os.system})
     with pytest.raises(pickle.UnpicklingError, match="may not name"):
