@@ -26,6 +26,7 @@ one holds the state's items (a few MB at 100,000 events), never the events.
 
 from __future__ import annotations
 
+import bisect
 import gc
 import logging
 import threading
@@ -35,7 +36,7 @@ from datetime import UTC, datetime
 
 from domain.errors import NegotiationNotFoundError
 from domain.events import KNOWLEDGE, LOG_FACTS, RECORDED_TYPES, REDACTIONS
-from domain.instants import clamped
+from domain.instants import clamped, utc_key
 from domain.negotiation import Recorded
 from projections import checkpoints, metrics
 from projections.as_of import AsOfEngine, HeadFold
@@ -115,30 +116,49 @@ class AsOf:
         with self._guard:
             return slug in self._engines
 
-    def head(self, slug: str) -> HeadFold | None:
-        """The negotiation's head fold, caught up with the store, when no engine is
-        in memory and a usable checkpoint is stored (None otherwise)."""
+    def head_state(
+        self, slug: str, as_of: datetime, known_at: datetime, reported_at: datetime | None
+    ) -> State | None:
+        """The answer from the negotiation's head fold (read from its checkpoint, caught
+        up with the store), or None: no usable checkpoint, or a query the whole fold
+        does not answer. Under the head's lock: an answer never sees a fold half on."""
         with self._guard:
             lock = self._head_locks.setdefault(slug, threading.Lock())
         with lock:
-            with self._guard:
-                head = self._heads.get(slug)
-            if head is None:
-                head = self._stored_head(slug)
-                if head is None:
-                    return None
-            fresh = self.log.engine_rows(slug, EngineRow, after_version=head.version)
-            if fresh and not head.extend(fresh):
-                with self._guard:
-                    self._heads.pop(slug, None)
-                if any(row.type in REDACTIONS for row in fresh):
-                    self._drop_checkpoint(slug, "a redaction came after it")
+            head = self._head(slug, utc_key(known_at))
+            if head is None or not head.serves(as_of, known_at, reported_at):
                 return None
+            return head.state(as_of, known_at, reported_at)
+
+    def _head(self, slug: str, horizon: str) -> HeadFold | None:
+        """The head fold caught up with the rows recorded by ``horizon`` (a ``utc_key``):
+        those recorded since the answer's "now" are left for the next one, which would
+        otherwise have to read the engine (recorded_at never decreases along versions,
+        so the head stays a prefix of the log)."""
+        with self._guard:
+            head = self._heads.get(slug)
+        if head is None:
+            head = self._stored_head(slug)
+            if head is None:
+                return None
+        fresh = self.log.engine_rows(slug, EngineRow, after_version=head.version)
+        fresh = fresh[: bisect.bisect_right([row.recorded for row in fresh], horizon)]
+        try:
+            extended = not fresh or head.extend(fresh)
+        except Exception:  # a checkpoint's lazy part that does not decode: never served
+            logger.exception("as-of checkpoint not folded on", extra={"fields": {"slug": slug}})
+            extended = False
+        if not extended:
             with self._guard:
-                self._heads[slug] = head
-                self._heads.move_to_end(slug)
-                while len(self._heads) > self.max_negotiations:
-                    self._heads.popitem(last=False)
+                self._heads.pop(slug, None)
+            if any(row.type in REDACTIONS for row in fresh):
+                self._drop_checkpoint(slug, "a redaction came after it")
+            return None
+        with self._guard:
+            self._heads[slug] = head
+            self._heads.move_to_end(slug)
+            while len(self._heads) > self.max_negotiations:
+                self._heads.popitem(last=False)
         return head
 
     def _stored_head(self, slug: str) -> HeadFold | None:
@@ -281,12 +301,10 @@ class AsOf:
         known_at, reported_at = clamped(known_at, now), clamped(reported_at, now)
         if not self._cached_engine(slug):
             # Cold: the whole fold may answer, from a checkpoint and the events after it.
-            head = self.head(slug)
-            if head is not None and head.serves(as_of, known_at, reported_at):
+            state = self.head_state(slug, as_of, known_at, reported_at)
+            if state is not None and state.event_count:
                 metrics.AS_OF_CACHE.labels(outcome="checkpoint").inc()
-                state = head.state(as_of, known_at, reported_at)
-                if state.event_count:
-                    return state
+                return state
         state = self.engine(slug).state(as_of, known_at, reported_at)
         if state.event_count == 0:
             # Before the opening (or before anything was known) the answer is empty,
