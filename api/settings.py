@@ -10,7 +10,11 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.ratelimit import Limits, RateLimit
-from projections.service import DEFAULT_MAX_EVENTS, DEFAULT_MAX_NEGOTIATIONS
+from projections.service import (
+    DEFAULT_CHECKPOINT_EVERY,
+    DEFAULT_MAX_EVENTS,
+    DEFAULT_MAX_NEGOTIATIONS,
+)
 from store.config import StoreConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -126,6 +130,14 @@ class Settings(BaseSettings):
         ge=1,
         le=10**9,
         description="events the cached as-of engines may hold in all (about 0.3 KB each)",
+    )
+    asof_checkpoint_every: int = Field(
+        default=DEFAULT_CHECKPOINT_EVERY,
+        ge=0,
+        le=10**9,
+        description="events a negotiation grows by between checkpoints of its as-of fold, "
+        "written off the request path (also when the log falls idle, and at shutdown); "
+        "0: none written",
     )
     writer_cache: int = Field(
         default=StoreConfig.writer_cache,

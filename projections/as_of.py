@@ -28,7 +28,7 @@ import bisect
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -327,6 +327,10 @@ class _Fold:
     ) -> State:
         """The state at ``as_of``: one checkpoint copied, fewer than ``spacing`` events folded."""
         stop = bisect.bisect_right(self.entries, (utc_key(as_of), _AFTER_ALL), key=_entry_key)
+        return self.accumulated(stop).snapshot(as_of, known_at, reported_at)
+
+    def accumulated(self, stop: int) -> Accumulator:
+        """A working copy of the fold of ``entries[:stop]``."""
         spacing = self.spacing
         checkpoints = self.checkpoints
         wanted = stop // spacing
@@ -341,7 +345,7 @@ class _Fold:
                 start += spacing
                 checkpoints.append(acc.copy())
         self._fold(acc, start, stop)
-        return acc.snapshot(as_of, known_at, reported_at)
+        return acc
 
     def _fold(self, acc: Accumulator, start: int, stop: int) -> None:
         special = self.special
@@ -361,6 +365,123 @@ class _Fold:
 
 def _entry_key(entry: _Entry | tuple[str, int]) -> tuple[str, int]:
     return entry[0], entry[1]
+
+
+class HeadFold:
+    """The main fold at a negotiation's head: every world event it was given, folded
+    along valid time, and nothing of the way there. It answers exactly the queries whose
+    answer is that whole fold (``serves``): ``as_of`` at or after its last valid time,
+    ``known_at`` at or after its last ``recorded_at``, ``reported_at`` at or after its
+    last reported time (or None), as ``AsOfEngine.state`` would. The state now is such a
+    query, and the one a reader asks first.
+
+    It is what a checkpoint keeps (``projections.checkpoints``): a negotiation's first
+    answer after a restart reads it and the events after it, not the whole negotiation.
+    ``extend`` folds later rows on when they only add world events after its last one in
+    valid time; otherwise (a back-dated event, a correction or retraction of a known
+    event, a redaction) it refuses, and the whole engine must be read instead.
+    """
+
+    def __init__(
+        self,
+        acc: Accumulator,
+        *,
+        version: int,
+        position: int,
+        last_entry: tuple[str, int] | None,
+        recorded: str,
+        reported: str,
+        retracted: set[int],
+        dispute_target: dict[int, int | None],
+        pending: Callable[[Accumulator], None] | None = None,
+    ) -> None:
+        self.acc = acc
+        # What the accumulator still lacks that only folding needs (a checkpoint reads
+        # the disputes by claim only when an event is folded on): called first.
+        self.pending = pending
+        self.version = version
+        self.position = position
+        self.last_entry = last_entry  # the latest (valid key, position) folded
+        self.recorded = recorded  # the latest recorded key among the rows
+        self.reported = reported  # the latest reported key among the rows
+        self.retracted = retracted
+        self.dispute_target = dispute_target
+
+    @property
+    def slug(self) -> str:
+        return self.acc.slug
+
+    def serves(self, as_of: datetime, known_at: datetime, reported_at: datetime | None) -> bool:
+        """Whether the answer to this query is the whole fold."""
+        return (
+            (self.last_entry is None or utc_key(as_of) >= self.last_entry[0])
+            and utc_key(known_at) >= self.recorded
+            and (reported_at is None or utc_key(reported_at) >= self.reported)
+        )
+
+    def state(
+        self, as_of: datetime, known_at: datetime, reported_at: datetime | None = None
+    ) -> State:
+        """The answer to a query it ``serves``."""
+        return self.acc.snapshot(as_of, known_at, reported_at)
+
+    def extend(self, rows: Sequence[EngineRow]) -> bool:
+        """Fold rows of this negotiation after its version, in position order, when they
+        only add world events after the last one in valid time; False (and nothing
+        changed) otherwise."""
+        world: list[EngineRow] = []
+        for row in rows:
+            kind = row.type
+            if kind == "EventCorrected":
+                if row.target is not None:
+                    return False  # it may change an event folded long ago
+            elif kind == "EventRetracted":
+                if row.target is not None and row.target_valid is not None:
+                    return False
+            elif kind in KNOWLEDGE:
+                return False  # a redaction: the fold may show what it destroyed
+            else:
+                world.append(row)
+        world.sort(key=lambda row: (row.valid, row.position))
+        if world and self.last_entry is not None and (world[0].valid, world[0].position) < (
+            self.last_entry
+        ):
+            return False  # back-dated: it belongs before events already folded
+        acc = self.acc
+        if world and self.pending is not None:
+            self.pending(acc)
+            self.pending = None
+        for row in world:
+            if row.type == "ClaimDisputed":
+                self.dispute_target[row.position] = row.target
+                if not self._counts(row.position):
+                    continue
+            if row.record is None:
+                acc.count += 1
+                if acc.position is None or row.position > acc.position:
+                    acc.position = row.position
+            else:
+                apply_event(acc, row.record.event, row.record)
+        if world:
+            self.last_entry = (world[-1].valid, world[-1].position)
+        if rows:
+            last = rows[-1]
+            self.version, self.position, self.recorded = last.version, last.position, last.recorded
+            self.reported = max(self.reported, *(row.reported_key for row in rows))
+        return True
+
+    def _counts(self, position: int) -> bool:
+        """Whether a dispute counts (``_Fold.counts``)."""
+        seen: set[int] = set()
+        while position not in self.retracted:
+            if position not in self.dispute_target or position in seen:
+                return True
+            seen.add(position)
+            target = self.dispute_target[position]
+            if target is None:
+                return True
+            position = target
+        return False
 
 
 class AsOfEngine:
@@ -410,6 +531,25 @@ class AsOfEngine:
     def checkpoints(self) -> int:
         """How many checkpoints of the latest knowledge are built and valid now."""
         return len(self._latest.checkpoints)
+
+    def head(self) -> HeadFold | None:
+        """The main fold at the head, independent of the engine (None when it is empty):
+        what a checkpoint keeps."""
+        with self._lock:
+            if not self._rows:
+                return None
+            fold = self._latest
+            last = self._rows[-1]
+            return HeadFold(
+                fold.accumulated(len(fold.entries)),
+                version=last.version,
+                position=last.position,
+                last_entry=_entry_key(fold.entries[-1]) if fold.entries else None,
+                recorded=last.recorded,
+                reported=self._reported_max[-1],
+                retracted=set(fold.retracted),
+                dispute_target=dict(fold.dispute_target),
+            )
 
     def add(self, records: Iterable[Recorded]) -> None:
         """Append records of this negotiation, in position order (all or nothing)."""

@@ -30,7 +30,8 @@ PROJECTION_RESTARTS = Counter(
 )
 AS_OF_CACHE = Counter(
     "parley_asof_cache_total",
-    "As-of engine cache lookups and evictions, by outcome: hit, miss, eviction",
+    "As-of engine cache lookups and evictions, by outcome: hit, miss, eviction, checkpoint "
+    "(a cold state answered from a stored checkpoint)",
     ["outcome"],
 )
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar, Unpack, cast
 from uuid import UUID
@@ -39,6 +40,7 @@ from eventsourcing.persistence import (
 from domain.errors import EventNotFoundError, NegotiationNotFoundError
 from domain.events import AnyEvent, NegotiationOpened
 from domain.negotiation import Recorded, check_slug
+from store.checkpoints import CheckpointStore
 from store.config import KEY_DIR_KEY, StoreConfig, eventsourcing_env
 from store.damage import StoreFailure, probe
 from store.index import (
@@ -211,6 +213,15 @@ class ConflictLog(Application[UUID]):
         """The named tokens kept beside this log (``store.tokens``)."""
         path = self.config.sqlite_path if self.backend == "sqlite" else None
         return TokenStore(self.index.database, schema=self.config.postgres_schema, sqlite_path=path)
+
+    @cached_property
+    def checkpoints(self) -> CheckpointStore:
+        """The as-of engine's checkpoints kept beside this log (``store.checkpoints``)."""
+        return CheckpointStore(
+            self.index.database,
+            index_table=self.index.index_table,
+            schema=self.config.postgres_schema,
+        )
 
     @property
     def keys(self) -> Keyring:

@@ -25,6 +25,7 @@ from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from store import metrics
+from store.checkpoints import checkpoint_statements
 from store.dialect import POSTGRES
 from store.index import (
     INDEX_TABLE,
@@ -63,6 +64,7 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
         self.terms_table = f'"{schema}".{self.terms_table}'
         self.text_table = f'"{schema}".{self.text_table}'
         self.keys_table = f'"{schema}".{self.keys_table}'
+        self.checkpoints_table = f'"{schema}".{self.checkpoints_table}'
         events = f'"{schema}".{self.events_table_name}'
         self.events_join = f"JOIN {events} e ON e.notification_id = i.position"
         self.sql_create_statements.extend(
@@ -73,6 +75,7 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
                 *terms_statements(self._search_tables[0], prefix=f'"{schema}".', sqlite=False),
                 *postgres_text_statements(self._search_tables[1], prefix=f'"{schema}".'),
                 *key_statements(POSTGRES.blob_type, prefix=f'"{schema}".'),
+                *checkpoint_statements(POSTGRES.blob_type, prefix=f'"{schema}".'),
                 self._kek_column_statement(schema),
                 *self._append_only_statements(schema, events),
             )
@@ -184,7 +187,8 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
             conn.autocommit = True
             try:
                 self._wait_for_older_snapshots(conn)
-                for table in (self.terms_table, self.text_table, self.keys_table):
+                tables = (self.terms_table, self.text_table, self.keys_table)
+                for table in (*tables, self.checkpoints_table):
                     conn.execute(f"VACUUM FULL {table}")
             finally:
                 conn.autocommit = autocommit

@@ -30,6 +30,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 
 from domain.reported import reported_time
+from store.checkpoints import CHECKPOINTS_TABLE, drop_in_sql
 from store.codec import decode_record
 from store.index import (
     COLUMNS,
@@ -72,6 +73,7 @@ class IndexedRecorder(EventIndex, PersonKeys):
     """The event index and the person keys, and what a write does with both."""
 
     text_key = "position"  # the search text table's column for an event's position
+    checkpoints_table = CHECKPOINTS_TABLE  # the as-of folds' cache (store.checkpoints)
 
     @cached_property
     def _kek_work(self) -> _KekWork:
@@ -219,6 +221,7 @@ class IndexedRecorder(EventIndex, PersonKeys):
             self._rewrap_in(tx, old)
             self._redact_search(tx, [key for (key,) in destroyed])
             self._erase_search_in(tx)
+            tx.execute(drop_in_sql(self.checkpoints_table))  # folds that may show them
             self._kek_work.redacted = True
 
     def _backfill_in(self, tx: Transaction) -> None:

@@ -35,6 +35,7 @@ from eventsourcing.sqlite import (
 from eventsourcing.sqlite import SQLiteTransaction as LibraryTransaction
 
 from store import metrics
+from store.checkpoints import checkpoint_statements
 from store.config import StoreConfig
 from store.dialect import SQLITE
 from store.index import (
@@ -284,6 +285,7 @@ class SQLiteEventRecorder(IndexedRecorder, SQLiteApplicationRecorder):
             *terms_statements(self.terms_table, sqlite=True),
             *sqlite_text_statements(self.text_table),
             *key_statements(SQLITE.blob_type),
+            *checkpoint_statements(SQLITE.blob_type),
         ]
 
     def create_table(self) -> None:

@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
             max_negotiations=settings.asof_max_negotiations,
             max_events=settings.asof_max_events,
         )
+        app.state.as_of.start_checkpoints(settings.asof_checkpoint_every)
         app.state.tail = LogTail(app.state.log, buffer=settings.stream_buffer)
         app.state.tail.start()
         app.state.projections = Projections(settings.store_config(), log=app.state.log)
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
         yield
         logger.info("stopping", extra={"fields": {"pid": os.getpid()}})
         app.state.projections.close()
+        await anyio.to_thread.run_sync(app.state.as_of.close)  # the last checkpoints
         app.state.tail.stop()
         app.state.auth.tokens.close()
         if owned:
