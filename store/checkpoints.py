@@ -34,9 +34,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from store.dialect import Database
+
+if TYPE_CHECKING:  # store.sqlite imports this module
+    from store.sqlite import WriteGate
 
 CHECKPOINTS_TABLE = "parley_checkpoints"
 REDACTION_TYPE = "PersonRedacted"  # domain.events.REDACTIONS; spelt here to keep SQL static
@@ -93,8 +96,18 @@ class CheckpointStore:
     hash of the event a checkpoint names.
     """
 
-    def __init__(self, database: Database, *, index_table: str, schema: str = "public") -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        index_table: str,
+        schema: str = "public",
+        gate: WriteGate | None = None,
+    ) -> None:
         self._db = database
+        # SQLite: a checkpoint (megabytes at 100k events) is written as a view is, never
+        # while an append waits for the file's one write lock (store.sqlite.WriteGate).
+        self._gate = gate
         self._dialect = database.dialect
         postgres = self._dialect.name == "postgres"
         self.table = f'"{schema}".{CHECKPOINTS_TABLE}' if postgres else CHECKPOINTS_TABLE
@@ -104,7 +117,10 @@ class CheckpointStore:
         return self._db.fetch(self._dialect.sql(sql), params)
 
     def _write(self, sql: str, params: Sequence[Any]) -> int:
-        return self._db.write(self._dialect.sql(sql), params)
+        if self._gate is None:
+            return self._db.write(self._dialect.sql(sql), params)
+        with self._gate.view():
+            return self._db.write(self._dialect.sql(sql), params)
 
     def read(self, slug: str) -> Checkpoint | None:
         """The negotiation's checkpoint as stored, or None."""

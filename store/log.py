@@ -221,6 +221,7 @@ class ConflictLog(Application[UUID]):
             self.index.database,
             index_table=self.index.index_table,
             schema=self.config.postgres_schema,
+            gate=getattr(self.recorder, "gate", None),
         )
 
     @property
