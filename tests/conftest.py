@@ -6,9 +6,6 @@ PostgreSQL tests skip with a reason when no server answers, except under
 worker) gets a database of its own, created at its start and dropped at its end, and
 each PostgreSQL test a schema of its own in it (dropped with it): workers never wait
 on each other's locks (the store's table creation takes a database-wide advisory lock).
-A test whose store ``store_config`` opens gets a schema where an earlier test's store
-was emptied, when one could be (``schema_pool``): creating a store's tables costs
-PostgreSQL more than most tests on them.
 
 Markers are applied here, not by hand, so that ``-m`` cuts the suite correctly:
 
@@ -23,13 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from schema_pool import SchemaPool, new_schema_name
 from support import EXAMPLE as EXAMPLE
 from support import POSTGRES_URL as POSTGRES_URL
 from support import (
@@ -38,6 +35,7 @@ from support import (
     Cli,
     Server,
     database_url,
+    fresh_schema,
     postgres_unavailable,
     settings_for,
     start_server,
@@ -92,7 +90,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.fixture(scope="session")
-def worker_database() -> Iterator[str]:
+def postgres_url() -> Iterator[str]:
     """A database of this pytest process's own (one per xdist worker), dropped at the end.
 
     Its name holds the worker and the process id, so that two runs at once never meet,
@@ -114,13 +112,6 @@ def worker_database() -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(scope="session")
-def postgres_url(worker_database: str) -> str:
-    """This pytest process's database (``worker_database``); a module may give its tests
-    another."""
-    return worker_database
-
-
 def drop_abandoned_databases(conn: psycopg.Connection[tuple[object, ...]]) -> None:
     """Drop the databases of test processes that are gone (killed before their clean-up)."""
     names = conn.execute(
@@ -134,44 +125,18 @@ def drop_abandoned_databases(conn: psycopg.Connection[tuple[object, ...]]) -> No
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(scope="session")
-def schema_pool(
-    worker_database: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SchemaPool]:
-    """This process's schemas that hold an empty store (``schema_pool.SchemaPool``), in
-    its own database."""
-    keys = tmp_path_factory.mktemp("schema-pool")
-
-    def open_store(schema: str) -> None:
-        config = StoreConfig(data_dir=keys, database_url=worker_database, postgres_schema=schema)
-        ConflictLog(config).close()
-
-    pool = SchemaPool(worker_database, open_store)
-    yield pool
-    pool.close()
-
-
 @pytest.fixture
-def postgres_schema(postgres_url: str, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A schema for one test: for a test whose store ``store_config`` opens, one that
-    holds an empty store when the pool has one; otherwise (or in a database a module
-    gives its tests) a new, empty schema.
+def postgres_schema(postgres_url: str) -> str:
+    """A fresh, empty schema for one test.
 
-    Afterwards it goes back to the pool if its store is as new once emptied; else it is
-    left in place: the worker's database is dropped at the end of the run with every
-    schema in it, at once, which costs PostgreSQL far less than a ``DROP SCHEMA …
-    CASCADE`` of a store's tables, triggers and indexes after each test.
+    It is left in place after the test: the worker's database is dropped at the end of
+    the run with every schema in it, at once, which costs PostgreSQL far less than a
+    ``DROP SCHEMA … CASCADE`` of a store's tables, triggers and indexes after each test.
     """
-    if postgres_url != request.getfixturevalue("worker_database"):
-        schema = new_schema_name()
-        with psycopg.connect(postgres_url, autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-        yield schema
-        return
-    pool: SchemaPool = request.getfixturevalue("schema_pool")
-    schema = pool.take() if "store_config" in request.fixturenames else pool.new_schema()
-    yield schema
-    pool.give_back(schema)
+    schema = f"parley_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    return schema
 
 
 @pytest.fixture(params=BACKENDS)
@@ -200,17 +165,14 @@ def shared_store(
     shared_backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[StoreConfig]:
     """A store shared by a module's tests on one backend: SQLite under a fresh directory,
-    or a PostgreSQL schema of its own (``postgres_schema``), back to the pool after the
-    module."""
+    or a fresh PostgreSQL schema, dropped after the module."""
     data_dir = tmp_path_factory.mktemp(f"{request.module.__name__}-{shared_backend}")
     if shared_backend != "postgres":
         yield StoreConfig(data_dir=data_dir)
         return
     url = request.getfixturevalue("postgres_url")
-    pool: SchemaPool = request.getfixturevalue("schema_pool")
-    schema = pool.take()
-    yield StoreConfig(data_dir=data_dir, database_url=url, postgres_schema=schema)
-    pool.give_back(schema)
+    with fresh_schema(url) as schema:
+        yield StoreConfig(data_dir=data_dir, database_url=url, postgres_schema=schema)
 
 
 @pytest.fixture(scope="module")
