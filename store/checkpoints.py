@@ -33,13 +33,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from store.dialect import Database
 
-if TYPE_CHECKING:  # store.sqlite imports this module
-    from store.sqlite import WriteGate
+
+class Gate(Protocol):
+    """Who writes next to the database file (``store.sqlite.WriteGate``)."""
+
+    def view(self) -> AbstractContextManager[None]: ...
 
 CHECKPOINTS_TABLE = "parley_checkpoints"
 REDACTION_TYPE = "PersonRedacted"  # domain.events.REDACTIONS; spelt here to keep SQL static
@@ -102,7 +106,7 @@ class CheckpointStore:
         *,
         index_table: str,
         schema: str = "public",
-        gate: WriteGate | None = None,
+        gate: Gate | None = None,
     ) -> None:
         self._db = database
         # SQLite: a checkpoint (megabytes at 100k events) is written as a view is, never
