@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import MutableMapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -60,6 +61,7 @@ STATEMENT_EXAMPLE = {
     "sources": [{"outlet": "teleSUR", "via": ["TASS"]}],
 }
 """An event to append, as the OpenAPI document shows one."""
+
 
 def event_page(
     records: list[Recorded],
@@ -245,13 +247,18 @@ async def append_events(
     if expected is None:
         expected = header_version
     if dry_run:
-        return await run_in_threadpool(
-            dry_run_answer, log, slug, events, expected, recorder.name
-        )
+        return await run_in_threadpool(dry_run_answer, log, slug, events, expected, recorder.name)
     appended: Appended = await asyncio.wrap_future(
         log.submit(slug, events, expected, recorded_by=recorder.name)
     )
-    resumed = request.scope[ANSWER_FROM_KEY] = time.perf_counter()
+    return append_answer(request.scope, slug, appended)
+
+
+def append_answer(scope: MutableMapping[str, Any], slug: str, appended: Appended) -> Response:
+    """The answer to an append the writer has committed: 201 with the records (200 when
+    every event was stored already), its ETag and, for one event, its Location. The
+    route and ``api.http.fast`` answer with it, so both send the same bytes."""
+    resumed = scope[ANSWER_FROM_KEY] = time.perf_counter()
     metrics.RESOLUTION.observe(resumed - appended.resolved)
     records = appended.records
     created = {id(r) for r in appended.created}
