@@ -62,7 +62,6 @@ STATEMENT_EXAMPLE = {
 }
 """An event to append, as the OpenAPI document shows one."""
 
-
 def event_page(
     records: list[Recorded],
     request: Request,
@@ -247,7 +246,9 @@ async def append_events(
     if expected is None:
         expected = header_version
     if dry_run:
-        return await run_in_threadpool(dry_run_answer, log, slug, events, expected, recorder.name)
+        return await run_in_threadpool(
+            dry_run_answer, log, slug, events, expected, recorder.name
+        )
     appended: Appended = await asyncio.wrap_future(
         log.submit(slug, events, expected, recorded_by=recorder.name)
     )
