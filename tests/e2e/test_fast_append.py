@@ -55,6 +55,7 @@ class Twin:
             "gone": tokens.create("gone", "append", "test")[1],
         }
         tokens.revoke("gone")
+        tokens.close()
         opened = self.client.post("/negotiations", json=GENEVA_OPENING, headers=AUTH)
         assert opened.status_code == 201, opened.text
 
@@ -63,16 +64,10 @@ class Twin:
         self.log.close()
 
     def send(self, path: str, body: bytes, headers: dict[str, str]) -> Any:
-        headers = {
-            name: self.secrets.get(value.removeprefix("Bearer named:"), value)
-            if value.startswith("Bearer named:")
-            else value
-            for name, value in headers.items()
-        }
-        headers = {
-            name: f"Bearer {value}" if name == "Authorization" and " " not in value else value
-            for name, value in headers.items()
-        }
+        """POST ``body``; ``Bearer named:<name>`` sends this store's secret of that token."""
+        named = headers.get("Authorization", "").removeprefix("Bearer named:")
+        if named in self.secrets:
+            headers = {**headers, "Authorization": f"Bearer {self.secrets[named]}"}
         return self.client.post(path, content=body, headers=headers)
 
 
