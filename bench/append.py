@@ -142,6 +142,7 @@ def main() -> None:
             cpu = cores / single.rate * 1000  # ms of CPU per append
             print(f"[{tag}] single-event append: {single.describe('events/s')}", flush=True)
             print(f"[{tag}] stages: {stages.describe()}", flush=True)
+            print(f"[{tag}] CPU per append by thread: {by_thread(server.pid, used, single.rate)}")
             print(
                 f"[{tag}] server CPU: {cores:.2f} cores (busiest thread {busiest:.2f}), "
                 f"{cpu:.2f} ms per append",
@@ -202,6 +203,18 @@ def main() -> None:
         )
         rows += diy.rows(diys[backend], mode, single, batches)
     support.finish(rows, args)
+
+
+def by_thread(pid: int, used: dict[str, float], rate: float) -> str:
+    """Each thread's CPU per append (ms), the busiest first: the event loop's (the
+    process's main thread) named, the others by native id (py-spy names them by it)."""
+    per = {
+        ("event loop" if tid == str(pid) else f"thread {tid}"): cores / rate * 1000
+        for tid, cores in used.items()
+    }
+    return ", ".join(
+        f"{name} {ms:.3f}" for name, ms in sorted(per.items(), key=lambda kv: -kv[1]) if ms >= 0.005
+    )
 
 
 def parse() -> argparse.Namespace:

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from api.esdb import routes as esdb
 from api.esdb.wire import SERVER
 from api.http import errors, openapi
+from api.http.fast import FastAppend
 from api.http.guard import Guard
 from api.http.limits import BodyLimit
 from api.http.observe import Observe, forget_this_process
@@ -62,8 +63,11 @@ def _lags(projections: Projections) -> dict[str, int]:
     return {status.name: status.lag for status in projections.status()}
 
 
-def create_app(settings: Settings | None = None, log: ConflictLog | None = None) -> FastAPI:
-    """Build the app. ``log`` lets a caller share an already open store."""
+def create_app(
+    settings: Settings | None = None, log: ConflictLog | None = None, *, fast_append: bool = True
+) -> FastAPI:
+    """Build the app. ``log`` lets a caller share an already open store; ``fast_append``
+    False leaves every append to FastAPI's route (tests compare the two)."""
     settings = settings or Settings()
     owned = log is None
 
@@ -150,6 +154,8 @@ def create_app(settings: Settings | None = None, log: ConflictLog | None = None)
     app.include_router(redactions.router)
     app.include_router(esdb.router)  # the EventSourcingDB-compatible API under /api/v1
     app.include_router(web.router)  # the page at / and its /static files
+    if fast_append:
+        app.add_middleware(FastAppend)  # innermost: the common append, below FastAPI
     app.add_middleware(
         BodyLimit,
         max_bytes=settings.max_body_bytes,

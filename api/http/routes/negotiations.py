@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import MutableMapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -251,7 +252,14 @@ async def append_events(
     appended: Appended = await asyncio.wrap_future(
         log.submit(slug, events, expected, recorded_by=recorder.name)
     )
-    resumed = request.scope[ANSWER_FROM_KEY] = time.perf_counter()
+    return append_answer(request.scope, slug, appended)
+
+
+def append_answer(scope: MutableMapping[str, Any], slug: str, appended: Appended) -> Response:
+    """The answer to an append the writer has committed: 201 with the records (200 when
+    every event was stored already), its ETag and, for one event, its Location. The
+    route and ``api.http.fast`` answer with it, so both send the same bytes."""
+    resumed = scope[ANSWER_FROM_KEY] = time.perf_counter()
     metrics.RESOLUTION.observe(resumed - appended.resolved)
     records = appended.records
     created = {id(r) for r in appended.created}
