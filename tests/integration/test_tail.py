@@ -146,12 +146,6 @@ def test_stream_bodies_open_sealed_fields_as_get_events_does_and_redact_them_aft
         assert (b'"[redacted]"' in bodies) is redacted
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known flake under load on PostgreSQL (1 of 4 full runs): the switch from "
-    "catch-up to live once missed or repeated an event; likely the same ordering fault of "
-    "the tail as test_stream's filtered-stream flake, not yet understood",
-)
 def test_a_stream_switches_from_catch_up_to_live_without_gap_or_duplicate(
     loaded: ConflictLog,
 ) -> None:
