@@ -194,6 +194,11 @@ class Follower:
             self.resets += 1
             self._wake.set()
 
+    @property
+    def pending(self) -> bool:
+        """Events are buffered, not yet taken."""
+        return bool(self._buffer)
+
     def take(self, after: int, limit: int) -> list[LiveEvent]:
         """Up to ``limit`` buffered events after ``after``, dropping those at or before it
         (catch-up sent them); empty only when the buffer is."""
@@ -206,7 +211,11 @@ class Follower:
         return taken
 
     async def wait(self, timeout: float) -> bool:
-        """Wait for new events (True) or the timeout (False)."""
+        """Wait for new events (True) or the timeout (False).
+
+        False only if the buffer is still empty: a loop that was held up (CPU starved)
+        runs the tail's delivery and the timeout's expiry in the same turn, and the wait
+        then ends in TimeoutError though events came."""
         self._wake.clear()
         if self._buffer or self.closed:
             return True
@@ -214,7 +223,7 @@ class Follower:
             async with asyncio.timeout(timeout):
                 await self._wake.wait()
         except TimeoutError:
-            return False
+            return bool(self._buffer) or self.closed
         return True
 
     def close(self) -> None:
@@ -284,6 +293,12 @@ class LogTail:
     @property
     def followers(self) -> int:
         return len(self._followers)
+
+    @property
+    def published(self) -> int:
+        """The position up to which the tail's thread has handed events to the loop."""
+        with self._lock:
+            return self._pending.upto
 
     # The tail's thread.
     def _run(self) -> None:
@@ -401,7 +416,11 @@ async def follow(
                 continue
             silence = heartbeat_seconds - (time.monotonic() - last_sent)
             if silence <= 0 or not await follower.wait(silence):
-                # The buffer is empty, so everything it was offered up to here is sent.
+                if follower.pending or follower.resets != resets:
+                    continue  # it came as the wait ended: send it, or the overflow, first
+                # The buffer is empty and did not overflow since the stream last took from
+                # it, so every event it was offered up to ``scanned`` is sent: only then may
+                # the heartbeat claim them.
                 cursor = max(cursor, follower.scanned)
                 yield [Heartbeat(cursor)]
                 last_sent = time.monotonic()

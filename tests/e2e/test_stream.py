@@ -138,12 +138,6 @@ def test_after_resumes_and_last_event_id_wins_over_it(live: Server) -> None:
         assert [int(e.id) for e in events] == [end]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known flake under load, on both backends: once in a while a filtered stream "
-    "sends a heartbeat at or past the marker before the last matching live event; not "
-    "yet understood, and it may be a real ordering fault of the tail",
-)
 def test_filters_by_negotiation_and_type_from_the_store_and_live(live: Server) -> None:
     geneva = f"geneva-{uuid.uuid4().hex[:6]}"
     opened = httpx.post(
