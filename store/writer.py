@@ -319,10 +319,12 @@ class Writer:
 
     def _checkpoint(self, aggregate: Negotiation, *, every: int = CHECKPOINT_EVERY) -> None:
         """Save the aggregate's checkpoint if it is ``every`` events or more ahead of the
-        last one; only of stored events (none recorded and waiting)."""
+        last one (or as many as the proposals and rounds it holds: saving it costs no
+        more than a row per event); only of stored events (none recorded and waiting)."""
         if aggregate.unsaved or aggregate.last_hash is None:
             return
-        if aggregate.version - self._checkpointed.get(aggregate.slug, 0) < every:
+        size = len(aggregate.proposals) + len(aggregate.rounds_known) if every > 1 else 0
+        if aggregate.version - self._checkpointed.get(aggregate.slug, 0) < max(every, size):
             return
         if self.checkpoints.save(aggregate.slug, aggregate.checkpoint()):
             self._checkpointed[aggregate.slug] = aggregate.version
