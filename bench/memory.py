@@ -10,9 +10,14 @@ server does the same. The first as_of of each negotiation is cold; their times a
 
 A 1,000,000-event fill takes long at today's batch rate: ``--events 200000`` scales down.
 RSS grows about linearly with the events the engines hold: the rows show MiB per 100k
-events, and below 1M the ratio and met? are those of the linear extrapolation to 1M.
+events, and below 1M the ratio and met? are those of the linear extrapolation to 1M
+(``--full``: 1M, measured). The filled server's RSS is also shown before its as_of
+queries (what the fill left: the writer and the inline projections), as context.
+``--asof-max-events N`` adds a restart with ``PARLEY_ASOF_MAX_EVENTS=N`` (the as-of
+engines' bound), to show that the bound holds.
 
-Usage: ``python -m bench.memory [--quick] [--events 1000000] [--projections inline,off]``.
+Usage: ``python -m bench.memory [--quick] [--full] [--events 1000000]
+[--projections inline,off] [--asof-max-events N]``.
 """
 
 from __future__ import annotations
@@ -66,8 +71,11 @@ def rss_row(what: str, server: Server, events: int, took: list[float], idle: int
 
 
 def main() -> None:
-    args = support.parser(__doc__, events=1_000_000).parse_args()
-    total = support.events(args, TARGET_EVENTS, 50_000)
+    parser = support.parser(__doc__, events=1_000_000)
+    parser.add_argument("--full", action="store_true", help="1,000,000 events, measured")
+    parser.add_argument("--asof-max-events", type=int, help="a restart with this bound too")
+    args = parser.parse_args()
+    total = TARGET_EVENTS if args.full else support.events(args, TARGET_EVENTS, 50_000)
     slugs = [f"talks-{k:02d}" for k in range(NEGOTIATIONS)]
     data = support.temp_dir("memory")
     rows: list[Row] = []
@@ -80,11 +88,22 @@ def main() -> None:
         behind = support.lag(server)
         events = server.position()
         ends = {slug: support.last_valid_date(data, slug) for slug in slugs}
+        filled = server.memory()
         print(
             f"[inline] fill: {fill.rate:,.0f} events/s over {fill.seconds:.0f} s; "
             f"projections {behind:,} events behind at the end; "
-            f"VmRSS {mib(server.memory()['VmRSS'])}",
+            f"VmRSS {mib(filled['VmRSS'])} (peak {mib(filled['VmHWM'])}; idle {mib(idle)})",
             flush=True,
+        )
+        rows.append(
+            Row(
+                f"RSS, the server that filled, before as_of [inline], {events // 1000}k events",
+                f"{mib(filled['VmRSS'])} (peak {mib(filled['VmHWM'])}; idle {mib(idle)})",
+                "context",
+                None,
+                "",
+                None,
+            )
         )
         rows.append(
             Row(
@@ -104,6 +123,21 @@ def main() -> None:
             idle = server.memory()["VmRSS"]
             took = as_of_each(server, slugs, ends)
             rows.append(rss_row(f"RSS after a restart [{mode}]", server, events, took, idle))
+    if args.asof_max_events:
+        bound = args.asof_max_events
+        with Server(data, "inline", asof_max_events=str(bound)) as server:
+            server.caught_up()
+            idle = server.memory()["VmRSS"]
+            took = as_of_each(server, slugs, ends)
+            rows.append(
+                rss_row(
+                    f"RSS after a restart [inline, PARLEY_ASOF_MAX_EVENTS={bound:,}]",
+                    server,
+                    events,
+                    took,
+                    idle,
+                )
+            )
     support.finish(rows, args)
 
 
