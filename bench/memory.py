@@ -55,7 +55,8 @@ def rss_row(what: str, server: Server, events: int, took: list[float], idle: int
     judged = rss if events >= TARGET_EVENTS else idle + per_event * TARGET_EVENTS
     print(
         f"{what}: VmRSS {mib(rss)} (peak {mib(peak)}; {mib(per_event * 100_000)} per 100k "
-        f"events above the idle {mib(idle)}); first as_of per negotiation p50 "
+        f"events above the idle {mib(idle)}; heap {mib(found.get('RssAnon', 0))}, files "
+        f"{mib(found.get('RssFile', 0))}); first as_of per negotiation p50 "
         f"{support.pct(took, 0.5):,.0f} ms",
         flush=True,
     )
@@ -92,7 +93,8 @@ def main() -> None:
         print(
             f"[inline] fill: {fill.rate:,.0f} events/s over {fill.seconds:.0f} s; "
             f"projections {behind:,} events behind at the end; "
-            f"VmRSS {mib(filled['VmRSS'])} (peak {mib(filled['VmHWM'])}; idle {mib(idle)})",
+            f"VmRSS {mib(filled['VmRSS'])} (peak {mib(filled['VmHWM'])}; idle {mib(idle)}; "
+            f"heap {mib(filled.get('RssAnon', 0))}, files {mib(filled.get('RssFile', 0))})",
             flush=True,
         )
         rows.append(
