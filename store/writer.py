@@ -25,7 +25,7 @@ import random
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,7 +46,7 @@ from domain.events import AnyEvent, EventCorrected, NegotiationOpened, encode_ev
 from domain.negotiation import Negotiation, Recorded, WriteSideCheckpoint, check_corrections
 from domain.redaction import REDACTED_JSON, same_but_redacted
 from store import metrics
-from store.index import EventIndex, RecordingOrderError
+from store.index import EventIndex, RecordingOrderError, StoredFact
 from store.keyring import Keyring
 from store.write_side import CHECKPOINT_EVERY, WriteSideCheckpoints, trusted
 
@@ -225,11 +225,12 @@ class Writer:
         if not group:
             return
         recorded_at = self._clock(group)
+        known = self.index.stored_facts([i for r in group for i in _named(r)])  # for the whole group
         prepared: list[_Prepared] = []
         alone: list[AppendRequest] = []
         for request in group:
             try:
-                outcome = self._prepare(request, recorded_at, fresh=False)
+                outcome = self._prepare(request, recorded_at, fresh=False, known=known)
             except _Stale:
                 alone.append(request)
             except Exception as error:  # a domain error answers this request only
@@ -367,9 +368,15 @@ class Writer:
         request.future.set_exception(gave_up)
 
     def _prepare(
-        self, request: AppendRequest, recorded_at: datetime, *, fresh: bool
+        self,
+        request: AppendRequest,
+        recorded_at: datetime,
+        *,
+        fresh: bool,
+        known: Mapping[UUID, StoredFact] | None = None,
     ) -> Appended | tuple[Negotiation, list[Recorded], list[Recorded]]:
-        """Check one request and record its events on the aggregate (not yet stored)."""
+        """Check one request and record its events on the aggregate (not yet stored);
+        ``known``: what the store holds of the ids its group names, if looked up."""
         slug = request.slug
         negotiation = None if fresh else self._cache.get(slug)
         if negotiation is None:
@@ -377,7 +384,7 @@ class Writer:
         else:
             self._cache.move_to_end(slug)
             self._checkpoint(negotiation)  # before this group records on it
-        existing, new = self._split_stored(request, negotiation)
+        existing, new = self._split_stored(request, negotiation, known)
         if not new:
             return Appended(existing=existing)
         events = [request.events[i] for i in new]
@@ -460,20 +467,27 @@ class Writer:
         return Negotiation.resume(slug, checkpoint)
 
     def _split_stored(
-        self, request: AppendRequest, negotiation: Negotiation | None
+        self,
+        request: AppendRequest,
+        negotiation: Negotiation | None,
+        known: Mapping[UUID, StoredFact] | None = None,
     ) -> tuple[list[Recorded], list[int]]:
         """Separate re-sent events (stored with the same content) from new ones; the new
         ones are returned as their indexes in the request.
 
         Every id the request names (its events', and the events they speak about) is
-        looked up in the index, and the aggregate is told what its own stream holds of
-        them (``Negotiation.recall``): it keeps no ids of its own.
+        looked up in the index (or in ``known``, its group's lookup), and the aggregate is
+        told what its own stream holds of them (``Negotiation.recall``): it keeps no ids
+        of its own.
         """
         ids = [e.id for e in request.events]
         if len(set(ids)) != len(ids):
             raise InvalidEventError("two events in this request share an id", field="events.id")
-        subjects = [e.subject_id for e in request.events if e.subject_id is not None]
-        facts = self.index.stored_facts(ids + subjects)
+        named = _named(request)
+        if known is None:
+            facts = self.index.stored_facts(named)
+        else:
+            facts = {i: known[i] for i in named if i in known}
         if negotiation is not None:
             ours = {i: f for i, f in facts.items() if f.negotiation == request.slug}
             negotiation.recall(
@@ -500,6 +514,12 @@ class Writer:
         if targets:
             stored = {r.event.id: r.event for r in self.index.records_by_ids(targets)}
             check_corrections(events, stored)
+
+
+def _named(request: AppendRequest) -> list[UUID]:
+    """The event ids a request names: its events', and those of the events they are about."""
+    ids = [e.id for e in request.events]
+    return ids + [e.subject_id for e in request.events if e.subject_id is not None]
 
 
 def _same(stored: bytes, sent: bytes) -> bool:
