@@ -71,7 +71,7 @@ def main() -> None:
         if not httpx.get(f"{server.url}/negotiations/{CONTROL}/events").is_success:
             server.open(CONTROL)
             with httpx.Client(base_url=server.url, headers=JSON_HEADERS, timeout=60) as client:
-                append_ms(client, CONTROL, 0, seed)
+                append_ms(client, CONTROL, 0, seed - 1)
     for mode in support.modes(args):
         firsts: list[float] = []
         controls: list[float] = []
@@ -79,7 +79,7 @@ def main() -> None:
         for repeat in range(args.repeats):
             seed += 1
             first, warm = first_append(data, mode, slug, seed, args.warm)
-            control, _ = first_append(data, mode, CONTROL, seed, 0)
+            control, _ = first_append(data, mode, CONTROL, seed + 500_000, 0)
             firsts.append(first)
             warms.append(warm)
             controls.append(control)
