@@ -225,7 +225,7 @@ class Writer:
         if not group:
             return
         recorded_at = self._clock(group)
-        known = self.index.stored_facts([i for r in group for i in _named(r)])  # for the whole group
+        known = self.index.stored_facts([i for r in group for i in _named(r)])  # one lookup
         prepared: list[_Prepared] = []
         alone: list[AppendRequest] = []
         for request in group:
@@ -327,8 +327,9 @@ class Writer:
         size = len(aggregate.proposals) + len(aggregate.rounds_known) if every > 1 else 0
         if aggregate.version - self._checkpointed.get(aggregate.slug, 0) < max(every, size):
             return
-        if self.checkpoints.save(aggregate.slug, aggregate.checkpoint()):
-            self._checkpointed[aggregate.slug] = aggregate.version
+        self.checkpoints.save(aggregate.slug, aggregate.checkpoint())
+        # Not tried again before as many events more, even if it failed (it was logged).
+        self._checkpointed[aggregate.slug] = aggregate.version
 
     def _write_alone(self, request: AppendRequest) -> None:
         """Commit one request, refreshing from the store after each lost race."""
