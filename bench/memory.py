@@ -10,18 +10,26 @@ server does the same. The first as_of of each negotiation is cold; their times a
 
 A 1,000,000-event fill takes long at today's batch rate: ``--events 200000`` scales down.
 RSS grows about linearly with the events the engines hold: the rows show MiB per 100k
-events, and below 1M the ratio and met? are those of the linear extrapolation to 1M.
+events, and below 1M the ratio and met? are those of the linear extrapolation to 1M
+(``--full``: 1M, measured). The filled server's RSS is also shown before its as_of
+queries (what the fill left: the writer and the inline projections), as context.
+``--asof-max-events N`` adds a restart with ``PARLEY_ASOF_MAX_EVENTS=N`` (the as-of
+engines' bound), to show that the bound holds.
 
-Usage: ``python -m bench.memory [--quick] [--events 1000000] [--projections inline,off]``.
+Usage: ``python -m bench.memory [--quick] [--full] [--events 1000000]
+[--projections inline,off] [--asof-max-events N]``.
 """
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import httpx
 
 from bench import support
+from bench.events import Mix
 from bench.support import GIB, Row, Server, mib
 
 NEGOTIATIONS = 10
@@ -50,7 +58,8 @@ def rss_row(what: str, server: Server, events: int, took: list[float], idle: int
     judged = rss if events >= TARGET_EVENTS else idle + per_event * TARGET_EVENTS
     print(
         f"{what}: VmRSS {mib(rss)} (peak {mib(peak)}; {mib(per_event * 100_000)} per 100k "
-        f"events above the idle {mib(idle)}); first as_of per negotiation p50 "
+        f"events above the idle {mib(idle)}; heap {mib(found.get('RssAnon', 0))}, files "
+        f"{mib(found.get('RssFile', 0))}); first as_of per negotiation p50 "
         f"{support.pct(took, 0.5):,.0f} ms",
         flush=True,
     )
@@ -65,13 +74,101 @@ def rss_row(what: str, server: Server, events: int, took: list[float], idle: int
     )
 
 
+def fill_in_process(data: Path, slugs: list[str], total: int) -> tuple[float, dict[str, int]]:
+    """Fill the store through ``ConflictLog.append`` in this process, as ``parley import``
+    and ``parley load`` do (the same batches as over HTTP, without HTTP or projections);
+    events/s, and this process's memory at the end (its writer's, mostly)."""
+    from domain.events import parse_event
+    from store.config import StoreConfig
+    from store.log import ConflictLog
+
+    per = total // len(slugs)
+    mixes = {slug: Mix(per, seed=k + 1) for k, slug in enumerate(slugs)}
+    log = ConflictLog(StoreConfig(data_dir=data))
+    started = time.perf_counter()
+    try:
+        for slug, mix in mixes.items():
+            log.append(slug, [parse_event(mix.first())])
+        left = dict.fromkeys(slugs, per - 1)
+        while any(left.values()):
+            for slug in slugs:
+                count = min(1000, left[slug])
+                if count:
+                    left[slug] -= count
+                    log.append(slug, [parse_event(e) for e in mixes[slug].take(count)])
+        rate = total / (time.perf_counter() - started)
+        return rate, support.memory(os.getpid())
+    finally:
+        log.close()
+
+
 def main() -> None:
-    args = support.parser(__doc__, events=1_000_000).parse_args()
-    total = support.events(args, TARGET_EVENTS, 50_000)
+    parser = support.parser(__doc__, events=1_000_000)
+    parser.add_argument("--full", action="store_true", help="1,000,000 events, measured")
+    parser.add_argument("--asof-max-events", type=int, help="a restart with this bound too")
+    parser.add_argument(
+        "--fill-in-process",
+        action="store_true",
+        help="fill through ConflictLog.append here, not over HTTP (no filled-server rows)",
+    )
+    args = parser.parse_args()
+    total = TARGET_EVENTS if args.full else support.events(args, TARGET_EVENTS, 50_000)
     slugs = [f"talks-{k:02d}" for k in range(NEGOTIATIONS)]
     data = support.temp_dir("memory")
     rows: list[Row] = []
     print(f"# bench/memory.py: {total:,} events in {NEGOTIATIONS} negotiations, {data}")
+    if args.fill_in_process:
+        rate, found = fill_in_process(data, slugs, total)
+        events = total
+        print(
+            f"[in process] fill: {rate:,.0f} events/s; the filling process's VmRSS "
+            f"{mib(found['VmRSS'])} (peak {mib(found['VmHWM'])})",
+            flush=True,
+        )
+        rows.append(
+            Row(
+                f"RSS of a process that appended {events // 1000}k events (ConflictLog.append, "
+                "as parley import)",
+                f"{mib(found['VmRSS'])} (peak {mib(found['VmHWM'])}; {rate:,.0f} events/s)",
+                "1 GiB",
+                found["VmRSS"] / GIB,
+                "<= 1 GiB",
+                found["VmRSS"] <= GIB,
+            )
+        )
+        ends = {slug: support.last_valid_date(data, slug) for slug in slugs}
+    else:
+        events, ends = fill_over_http(data, slugs, total, rows)
+    for mode in support.modes(args):
+        with Server(data, mode) as server:
+            server.caught_up()
+            idle = server.memory()["VmRSS"]
+            took = as_of_each(server, slugs, ends)
+            rows.append(rss_row(f"RSS after a restart [{mode}]", server, events, took, idle))
+    if args.asof_max_events:
+        bound = args.asof_max_events
+        with Server(data, "inline", asof_max_events=str(bound)) as server:
+            server.caught_up()
+            idle = server.memory()["VmRSS"]
+            took = as_of_each(server, slugs, ends)
+            rows.append(
+                rss_row(
+                    f"RSS after a restart [inline, PARLEY_ASOF_MAX_EVENTS={bound:,}]",
+                    server,
+                    events,
+                    took,
+                    idle,
+                )
+            )
+    support.finish(rows, args)
+
+
+def fill_over_http(
+    data: Path, slugs: list[str], total: int, rows: list[Row]
+) -> tuple[int, dict[str, str]]:
+    """Fill the store over HTTP (1,000-event batches, the server as ``make run`` starts
+    it), then the as_of of each negotiation in that server; its rows. The events stored,
+    and each negotiation's last valid date."""
     with Server(data, "inline") as server:
         idle = server.memory()["VmRSS"]
         for slug in slugs:
@@ -80,11 +177,23 @@ def main() -> None:
         behind = support.lag(server)
         events = server.position()
         ends = {slug: support.last_valid_date(data, slug) for slug in slugs}
+        filled = server.memory()
         print(
             f"[inline] fill: {fill.rate:,.0f} events/s over {fill.seconds:.0f} s; "
             f"projections {behind:,} events behind at the end; "
-            f"VmRSS {mib(server.memory()['VmRSS'])}",
+            f"VmRSS {mib(filled['VmRSS'])} (peak {mib(filled['VmHWM'])}; idle {mib(idle)}; "
+            f"heap {mib(filled.get('RssAnon', 0))}, files {mib(filled.get('RssFile', 0))})",
             flush=True,
+        )
+        rows.append(
+            Row(
+                f"RSS, the server that filled, before as_of [inline], {events // 1000}k events",
+                f"{mib(filled['VmRSS'])} (peak {mib(filled['VmHWM'])}; idle {mib(idle)})",
+                "context",
+                None,
+                "",
+                None,
+            )
         )
         rows.append(
             Row(
@@ -98,13 +207,7 @@ def main() -> None:
         )
         took = as_of_each(server, slugs, ends)
         rows.append(rss_row("RSS, the server that filled [inline]", server, events, took, idle))
-    for mode in support.modes(args):
-        with Server(data, mode) as server:
-            server.caught_up()
-            idle = server.memory()["VmRSS"]
-            took = as_of_each(server, slugs, ends)
-            rows.append(rss_row(f"RSS after a restart [{mode}]", server, events, took, idle))
-    support.finish(rows, args)
+    return events, ends
 
 
 if __name__ == "__main__":

@@ -6,11 +6,12 @@ target, met?. Each ratio is against a baseline measured in the same run.
 1. bench/append.py on stores of its own, on each ``--backend`` (SQLite and PostgreSQL),
    with the do-it-yourself stack (bench/diy.py) measured before Parley on each;
 2. one store filled over HTTP (``--events``, 100,000 by default), shared by
-3. bench/as_of.py, 4. bench/subscribe.py and 5. bench/rebuild.py;
+3. bench/as_of.py, 4. bench/subscribe.py, 5. bench/rebuild.py and, last as it
+   appends, bench/restart.py (the first append after a restart);
 6. bench/memory.py on a store of its own (``--memory-events``: 200,000 by default, its
-   RSS extrapolated to the target's 1,000,000; pass 1000000 for the real size).
+   RSS extrapolated to the target's 1,000,000; ``--full`` measures the real size).
 
-Usage: ``make bench`` or ``python -m bench.report [--quick] [--events N]
+Usage: ``make bench`` or ``python -m bench.report [--quick] [--full] [--events N]
 [--memory-events N] [--projections inline,off] [--backend sqlite,postgres]
 [--only append,as_of,...]
 [--profile DIR]``. ``--quick`` is a short run (20k and 50k events, shorter wrk runs:
@@ -32,7 +33,7 @@ from pathlib import Path
 from bench import support
 from bench.support import Row
 
-STEPS = ("validation", "append", "as_of", "subscribe", "rebuild", "memory")
+STEPS = ("validation", "append", "as_of", "subscribe", "rebuild", "restart", "memory")
 
 
 def main() -> None:
@@ -44,13 +45,18 @@ def main() -> None:
         help="bench/memory.py (200,000, extrapolated to 1M; --quick 50,000); 1000000 for "
         "the target's own size (a fill of about 15 minutes today)",
     )
+    parser.add_argument(
+        "--full", action="store_true", help="bench/memory.py at 1,000,000 events, measured"
+    )
     parser.add_argument("--only", default=",".join(STEPS), help=f"steps, of {','.join(STEPS)}")
     args = parser.parse_args()
     steps = [s for s in args.only.split(",") if s]
     if set(steps) - set(STEPS):
         raise SystemExit(f"--only: choose from {STEPS}")
     events = support.events(args, 100_000, 20_000)
-    memory_events = args.memory_events or (50_000 if args.quick else 200_000)
+    memory_events = args.memory_events or (
+        1_000_000 if args.full else 50_000 if args.quick else 200_000
+    )
     results = Path(tempfile.mkstemp(prefix="parley-bench-", suffix=".jsonl")[1])
     common = ["--results", str(results), "--projections", args.projections]
     common += ["--backend", args.backend]
@@ -70,7 +76,7 @@ def main() -> None:
         run("validation")
     if "append" in steps:
         run("append")
-    if {"as_of", "subscribe", "rebuild"} & set(steps):
+    if {"as_of", "subscribe", "rebuild", "restart"} & set(steps):
         print(f"\n## the shared store: {events:,} events over HTTP", flush=True)
         began = time.monotonic()
         store = support.temp_dir("store")
@@ -93,7 +99,7 @@ def main() -> None:
             ),
         )
         support.save(fill_row, results)
-        for step in ("as_of", "subscribe", "rebuild"):
+        for step in ("as_of", "subscribe", "rebuild", "restart"):
             if step in steps:
                 run(step, "--store", str(store))
     if "memory" in steps:

@@ -61,11 +61,12 @@ def free_port() -> int:
 
 
 def memory(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM (peak RSS) of a process, in bytes, from /proc/<pid>/status."""
+    """VmRSS and VmHWM (peak RSS) of a process, in bytes, from /proc/<pid>/status; and
+    RssAnon and RssFile, the parts of VmRSS that are its heap and mapped files."""
     found: dict[str, int] = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
+        if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
             found[key] = int(value.split()[0]) * 1024
     return found
 

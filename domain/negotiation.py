@@ -1,8 +1,12 @@
 """The Negotiation aggregate: the write side of one peace process's log.
 
 It keeps only what its invariants need: the round numbers held and hosted, the
-proposals made, the ids (and types) of the events in its stream, which of them are
-retracted, and the head of its hash chain. Every event it accepts is wrapped in a
+proposals made, the head of its hash chain, and the ids (and types) of the events it
+knows of, with which of them are retracted. Replayed from its events it knows them
+all; the writer's aggregate knows only the stored events a request names, which the
+writer looks up in the store and tells it (``recall``), and the events it recorded
+since they were last stored: so it is opened from a ``WriteSideCheckpoint`` plus the
+events after it, and holds no memory per event. Every event it accepts is wrapped in a
 ``Recorded``: the stored event of the ``eventsourcing`` library, carrying the server's
 clock and the SHA-256 chain.
 """
@@ -311,7 +315,13 @@ class Recorded:
 
 
 class Negotiation:
-    """Write-side state of one negotiation, rebuilt from its ``Recorded`` events."""
+    """Write-side state of one negotiation, rebuilt from its ``Recorded`` events (or
+    resumed from a checkpoint and the facts after it, ``apply_fact``).
+
+    ``event_types`` and ``retracted`` hold the events it knows of: all of its stream
+    when replayed (``apply``); in the writer, only those ``recall`` told it of and
+    those recorded since they were last stored.
+    """
 
     def __init__(self, slug: str) -> None:
         self.slug = slug
@@ -340,9 +350,55 @@ class Negotiation:
     def version(self, value: int) -> None:
         self._version = value
 
+    @property
+    def unsaved(self) -> bool:
+        """Whether events it recorded wait to be collected and stored."""
+        return bool(self._pending)
+
     def collect_events(self) -> Sequence[Recorded]:
         pending, self._pending = self._pending, []
         return pending
+
+    @classmethod
+    def resume(cls, slug: str, checkpoint: WriteSideCheckpoint) -> Negotiation:
+        """The write side as a checkpoint holds it (it knows no event ids)."""
+        negotiation = cls(slug)
+        negotiation._version = checkpoint.version
+        negotiation.last_hash = checkpoint.hash
+        negotiation.last_recorded_at = checkpoint.recorded_at
+        negotiation.rounds_known = set(checkpoint.rounds_known)
+        negotiation.rounds_held = set(checkpoint.rounds_held)
+        negotiation.proposals = set(checkpoint.proposals)
+        return negotiation
+
+    def checkpoint(self) -> WriteSideCheckpoint:
+        """What the invariants need, as of the last stored event: all but the event ids,
+        which the store answers for. Only while nothing recorded is waiting to be stored."""
+        if self._pending or self.last_hash is None:
+            raise ValueError("a checkpoint is of stored events only")
+        return WriteSideCheckpoint(
+            version=self._version,
+            hash=self.last_hash,
+            recorded_at=self.last_recorded_at,
+            rounds_known=frozenset(self.rounds_known),
+            rounds_held=frozenset(self.rounds_held),
+            proposals=frozenset(self.proposals),
+        )
+
+    def recall(self, types: Mapping[UUID, str], retracted: Iterable[UUID]) -> None:
+        """Tell the aggregate what the store holds of the events a request names: the
+        types of those stored in this negotiation, and which of them are retracted.
+
+        When nothing it recorded waits to be stored, what it knew of other events is
+        dropped first: the store answers for them. So the writer's aggregate holds the
+        ids of one group of requests at most, however long the negotiation.
+        """
+        if not self._pending:
+            self.event_types = dict(types)
+            self.retracted = set(retracted)
+        else:
+            self.event_types.update(types)
+            self.retracted.update(retracted)
 
     # Commands.
     def record(
@@ -439,14 +495,14 @@ class Negotiation:
 
     # Evolution.
     def apply(self, recorded: Recorded) -> None:
-        """Fold one stored event into the write-side state."""
+        """Fold one stored event into the write-side state, its id and retraction too."""
         event = recorded.event
+        self.event_types[event.id] = event.type
+        if isinstance(event, EventRetracted):
+            self.retracted.add(event.data.event_id)
         self.apply_fact(
             WriteSideFact(
                 version=recorded.originator_version,
-                event_id=event.id,
-                type=event.type,
-                subject_id=event.subject_id,
                 hash=recorded.hash,
                 recorded_at=recorded.timestamp,
                 content=event if event.type in WRITE_SIDE_CONTENT else None,
@@ -454,8 +510,9 @@ class Negotiation:
         )
 
     def apply_fact(self, fact: WriteSideFact) -> None:
-        """Fold what the invariants need of one stored event (``WriteSideFact``)."""
-        self.event_types[fact.event_id] = fact.type
+        """Fold what the invariants need of one stored event (``WriteSideFact``): its
+        place in the chain and, for rounds and proposals, its content. Its id is not
+        kept (``recall``)."""
         event = fact.content
         if isinstance(event, RoundScheduled | HostAnnounced):
             self.rounds_known.add(event.data.round)
@@ -464,8 +521,6 @@ class Negotiation:
             self.rounds_held.add(event.data.round)
         elif isinstance(event, ProposalMade):
             self.proposals.add(event.data.proposal_id)
-        if fact.type == "EventRetracted" and fact.subject_id is not None:
-            self.retracted.add(fact.subject_id)
         self._version = fact.version
         self.last_hash = fact.hash
         if fact.recorded_at is not None:
@@ -479,16 +534,27 @@ of every other event it needs only what the event index holds."""
 
 @dataclass(frozen=True, slots=True)
 class WriteSideFact:
-    """What the aggregate keeps of one stored event: its place in the chain, its id and
-    type, the event it names, and the typed event when its content matters."""
+    """What the aggregate folds of one stored event: its place in the chain, and the
+    typed event when its content matters (``WRITE_SIDE_CONTENT``)."""
 
     version: int
-    event_id: UUID
-    type: str
-    subject_id: UUID | None
     hash: str
     recorded_at: datetime | None  # None when a later fact of the same read carries it
     content: AnyEvent | None
+
+
+@dataclass(frozen=True, slots=True)
+class WriteSideCheckpoint:
+    """The write side as of one stored version, all but its event ids: a cache of the
+    store's (``store.write_side``), trusted only while the log holds ``hash`` at
+    ``version``."""
+
+    version: int
+    hash: str
+    recorded_at: datetime | None
+    rounds_known: frozenset[int]
+    rounds_held: frozenset[int]
+    proposals: frozenset[str]
 
 
 def replay(aggregate: Negotiation | None, events: Iterable[Recorded]) -> Negotiation | None:

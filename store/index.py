@@ -130,6 +130,19 @@ def index_params(
     return params
 
 
+LOOKUP_CHUNK = 500
+"""Ids looked up per query (well under either backend's limit on parameters)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFact:
+    """What the writer needs to know of a stored event a request names."""
+
+    negotiation: str
+    type: str
+    retracted: bool
+
+
 @dataclass(frozen=True)
 class NegotiationSummary:
     negotiation: str
@@ -360,35 +373,73 @@ class EventIndex:
         )
 
     def write_side_facts(self, negotiation: str, *, after_version: int = 0) -> list[WriteSideFact]:
-        """What the aggregate needs of a negotiation's events after a version, from the
-        index; the stored event is read and decoded only for ``WRITE_SIDE_CONTENT``."""
-        needed = ", ".join(f"'{t}'" for t in sorted(WRITE_SIDE_CONTENT))
-        sql = (
-            "SELECT i.version, i.event_id, i.type, i.subject_id, i.hash, i.recorded_at, "
-            f"i.position, CASE WHEN i.type IN ({needed}) THEN e.state END "
-            f"FROM {self.index_table} i {self.events_join} "
-            "WHERE i.negotiation = ? AND i.version > ? ORDER BY i.version"
+        """What the aggregate folds of a negotiation's events after a version: the
+        events whose content its invariants read (``WRITE_SIDE_CONTENT``, decoded), and
+        the head of the chain (its version, hash and clock) last. Empty when nothing
+        was stored after ``after_version``."""
+        head = self._fetch(
+            self._sql(
+                f"SELECT version, hash, recorded_at FROM {self.index_table} "
+                "WHERE negotiation = ? ORDER BY version DESC LIMIT 1"
+            ),
+            [negotiation],
         )
-        rows = self._fetch(self._sql(sql), [negotiation, after_version])
+        if not head or head[0][0] <= after_version:
+            return []
+        needed = ", ".join(f"'{t}'" for t in sorted(WRITE_SIDE_CONTENT))
+        sql = (  # the range of versions, read by the (negotiation, version) key
+            "SELECT i.version, i.hash, i.position, e.state "
+            f"FROM {self.index_table} i {self.events_join} "
+            "WHERE i.negotiation = ? AND i.version > ? AND i.version <= ? "
+            f"AND i.type IN ({needed}) ORDER BY i.version"
+        )
+        version, hash_, recorded = head[0]
+        rows = self._fetch(self._sql(sql), [negotiation, after_version, version])
         aggregate = negotiation_id(negotiation)
-        last = len(rows) - 1
         with paused_gc(len(rows) > 1000):
-            return [
+            facts = [
                 WriteSideFact(
-                    version=version,
-                    event_id=UUID(str(event_id)),
-                    type=type_,
-                    subject_id=None if subject is None else UUID(str(subject)),
-                    hash=hash_,
-                    # Only the head's clock matters to the writer: one conversion, not n.
-                    recorded_at=self._from_ts(recorded) if index == last else None,
-                    content=None
-                    if state is None
-                    else decode_record(aggregate, version, bytes(state), position).event,
+                    version=row_version,
+                    hash=row_hash,
+                    recorded_at=None,
+                    content=decode_record(aggregate, row_version, bytes(state), position).event,
                 )
-                for index, (version, event_id, type_, subject, hash_, recorded, position, state)
-                in enumerate(rows)
+                for row_version, row_hash, position, state in rows
             ]
+        # Only the head's clock matters to the writer: one conversion, not n.
+        facts.append(WriteSideFact(version, hash_, self._from_ts(recorded), None))
+        return facts
+
+    def chain_link(self, negotiation: str, version: int) -> tuple[str, datetime] | None:
+        """The hash and recorded_at of a negotiation's event at ``version`` (None when
+        the log holds none): what a write-side checkpoint is checked against."""
+        rows = self._fetch(
+            self._sql(
+                f"SELECT hash, recorded_at FROM {self.index_table} "
+                "WHERE negotiation = ? AND version = ?"
+            ),
+            [negotiation, version],
+        )
+        return (rows[0][0], self._from_ts(rows[0][1])) if rows else None
+
+    def stored_facts(self, ids: Sequence[UUID]) -> dict[UUID, StoredFact]:
+        """Of these event ids, those the log holds: their negotiation, their type, and
+        whether a stored retraction names them (served by the index's keys)."""
+        found: dict[UUID, StoredFact] = {}
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), LOOKUP_CHUNK):
+            chunk = unique[start : start + LOOKUP_CHUNK]
+            sql = (
+                "SELECT i.event_id, i.negotiation, i.type, EXISTS (SELECT 1 FROM "
+                f"{self.index_table} r WHERE r.subject_id = i.event_id "
+                "AND r.type = 'EventRetracted') "
+                f"FROM {self.index_table} i WHERE i.event_id IN ({', '.join('?' * len(chunk))})"
+            )
+            for event_id, negotiation, type_, retracted in self._fetch(
+                self._sql(sql), [self._id(i) for i in chunk]
+            ):
+                found[UUID(str(event_id))] = StoredFact(negotiation, type_, bool(retracted))
+        return found
 
     def backfill_search(
         self,

@@ -25,7 +25,7 @@ import random
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,11 +43,12 @@ from domain.errors import (
     WriteContentionError,
 )
 from domain.events import AnyEvent, EventCorrected, NegotiationOpened, encode_event
-from domain.negotiation import Negotiation, Recorded, check_corrections
+from domain.negotiation import Negotiation, Recorded, WriteSideCheckpoint, check_corrections
 from domain.redaction import REDACTED_JSON, same_but_redacted
 from store import metrics
-from store.index import EventIndex, RecordingOrderError
+from store.index import EventIndex, RecordingOrderError, StoredFact
 from store.keyring import Keyring
+from store.write_side import CHECKPOINT_EVERY, WriteSideCheckpoints, trusted
 
 logger = logging.getLogger("parley.writer")
 
@@ -102,6 +103,9 @@ class Writer:
     It stores through ``events`` (the library's event store over Parley's recorder),
     reads what the aggregates and the checks need from ``index``, seals with
     ``keyring``, and keeps the write sides of ``cache_size`` negotiations in memory.
+    A write side holds no memory per event: the ids a request names are looked up in
+    the index (``_split_stored``), and it is opened from its checkpoint
+    (``store.write_side``) plus the events stored after it (``_load``).
     """
 
     def __init__(
@@ -117,6 +121,8 @@ class Writer:
         self.keyring = keyring
         self.cache_size = cache_size
         self._cache: OrderedDict[str, Negotiation] = OrderedDict()  # least recently used first
+        self.checkpoints = WriteSideCheckpoints(index.database, index.index_table)
+        self._checkpointed: dict[str, int] = {}  # the version of each cached one's checkpoint
         self._last_clock: datetime | None = None
         self._queue = _Queue(self._write_group)
 
@@ -201,7 +207,13 @@ class Writer:
         return plain
 
     def stop(self) -> None:
+        """Stop the writer thread, then checkpoint the write sides it advanced (so the
+        next start folds none of their events)."""
         self._queue.stop()
+        if self._queue.busy():
+            return  # still writing (it did not stop in time): leave its aggregates alone
+        for aggregate in list(self._cache.values()):
+            self._checkpoint(aggregate, every=1)
 
     @property
     def cached(self) -> list[str]:
@@ -223,11 +235,12 @@ class Writer:
             return
         recorded_at = self._clock(group)
         started = time.perf_counter()
+        known = self.index.stored_facts([i for r in group for i in _named(r)])  # one lookup
         prepared: list[_Prepared] = []
         alone: list[AppendRequest] = []
         for request in group:
             try:
-                outcome = self._prepare(request, recorded_at, fresh=False)
+                outcome = self._prepare(request, recorded_at, fresh=False, known=known)
             except _Stale:
                 alone.append(request)
             except Exception as error:  # a domain error answers this request only
@@ -312,9 +325,24 @@ class Writer:
 
     def _forget_beyond(self, size: int) -> None:
         """Keep the write sides of the ``size`` negotiations written most recently; the
-        others are fast-forwarded from the store again when next written."""
+        others, checkpointed first, are opened from the store again when next written."""
         while len(self._cache) > size:
-            self._cache.popitem(last=False)
+            _, aggregate = self._cache.popitem(last=False)
+            self._checkpoint(aggregate, every=1)
+            self._checkpointed.pop(aggregate.slug, None)
+
+    def _checkpoint(self, aggregate: Negotiation, *, every: int = CHECKPOINT_EVERY) -> None:
+        """Save the aggregate's checkpoint if it is ``every`` events or more ahead of the
+        last one (or as many as the proposals and rounds it holds: saving it costs no
+        more than a row per event); only of stored events (none recorded and waiting)."""
+        if aggregate.unsaved or aggregate.last_hash is None:
+            return
+        size = len(aggregate.proposals) + len(aggregate.rounds_known) if every > 1 else 0
+        if aggregate.version - self._checkpointed.get(aggregate.slug, 0) < max(every, size):
+            return
+        self.checkpoints.save(aggregate.slug, aggregate.checkpoint())
+        # Not tried again before as many events more, even if it failed (it was logged).
+        self._checkpointed[aggregate.slug] = aggregate.version
 
     def _write_alone(self, request: AppendRequest) -> None:
         """Commit one request, refreshing from the store after each lost race."""
@@ -354,16 +382,23 @@ class Writer:
         request.future.set_exception(gave_up)
 
     def _prepare(
-        self, request: AppendRequest, recorded_at: datetime, *, fresh: bool
+        self,
+        request: AppendRequest,
+        recorded_at: datetime,
+        *,
+        fresh: bool,
+        known: Mapping[UUID, StoredFact] | None = None,
     ) -> Appended | tuple[Negotiation, list[Recorded], list[Recorded]]:
-        """Check one request and record its events on the aggregate (not yet stored)."""
+        """Check one request and record its events on the aggregate (not yet stored);
+        ``known``: what the store holds of the ids its group names, if looked up."""
         slug = request.slug
         negotiation = None if fresh else self._cache.get(slug)
         if negotiation is None:
             negotiation = self._load(slug)
         else:
             self._cache.move_to_end(slug)
-        existing, new = self._split_stored(request, negotiation, check_all=fresh)
+            self._checkpoint(negotiation)  # before this group records on it
+        existing, new = self._split_stored(request, negotiation, known)
         if not new:
             return Appended(existing=existing)
         events = [request.events[i] for i in new]
@@ -407,8 +442,12 @@ class Writer:
         return max([datetime.now(UTC), *(f for f in floors if f is not None)])
 
     def _load(self, slug: str) -> Negotiation | None:
-        """The negotiation's write side: cached, and fast-forwarded from the store."""
+        """The negotiation's write side: the cached one, else its checkpoint (if the log
+        holds its hash), fast-forwarded over the events stored after it; checkpointed
+        anew when that was many events."""
         aggregate = self._cache.get(slug)
+        if aggregate is None:
+            aggregate = self._resume(slug)
         after = aggregate.version if aggregate else 0
         # From the index: only rounds and proposals need their stored event decoded.
         for fact in self.index.write_side_facts(slug, after_version=after):
@@ -418,22 +457,57 @@ class Writer:
         if aggregate is not None:
             self._cache[slug] = aggregate
             self._cache.move_to_end(slug)
+            self._checkpoint(aggregate)
         return aggregate
 
+    def _resume(self, slug: str) -> Negotiation | None:
+        """The write side as its stored checkpoint holds it, if the log still holds the
+        hash it was made at; None (fold from the start) otherwise."""
+        stored = self.checkpoints.load(slug)
+        if stored is None:
+            return None
+        checkpoint: WriteSideCheckpoint | None = trusted(
+            stored, self.index.chain_link(slug, stored.version)
+        )
+        if checkpoint is None:
+            logger.warning(
+                "the write-side checkpoint of %s (version %d) does not match the log: "
+                "folding the log instead",
+                slug,
+                stored.version,
+            )
+            return None
+        self._checkpointed[slug] = checkpoint.version
+        return Negotiation.resume(slug, checkpoint)
+
     def _split_stored(
-        self, request: AppendRequest, negotiation: Negotiation | None, *, check_all: bool
+        self,
+        request: AppendRequest,
+        negotiation: Negotiation | None,
+        known: Mapping[UUID, StoredFact] | None = None,
     ) -> tuple[list[Recorded], list[int]]:
         """Separate re-sent events (stored with the same content) from new ones; the new
         ones are returned as their indexes in the request.
 
-        Unless ``check_all``, only ids this negotiation already holds are looked up: an id
-        stored elsewhere trips the index's unique key, and the retry checks them all.
+        Every id the request names (its events', and the events they speak about) is
+        looked up in the index (or in ``known``, its group's lookup), and the aggregate is
+        told what its own stream holds of them (``Negotiation.recall``): it keeps no ids
+        of its own.
         """
         ids = [e.id for e in request.events]
         if len(set(ids)) != len(ids):
             raise InvalidEventError("two events in this request share an id", field="events.id")
-        known = negotiation.event_types if negotiation else {}
-        lookup = ids if check_all else [i for i in ids if i in known]
+        named = _named(request)
+        if known is None:
+            facts = self.index.stored_facts(named)
+        else:
+            facts = {i: known[i] for i in named if i in known}
+        if negotiation is not None:
+            ours = {i: f for i, f in facts.items() if f.negotiation == request.slug}
+            negotiation.recall(
+                {i: f.type for i, f in ours.items()}, [i for i, f in ours.items() if f.retracted]
+            )
+        lookup = [i for i in ids if i in facts]
         stored = {r.event.id: r for r in self.index.records_by_ids(lookup)}
         existing: list[Recorded] = []
         new: list[int] = []
@@ -454,6 +528,12 @@ class Writer:
         if targets:
             stored = {r.event.id: r.event for r in self.index.records_by_ids(targets)}
             check_corrections(events, stored)
+
+
+def _named(request: AppendRequest) -> list[UUID]:
+    """The event ids a request names: its events', and those of the events they are about."""
+    ids = [e.id for e in request.events]
+    return ids + [e.subject_id for e in request.events if e.subject_id is not None]
 
 
 def _same(stored: bytes, sent: bytes) -> bool:
@@ -496,6 +576,10 @@ class _Queue:
         if thread is not None and thread.is_alive():
             self._queue.put(None)
             thread.join(timeout=30)
+
+    def busy(self) -> bool:
+        """Whether the writer thread is still running."""
+        return self._thread is not None and self._thread.is_alive()
 
     def _run(self) -> None:
         while True:
