@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import bytecode_cache  # noqa: F401  (first: see its docstring)
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
