@@ -67,8 +67,13 @@ def eventsourcing_env(config: StoreConfig) -> dict[str, str]:
             "POSTGRES_USER": unquote(parts.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
             "POSTGRES_SCHEMA": config.postgres_schema,
-            "POSTGRES_POOL_SIZE": str(config.postgres_pool_size),
-            "POSTGRES_MAX_OVERFLOW": str(config.postgres_pool_size * 2),
+            # The pool starts with one connection and grows on demand (psycopg_pool
+            # opens one for a client that waits) up to three times postgres_pool_size;
+            # idle ones close after ten minutes. Its minimum was postgres_pool_size: five
+            # sessions started at every open, though opening a store uses one, and each
+            # costs PostgreSQL ~5 ms of CPU (a test's store, a runner's, a view's).
+            "POSTGRES_POOL_SIZE": "1",
+            "POSTGRES_MAX_OVERFLOW": str(config.postgres_pool_size * 3 - 1),
             "POSTGRES_LOCK_TIMEOUT": "10",
             "POSTGRES_CONNECT_TIMEOUT": "5",
             KEY_DIR_KEY: str(config.kek_dir),

@@ -8,6 +8,7 @@ trigger refuses UPDATE, DELETE and TRUNCATE on both tables: the log is append-on
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
@@ -17,7 +18,7 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import Connection, Cursor
 from psycopg.pq import TransactionStatus
@@ -28,11 +29,10 @@ from store import metrics
 from store.checkpoints import checkpoint_statements
 from store.dialect import POSTGRES
 from store.index import (
-    INDEX_TABLE,
     RestoreBatch,
     index_statements,
 )
-from store.keyring import KEYS_TABLE, PersonKey, key_statements
+from store.keyring import PersonKey, key_statements
 from store.mapper import RECORDED_TOPIC
 from store.recorder import IndexedRecorder
 from store.search import (
@@ -57,6 +57,14 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
     contiguous_positions = False  # a rolled-back transaction leaves a hole in a sequence
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
+        pool = datastore.pool
+        if pool.closed:
+            # Its first connection is awaited (store.config: the pool starts with one): a
+            # request queued behind it instead grows the pool by a second session.
+            try:
+                pool.open(wait=True, timeout=pool.timeout)
+            except psycopg.OperationalError as error:  # psycopg_pool.PoolTimeout
+                raise OperationalError(str(error)) from error
         super().__init__(datastore, events_table_name=events_table_name)
         schema = self.datastore.schema
         self.index_table = f'"{schema}".{self.index_table}'
@@ -76,7 +84,7 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
                 *postgres_text_statements(self._search_tables[1], prefix=f'"{schema}".'),
                 *key_statements(POSTGRES.blob_type, prefix=f'"{schema}".'),
                 *checkpoint_statements(POSTGRES.blob_type, prefix=f'"{schema}".'),
-                self._kek_column_statement(schema),
+                self._kek_column_statement(),
                 *self._append_only_statements(schema, events),
             )
         )
@@ -85,15 +93,26 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
         """Create the tables once, though several processes may start together.
 
         Concurrent CREATE … IF NOT EXISTS (and CREATE OR REPLACE of the trigger function)
-        deadlock or collide in PostgreSQL's catalogue; a session advisory lock, held on
-        a connection of its own, makes the starters take turns.
+        deadlock or collide in PostgreSQL's catalogue; a session advisory lock makes the
+        starters take turns. The lock and the statements share one connection (the
+        library's ``create_table`` took another for its transaction): opening a store
+        starts one PostgreSQL session, each of which costs the server ~5 ms of CPU.
         """
         with self.datastore.get_connection() as conn:
             conn.execute("SELECT pg_advisory_lock(%s)", (_DDL_LOCK,))
             try:
-                super().create_table()
+                for statement in self.sql_create_statements:
+                    if "CREATE TYPE" in statement.as_string():
+                        # No IF NOT EXISTS for a type: a transaction of its own each,
+                        # rolled back if it exists (as the library does).
+                        with contextlib.suppress(psycopg.errors.DuplicateObject):
+                            with conn.transaction():
+                                conn.execute(statement, prepare=False)
+                with conn.transaction():
+                    self._create_table(conn.cursor())
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (_DDL_LOCK,))
+        self.datastore.register_type_adapters()
 
     def _create_table(self, curs: Cursor[DictRow]) -> None:
         """Create the tables; a store made before search gets the search tables filled
@@ -111,10 +130,10 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
         filled from its events in the creating transaction (checked first: ALTER would
         lock the table at every start). The append-only trigger is off for the fill only,
         inside the transaction: no other writer sees the table without it."""
-        curs.execute(
-            "SELECT 1 FROM information_schema.columns WHERE table_schema = %s "
-            "AND table_name = %s AND column_name = 'reported_at'",
-            (self.datastore.schema, INDEX_TABLE),
+        curs.execute(  # the catalogue itself: information_schema's view costs far more
+            "SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass(%s) "
+            "AND attname = 'reported_at' AND NOT attisdropped",
+            (self.index_table,),
         )
         if curs.fetchone() is not None:
             return
@@ -132,14 +151,14 @@ class PostgresEventRecorder(IndexedRecorder, PostgresApplicationRecorder):
             list(params),
         )
 
-    def _kek_column_statement(self, schema: str) -> str:
+    def _kek_column_statement(self) -> str:
         """The keys table's ``kek_id``, added to a store from before KEKs (checked
         first: ALTER would lock the table at every start)."""
-        literal = schema.replace("'", "''")
+        literal = self.keys_table.replace("'", "''")
         return (
-            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE "
-            f"table_schema = '{literal}' AND table_name = '{KEYS_TABLE}' AND "
-            f"column_name = 'kek_id') THEN ALTER TABLE {self.keys_table} ADD COLUMN kek_id "
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute WHERE "
+            f"attrelid = to_regclass('{literal}') AND attname = 'kek_id' AND NOT "
+            f"attisdropped) THEN ALTER TABLE {self.keys_table} ADD COLUMN kek_id "
             "TEXT; END IF; END $$"
         )
 
