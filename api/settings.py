@@ -129,7 +129,7 @@ class Settings(BaseSettings):
         default=DEFAULT_MAX_EVENTS,
         ge=1,
         le=10**9,
-        description="events the cached as-of engines may hold in all (about 0.3 KB each)",
+        description="events the cached as-of engines may hold in all (about 1.5 KB each)",
     )
     asof_checkpoint_every: int = Field(
         default=DEFAULT_CHECKPOINT_EVERY,
