@@ -28,7 +28,7 @@ import bisect
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -311,16 +311,7 @@ class _Fold:
 
     def counts(self, position: int) -> bool:
         """Whether an event counts (same rule as ``Knowledge.counts``)."""
-        seen: set[int] = set()
-        while position not in self.retracted:
-            if position not in self.dispute_target or position in seen:
-                return True
-            seen.add(position)
-            target = self.dispute_target[position]
-            if target is None:
-                return True
-            position = target
-        return False
+        return _counts(position, self.retracted, self.dispute_target)
 
     def state(
         self, as_of: datetime, known_at: datetime, reported_at: datetime | None = None
@@ -472,16 +463,7 @@ class HeadFold:
 
     def _counts(self, position: int) -> bool:
         """Whether a dispute counts (``_Fold.counts``)."""
-        seen: set[int] = set()
-        while position not in self.retracted:
-            if position not in self.dispute_target or position in seen:
-                return True
-            seen.add(position)
-            target = self.dispute_target[position]
-            if target is None:
-                return True
-            position = target
-        return False
+        return _counts(position, self.retracted, self.dispute_target)
 
 
 class AsOfEngine:
@@ -641,3 +623,20 @@ class AsOfEngine:
         if len(self._past) > self.horizons:
             self._past.popitem(last=False)
         return fold
+
+
+def _counts(
+    position: int, retracted: Container[int], dispute_target: Mapping[int, int | None]
+) -> bool:
+    """Whether an event counts: not retracted, and not a dispute of an event that does
+    not count (a chain of disputes is followed to its end; a cycle counts)."""
+    seen: set[int] = set()
+    while position not in retracted:
+        if position not in dispute_target or position in seen:
+            return True
+        seen.add(position)
+        target = dispute_target[position]
+        if target is None:
+            return True
+        position = target
+    return False
