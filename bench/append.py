@@ -218,10 +218,7 @@ def by_thread(pid: int, used: dict[str, float], rate: float) -> str:
 
 
 def parse() -> argparse.Namespace:
-    parser = support.parser(__doc__)
-    parser.add_argument("--seconds", type=float, help="per wrk run (default 10; --quick 4)")
-    parser.add_argument("--batches", type=int, help="1,000-event batches (default 20; --quick 5)")
-    return parser.parse_args()
+    return support.parser(__doc__, appends=True).parse_args()
 
 
 if __name__ == "__main__":

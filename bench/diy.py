@@ -13,7 +13,6 @@ sqlite,postgres]`` prints its figures without Parley's.
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,19 +37,7 @@ class Diy(support.Process):
         super().__init__(env, log_dir / "diy.log")
 
     def command(self) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bench.diy_app:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
+        return support.uvicorn_command("bench.diy_app:app", self.port)
 
 
 def library_env(backend: str, data: Path) -> dict[str, str]:
@@ -171,10 +158,7 @@ def main() -> None:
 
 
 def parse() -> argparse.Namespace:
-    parser = support.parser(__doc__)
-    parser.add_argument("--seconds", type=float, help="per wrk run (default 10; --quick 4)")
-    parser.add_argument("--batches", type=int, help="1,000-event batches (default 20; --quick 5)")
-    return parser.parse_args()
+    return support.parser(__doc__, appends=True).parse_args()
 
 
 if __name__ == "__main__":

@@ -232,19 +232,25 @@ class Noop(Process):
         super().__init__({f"NOOP_{k.upper()}": v for k, v in env.items()}, log_dir / "noop.log")
 
     def command(self) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bench.noop_app:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
+        return uvicorn_command("bench.noop_app:app", self.port)
+
+
+def uvicorn_command(app: str, port: int) -> list[str]:
+    """A baseline app under uvicorn on ``port``, with the settings ``parley serve`` uses
+    for the bench (no access log, warnings only)."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
 
 
 def temp_dir(prefix: str) -> Path:
@@ -651,8 +657,10 @@ def save(rows: Sequence[Row], path: Path) -> None:
             out.write(json.dumps(dataclasses.asdict(row)) + "\n")
 
 
-def parser(doc: str | None, *, events: int | None = None) -> argparse.ArgumentParser:
-    """The options every script has."""
+def parser(
+    doc: str | None, *, events: int | None = None, appends: bool = False
+) -> argparse.ArgumentParser:
+    """The options every script has (and, with ``appends``, the append runs' lengths)."""
     parser = argparse.ArgumentParser(
         description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -676,6 +684,11 @@ def parser(doc: str | None, *, events: int | None = None) -> argparse.ArgumentPa
     if events is not None:
         parser.add_argument(
             "--events", type=int, help=f"events in the store (default {events:,}; --quick: less)"
+        )
+    if appends:
+        parser.add_argument("--seconds", type=float, help="per wrk run (default 10; --quick 4)")
+        parser.add_argument(
+            "--batches", type=int, help="1,000-event batches (default 20; --quick 5)"
         )
         parser.add_argument(
             "--store", type=Path, help="a store filled by bench/report.py (skips the fill)"
