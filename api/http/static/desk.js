@@ -12,6 +12,7 @@
   const TOKEN_KEY = "parley-write-token";
   const LAST_SOURCE_KEY = "parley-last-source";
   const NOTICE_KEY = "parley-desk-notice"; // said once, after the page moves to a new negotiation
+  const WAIT_FOR_KEY = "parley-wait-for"; // parley.js lists negotiations once the index has it
   const APPEND_PATH = "/negotiations/{slug}/events";
   const LOG_FACTS = { EventCorrected: "Correct", EventRetracted: "Retract", ClaimDisputed: "Dispute" };
 
@@ -508,12 +509,13 @@
   }
 
   async function refreshBase() {
-    if (!desk.form || !slug()) return;
-    if (desk.form.opens) {
+    if (!desk.form) return;
+    if (desk.form.opens) { // needs no negotiation shown: the first one is opened from here
       desk.form.base = 0;
       fill($("desk-base"), "Opens a new negotiation.");
       return;
     }
+    if (!slug()) return;
     try {
       const n = await call(`/negotiations/${encodeURIComponent(slug())}`);
       desk.form.base = n.version;
@@ -608,6 +610,7 @@
     }
     const type = desk.form.type;
     if (desk.form.opens) {
+      sessionStorage.setItem(WAIT_FOR_KEY, String(stored.position));
       sessionStorage.setItem(NOTICE_KEY, `Opened ${target}: recorded ${humanType(stored.type)} as version ${stored.version} (position ${stored.position}).`);
       location.assign(`/?negotiation=${encodeURIComponent(target)}`); // the page shows the new one
       return;

@@ -16,6 +16,7 @@
   const TIMELINE_SHOWN = 300; // the latest ones, when a window holds more
   const LIVE_KEPT = 50;
   const DAY = 86400000;
+  const WAIT_FOR_KEY = "parley-wait-for"; // the desk's last opening: the list waits for it
 
   // ISO 3166-1 alpha-3 to alpha-2, so that Intl.DisplayNames can name a country.
   const A3_A2 = new Map(
@@ -364,15 +365,41 @@
 
   // --- Loading ------------------------------------------------------------------------------
 
+  // The negotiations index is a projection, a moment behind the log: after the desk opens
+  // one, the list waits for its position (wait_for), and a negotiation the list still lacks
+  // is asked for by name before the page says there is none.
+  async function listNegotiations(withToken) {
+    const position = sessionStorage.getItem(WAIT_FOR_KEY);
+    if (position) {
+      try {
+        return await api(`/negotiations?wait_for=${encodeURIComponent(position)}`, withToken);
+      } catch (error) {
+        if (error.status !== 503 && error.status !== 422) throw error; // behind, or another log
+      } finally {
+        sessionStorage.removeItem(WAIT_FOR_KEY);
+      }
+    }
+    return api("/negotiations", withToken);
+  }
+
+  async function unlisted(slug) {
+    try {
+      return await api(`/negotiations/${encodeURIComponent(slug)}`);
+    } catch (error) {
+      if (error.status === 404) return null;
+      throw error;
+    }
+  }
+
   async function loadNegotiations() {
     let body;
     try {
-      body = await api("/negotiations", false); // are reads open?
+      body = await listNegotiations(false); // are reads open?
     } catch (error) {
       if (error.status !== 401) throw error;
       needToken(page.token ? "" : "This server needs a read token to read.");
       try {
-        body = page.token ? await api("/negotiations") : null;
+        body = page.token ? await listNegotiations(true) : null;
       } catch (again) {
         if (again.status !== 401) throw again;
         body = null;
@@ -387,6 +414,10 @@
       }
     }
     page.negotiations = body.negotiations || [];
+    if (page.slug && !page.negotiations.some((n) => n.negotiation === page.slug)) {
+      const named = await unlisted(page.slug);
+      if (named) page.negotiations = [named, ...page.negotiations];
+    }
     const select = $("negotiation");
     fill(select, page.negotiations.map((n) =>
       h("option", { value: n.negotiation },
