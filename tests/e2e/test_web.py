@@ -30,6 +30,7 @@ from support import EXAMPLE, Server, require_slow, start_server, stop_server
 
 REQUIRE_BROWSER = os.environ.get("PARLEY_REQUIRE_BROWSER") == "1"
 WIDTH, HEIGHT = 1440, 900  # a laptop
+HANG_GUARD = 60.0  # seconds; a bound on waiting for an HTTP answer, not a timing assertion
 
 try:
     from playwright.sync_api import Browser, Page, sync_playwright
@@ -323,6 +324,48 @@ def test_changing_the_dates_updates_the_state_and_the_shareable_url(
         "'2025-01-01T00:00:00Z'",
     )
     assert browser.evaluate("document.getElementById('known-at').value") == ""
+    assert len(rows(browser, "rounds")) == 1
+
+
+def test_an_event_appended_while_the_page_loads_is_shown_though_it_misses_the_live_stream(
+    web_server: Server, browser: Page
+) -> None:
+    """The page follows the stream from the log's head (``/health``); an event recorded
+    after the state was read but before that head was would be in neither. Under load
+    the gap is wide; here it is forced: the event is appended while ``/health`` is held."""
+    opening = {**GENEVA_OPENING, "slug": "geneva-while-loading"}
+    opened = httpx.post(
+        f"{web_server.url}/negotiations", json=opening, headers=web_server.auth, timeout=HANG_GUARD
+    )
+    assert opened.status_code == 201, opened.text
+    appended: list[dict[str, Any]] = []
+
+    def append_meanwhile(route: Any) -> None:
+        if not appended:
+            created = httpx.post(
+                f"{web_server.url}/negotiations/geneva-while-loading/events",
+                json={
+                    "type": "RoundScheduled",
+                    "occurred_at": "2025-05-02",
+                    "data": {
+                        "round": 1,
+                        "starts_at": "2025-05-10",
+                        "place": {"city": "Geneva", "country": "CHE"},
+                    },
+                    "sources": [{"outlet": "Parley test desk"}],
+                },
+                headers=web_server.auth,
+                timeout=HANG_GUARD,
+            )
+            assert created.status_code == 201, created.text
+            appended.append(created.json()["events"][0])
+        route.continue_()
+
+    browser.route("**/health", append_meanwhile)
+    show(browser, f"{web_server.url}/?negotiation=geneva-while-loading", "")
+    wait_for(browser, "document.getElementById('live-status').textContent === 'live'")
+    [event] = appended
+    wait_for(browser, f"!!document.getElementById({json.dumps('ev-' + event['id'])})")
     assert len(rows(browser, "rounds")) == 1
 
 
