@@ -672,7 +672,8 @@ def test_parley_state_head_and_verify_over_http(
 
     assert cli.main(["head", *server]) == 0
     listed = {json.loads(line)["negotiation"] for line in capsys.readouterr().out.splitlines()}
-    assert SLUG in listed and len(listed) == len(parley.negotiations())
+    indexed = parley.negotiations(wait_for=parley.health().position)  # as far as the log
+    assert SLUG in listed and listed == {n.negotiation for n in indexed}
 
 
 @pytest.mark.slow  # starts a server of its own
