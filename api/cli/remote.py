@@ -117,10 +117,18 @@ def export(client: Client, args: argparse.Namespace) -> int:
 
 
 def head(client: Client, args: argparse.Namespace) -> int:
-    slugs = [args.slug] if args.slug else [n.negotiation for n in client.negotiations()]
+    slugs = [args.slug] if args.slug else opened(client)
     for signed in [client.head(slug) for slug in slugs]:
         print(signed.model_dump_json())
     return 0
+
+
+def opened(client: Client) -> list[str]:
+    """Every negotiation the log has opened, by slug: read from the log's openings, not
+    from the negotiations index, a projection a moment behind it that may lack one
+    opened just before (as the local ``parley head`` reads the store)."""
+    openings = client.search(type="NegotiationOpened")
+    return sorted({event.negotiation for event in openings})
 
 
 class _ServerChains:

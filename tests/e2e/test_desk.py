@@ -25,6 +25,7 @@ from e2e.test_web import chromium as chromium  # noqa: F401 - the fixture: one b
 from e2e.test_web import wait_for
 from support import Server, start_server, stop_server
 
+HANG_GUARD = 60.0  # seconds; a bound on waiting for an HTTP answer, not a timing assertion
 SLUG = "desk-talks"
 ISTANBUL = {"city": "Istanbul", "country": "TUR", "region": "TR-34"}
 
@@ -54,6 +55,7 @@ def append_token(server: Server) -> str:
         f"{server.url}/tokens",
         json={"name": "desk-alice", "scope": "append"},
         headers=server.auth,
+        timeout=HANG_GUARD,
     )
     assert made.status_code == 201, made.text
     return str(made.json()["token"])
@@ -413,7 +415,8 @@ def test_a_negotiation_opened_while_the_index_is_behind_is_shown_not_refused(
         {"PARLEY_PROJECTIONS": "off", "PARLEY_WAIT_FOR_SECONDS": "0.2"}, tmp_path
     )
     try:
-        assert httpx.get(f"{server.url}/negotiations").json()["negotiations"] == []
+        listed = httpx.get(f"{server.url}/negotiations", timeout=HANG_GUARD)
+        assert listed.json()["negotiations"] == []
         with signed_in(chromium, server, append_token(server)) as page:
             open_through_the_desk(page)
             assert page.is_hidden("#error"), page.inner_text("#error")
@@ -429,7 +432,8 @@ def test_a_negotiation_opened_while_the_index_is_behind_is_shown_not_refused(
 def test_every_event_type_is_recorded_through_its_form_and_seen_everywhere(
     desk: Page, web_server: Server, artifacts: Path
 ) -> None:
-    types = httpx.get(f"{web_server.url}/openapi.json").json()["components"]["schemas"]
+    schema = httpx.get(f"{web_server.url}/openapi.json", timeout=HANG_GUARD).json()
+    types = schema["components"]["schemas"]
     offered = desk.evaluate("[...document.getElementById('desk-type').options].map(o => o.value)")
     # NegotiationOpened opens a new negotiation, and the page then shows it.
     open_through_the_desk(desk)
@@ -452,7 +456,9 @@ def test_every_event_type_is_recorded_through_its_form_and_seen_everywhere(
         seen(desk, type_, event_id, positions[type_])
     assert sorted(["NegotiationOpened", *ids]) == sorted(offered)
     assert set(offered) <= set(types)
-    stored = httpx.get(f"{web_server.url}/negotiations/{SLUG}/events", params={"limit": 100})
+    stored = httpx.get(
+        f"{web_server.url}/negotiations/{SLUG}/events", params={"limit": 100}, timeout=HANG_GUARD
+    )
     by_type = {e["type"]: e for e in stored.json()["events"]}
     assert set(by_type) == set(offered)
     speaker = by_type["StatementIssued"]["data"]["speaker"]
@@ -468,13 +474,15 @@ def test_every_event_type_is_recorded_through_its_form_and_seen_everywhere(
 
 def events_of(server: Server, type_: str) -> list[dict[str, Any]]:
     page = httpx.get(
-        f"{server.url}/negotiations/{SLUG}/events", params={"type": type_, "limit": 100}
+        f"{server.url}/negotiations/{SLUG}/events",
+        params={"type": type_, "limit": 100},
+        timeout=HANG_GUARD,
     )
     return list(page.json()["events"])
 
 
 def version(server: Server) -> int:
-    return int(httpx.get(f"{server.url}/negotiations/{SLUG}").json()["version"])
+    return int(httpx.get(f"{server.url}/negotiations/{SLUG}", timeout=HANG_GUARD).json()["version"])
 
 
 def test_a_dry_run_preview_shows_the_state_before_and_after_and_stores_nothing(
@@ -554,6 +562,7 @@ def test_a_409_says_what_changed_meanwhile_and_is_rebased(
             "sources": [{"outlet": "Reuters"}],
         },
         headers={"Authorization": f"Bearer {token}"},
+        timeout=HANG_GUARD,
     )
     assert meanwhile.status_code == 201
     desk.click("#desk-preview-button")

@@ -816,29 +816,30 @@
     setLive(status || "off", "off");
   }
 
-  // Follow from the log's head now (or from ``after``, to resume after an overflow).
-  async function startLive(after) {
+  // The log's head, read before the view so that the stream can follow from it: an event
+  // recorded while the view loads is then in the view, in the stream, or in both.
+  async function logHead() {
+    try {
+      return (await api("/health")).position || 0;
+    } catch {
+      return 0; // replaying from the start is slower, not wrong
+    }
+  }
+
+  // Follow from ``after``: the head read before the view, or an overflow's resume_after.
+  function startLive(after, resumed = false) {
     stopLive("connecting…");
     if (page.needsToken || !window.EventSource) {
       if (!window.EventSource) setLive("unsupported", "off");
       return;
     }
     const slug = page.slug;
-    if (after === undefined) {
+    if (!resumed) {
       page.live = [];
       fill($("live-list"));
     }
     setLive("connecting…", "wait");
-    let head = after;
-    if (head === undefined) {
-      try {
-        head = (await api("/health")).position || 0;
-      } catch {
-        head = 0; // replaying from the start is slower, not wrong
-      }
-    }
-    if (slug !== page.slug) return; // another negotiation was picked meanwhile
-    const source = new EventSource(`/events/stream${queryString([["negotiation", slug], ["after", String(head)]])}`);
+    const source = new EventSource(`/events/stream${queryString([["negotiation", slug], ["after", String(after)]])}`);
     page.source = source;
     source.onopen = () => setLive("live", "on");
     source.onerror = () => {
@@ -857,7 +858,7 @@
     source.addEventListener("overflow", (message) => {
       // Too far behind: the server ends the stream; resume where it says.
       if (page.source !== source) return;
-      startLive(JSON.parse(message.data).resume_after);
+      startLive(JSON.parse(message.data).resume_after, true);
     });
   }
 
@@ -1063,8 +1064,14 @@
   async function selectNegotiation() {
     syncInputs();
     runSearch(false);
+    const slug = page.slug;
+    let head = 0;
+    if (!page.needsToken) {
+      stopLive("connecting…"); // the last negotiation's stream, while this one loads
+      head = await logHead();
+    }
     await Promise.all([loadSummary().catch(() => {}), loadView()]);
-    if (!page.needsToken) startLive();
+    if (!page.needsToken && slug === page.slug) startLive(head); // else a newer pick starts it
   }
 
   async function start() {
