@@ -35,6 +35,7 @@ from api.http.routes import (
     tokens,
     web,
 )
+from api.http.warm import warm_up
 from api.logs import configure_logging
 from api.settings import Settings
 from api.signing import signing_key
@@ -97,6 +98,9 @@ def create_app(
                     "projections still catching up at start",
                     extra={"fields": {"status": _lags(app.state.projections)}},
                 )
+        if settings.warm_up:
+            # Before the server listens: /health/ready answers once this is done.
+            await warm_up(app)
         logger.info(
             "started",
             extra={
@@ -106,6 +110,7 @@ def create_app(
                     "store": settings.store_config().describe(),
                     "projections": settings.projections,
                     "workers": settings.workers,
+                    "warm_up": settings.warm_up,
                 }
             },
         )
