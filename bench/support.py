@@ -102,6 +102,7 @@ class Process:
     """A server subprocess on a free port of 127.0.0.1, ready once ``ready_path`` answers."""
 
     ready_path = "/health"
+    poll_seconds = 0.05  # between asks of ready_path: ready_seconds is known to this
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self.port = free_port()
@@ -139,7 +140,7 @@ class Process:
                     return
             except httpx.HTTPError:
                 pass
-            time.sleep(0.05)
+            time.sleep(self.poll_seconds)
         self.stop()
         raise RuntimeError(f"{self.command()} did not answer {self.ready_path} in {timeout} s")
 
