@@ -43,6 +43,9 @@ TARGET_MS = 50.0
 CONTROL = "restart-control"
 WARM_UP = ("false", "true")  # the baseline first, then the start-up warm-up
 
+Request = Callable[[httpx.Client, bool], float]
+"""A measure: its first request's ms (True), or the p50 of the same after it (False)."""
+
 
 def append_ms(client: httpx.Client, slug: str, n: int, seed: int) -> float:
     """One single-statement append; its wall time in ms (201 required)."""
@@ -65,17 +68,33 @@ def state_ms(client: httpx.Client, slug: str, as_of: str) -> float:
     return took
 
 
-class Start:
-    """One start of the server: its first request (``first``), ``then`` the same
-    request's p50 after it, and how long the start took."""
+def cpu_ms(pid: int) -> float:
+    """CPU time every thread of ``pid`` has run so far, in ms (the scheduler's count, in
+    ns: /proc's clock ticks are 10 ms). On a loaded machine a request's wall time is
+    mostly waiting for a core; its CPU is what the warm-up moves."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # a thread that ended meanwhile
+    return total / 1e6
 
-    def __init__(self, data: Path, mode: str, warm_up: str, request: Callable[..., float]):
+
+class Start:
+    """One start of the server: its first request (``first``; the server's CPU meanwhile,
+    ``first_cpu``), ``then`` the same request's p50 after it, and how long the start took."""
+
+    def __init__(self, data: Path, mode: str, warm_up: str, request: Request) -> None:
         server = support.Server(data, mode, warm_up=warm_up, ready_max_lag="0")
         server.ready_path = "/health/ready"
         server.poll_seconds = 0.005
         with server:
             with httpx.Client(base_url=server.url, headers=JSON_HEADERS, timeout=600) as client:
-                self.first, self.then = request(client)
+                before = cpu_ms(server.pid)
+                self.first = request(client, True)
+                self.first_cpu = cpu_ms(server.pid) - before
+                self.then = request(client, False)
         self.ready_seconds = server.ready_seconds
         self.warm_up_ms = warm_up_logged(server.log)
 
@@ -113,20 +132,21 @@ def main() -> None:
                 append_ms(client, CONTROL, 0, seed - 1)
     control_end = support.last_valid_date(data, CONTROL)
 
-    def appends(target: str) -> Callable[[httpx.Client], tuple[float, float]]:
-        def request(client: httpx.Client) -> tuple[float, float]:
+    def appends(target: str) -> Request:
+        def request(client: httpx.Client, first: bool) -> float:
             nonlocal seed
-            seed += 1
-            first = append_ms(client, target, 0, seed)
-            then = [append_ms(client, target, i, seed) for i in range(1, args.warm + 1)]
-            return first, median(then)
+            if first:
+                seed += 1
+                return append_ms(client, target, 0, seed)
+            return median([append_ms(client, target, i, seed) for i in range(1, args.warm + 1)])
 
         return request
 
-    def states(target: str, as_of: str) -> Callable[[httpx.Client], tuple[float, float]]:
-        def request(client: httpx.Client) -> tuple[float, float]:
-            first = state_ms(client, target, as_of)
-            return first, median([state_ms(client, target, as_of) for _ in range(5)])
+    def states(target: str, as_of: str) -> Request:
+        def request(client: httpx.Client, first: bool) -> float:
+            if first:
+                return state_ms(client, target, as_of)
+            return median([state_ms(client, target, as_of) for _ in range(5)])
 
         return request
 
@@ -151,7 +171,8 @@ def main() -> None:
                     found.setdefault((name, warm_up), []).append(start)
                     print(
                         f"[{mode}] start {repeat + 1}, warm-up {warm_up:5}: {name} "
-                        f"{start.first:,.1f} ms (then p50 {start.then:.1f} ms); ready in "
+                        f"{start.first:,.1f} ms, server CPU {start.first_cpu:.1f} ms (then "
+                        f"p50 {start.then:.1f} ms); ready in "
                         f"{start.ready_seconds:.2f} s (warm-up {start.warm_up_ms:.1f} ms)",
                         flush=True,
                     )
@@ -159,16 +180,17 @@ def main() -> None:
             cold = [s.first for s in found[(name, "false")]]
             warm = [s.first for s in found[(name, "true")]]
             then = median([s.then for s in found[(name, "true")]])
+            cpu = {w: median([s.first_cpu for s in found[(name, w)]]) for w in WARM_UP}
             appending = name.startswith("first append")
             rows.append(
                 Row(
                     f"{name} after a restart, {size} [{mode}]",
                     f"{median(warm):,.1f} ms with the warm-up (starts: "
                     + ", ".join(f"{f:,.1f}" for f in warm)
-                    + f"); then p50 {then:.1f} ms",
+                    + f"); server CPU {cpu['true']:.1f} ms; then p50 {then:.1f} ms",
                     f"without it {median(cold):,.1f} ms ("
                     + ", ".join(f"{f:,.1f}" for f in cold)
-                    + ")",
+                    + f"); server CPU {cpu['false']:.1f} ms",
                     median(warm) / median(cold),
                     f"<= {TARGET_MS:.0f} ms" if appending else "",
                     median(warm) <= TARGET_MS if appending else None,

@@ -8,7 +8,8 @@ A request to ``/negotiations/{slug}/state`` walks, and so builds, every router i
 before ``state``'s. Its first call of an endpoint reads the endpoint's source
 (``inspect.getsourcelines``, for error messages), and the first ``run_in_threadpool``
 imports anyio's asyncio backend. Measured on a restarted server: most of a first
-request's own CPU (bench/restart.py).
+request's own CPU (bench/restart.py). The first read of each event type builds its
+reader (``domain.stored``), and the first coded event reads the CAMEO table.
 
 ``warm_up`` runs in the lifespan, before the server listens, so ``/health/ready`` cannot
 answer before it is done. It sends no request: nothing reaches the store, the metrics,
@@ -20,7 +21,6 @@ can (tests/unit/test_warm.py says which).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -29,13 +29,24 @@ from fastapi import FastAPI
 from fastapi import routing as fastapi_routing
 from fastapi.dependencies import models as fastapi_dependencies
 
-logger = logging.getLogger("parley")
+from domain.cameo2plover import plover_table
+from domain.stored import build_builders
 
 
 async def warm_up(app: FastAPI) -> int:
-    """Build every route's lazily built parts; the number of routes built. Runs in a
-    worker thread, whose first use imports anyio's backend (the first threadpool call)."""
-    return await anyio.to_thread.run_sync(build_routes, app)
+    """Build every route's lazily built parts, and the readers of stored events; the
+    number of routes built. Runs in a worker thread, whose first use imports anyio's
+    backend (as the first threadpool call would)."""
+    return await anyio.to_thread.run_sync(build, app)
+
+
+def build(app: FastAPI) -> int:
+    """``build_routes``, and what the first read of each event type would build: its
+    builder (``domain.stored``) and the CAMEO to PLOVER table (``domain.cameo2plover``)."""
+    built = build_routes(app)
+    build_builders()
+    plover_table()
+    return built
 
 
 def build_routes(app: FastAPI) -> int:
@@ -84,4 +95,4 @@ def _routes(routes: Iterable[Any]) -> Iterator[Any]:
             yield from low_priority()
 
 
-__all__ = ["build_routes", "warm_up"]
+__all__ = ["build", "build_routes", "warm_up"]

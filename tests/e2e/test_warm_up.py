@@ -18,6 +18,8 @@ from support import AUTH, settings_for
 
 from api.http.app import create_app
 from api.http.warm import CLASSIFIERS
+from domain import stored as S
+from domain.cameo2plover import plover_table
 from store.config import StoreConfig
 from store.kek import MissingKekError
 from store.log import ConflictLog
@@ -42,8 +44,8 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
     """Counts of what FastAPI calls as it builds a route (TypeAdapters for its parameters
     and response model, the endpoint's signature) or first runs it (the source read)."""
     calls: Counter[str] = Counter()
-    # FastAPI caches an endpoint's source and a dependency's kind for the process: as
-    # a new process would, this test's app starts without them.
+    # FastAPI caches an endpoint's source and a dependency's kind for the process, and
+    # domain.stored its readers: as a new process would, this test's app starts without.
     monkeypatch.setattr(fastapi.routing, "_endpoint_context_cache", {}, raising=False)
     for name in CLASSIFIERS:
         cached = getattr(fastapi.dependencies.models, f"{name}_cached", None)
@@ -60,6 +62,8 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
     monkeypatch.setattr(TypeAdapter, "__init__", counting("TypeAdapter", TypeAdapter.__init__))
     monkeypatch.setattr(inspect, "signature", counting("signature", inspect.signature))
     monkeypatch.setattr(inspect, "getsourcelines", counting("source", inspect.getsourcelines))
+    S._builder.cache_clear()
+    plover_table.cache_clear()
     yield calls
 
 
@@ -71,6 +75,9 @@ def test_the_first_request_of_each_kind_builds_nothing_after_the_warm_up(
     app = create_app(settings_for(store_config, projections="off", warm_up=warm_up), log=log)
     with TestClient(app) as client:
         counted.clear()  # what the start-up built
+        if warm_up:  # every event type's reader, and the CAMEO table, before any read
+            assert S._builder.cache_info().currsize > len(S.RECORDED_TYPES)
+            assert plover_table.cache_info().currsize == 1
         for method, path, body in FIRST_REQUESTS:
             response = client.request(method, path, json=body, headers=AUTH)
             assert response.status_code < 300, (path, response.text)
