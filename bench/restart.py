@@ -20,13 +20,17 @@ The start-up: seconds from the process's start to ``/health/ready``'s 200 (asked
 5 ms), and the warm-up's own time, which the server logs (``warm_up_ms``). Each figure
 is the median of ``--repeats`` starts (3). Target: a first append in 50 ms.
 
+On ``--backend sqlite,postgres``: PostgreSQL's store is a new schema, filled here.
+
 Usage: ``python -m bench.restart [--quick] [--events 100000] [--store DIR]
-[--repeats 3] [--projections inline,off]``.
+[--repeats 3] [--projections inline,off] [--backend sqlite,postgres]``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
 import statistics
 import time
 from collections.abc import Callable
@@ -85,8 +89,10 @@ class Start:
     """One start of the server: its first request (``first``; the server's CPU meanwhile,
     ``first_cpu``), ``then`` the same request's p50 after it, and how long the start took."""
 
-    def __init__(self, data: Path, mode: str, warm_up: str, request: Request) -> None:
-        server = support.Server(data, mode, warm_up=warm_up, ready_max_lag="0")
+    def __init__(
+        self, data: Path, mode: str, warm_up: str, request: Request, env: dict[str, str]
+    ) -> None:
+        server = support.Server(data, mode, warm_up=warm_up, ready_max_lag="0", **env)
         server.ready_path = "/health/ready"
         server.poll_seconds = 0.005
         with server:
@@ -107,6 +113,14 @@ def warm_up_logged(log: Path) -> float:
     raise RuntimeError(f"{log}: no start logged")
 
 
+def last_valid_date(url: str, slug: str) -> str:
+    """A negotiation's latest valid date, from its latest event in valid time."""
+    response = httpx.get(f"{url}/negotiations/{slug}/timeline", params={"latest": 1}, timeout=60)
+    response.raise_for_status()
+    dates: list[bytes] = re.findall(rb'"occurred_at":"(\d{4}-\d{2}-\d{2})', response.content)
+    return max(dates).decode()
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else 0.0
 
@@ -119,18 +133,34 @@ def main() -> None:
         "--store", type=Path, help="a store filled by bench/report.py (skips the fill)"
     )
     args = parser.parse_args()
-    data, marker = support.store(args, "restart", support.events(args, 100_000, 20_000))
+    rows: list[Row] = []
+    for backend in support.backends(args):
+        rows += measure(args, backend)
+    support.finish(rows, args)
+
+
+def measure(args: argparse.Namespace, backend: str) -> list[Row]:
+    """The rows of one backend: SQLite's store is ``--store`` or filled here, and
+    PostgreSQL's a new schema filled here."""
+    env = support.backend_env(backend, "restart")
+    count = support.events(args, 100_000, 20_000)
+    if backend == "sqlite":
+        data, marker = support.store(args, "restart", count)
+    else:
+        data = support.temp_dir(f"restart-{backend}")
+        print(f"# filling a {backend} store with {count:,} events over HTTP ...", flush=True)
+        marker = support.fill_store(data, count, **env)
     slug = marker["slugs"][0]
-    end = support.last_valid_date(data, slug)
     rows: list[Row] = []
     seed = 900_000 + int(time.time()) % 100_000  # statements of their own: ids no bench sends
-    with support.Server(data, "off") as server:
+    with support.Server(data, "off", **env) as server:
         events = server.position()
         if not httpx.get(f"{server.url}/negotiations/{CONTROL}/events").is_success:
             server.open(CONTROL)
             with httpx.Client(base_url=server.url, headers=JSON_HEADERS, timeout=60) as client:
                 append_ms(client, CONTROL, 0, seed - 1)
-    control_end = support.last_valid_date(data, CONTROL)
+        end = last_valid_date(server.url, slug)
+        control_end = last_valid_date(server.url, CONTROL)
 
     def appends(target: str) -> Request:
         def request(client: httpx.Client, first: bool) -> float:
@@ -161,13 +191,13 @@ def main() -> None:
     size = f"{events // 1000}k events"
     for mode in support.modes(args):
         found: dict[tuple[str, str], list[Start]] = {}
-        Start(data, mode, "true", states(slug, end))  # its checkpoints current, untimed
-        Start(data, mode, "true", states(CONTROL, control_end))
+        Start(data, mode, "true", states(slug, end), env)  # its checkpoints current, untimed
+        Start(data, mode, "true", states(CONTROL, control_end), env)
         for name, request in measures.items():
             for repeat in range(args.repeats):
                 # Either first in turn: what one start leaves to the next cancels out.
                 for warm_up in WARM_UP if repeat % 2 == 0 else WARM_UP[::-1]:
-                    start = Start(data, mode, warm_up, request)
+                    start = Start(data, mode, warm_up, request, env)
                     found.setdefault((name, warm_up), []).append(start)
                     print(
                         f"[{mode}] start {repeat + 1}, warm-up {warm_up:5}: {name} "
@@ -184,7 +214,7 @@ def main() -> None:
             appending = name.startswith("first append")
             rows.append(
                 Row(
-                    f"{name} after a restart, {size} [{mode}]",
+                    f"{name} after a restart, {size}, {backend} [{mode}]",
                     f"{median(warm):,.1f} ms with the warm-up (starts: "
                     + ", ".join(f"{f:,.1f}" for f in warm)
                     + f"); server CPU {cpu['true']:.1f} ms; then p50 {then:.1f} ms",
@@ -200,7 +230,7 @@ def main() -> None:
         ready = {w: median([s.ready_seconds for s in starts[w]]) for w in WARM_UP}
         rows.append(
             Row(
-                f"start-up to /health/ready, {size} [{mode}]",
+                f"start-up to /health/ready, {size}, {backend} [{mode}]",
                 f"{ready['true']:.2f} s with the warm-up (its own time "
                 f"{median([s.warm_up_ms for s in starts['true']]):.1f} ms, median of "
                 f"{len(starts['true'])} starts)",
@@ -210,7 +240,7 @@ def main() -> None:
                 None,
             )
         )
-    support.finish(rows, args)
+    return rows
 
 
 if __name__ == "__main__":

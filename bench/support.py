@@ -488,12 +488,15 @@ def lag(server: Server) -> int:
     return max(int(p["lag"]) for p in status["projections"])
 
 
-def fill_store(data_dir: Path, events: int, *, slugs: Sequence[str] = (SLUG,)) -> dict[str, Any]:
+def fill_store(
+    data_dir: Path, events: int, *, slugs: Sequence[str] = (SLUG,), **env: str
+) -> dict[str, Any]:
     """Fill a store with ``events`` events over HTTP (1,000-event batches to the server
     as ``make run`` starts it, projections inline) and write the marker that the
-    scripts' ``--store`` reads. The projections' lag at the end of the fill is noted;
-    the next server start catches them up in pages (``Server.caught_up`` waits)."""
-    with Server(data_dir, "inline") as server:
+    scripts' ``--store`` reads (``env``: ``Server``'s keywords, ``backend_env``'s). The
+    projections' lag at the end of the fill is noted; the next server start catches
+    them up in pages (``Server.caught_up`` waits)."""
+    with Server(data_dir, "inline", **env) as server:
         for slug in slugs:
             server.open(slug)
         fill = post_batches(server.url, batches(slugs, events))
