@@ -150,6 +150,12 @@ class Settings(BaseSettings):
         description="FastAPI's OpenTelemetry spans and metrics (off: they cost on every "
         "request, and Parley configures no exporter)",
     )
+    warm_up: bool = Field(
+        default=True,
+        description="build the routes' validators, serializers and dependency trees at "
+        "start, before the server answers (off: the first request of each kind builds its "
+        "router's, tens of ms)",
+    )
     new_signing_key: bool = Field(
         default=False,
         description="make a new signing key when the one that signed heads is missing or "

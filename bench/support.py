@@ -102,6 +102,7 @@ class Process:
     """A server subprocess on a free port of 127.0.0.1, ready once ``ready_path`` answers."""
 
     ready_path = "/health"
+    poll_seconds = 0.05  # between asks of ready_path: ready_seconds is known to this
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
         self.port = free_port()
@@ -139,7 +140,7 @@ class Process:
                     return
             except httpx.HTTPError:
                 pass
-            time.sleep(0.05)
+            time.sleep(self.poll_seconds)
         self.stop()
         raise RuntimeError(f"{self.command()} did not answer {self.ready_path} in {timeout} s")
 
@@ -487,12 +488,15 @@ def lag(server: Server) -> int:
     return max(int(p["lag"]) for p in status["projections"])
 
 
-def fill_store(data_dir: Path, events: int, *, slugs: Sequence[str] = (SLUG,)) -> dict[str, Any]:
+def fill_store(
+    data_dir: Path, events: int, *, slugs: Sequence[str] = (SLUG,), **env: str
+) -> dict[str, Any]:
     """Fill a store with ``events`` events over HTTP (1,000-event batches to the server
     as ``make run`` starts it, projections inline) and write the marker that the
-    scripts' ``--store`` reads. The projections' lag at the end of the fill is noted;
-    the next server start catches them up in pages (``Server.caught_up`` waits)."""
-    with Server(data_dir, "inline") as server:
+    scripts' ``--store`` reads (``env``: ``Server``'s keywords, ``backend_env``'s). The
+    projections' lag at the end of the fill is noted; the next server start catches
+    them up in pages (``Server.caught_up`` waits)."""
+    with Server(data_dir, "inline", **env) as server:
         for slug in slugs:
             server.open(slug)
         fill = post_batches(server.url, batches(slugs, events))

@@ -129,6 +129,14 @@ def build_event(fields: dict[str, Any]) -> AnyEvent:
     return event
 
 
+def build_builders() -> int:
+    """Build every recorded type's builder now, as its first stored event would (about
+    0.4 ms of CPU each); the number of types."""
+    for cls in RECORDED_TYPES.values():
+        _builder(cls)
+    return len(RECORDED_TYPES)
+
+
 def stored_time(value: Any) -> Any:
     """A stored valid time (a date, or a datetime with its offset) from its JSON text."""
     if isinstance(value, str):

@@ -104,6 +104,10 @@ class KeyFolder:
             self._keks = {kek_id: cipher}
         return cipher
 
+    def load(self, kek_id: str) -> None:
+        """Read the KEK ``kek_id`` into the cache (``MissingKekError`` if it cannot)."""
+        self._kek(kek_id)
+
     def wrap(self, kek_id: str, key_id: str, key: bytes) -> bytes:
         """``key`` (a person's) wrapped under the KEK ``kek_id``, bound to its key id."""
         nonce = os.urandom(_NONCE)

@@ -169,6 +169,10 @@ class IndexedRecorder(EventIndex, PersonKeys):
                 self.folder.path,
             )
         self.folder.sweep(referenced)
+        # Read now what the first append or sealed read would: the open pays for it,
+        # not a request, and a damaged file stops the open as a missing one does.
+        for kek_id in sorted(referenced):
+            self.folder.load(kek_id)
 
     def open_keys(self, folder: KeyFolder) -> None:
         """Use ``folder``'s KEKs, adopting the store's keys (``_adopt_keys_in``)."""

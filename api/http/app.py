@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -35,6 +36,7 @@ from api.http.routes import (
     tokens,
     web,
 )
+from api.http.warm import warm_up
 from api.logs import configure_logging
 from api.settings import Settings
 from api.signing import signing_key
@@ -97,6 +99,12 @@ def create_app(
                     "projections still catching up at start",
                     extra={"fields": {"status": _lags(app.state.projections)}},
                 )
+        warm_up_ms = None
+        if settings.warm_up:
+            # Before the server listens: /health/ready answers once this is done.
+            began = time.perf_counter()
+            await warm_up(app)
+            warm_up_ms = round((time.perf_counter() - began) * 1000, 1)
         logger.info(
             "started",
             extra={
@@ -106,6 +114,7 @@ def create_app(
                     "store": settings.store_config().describe(),
                     "projections": settings.projections,
                     "workers": settings.workers,
+                    "warm_up_ms": warm_up_ms,
                 }
             },
         )
