@@ -347,7 +347,11 @@ class Grounds:
         return {key for k, key in self.live if k == kind}
 
     def add(self, event_id: UUID, *grounds: Ground) -> None:
-        self.by_event[event_id] = self.by_event.get(event_id, ()) + grounds
+        had = self.by_event.get(event_id, ())
+        grounds = tuple(g for g in grounds if g not in had)  # folding an event twice is a no-op
+        if not grounds:
+            return
+        self.by_event[event_id] = had + grounds
         for ground in grounds:
             self.live.setdefault(ground, set()).add(event_id)
             was = self.gone.pop(ground, None)

@@ -1182,3 +1182,27 @@ def test_a_log_older_than_the_rule_replays_whole_and_only_new_events_are_refused
     assert rejected(negotiation, [hosted(2)]).field == "data.round"
     resumed = Negotiation.resume(negotiation.slug, negotiation.checkpoint())
     assert rejected(resumed, [hosted(2)]).field == "data.round"
+
+
+def test_grounds_fold_an_event_once_and_undo_restores_them_exactly() -> None:
+    from domain.negotiation import Grounds
+
+    schedule, held_, retraction_target = uuid4(), uuid4(), uuid4()
+    grounds = Grounds()
+    grounds.add(schedule, ("round", 2))
+    grounds.add(schedule, ("round", 2))  # the same event folded again
+    before = ({k: set(v) for k, v in grounds.live.items()}, dict(grounds.by_event))
+    journal: list[Any] = []
+    grounds.journal = journal
+    grounds.retract(schedule)
+    assert grounds.live == {} and grounds.gone == {("round", 2): schedule}
+    grounds.add(held_, ("round", 2), ("held", 2))
+    grounds.retract(held_)
+    grounds.retract(retraction_target)  # grounds nothing: nothing changes
+    grounds.journal = None
+    assert grounds.live == {} and grounds.gone == {("round", 2): held_, ("held", 2): held_}
+
+    grounds.undo(journal)
+
+    assert ({k: set(v) for k, v in grounds.live.items()}, dict(grounds.by_event)) == before
+    assert grounds.gone == {}
