@@ -716,8 +716,9 @@ class Traits:
     """A fact about the log alone: it changes what counts or what it shows, never
     happens in the world; folds along valid time skip it (``KNOWLEDGE``)."""
     write_side_content: bool = False
-    """The write side's invariants read its content (rounds and proposal ids); of other
-    events the aggregate needs only what the event index holds."""
+    """The write side's invariants read its content (rounds, proposal ids, what a
+    retraction retracts); of other events the aggregate needs only what the event index
+    holds."""
     content_free: bool = False
     """The state fold needs nothing of it but its index row (it is only counted, names
     its target, or tells the engine to read its negotiation again)."""
@@ -745,7 +746,7 @@ TRAITS: dict[str, Traits] = {
     type_name(ProposalMade): Traits(write_side_content=True),
     type_name(ProposalAnswered): Traits(),
     type_name(RoundScheduled): Traits(write_side_content=True),
-    type_name(HostAnnounced): Traits(write_side_content=True),
+    type_name(HostAnnounced): Traits(),
     type_name(RoundHeld): Traits(write_side_content=True),
     type_name(DocumentExchanged): Traits(),
     type_name(CeasefireProposed): Traits(),
@@ -753,7 +754,9 @@ TRAITS: dict[str, Traits] = {
     type_name(SecurityZoneDeclared): Traits(),
     type_name(ClaimDisputed): Traits(about_event=True),
     type_name(EventCorrected): Traits(about_event=True, knowledge=True),
-    type_name(EventRetracted): Traits(about_event=True, knowledge=True, content_free=True),
+    type_name(EventRetracted): Traits(
+        about_event=True, knowledge=True, content_free=True, write_side_content=True
+    ),
     type_name(PersonRedacted): Traits(knowledge=True, content_free=True, redacts=True),
     type_name(AgreementReached): Traits(),
     type_name(AgreementSigned): Traits(),

@@ -1,8 +1,9 @@
 """The Negotiation aggregate: the write side of one peace process's log.
 
-It keeps only what its invariants need: the round numbers held and hosted, the
-proposals made, the head of its hash chain, and the ids (and types) of the events it
-knows of, with which of them are retracted. Replayed from its events it knows them
+It keeps only what its invariants need: the rounds scheduled and held and the
+proposals made, each with the unretracted events that ground it (``Grounds``), the head
+of its hash chain, and the ids (and types) of the events it knows of, with which of
+them are retracted. Replayed from its events it knows them
 all; the writer's aggregate knows only the stored events a request names, which the
 writer looks up in the store and tells it (``recall``), and the events it recorded
 since they were last stored: so it is opened from a ``WriteSideCheckpoint`` plus the
@@ -314,6 +315,83 @@ class Recorded:
         )
 
 
+Ground = tuple[str, int | str]
+"""Something the invariants name, as ``(kind, key)``: ``("round", 2)`` a round scheduled
+or held, ``("held", 2)`` a round held, ``("proposal", "p1")`` a proposal made."""
+
+
+class Grounds:
+    """The unretracted events that ground what later events may name: a round is known
+    while an unretracted ``RoundScheduled`` or ``RoundHeld`` names it, held while an
+    unretracted ``RoundHeld`` does, and a proposal made while its ``ProposalMade`` is
+    unretracted. A retraction says the log's record of its target was wrong, so what
+    rested on that event alone is no longer there (``gone`` remembers which retracted
+    event took it, for the refusal's message); old events that named it stay.
+
+    ``journal``, when set, collects each change so that ``undo`` can take it back.
+    """
+
+    __slots__ = ("live", "by_event", "gone", "journal")
+
+    def __init__(self) -> None:
+        self.live: dict[Ground, set[UUID]] = {}
+        self.by_event: dict[UUID, tuple[Ground, ...]] = {}
+        self.gone: dict[Ground, UUID] = {}
+        self.journal: list[tuple[str, Ground, UUID, UUID | None]] | None = None
+
+    def holds(self, ground: Ground) -> bool:
+        return ground in self.live
+
+    def keys(self, kind: str) -> set[Any]:
+        """The keys of one kind that are grounded (``rounds_known`` and the like)."""
+        return {key for k, key in self.live if k == kind}
+
+    def add(self, event_id: UUID, *grounds: Ground) -> None:
+        had = self.by_event.get(event_id, ())
+        grounds = tuple(g for g in grounds if g not in had)  # folding an event twice is a no-op
+        if not grounds:
+            return
+        self.by_event[event_id] = had + grounds
+        for ground in grounds:
+            self.live.setdefault(ground, set()).add(event_id)
+            was = self.gone.pop(ground, None)
+            if self.journal is not None:
+                self.journal.append(("add", ground, event_id, was))
+
+    def retract(self, event_id: UUID) -> None:
+        """The grounds ``event_id`` gave are no longer given (none if it gave none)."""
+        for ground in self.by_event.pop(event_id, ()):
+            ids = self.live[ground]
+            ids.discard(event_id)
+            was = self.gone.get(ground)
+            if not ids:
+                del self.live[ground]
+                self.gone[ground] = event_id
+            if self.journal is not None:
+                self.journal.append(("retract", ground, event_id, was))
+
+    def undo(self, changes: list[tuple[str, Ground, UUID, UUID | None]]) -> None:
+        """Take back ``changes`` (a journal), last first."""
+        for op, ground, event_id, was in reversed(changes):
+            if op == "add":
+                ids = self.live[ground]
+                ids.discard(event_id)
+                if not ids:
+                    del self.live[ground]
+                rest = tuple(g for g in self.by_event.get(event_id, ()) if g != ground)
+                if rest:
+                    self.by_event[event_id] = rest
+                else:
+                    self.by_event.pop(event_id, None)
+            else:
+                self.live.setdefault(ground, set()).add(event_id)
+                self.by_event[event_id] = self.by_event.get(event_id, ()) + (ground,)
+            if was is None:
+                self.gone.pop(ground, None)
+            else:
+                self.gone[ground] = was
+
+
 class Negotiation:
     """Write-side state of one negotiation, rebuilt from its ``Recorded`` events (or
     resumed from a checkpoint and the facts after it, ``apply_fact``).
@@ -329,9 +407,7 @@ class Negotiation:
         self._version = 0
         self.event_types: dict[UUID, str] = {}
         self.retracted: set[UUID] = set()
-        self.rounds_known: set[int] = set()
-        self.rounds_held: set[int] = set()
-        self.proposals: set[str] = set()
+        self.grounds = Grounds()
         self.last_hash: str | None = None
         self.last_recorded_at: datetime | None = None
         self._pending: list[Recorded] = []
@@ -351,6 +427,21 @@ class Negotiation:
         self._version = value
 
     @property
+    def rounds_known(self) -> set[int]:
+        """The rounds an unretracted RoundScheduled or RoundHeld names."""
+        return self.grounds.keys("round")
+
+    @property
+    def rounds_held(self) -> set[int]:
+        """The rounds an unretracted RoundHeld names."""
+        return self.grounds.keys("held")
+
+    @property
+    def proposals(self) -> set[str]:
+        """The proposal ids of the unretracted ProposalMade events."""
+        return self.grounds.keys("proposal")
+
+    @property
     def unsaved(self) -> bool:
         """Whether events it recorded wait to be collected and stored."""
         return bool(self._pending)
@@ -366,9 +457,10 @@ class Negotiation:
         negotiation._version = checkpoint.version
         negotiation.last_hash = checkpoint.hash
         negotiation.last_recorded_at = checkpoint.recorded_at
-        negotiation.rounds_known = set(checkpoint.rounds_known)
-        negotiation.rounds_held = set(checkpoint.rounds_held)
-        negotiation.proposals = set(checkpoint.proposals)
+        for (kind, key), ids in checkpoint.grounds.items():
+            for event_id in ids:
+                negotiation.grounds.add(event_id, (kind, key))
+        negotiation.grounds.gone.update(checkpoint.gone)
         return negotiation
 
     def checkpoint(self) -> WriteSideCheckpoint:
@@ -380,9 +472,8 @@ class Negotiation:
             version=self._version,
             hash=self.last_hash,
             recorded_at=self.last_recorded_at,
-            rounds_known=frozenset(self.rounds_known),
-            rounds_held=frozenset(self.rounds_held),
-            proposals=frozenset(self.proposals),
+            grounds={ground: frozenset(ids) for ground, ids in self.grounds.live.items()},
+            gone=dict(self.grounds.gone),
         )
 
     def recall(self, types: Mapping[UUID, str], retracted: Iterable[UUID]) -> None:
@@ -422,8 +513,18 @@ class Negotiation:
         if sources is None:
             sources = [None] * len(events)
         check = _Batch(self)
-        for index, event in enumerate(events):
-            check.admit(event, index, batch=len(events) > 1)
+        # The batch grounds its rounds and proposals as it goes (so that a later event
+        # of it sees them); the journal takes them back if any event is refused.
+        journal: list[tuple[str, Ground, UUID, UUID | None]] = []
+        self.grounds.journal = journal
+        try:
+            for index, event in enumerate(events):
+                check.admit(event, index, batch=len(events) > 1)
+        except BaseException:
+            self.grounds.undo(journal)
+            raise
+        finally:
+            self.grounds.journal = None
         if not self._pending:
             self._undo.clear()  # what was collected before is the store's now
         self._undo.append(
@@ -432,9 +533,7 @@ class Negotiation:
                 last_hash=self.last_hash,
                 last_recorded_at=self.last_recorded_at,
                 ids=list(check.types),
-                rounds_known=check.rounds_known - self.rounds_known,
-                rounds_held=check.rounds_held - self.rounds_held,
-                proposals=check.proposals - self.proposals,
+                grounds=journal,
                 retracted=check.retracted - self.retracted,
             )
         )
@@ -469,7 +568,7 @@ class Negotiation:
             )
             previous = digest
         for item in recorded:
-            self.apply(item)
+            self._apply(item, grounded=True)
         self._pending.extend(recorded)
         return recorded
 
@@ -485,9 +584,7 @@ class Negotiation:
     def _revert(self, undo: _Undo) -> None:
         for event_id in undo.ids:
             self.event_types.pop(event_id, None)
-        self.rounds_known -= undo.rounds_known
-        self.rounds_held -= undo.rounds_held
-        self.proposals -= undo.proposals
+        self.grounds.undo(undo.grounds)
         self.retracted -= undo.retracted
         self._version = undo.version
         self.last_hash = undo.last_hash
@@ -496,6 +593,10 @@ class Negotiation:
     # Evolution.
     def apply(self, recorded: Recorded) -> None:
         """Fold one stored event into the write-side state, its id and retraction too."""
+        self._apply(recorded, grounded=False)
+
+    def _apply(self, recorded: Recorded, *, grounded: bool) -> None:
+        """``grounded``: its rounds and proposals are folded already (``record``)."""
         event = recorded.event
         self.event_types[event.id] = event.type
         if isinstance(event, EventRetracted):
@@ -505,31 +606,40 @@ class Negotiation:
                 version=recorded.originator_version,
                 hash=recorded.hash,
                 recorded_at=recorded.timestamp,
-                content=event if event.type in WRITE_SIDE_CONTENT else None,
+                content=event if event.type in WRITE_SIDE_CONTENT and not grounded else None,
             )
         )
 
     def apply_fact(self, fact: WriteSideFact) -> None:
         """Fold what the invariants need of one stored event (``WriteSideFact``): its
-        place in the chain and, for rounds and proposals, its content. Its id is not
-        kept (``recall``)."""
+        place in the chain and, for rounds, proposals and retractions, its content. Its
+        id is not kept (``recall``)."""
         event = fact.content
-        if isinstance(event, RoundScheduled | HostAnnounced):
-            self.rounds_known.add(event.data.round)
-        elif isinstance(event, RoundHeld):
-            self.rounds_known.add(event.data.round)
-            self.rounds_held.add(event.data.round)
-        elif isinstance(event, ProposalMade):
-            self.proposals.add(event.data.proposal_id)
+        if event is not None:
+            _ground(self.grounds, event)
         self._version = fact.version
         self.last_hash = fact.hash
         if fact.recorded_at is not None:
             self.last_recorded_at = fact.recorded_at
 
 
+def _ground(grounds: Grounds, event: AnyEvent) -> None:
+    """What one event grounds, or (a retraction) no longer grounds. A HostAnnounced
+    grounds nothing: it names a round that something else scheduled or held."""
+    if isinstance(event, RoundScheduled):
+        grounds.add(event.id, ("round", event.data.round))
+    elif isinstance(event, RoundHeld):
+        grounds.add(event.id, ("round", event.data.round), ("held", event.data.round))
+    elif isinstance(event, ProposalMade):
+        grounds.add(event.id, ("proposal", event.data.proposal_id))
+    elif isinstance(event, EventRetracted):
+        grounds.retract(event.data.event_id)
+
+
 WRITE_SIDE_CONTENT = types_where(lambda t: t.write_side_content)
-"""The types whose content the write side's invariants read (rounds and proposal ids);
-of every other event it needs only what the event index holds."""
+"""The types whose content the write side's invariants read (rounds, proposal ids, and
+what a retraction retracts); of every other event it needs only what the event index
+holds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -545,16 +655,17 @@ class WriteSideFact:
 
 @dataclass(frozen=True, slots=True)
 class WriteSideCheckpoint:
-    """The write side as of one stored version, all but its event ids: a cache of the
-    store's (``store.write_side``), trusted only while the log holds ``hash`` at
-    ``version``."""
+    """The write side as of one stored version, all but the ids of the events it was
+    told of (``recall``): a cache of the store's (``store.write_side``), trusted only
+    while the log holds ``hash`` at ``version``. ``grounds`` and ``gone`` are its
+    ``Grounds``: the events that ground each round and proposal, and the retracted
+    events that left one without ground."""
 
     version: int
     hash: str
     recorded_at: datetime | None
-    rounds_known: frozenset[int]
-    rounds_held: frozenset[int]
-    proposals: frozenset[str]
+    grounds: Mapping[Ground, frozenset[UUID]]
+    gone: Mapping[Ground, UUID]
 
 
 def replay(aggregate: Negotiation | None, events: Iterable[Recorded]) -> Negotiation | None:
@@ -598,22 +709,19 @@ class _Undo:
     last_hash: str | None
     last_recorded_at: datetime | None
     ids: list[UUID]
-    rounds_known: set[int]
-    rounds_held: set[int]
-    proposals: set[str]
+    grounds: list[tuple[str, Ground, UUID, UUID | None]]
     retracted: set[UUID]
 
 
 class _Batch:
-    """Checks a batch of new events against the stream and against each other."""
+    """Checks a batch of new events against the stream and against each other: each
+    event admitted grounds what it grounds at once (``Negotiation.record`` journals it)."""
 
     def __init__(self, negotiation: Negotiation) -> None:
         self.n = negotiation
+        self.grounds = negotiation.grounds
         self.types: dict[UUID, str] = {}
         self.retracted: set[UUID] = set()
-        self.rounds_known: set[int] = set()
-        self.rounds_held: set[int] = set()
-        self.proposals: set[str] = set()
 
     def _type_of(self, event_id: UUID) -> str | None:
         return self.types.get(event_id) or self.n.event_types.get(event_id)
@@ -634,41 +742,46 @@ class _Batch:
             raise fail("this id is already used in this negotiation", "id", str(event.id))
 
         if isinstance(event, RoundHeld):
-            held = self.rounds_held | self.n.rounds_held
-            if event.data.round in held:
+            if self.grounds.holds(("held", event.data.round)):
                 raise fail(
                     f"round {event.data.round} is already recorded as held; "
                     "correct that event instead",
                     "data.round",
                     event.data.round,
                 )
-            self.rounds_held.add(event.data.round)
-            self.rounds_known.add(event.data.round)
-        elif isinstance(event, RoundScheduled):
-            self.rounds_known.add(event.data.round)
         elif isinstance(event, HostAnnounced):
-            if event.data.round not in self.rounds_known | self.n.rounds_known:
+            number = event.data.round
+            if not self.grounds.holds(("round", number)):
+                gone = self.grounds.gone.get(("round", number))
                 raise fail(
-                    f"round {event.data.round} is neither scheduled nor held in this "
-                    "negotiation; record RoundScheduled first",
+                    f"round {number} is neither scheduled nor held in this negotiation; "
+                    "record RoundScheduled first"
+                    if gone is None
+                    else f"round {number}'s scheduling was retracted (event {gone}); "
+                    "schedule it again first",
                     "data.round",
-                    event.data.round,
+                    number,
                 )
         elif isinstance(event, ProposalMade):
-            if event.data.proposal_id in self.proposals | self.n.proposals:
+            if self.grounds.holds(("proposal", event.data.proposal_id)):
                 raise fail(
                     "this proposal_id is already used", "data.proposal_id", event.data.proposal_id
                 )
-            self.proposals.add(event.data.proposal_id)
         elif isinstance(event, ProposalAnswered):
-            if event.data.proposal_id not in self.proposals | self.n.proposals:
+            proposal_id = event.data.proposal_id
+            if not self.grounds.holds(("proposal", proposal_id)):
+                gone = self.grounds.gone.get(("proposal", proposal_id))
                 raise fail(
-                    "no proposal with this proposal_id in this negotiation",
+                    "no proposal with this proposal_id in this negotiation"
+                    if gone is None
+                    else f"proposal {proposal_id} was retracted (event {gone}); "
+                    "record it again first",
                     "data.proposal_id",
-                    event.data.proposal_id,
+                    proposal_id,
                 )
         elif isinstance(event, ClaimDisputed | EventCorrected | EventRetracted):
             self._admit_log_fact(event, fail)
+        _ground(self.grounds, event)
         self.types[event.id] = event.type
 
     def _admit_log_fact(
@@ -695,4 +808,4 @@ class _Batch:
                     event.data.data[name],
                 )
         if isinstance(event, EventRetracted):
-            self.retracted.add(target)
+            self.retracted.add(target)  # grounded (ungrounded) by ``admit``

@@ -2,8 +2,9 @@
 first append after a restart reads one row and the events after it, not the whole
 negotiation.
 
-A checkpoint (``domain.negotiation.WriteSideCheckpoint``) holds a negotiation's round
-numbers and proposal ids as of one stored version, with that version's hash. It is
+A checkpoint (``domain.negotiation.WriteSideCheckpoint``) holds a negotiation's rounds
+and proposal ids, each with the unretracted events that ground it, as of one stored
+version, with that version's hash. It is
 derived, never a second source of truth: it is used only while the log holds that same
 hash at that version (else it is ignored, and the write side is folded from the log
 and checkpointed anew), and nothing is lost without it. Its table is made on first
@@ -15,10 +16,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from uuid import UUID
 
 import orjson
 
-from domain.negotiation import WriteSideCheckpoint
+from domain.negotiation import Ground, WriteSideCheckpoint
 from store.dialect import Database
 from store.index import INDEX_TABLE
 
@@ -28,7 +30,10 @@ WRITE_SIDE_TABLE = "parley_write_side"
 CHECKPOINT_EVERY = 1000
 """Events a negotiation's write side may be ahead of its checkpoint before it is saved
 anew (so a restart after a crash folds at most about this many)."""
-FORMAT = 1  # the state column's layout; a checkpoint of another is ignored
+FORMAT = 2
+"""The state column's layout; a checkpoint of another is ignored (the log is folded
+instead). Format 1 held bare round numbers and proposal ids: it could not tell which
+of them a later retraction takes away."""
 
 
 def checkpoint_statements(prefix: str = "") -> list[str]:
@@ -76,9 +81,11 @@ class WriteSideCheckpoints:
                 version=int(version),
                 hash=str(hash_),
                 recorded_at=None,
-                rounds_known=frozenset(int(r) for r in fields["rounds_known"]),
-                rounds_held=frozenset(int(r) for r in fields["rounds_held"]),
-                proposals=frozenset(str(p) for p in fields["proposals"]),
+                grounds={
+                    _ground(kind, key): frozenset(UUID(i) for i in ids)
+                    for kind, key, ids in fields["grounds"]
+                },
+                gone={_ground(kind, key): UUID(i) for kind, key, i in fields["gone"]},
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
             logger.warning("the write-side checkpoint of %s is unreadable: %s", slug, error)
@@ -89,9 +96,11 @@ class WriteSideCheckpoints:
         state = orjson.dumps(
             {
                 "format": FORMAT,
-                "rounds_known": sorted(checkpoint.rounds_known),
-                "rounds_held": sorted(checkpoint.rounds_held),
-                "proposals": sorted(checkpoint.proposals),
+                "grounds": sorted(
+                    [kind, key, sorted(str(i) for i in ids)]
+                    for (kind, key), ids in checkpoint.grounds.items()
+                ),
+                "gone": sorted([kind, key, str(i)] for (kind, key), i in checkpoint.gone.items()),
             }
         ).decode()
         sql = self.database.dialect.sql(
@@ -122,10 +131,18 @@ def trusted(
         version=checkpoint.version,
         hash=checkpoint.hash,
         recorded_at=link[1],
-        rounds_known=checkpoint.rounds_known,
-        rounds_held=checkpoint.rounds_held,
-        proposals=checkpoint.proposals,
+        grounds=checkpoint.grounds,
+        gone=checkpoint.gone,
     )
+
+
+def _ground(kind: str, key: object) -> Ground:
+    """A ground as stored: rounds by number, proposals by id."""
+    if kind in ("round", "held"):
+        return (kind, int(str(key)))
+    if kind == "proposal":
+        return (kind, str(key))
+    raise ValueError(f"no such ground: {kind}")
 
 
 __all__ = ["CHECKPOINT_EVERY", "WriteSideCheckpoints", "checkpoint_statements", "trusted"]

@@ -337,7 +337,7 @@ class Writer:
         more than a row per event); only of stored events (none recorded and waiting)."""
         if aggregate.unsaved or aggregate.last_hash is None:
             return
-        size = len(aggregate.proposals) + len(aggregate.rounds_known) if every > 1 else 0
+        size = len(aggregate.grounds.live) if every > 1 else 0
         if aggregate.version - self._checkpointed.get(aggregate.slug, 0) < max(every, size):
             return
         self.checkpoints.save(aggregate.slug, aggregate.checkpoint())

@@ -304,6 +304,65 @@ def test_a_correction_that_breaks_its_target_is_422_naming_the_field(opened: Tes
     assert body["errors"][0]["field"] == "data.data.round"
 
 
+def retraction_of(event_id: str) -> dict[str, Any]:
+    return {
+        "type": "EventRetracted",
+        "occurred_at": "2025-05-30",
+        "data": {"event_id": event_id, "reason": "the report was withdrawn"},
+        "sources": [{"outlet": "desk"}],
+    }
+
+
+def test_naming_a_round_whose_scheduling_is_retracted_is_422_naming_the_round(
+    opened: TestClient,
+) -> None:
+    path = "/negotiations/geneva-talks/events"
+    host = {
+        "type": "HostAnnounced",
+        "occurred_at": "2025-05-28",
+        "data": {"round": 2, "host": "TUR"},
+        "sources": [{"outlet": "teleSUR"}],
+    }
+    made = opened.post(path, json=[round_scheduled(), host], headers=AUTH).json()["events"]
+    schedule = made[0]["id"]
+    assert opened.post(path, json=retraction_of(schedule), headers=AUTH).status_code == 201
+
+    body = assert_problem(opened.post(path, json=host, headers=AUTH), 422)
+    [error] = body["errors"]
+    assert error["field"] == "data.round" and error["value"] == 2
+    assert error["message"].startswith(
+        f"round 2's scheduling was retracted (event {schedule}); schedule it again first"
+    )
+    # The host announced before the retraction stays; scheduled again, round 2 may be named.
+    again = opened.post(path, json=[round_scheduled(), host], headers=AUTH)
+    assert again.status_code == 201, again.text
+
+
+def test_answering_a_retracted_proposal_is_422_naming_the_proposal_id(
+    opened: TestClient,
+) -> None:
+    path = "/negotiations/geneva-talks/events"
+    proposal = {
+        "type": "ProposalMade",
+        "occurred_at": "2025-05-28",
+        "data": {"proposal_id": "p1", "proposer": "RUS", "subject": "meeting", "summary": "Meet."},
+        "sources": [{"outlet": "teleSUR"}],
+    }
+    made = opened.post(path, json=proposal, headers=AUTH).json()["events"][0]["id"]
+    assert opened.post(path, json=retraction_of(made), headers=AUTH).status_code == 201
+    reply = {
+        "type": "ProposalAnswered",
+        "occurred_at": "2025-05-29",
+        "data": {"proposal_id": "p1", "responder": "UKR", "response": "rejected"},
+        "sources": [{"outlet": "teleSUR"}],
+    }
+
+    body = assert_problem(opened.post(path, json=[statement_body(), reply], headers=AUTH), 422)
+    [error] = body["errors"]
+    assert error["field"] == "events.1.data.proposal_id" and error["value"] == "p1"
+    assert f"proposal p1 was retracted (event {made})" in error["message"]
+
+
 def test_health_and_verify_report_the_log(opened: TestClient) -> None:
     health = opened.get("/health").json()
     assert health["status"] == "ok" and health["position"] >= 1

@@ -93,6 +93,18 @@ def test_a_dry_run_of_a_retraction_shows_what_it_takes_away(opened: TestClient) 
     preview = opened.post(DRY, json=retraction, headers=AUTH).json()["state"]
     assert [r["round"] for r in preview["before"]["rounds"]] == [2]
     assert preview["after"]["rounds"] == []
+    # Nothing was retracted: round 2 is still scheduled, so a host may be announced.
+    host = {
+        "type": "HostAnnounced",
+        "occurred_at": "2025-05-29",
+        "data": {"round": 2, "host": "TUR"},
+        "sources": [{"outlet": "Reuters"}],
+    }
+    assert opened.post(APPEND, json=host, headers=AUTH).status_code == 201
+    # A dry run of the retraction and a host together is refused as an append would be.
+    both = opened.post(DRY, json=[retraction, host], headers=AUTH)
+    assert both.status_code == 422 and both.json()["errors"][0]["field"] == "events.1.data.round"
+    assert opened.post(APPEND, json=host, headers=AUTH).status_code == 201  # still scheduled
 
 
 def test_a_dry_run_refuses_what_an_append_refuses_with_the_same_problem(

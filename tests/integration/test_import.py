@@ -204,3 +204,33 @@ def test_the_importer_holds_one_batch_of_events(log: ConflictLog) -> None:
             alive.append(sum(isinstance(o, StatementIssued) for o in gc.get_objects()))
     assert importer.finish().new == 1201
     assert max(alive) <= 2 * 100 + 10, alive
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "csv", "plover"])
+def test_an_event_naming_a_round_whose_scheduling_was_retracted_is_a_problem_on_its_line(
+    log: ConflictLog, copy: ConflictLog, fmt: Format
+) -> None:
+    """The host of round 2 was announced before round 2's scheduling was retracted: it
+    stays in the log, and the state and the export show it; the export does not carry
+    the retracted RoundScheduled, so the import refuses the host on its line, as the
+    original now refuses a new host of round 2."""
+    load(log, EXAMPLE)
+    events = [r.event for r in log.negotiation_events(SLUG)]
+    schedule = next(e for e in events if e.type == "RoundScheduled" and e.data.round == 2)
+    hosting = next(e for e in events if e.type == "HostAnnounced" and e.data.round == 2)
+    retraction = parse_event({
+        "type": "EventRetracted", "occurred_at": "2025-06-01",
+        "data": {"event_id": str(schedule.id), "reason": "The date was never agreed."},
+        "sources": [{"outlet": "TASS"}],
+    })
+    log.append(SLUG, [retraction])
+
+    text = _export(log, fmt)
+    report = _import(copy, text, fmt)
+
+    [problem] = report.problems
+    assert problem.field == "data.round"
+    assert "round 2 is neither scheduled nor held" in problem.message
+    if fmt == "ndjson":
+        assert orjson.loads(text.splitlines()[problem.line - 1])["id"] == str(hosting.id)
+    assert set(_ids(copy)) == set(_ids(log)) - {str(e.id) for e in (schedule, hosting, retraction)}

@@ -90,6 +90,16 @@ def checkpoint_row(log: ConflictLog, slug: str) -> tuple[int, str, dict[str, Any
     return (int(rows[0][0]), str(rows[0][1]), orjson.loads(rows[0][2])) if rows else None
 
 
+def grounded(state: dict[str, Any], kind: str) -> list[Any]:
+    """The keys of one kind a stored checkpoint grounds (rounds held: ``held``)."""
+    return sorted(key for k, key, _ in state["grounds"] if k == kind)
+
+
+def without(state: dict[str, Any], kind: str) -> dict[str, Any]:
+    """``state`` forgetting every ground of one kind."""
+    return {**state, "grounds": [g for g in state["grounds"] if g[0] != kind]}
+
+
 def rewrite_checkpoint(log: ConflictLog, slug: str, **changes: Any) -> None:
     """Change a stored checkpoint's version, hash or state, as damage or an old copy would."""
     found = checkpoint_row(log, slug)
@@ -158,7 +168,8 @@ def test_a_restart_opens_the_write_side_from_the_checkpoint_the_writer_left(
     found = checkpoint_row(again, SLUG)
     assert found is not None
     assert found[:2] == (head.version, head.hash)
-    assert found[2]["rounds_held"] == [1] and found[2]["proposals"] == ["p1"]
+    assert grounded(found[2], "held") == [1] and grounded(found[2], "proposal") == ["p1"]
+    assert grounded(found[2], "round") == [1, 2]
     # The rules about what was stored before the restart still hold.
     with pytest.raises(InvalidEventError, match="round 1 is already recorded as held"):
         again.append(SLUG, [held(1)])
@@ -206,7 +217,9 @@ def test_a_checkpoint_the_log_vouches_for_is_what_opens_the_write_side(
     hash at that version is what it checks."""
     history(log)
     again = restarted(log, store_config, reopen)
-    rewrite_checkpoint(again, SLUG, state={"rounds_held": []})
+    found = checkpoint_row(again, SLUG)
+    assert found is not None
+    rewrite_checkpoint(again, SLUG, state=without(found[2], "held"))
 
     again.append(SLUG, [held(1)])
 
@@ -217,6 +230,7 @@ def test_a_checkpoint_the_log_vouches_for_is_what_opens_the_write_side(
         pytest.param({"hash": "0" * 64}, id="another-hash"),
         pytest.param({"version": 999}, id="beyond-the-log"),
         pytest.param({"state": {"format": 0}}, id="another-format"),
+        pytest.param({"state": {"format": 1}}, id="format-1-before-grounds"),
     ],
 )
 def test_a_checkpoint_the_log_does_not_vouch_for_is_ignored_and_made_anew(
@@ -228,7 +242,9 @@ def test_a_checkpoint_the_log_does_not_vouch_for_is_ignored_and_made_anew(
     history(log)
     head = log.negotiation_events(SLUG)[-1]
     again = restarted(log, store_config, reopen)
-    rewrite_checkpoint(again, SLUG, **{"state": {"rounds_held": []}, **damage})
+    found = checkpoint_row(again, SLUG)
+    assert found is not None
+    rewrite_checkpoint(again, SLUG, **{"state": without(found[2], "held"), **damage})
 
     with pytest.raises(InvalidEventError, match="round 1 is already recorded as held"):
         again.append(SLUG, [held(1)])
@@ -239,7 +255,7 @@ def test_a_checkpoint_the_log_does_not_vouch_for_is_ignored_and_made_anew(
     found = checkpoint_row(third, SLUG)
     assert found is not None
     assert found[:2] == (head.version + 1, appended.created[0].hash)
-    assert found[2]["rounds_held"] == [1]
+    assert grounded(found[2], "held") == [1]
 
 
 def test_a_log_without_checkpoints_folds_its_events_and_checkpoints_them(
@@ -258,6 +274,61 @@ def test_a_log_without_checkpoints_folds_its_events_and_checkpoints_them(
         again.append(SLUG, [held(1)])
     found = checkpoint_row(again, SLUG)
     assert found is not None and found[0] == CHECKPOINT_EVERY + 3
+
+
+# What a retraction takes away, on the writer's aggregate and after a restart.
+def test_a_retracted_scheduling_or_proposal_is_refused_as_ground_before_and_after_a_restart(
+    log: ConflictLog, store_config: StoreConfig, reopen: list[ConflictLog]
+) -> None:
+    made = history(log)
+    log.append(SLUG, [host(2), answer("p1")])
+    log.append(SLUG, [retracted(made["round2"].id), retracted(made["p1"].id)])
+
+    for restart in (False, True):
+        writer = restarted(log, store_config, reopen) if restart else log
+        with pytest.raises(InvalidEventError, match="round 2's scheduling was retracted") as e:
+            writer.append(SLUG, [host(2)])
+        assert e.value.field == "data.round" and str(made["round2"].id) in str(e.value)
+        with pytest.raises(InvalidEventError, match="proposal p1 was retracted") as e:
+            writer.append(SLUG, [answer("p1")])
+        assert e.value.field == "data.proposal_id"
+    again = reopen[-1]
+    found = checkpoint_row(again, SLUG)
+    assert found is not None and grounded(found[2], "round") == [1]
+
+    # A retraction stored after the checkpoint is folded from the log: the writer closed
+    # before it could checkpoint it (the older checkpoint is put back, as after a crash).
+    again.append(SLUG, [retracted(made["held1"].id)])
+    third = restarted(again, store_config, reopen)
+    rewrite_checkpoint(third, SLUG, version=found[0], hash=found[1], state=found[2])
+    assert checkpoint_row(third, SLUG) == found
+    # Round 1 is still scheduled, no longer held; round 2 and p1 may be recorded anew.
+    third.append(SLUG, [host(1), held(1), scheduled(2), host(2), proposal("p1"), answer("p1")])
+    assert third.verify().ok
+
+
+def test_a_log_with_a_format_1_checkpoint_is_folded_and_checkpointed_anew(
+    log: ConflictLog, store_config: StoreConfig, reopen: list[ConflictLog]
+) -> None:
+    """A store checkpointed before grounds (format 1: bare round numbers) still opens:
+    its checkpoint is ignored, the log folded, and a format 2 checkpoint saved."""
+    made = history(log)
+    log.append(SLUG, [retracted(made["round2"].id)])
+    again = restarted(log, store_config, reopen)
+    db = again.index.database
+    old = {"format": 1, "rounds_known": [1, 2], "rounds_held": [1], "proposals": ["p1"]}
+    db.write(
+        db.dialect.sql(f"UPDATE {again.writer.checkpoints.table} SET state = ?"),
+        [orjson.dumps(old).decode()],
+    )
+
+    with pytest.raises(InvalidEventError, match="round 2's scheduling was retracted"):
+        again.append(SLUG, [host(2)])
+    again.append(SLUG, [host(1)])
+    third = restarted(again, store_config, reopen)
+    found = checkpoint_row(third, SLUG)
+    assert found is not None and found[2]["format"] == 2
+    assert grounded(found[2], "round") == [1]
 
 
 # Requests committed together, before any of them is stored.

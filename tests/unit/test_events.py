@@ -807,6 +807,6 @@ def test_every_recorded_type_has_its_traits_and_the_lists_derive_from_them() -> 
     assert set(TRAITS) == set(RECORDED_TYPES)
     assert LOG_FACTS == {"ClaimDisputed", "EventCorrected", "EventRetracted"}
     assert KNOWLEDGE == {"EventCorrected", "EventRetracted", "PersonRedacted"}
-    assert WRITE_SIDE_CONTENT == {"RoundScheduled", "HostAnnounced", "RoundHeld", "ProposalMade"}
+    assert WRITE_SIDE_CONTENT == {"RoundScheduled", "RoundHeld", "ProposalMade", "EventRetracted"}
     assert CONTENT_FREE == {"StatementIssued", "ContactHeld", "EventRetracted", "PersonRedacted"}
     assert REDACTIONS == {"PersonRedacted"}

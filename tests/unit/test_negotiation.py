@@ -1034,3 +1034,175 @@ def test_a_failed_save_can_be_reverted_to_the_state_before_recording(
     negotiation.revert()
     assert (negotiation.version, negotiation.last_hash, negotiation.event_types) == before
     assert 2 not in negotiation.rounds_known
+
+
+# What a retraction takes away: the rounds and proposals that rested on its target
+
+
+def retraction(make_event: EventFactory, target: AnyEvent) -> AnyEvent:
+    return make_event("EventRetracted", {"event_id": str(target.id), "reason": "withdrawn"})
+
+
+def test_a_round_whose_scheduling_is_retracted_cannot_be_named_by_a_new_event(
+    opened: Callable[[], AnyEvent],
+    scheduled: Callable[[int], AnyEvent],
+    hosted: Callable[[int], AnyEvent],
+    make_event: EventFactory,
+) -> None:
+    schedule = scheduled(2)
+    negotiation = given(opened(), schedule, hosted(2), retraction(make_event, schedule))
+
+    error = rejected(negotiation, [hosted(2)])
+
+    assert error.field == "data.round"
+    assert str(error).startswith(
+        f"round 2's scheduling was retracted (event {schedule.id}); schedule it again first"
+    )
+    assert negotiation.rounds_known == set()
+    assert negotiation.version == 4  # the host announced before the retraction stays
+
+
+def test_a_round_another_unretracted_schedule_still_schedules_may_be_named(
+    opened: Callable[[], AnyEvent],
+    scheduled: Callable[[int], AnyEvent],
+    hosted: Callable[[int], AnyEvent],
+    make_event: EventFactory,
+) -> None:
+    first, second = scheduled(2), scheduled(2)
+    negotiation = given(opened(), first, second, retraction(make_event, first))
+
+    negotiation.record([hosted(2)], T0 + timedelta(days=1))
+
+    assert negotiation.rounds_known == {2}
+
+
+def test_a_round_scheduled_again_after_its_retraction_may_be_named(
+    opened: Callable[[], AnyEvent],
+    scheduled: Callable[[int], AnyEvent],
+    hosted: Callable[[int], AnyEvent],
+    make_event: EventFactory,
+) -> None:
+    schedule = scheduled(2)
+    negotiation = given(opened(), schedule, retraction(make_event, schedule))
+
+    negotiation.record([scheduled(2), hosted(2)], T0 + timedelta(days=1))
+
+    assert negotiation.rounds_known == {2}
+
+
+def test_a_round_held_whose_record_is_retracted_may_be_recorded_as_held_anew(
+    opened: Callable[[], AnyEvent],
+    held: Callable[[int], AnyEvent],
+    hosted: Callable[[int], AnyEvent],
+    make_event: EventFactory,
+) -> None:
+    """A retracted RoundHeld cannot be corrected, so recording it anew must be possible;
+    until then the round is neither held nor (by that event) known."""
+    wrong = held(1)
+    negotiation = given(opened(), wrong, retraction(make_event, wrong))
+
+    error = rejected(negotiation, [hosted(1)])
+    assert error.field == "data.round" and f"(event {wrong.id})" in str(error)
+    negotiation.record([held(1), hosted(1)], T0 + timedelta(days=1))
+    assert negotiation.rounds_held == {1}
+
+
+def test_a_retracted_proposal_cannot_be_answered_until_it_is_made_again(
+    opened: Callable[[], AnyEvent],
+    proposed: Callable[[str], AnyEvent],
+    answered: Callable[[str], AnyEvent],
+    make_event: EventFactory,
+) -> None:
+    made = proposed("p1")
+    negotiation = given(opened(), made, answered("p1"), retraction(make_event, made))
+
+    error = rejected(negotiation, [answered("p1")])
+    assert error.field == "data.proposal_id"
+    assert str(error).startswith(f"proposal p1 was retracted (event {made.id})")
+
+    negotiation.record([proposed("p1"), answered("p1")], T0 + timedelta(days=1))
+    assert negotiation.proposals == {"p1"}
+
+
+def test_a_retraction_earlier_in_a_batch_takes_its_round_away_for_the_rest_of_it(
+    opened: Callable[[], AnyEvent],
+    scheduled: Callable[[int], AnyEvent],
+    hosted: Callable[[int], AnyEvent],
+    make_event: EventFactory,
+) -> None:
+    schedule = scheduled(2)
+    negotiation = given(opened(), schedule)
+    before = snapshot(negotiation)
+
+    error = rejected(negotiation, [retraction(make_event, schedule), hosted(2)])
+
+    assert error.field == "events.1.data.round"
+    assert snapshot(negotiation) == before  # the refused batch took nothing away
+    assert negotiation.grounds.gone == {}
+
+
+def test_a_reverted_retraction_gives_its_round_back(
+    opened: Callable[[], AnyEvent],
+    scheduled: Callable[[int], AnyEvent],
+    hosted: Callable[[int], AnyEvent],
+    make_event: EventFactory,
+) -> None:
+    schedule = scheduled(2)
+    negotiation = given(opened(), schedule)
+    negotiation.collect_events()  # stored
+    negotiation.record([retraction(make_event, schedule)], T0 + timedelta(days=1))
+    assert negotiation.rounds_known == set()
+
+    negotiation.revert()  # the store could not save it
+
+    assert negotiation.rounds_known == {2} and negotiation.grounds.gone == {}
+    negotiation.record([hosted(2)], T0 + timedelta(days=2))
+
+
+def test_a_log_older_than_the_rule_replays_whole_and_only_new_events_are_refused(
+    opened: Callable[[], AnyEvent],
+    scheduled: Callable[[int], AnyEvent],
+    hosted: Callable[[int], AnyEvent],
+    make_event: EventFactory,
+) -> None:
+    """Before the rule, a host could be announced for a round whose scheduling was
+    retracted. Such a stored log replays (replay checks nothing), and a resumed
+    checkpoint of it refuses the next such event."""
+    schedule = scheduled(2)
+    # The stored events, as an older Parley recorded them (the host after the retraction).
+    older = given(opened(), schedule, hosted(2))
+    records = older.collect_events()
+    late = given(opened(), schedule, scheduled(2), retraction(make_event, schedule), hosted(2))
+    records += late.collect_events()[3:]  # the retraction, and a host announced after it
+
+    negotiation = replay(None, records)
+    assert negotiation is not None and negotiation.version == 5
+    assert negotiation.rounds_known == set()
+
+    assert rejected(negotiation, [hosted(2)]).field == "data.round"
+    resumed = Negotiation.resume(negotiation.slug, negotiation.checkpoint())
+    assert rejected(resumed, [hosted(2)]).field == "data.round"
+
+
+def test_grounds_fold_an_event_once_and_undo_restores_them_exactly() -> None:
+    from domain.negotiation import Grounds
+
+    schedule, held_, retraction_target = uuid4(), uuid4(), uuid4()
+    grounds = Grounds()
+    grounds.add(schedule, ("round", 2))
+    grounds.add(schedule, ("round", 2))  # the same event folded again
+    before = ({k: set(v) for k, v in grounds.live.items()}, dict(grounds.by_event))
+    journal: list[Any] = []
+    grounds.journal = journal
+    grounds.retract(schedule)
+    assert grounds.live == {} and grounds.gone == {("round", 2): schedule}
+    grounds.add(held_, ("round", 2), ("held", 2))
+    grounds.retract(held_)
+    grounds.retract(retraction_target)  # grounds nothing: nothing changes
+    grounds.journal = None
+    assert grounds.live == {} and grounds.gone == {("round", 2): held_, ("held", 2): held_}
+
+    grounds.undo(journal)
+
+    assert ({k: set(v) for k, v in grounds.live.items()}, dict(grounds.by_event)) == before
+    assert grounds.gone == {}
