@@ -16,7 +16,7 @@ answer before it is done. It sends no request: nothing reaches the store, the me
 the access log, the rate limits or the token counters. It uses two of FastAPI's private
 names (the included routers' ``effective_route_contexts`` and
 ``_extract_endpoint_context``); if a FastAPI release drops them, it warms what it still
-can (tests/unit/test_warm.py says which).
+can (tests/e2e/test_warm_up.py fails and says which).
 """
 
 from __future__ import annotations
