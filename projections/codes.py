@@ -28,7 +28,13 @@ from domain.coding import (
     proposals_of,
     provisions_of,
 )
-from domain.events import AnyEvent, ClaimDisputed, EventCorrected, ProvisionTopic
+from domain.events import (
+    AnyEvent,
+    ClaimDisputed,
+    EventCorrected,
+    EventRetracted,
+    ProvisionTopic,
+)
 from domain.negotiation import Recorded
 from projections.as_of import correct
 from store.log import ConflictLog
@@ -96,6 +102,14 @@ def corrected_events(
     return [events[r.event.id] for r in records], about
 
 
+def standing(events: Sequence[AnyEvent], about: Sequence[Recorded]) -> list[AnyEvent]:
+    """``events`` but those a retraction among ``about`` (their log facts) takes back: a
+    retracted proposal or agreement text was, the log says, never made, so it gives no
+    subject or topic to code by (as it gives the state none)."""
+    retracted = {f.event.data.event_id for f in about if isinstance(f.event, EventRetracted)}
+    return [e for e in events if e.id not in retracted]
+
+
 def read_proposals(
     log: ConflictLog,
     slug: str,
@@ -117,14 +131,14 @@ def read_proposals(
         reported_lte=reported_lte,
         upto_position=upto_position,
     ):
-        events, _ = corrected_events(
+        events, about = corrected_events(
             log,
             batch,
             recorded_lte=recorded_lte,
             reported_lte=reported_lte,
             upto_position=upto_position,
         )
-        for proposal_id, proposal in proposals_of(events).items():
+        for proposal_id, proposal in proposals_of(standing(events, about)).items():
             found.setdefault(proposal_id, proposal)
     return found
 
@@ -150,10 +164,10 @@ def read_provisions(
         recorded_lte=recorded_lte,
         upto_position=upto_position,
     ):
-        events, _ = corrected_events(
+        events, about = corrected_events(
             log, batch, recorded_lte=recorded_lte, upto_position=upto_position
         )
-        found.update(provisions_of(events))
+        found.update(provisions_of(standing(events, about)))
     return found
 
 

@@ -140,9 +140,10 @@ def timeline(
     ]
     chosen.sort(key=lambda r: (r.event.valid_from, record_position(r)))
     # An answer is coded by the subject of its proposal, and an implementation step by
-    # its provision's topic, as known then.
-    proposals = proposals_of(knowledge.events.values())
-    provisions = provisions_of(knowledge.events.values())
+    # its provision's topic, as known then: a retracted proposal or text gives none.
+    standing = [e for event_id, e in knowledge.events.items() if knowledge.counts(event_id)]
+    proposals = proposals_of(standing)
+    provisions = provisions_of(standing)
     entries = tuple(
         TimelineEntry(
             event=knowledge.events[r.event.id],

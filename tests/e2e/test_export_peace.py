@@ -204,3 +204,32 @@ def test_a_steps_code_and_a_denials_recipient_follow_corrections_as_known(
     assert now[ids["ProvisionImplemented"]]["cameo"] == "060"  # the topic corrected
     assert [r["code"] for r in then[ids["denial"]]["recipient"]] == ["ARM"]
     assert [r["code"] for r in now[ids["denial"]]["recipient"]] == ["GEO"]
+
+
+def test_a_step_whose_agreement_texts_are_retracted_is_coded_without_their_topic(
+    peace_log: tuple[TestClient, dict[str, str]],
+) -> None:
+    """A retracted text was, the log says, never agreed: it gives its provisions no topic
+    from the retraction on (hypothesis found an export coding by a retracted text, which
+    the import of that export, rightly without it, then coded otherwise)."""
+    client, ids = peace_log
+    before = client.get(f"/events/{ids['denial']}").json()["recorded_at"]
+    for target in (ids["AgreementSigned"], ids["AgreementReached"]):
+        retraction = peace.body(
+            "EventRetracted", {"event_id": target, "reason": "never signed"}, at="2025-09-23"
+        )
+        append(client, retraction)
+
+    now = plover(client)
+    then = {
+        r["id"]: r
+        for r in (
+            json.loads(line) for line in export(client, "plover", known_at=before).splitlines()[1:]
+        )
+    }
+    timeline = client.get(f"/negotiations/{SLUG}/timeline").json()["events"]
+
+    assert then[ids["ProvisionImplemented"]]["cameo"] == "0841"
+    assert now[ids["ProvisionImplemented"]]["cameo"] == "060"  # no topic known
+    coded = {e["id"]: e for e in timeline}[ids["ProvisionImplemented"]]["coding"]
+    assert coded["cameo"] == "060"
