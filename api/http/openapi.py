@@ -69,11 +69,17 @@ TEXT_PROBLEMS: dict[int | str, dict[str, Any]] = {
 """The client errors of the EventSourcingDB API (api/esdb/routes.py)."""
 
 
+_BODIES: list[tuple[dict[str, Any], Any]] = []
+"""Each ``json_body``'s media object, and the type whose schema goes in it."""
+
+
 def json_body(annotation: Any, description: str, example: Any = None) -> dict[str, Any]:
     """``openapi_extra`` for a route that parses its JSON body itself: the body's schema
-    from its type, the same type its parser validates with. Its definitions ride along
-    under ``$defs`` until ``install`` moves them to the components."""
-    media: dict[str, Any] = {"schema": _components(TypeAdapter(annotation).json_schema())}
+    from its type, the same type its parser validates with. The schema is made with the
+    document (``install``), not at import, where it was a quarter of the app's import
+    time; its definitions ride along under ``$defs`` until they move to the components."""
+    media: dict[str, Any] = {}
+    _BODIES.append((media, annotation))
     if example is not None:
         media["example"] = example
     return {
@@ -113,6 +119,7 @@ def install(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
+            _body_schemas()
             document = get_openapi(
                 title=app.title,
                 version=app.version,
@@ -126,6 +133,16 @@ def install(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _body_schemas() -> None:
+    """Each ``json_body``'s schema, made once, in the media object its route holds."""
+    for media, annotation in _BODIES:
+        if "schema" not in media:
+            rest = dict(media)  # the schema first, as the document always had it
+            media.clear()
+            media["schema"] = _components(TypeAdapter(annotation).json_schema())
+            media.update(rest)
 
 
 def _hoist_body_definitions(document: dict[str, Any]) -> None:
