@@ -82,20 +82,30 @@ class OffLoopHandler(logging.Handler):
 
     def _write(self) -> None:
         while (record := self._queue.get()) is not None:
-            if self.dropped:
-                lost, self.dropped = self.dropped, 0
-                self.target.handle(
-                    logging.LogRecord(
-                        "parley.logs",
-                        logging.WARNING,
-                        __file__,
-                        0,
-                        "%d log lines were dropped: stderr was not being read",
-                        (lost,),
-                        None,
-                    )
+            try:
+                self._handle(record)
+            except Exception:  # noqa: BLE001 - the stream failed, and so did logging's report
+                # of it (to a stderr that is closed too): the line is lost and counted; the
+                # writer lives on, or every later line would wait in the queue for nothing.
+                self.dropped += 1
+
+    def _handle(self, record: logging.LogRecord) -> None:
+        """Write ``record``, after a line that says how many were dropped before it."""
+        if self.dropped:
+            lost = self.dropped
+            self.target.handle(
+                logging.LogRecord(
+                    "parley.logs",
+                    logging.WARNING,
+                    __file__,
+                    0,
+                    "%d log lines were dropped: stderr was not being read, or failed",
+                    (lost,),
+                    None,
                 )
-            self.target.handle(record)
+            )
+            self.dropped -= lost  # only once told: emit() may count more meanwhile
+        self.target.handle(record)
 
     def close(self) -> None:
         """Write what waits (for at most a second: stderr may never be read), then stop."""

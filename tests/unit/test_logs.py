@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 import threading
 import time
+from typing import Any
 
 from api.logs import QUEUED_LINES, configure_logging
 
@@ -78,3 +80,39 @@ def test_a_stderr_nobody_reads_never_stops_the_caller_and_the_lost_lines_are_tol
     assert 0 < len(lines) <= QUEUED_LINES + 2
     dropped = [json.loads(line) for line in lines if "were dropped" in line]
     assert dropped and dropped[0]["level"] == "warning"
+
+
+class FailingOnce(io.StringIO):
+    """A stream whose first write fails, as a closed or broken stderr does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    def write(self, text: str) -> int:
+        if not self.failed:
+            self.failed = True
+            raise ValueError("I/O operation on closed file.")
+        return super().write(text)
+
+
+def test_a_stream_that_fails_loses_that_line_not_the_writer(monkeypatch: Any) -> None:
+    """logging reports a failed write on stderr; when stderr is closed too (as pytest's
+    capture leaves it), the report raises in the writer thread. The line is lost and
+    counted, and the lines after it are written (the thread used to die with it)."""
+    closed = io.StringIO()
+    closed.close()
+    monkeypatch.setattr(sys, "stderr", closed)
+    stream = FailingOnce()
+    configure_logging("info", stream=stream)
+    logger = logging.getLogger("parley.test")
+    try:
+        logger.info("lost")
+        logger.info("kept")
+    finally:
+        configure_logging("info", stream=io.StringIO())
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["message"] for line in lines] == [
+        "1 log lines were dropped: stderr was not being read, or failed",
+        "kept",
+    ]
