@@ -300,12 +300,17 @@ def backend_env(backend: str, prefix: str) -> dict[str, str]:
     raise SystemExit(f"--backend: unknown {backend!r}; choose from {BACKENDS}")
 
 
-def backends(args: argparse.Namespace) -> list[str]:
-    chosen = [b for b in args.backend.split(",") if b]
-    unknown = set(chosen) - set(BACKENDS)
+def chosen(flag: str, text: str, allowed: Sequence[str]) -> list[str]:
+    """A comma-separated option's values, each one of ``allowed``; else exit naming it."""
+    values = [v for v in text.split(",") if v]
+    unknown = set(values) - set(allowed)
     if unknown:
-        raise SystemExit(f"--backend: unknown {sorted(unknown)}; choose from {BACKENDS}")
-    return chosen
+        raise SystemExit(f"{flag}: unknown {sorted(unknown)}; choose from {tuple(allowed)}")
+    return values
+
+
+def backends(args: argparse.Namespace) -> list[str]:
+    return chosen("--backend", args.backend, BACKENDS)
 
 
 # wrk.
@@ -701,11 +706,7 @@ def parser(
 
 
 def modes(args: argparse.Namespace) -> list[str]:
-    chosen = [m for m in args.projections.split(",") if m]
-    unknown = set(chosen) - set(MODES)
-    if unknown:
-        raise SystemExit(f"--projections: unknown {sorted(unknown)}; choose from {MODES}")
-    return chosen
+    return chosen("--projections", args.projections, MODES)
 
 
 def events(args: argparse.Namespace, full: int, quick: int) -> int:

@@ -32,11 +32,10 @@ from domain.events import (
     AnyEvent,
     ClaimDisputed,
     EventCorrected,
-    EventRetracted,
     ProvisionTopic,
 )
 from domain.negotiation import Recorded
-from projections.as_of import correct
+from projections.as_of import Knowledge, correct
 from store.log import ConflictLog
 
 PAGE = 1000
@@ -103,11 +102,11 @@ def corrected_events(
 
 
 def standing(events: Sequence[AnyEvent], about: Sequence[Recorded]) -> list[AnyEvent]:
-    """``events`` but those a retraction among ``about`` (their log facts) takes back: a
-    retracted proposal or agreement text was, the log says, never made, so it gives no
+    """``events`` that still count by their log facts ``about`` them (``Knowledge.counts``):
+    a retracted proposal or agreement text was, the log says, never made, so it gives no
     subject or topic to code by (as it gives the state none)."""
-    retracted = {f.event.data.event_id for f in about if isinstance(f.event, EventRetracted)}
-    return [e for e in events if e.id not in retracted]
+    knowledge = Knowledge(about)
+    return [e for e in events if knowledge.counts(e.id)]
 
 
 def read_proposals(
